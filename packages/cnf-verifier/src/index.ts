@@ -1,1 +1,32 @@
-export {};
+export { createVerifier, type Binding, type VerifiableRequest, type VerifiedRequest, type Verifier, type VerifyOverrides } from './verifier.ts';
+export { DEFAULT_ALGORITHMS, type DpopOptions, type VerifierOptions } from './options.ts';
+export { requireScopes, type ScopedAuth } from './scopes.ts';
+export {
+  createCertificateSource,
+  type CertificateRequest,
+  type CertificateSource,
+  type CertificateSourceOptions,
+  type PresentedCertificate,
+  type ProxyHeaderFormat,
+} from './certificate.ts';
+export { verifyDpopProof, type DpopPolicy, type DpopRequest, type DpopResult } from './dpop.ts';
+export { createMemoryReplayStore, createRedisReplayStore, type MemoryReplayStoreOptions, type RedisReplayStoreOptions, type RedisSetNx, type ReplayStore } from './replay-store.ts';
+export { createNonceIssuer, type NonceIssuer, type NonceOptions } from './nonce.ts';
+export { x5tS256, jwkThumbprint } from './thumbprint.ts';
+export { normalizeHtu } from './request-url.ts';
+export type { JwksOption, RemoteJwksOptions } from './jwks.ts';
+export type { IntrospectionOptions } from './introspection.ts';
+export type { FetchLike } from './http-fetch.ts';
+export {
+  VerifierError,
+  InvalidRequestError,
+  InvalidTokenError,
+  InsufficientScopeError,
+  InvalidDpopProofError,
+  UseDpopNonceError,
+  isVerifierError,
+  type VerifierErrorCode,
+  type VerifierErrorOptions,
+} from './errors.ts';
+export { UpstreamError } from './upstream-error.ts';
+export { renderWwwAuthenticate, type AuthScheme, type ChallengeContext } from './www-authenticate.ts';

@@ -1,0 +1,58 @@
+// First-start bootstrap for the dev setup (no TLS material configured): the dev PKI exists
+// (pki/dev-pki.ts); register the demo client and the demo resource server once, and tell the
+// newcomer the exact curl that gets a certificate-bound token.
+import { relative } from 'node:path';
+import type { SqlClient } from './storage/sql.ts';
+import { findClient, findResourceServer, upsertClient, upsertResourceServer } from './storage/clients-queries.ts';
+import type { DevPki } from './pki/dev-pki.ts';
+
+export const DEMO_CLIENT_ID = 'demo-client';
+export const DEMO_RESOURCE = 'https://localhost:9443';
+export const DEMO_SCOPES = ['settlements:read', 'settlements:write'];
+
+export async function bootstrapDevRegistrations(sql: SqlClient, pki: DevPki): Promise<string[]> {
+  const created: string[] = [];
+  if (!await findResourceServer(sql, DEMO_RESOURCE)) {
+    await upsertResourceServer(sql, {
+      identifier: DEMO_RESOURCE,
+      name: 'Settlement API (demo)',
+      scopes: DEMO_SCOPES,
+      token_format: 'jwt',
+      access_token_ttl: null,
+      sender_constraint_required: true,
+    });
+    created.push(`resource server ${DEMO_RESOURCE}`);
+  }
+  if (!await findClient(sql, DEMO_CLIENT_ID)) {
+    await upsertClient(sql, {
+      client_id: DEMO_CLIENT_ID,
+      client_name: 'Demo client',
+      token_endpoint_auth_method: 'tls_client_auth',
+      tls_client_auth_subject_dn: pki.demoClientSubjectDn,
+      tls_client_certificate_bound_access_tokens: true,
+      grant_types: ['client_credentials'],
+      response_types: [],
+      scope: DEMO_SCOPES.join(' '),
+      default_resource: DEMO_RESOURCE,
+    });
+    created.push(`client ${DEMO_CLIENT_ID}`);
+  }
+  return created;
+}
+
+/** The quick-start a newcomer copies: paths relative to where `npm start` ran. */
+export function quickStart(pki: DevPki, tokenEndpoint: string, cwd = process.cwd()): string {
+  const rel = (file: string) => relative(cwd, file) || file;
+  return [
+    'Get a certificate-bound access token as demo-client:',
+    '',
+    `  curl --cacert ${rel(pki.caFile)} \\`,
+    `    --cert ${rel(pki.demoClientCertFile)} --key ${rel(pki.demoClientKeyFile)} \\`,
+    `    -d grant_type=client_credentials -d client_id=${DEMO_CLIENT_ID} \\`,
+    `    -d scope='${DEMO_SCOPES.join(' ')}' \\`,
+    `    ${tokenEndpoint}`,
+    '',
+    `The token's cnf.x5t#S256 is the SHA-256 thumbprint of ${rel(pki.demoClientCertFile)}:`,
+    `  openssl x509 -in ${rel(pki.demoClientCertFile)} -outform DER | openssl dgst -sha256 -binary | basenc --base64url | tr -d '='`,
+  ].join('\n');
+}

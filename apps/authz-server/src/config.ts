@@ -1,0 +1,200 @@
+// The one place certbound reads its environment. Every variable is validated once, at start,
+// into a frozen typed object; every message names the variable and the problem.
+import { isIP } from 'node:net';
+import { resolve } from 'node:path';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  /** Public HTTPS origin and the OAuth issuer identifier (RFC 8414 §2). */
+  readonly issuer: string;
+  /** Origin of the mutual-TLS listener, advertised as mtls_endpoint_aliases (RFC 8705 §5). */
+  readonly mtlsBaseUrl: string;
+  readonly host: string;
+  readonly publicPort: number;
+  readonly mtlsPort: number;
+  readonly dataDir: string;
+  readonly databaseUrl: string | undefined;
+  /** PostgreSQL schema holding certbound's tables (default: the connection's search_path). */
+  readonly databaseSchema: string | undefined;
+  readonly redisUrl: string | undefined;
+  /** Server certificate and key; both unset = dev PKI generated under DATA_DIR/pki. */
+  readonly tlsCertFile: string | undefined;
+  readonly tlsKeyFile: string | undefined;
+  /** PEM bundle of the client CAs: the only trust anchors for client certificates. */
+  readonly clientCaFile: string | undefined;
+  readonly keyEncryptionKey: string | undefined;
+  readonly logLevel: LogLevel;
+  /** Peers allowed to pass a client certificate in a header (RFC 9440 and friends). */
+  readonly trustedProxies: readonly string[];
+  readonly accessTokenTtl: number;
+  /** True when no TLS material is configured: certbound bootstraps a dev PKI and demo client. */
+  readonly devBootstrap: boolean;
+}
+
+export class ConfigError extends Error {
+  readonly variable: string;
+  constructor(variable: string, problem: string) {
+    super(`${variable}: ${problem}`);
+    this.name = 'ConfigError';
+    this.variable = variable;
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function optional(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === '' ? undefined : value;
+}
+
+function port(env: Env, name: string, fallback: number): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  // 0 asks the OS for an ephemeral port (tests); anything else must be a real TCP port.
+  if (!/^\d+$/.test(raw) || !Number.isInteger(value) || value < 0 || value > 65535) {
+    throw new ConfigError(name, `"${raw}" is not a TCP port (0-65535)`);
+  }
+  return value;
+}
+
+function positiveInt(env: Env, name: string, fallback: number): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) <= 0) {
+    throw new ConfigError(name, `"${raw}" is not a positive integer`);
+  }
+  return Number(raw);
+}
+
+function httpsOrigin(name: string, raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `"${raw}" is not a URL`);
+  }
+  if (url.protocol !== 'https:') throw new ConfigError(name, `"${raw}" must be an https URL`);
+  if (url.search || url.hash) throw new ConfigError(name, `"${raw}" must not carry a query or fragment`);
+  return raw.replace(/\/+$/, '');
+}
+
+function serviceUrl(name: string, raw: string | undefined, schemes: readonly string[]): string | undefined {
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, 'is not a URL');
+  }
+  if (!schemes.includes(url.protocol)) {
+    throw new ConfigError(name, `scheme ${url.protocol} is not one of ${schemes.join(', ')}`);
+  }
+  return raw;
+}
+
+function schemaName(raw: string | undefined): string | undefined {
+  if (raw !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(raw)) {
+    throw new ConfigError('DATABASE_SCHEMA', `"${raw}" is not a plain lower-case SQL identifier`);
+  }
+  return raw;
+}
+
+function proxies(raw: string | undefined): string[] {
+  if (raw === undefined) return [];
+  const entries = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const entry of entries) {
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    const maxBits = family === 6 ? 128 : 32;
+    if (family === 0 || extra !== undefined
+      || (bits !== undefined && (!/^\d+$/.test(bits) || Number(bits) > maxBits))) {
+      throw new ConfigError('TRUSTED_PROXIES', `"${entry}" is not an IP address or CIDR range`);
+    }
+  }
+  return entries;
+}
+
+/** Reads and validates the environment; throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const publicPort = port(env, 'PUBLIC_PORT', 8443);
+  const mtlsPort = port(env, 'MTLS_PORT', 8444);
+  if (publicPort !== 0 && publicPort === mtlsPort) {
+    throw new ConfigError('MTLS_PORT', `must differ from PUBLIC_PORT (${publicPort})`);
+  }
+
+  const issuer = httpsOrigin('ISSUER', optional(env, 'ISSUER') ?? `https://localhost:${publicPort}`);
+  const mtlsDefault = (() => {
+    const url = new URL(issuer);
+    url.port = String(mtlsPort);
+    return url.origin;
+  })();
+  const mtlsBaseUrl = httpsOrigin('MTLS_BASE_URL', optional(env, 'MTLS_BASE_URL') ?? mtlsDefault);
+
+  const tlsCertFile = optional(env, 'TLS_CERT_FILE');
+  const tlsKeyFile = optional(env, 'TLS_KEY_FILE');
+  const clientCaFile = optional(env, 'CLIENT_CA_FILE');
+  if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined)) {
+    throw new ConfigError(tlsCertFile === undefined ? 'TLS_CERT_FILE' : 'TLS_KEY_FILE',
+      'TLS_CERT_FILE and TLS_KEY_FILE must be set together');
+  }
+  if (tlsCertFile !== undefined && clientCaFile === undefined) {
+    throw new ConfigError('CLIENT_CA_FILE', 'must be set when TLS_CERT_FILE is set: client certificates are trusted only through it');
+  }
+
+  const logLevel = (optional(env, 'LOG_LEVEL') ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `"${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+  }
+
+  const keyEncryptionKey = optional(env, 'KEY_ENCRYPTION_KEY');
+  const databaseUrl = serviceUrl('DATABASE_URL', optional(env, 'DATABASE_URL'), ['postgres:', 'postgresql:']);
+  if (databaseUrl !== undefined && keyEncryptionKey === undefined && tlsCertFile !== undefined) {
+    // Production shape (real database, real TLS): a key generated into one instance's DATA_DIR
+    // would not be shared by the others, so the signing keys could only be read by one of them.
+    throw new ConfigError('KEY_ENCRYPTION_KEY', 'must be set when DATABASE_URL and TLS_CERT_FILE are set (32 random bytes, base64)');
+  }
+
+  return Object.freeze({
+    issuer,
+    mtlsBaseUrl,
+    host: optional(env, 'HOST') ?? '127.0.0.1',
+    publicPort,
+    mtlsPort,
+    dataDir: resolve(optional(env, 'DATA_DIR') ?? '.data'),
+    databaseUrl,
+    databaseSchema: schemaName(optional(env, 'DATABASE_SCHEMA')),
+    redisUrl: serviceUrl('REDIS_URL', optional(env, 'REDIS_URL'), ['redis:', 'rediss:']),
+    tlsCertFile,
+    tlsKeyFile,
+    clientCaFile,
+    keyEncryptionKey,
+    logLevel,
+    trustedProxies: Object.freeze(proxies(optional(env, 'TRUSTED_PROXIES'))),
+    accessTokenTtl: positiveInt(env, 'ACCESS_TOKEN_TTL', 600),
+    devBootstrap: tlsCertFile === undefined,
+  });
+}
+
+/** The configuration reference: README's table and docker-compose.yml are checked against it. */
+export const CONFIG_REFERENCE: ReadonlyArray<{ name: string; default: string; description: string }> = [
+  { name: 'ISSUER', default: 'https://localhost:8443', description: 'Issuer identifier and public origin (discovery, JWKS).' },
+  { name: 'MTLS_BASE_URL', default: 'ISSUER with MTLS_PORT', description: 'Origin of the mutual-TLS listener, published as `mtls_endpoint_aliases`.' },
+  { name: 'HOST', default: '127.0.0.1', description: 'Address both listeners bind to (`0.0.0.0` in containers).' },
+  { name: 'PUBLIC_PORT', default: '8443', description: 'Public listener: server-authenticated TLS only.' },
+  { name: 'MTLS_PORT', default: '8444', description: 'Mutual-TLS listener: requests a client certificate (token, introspection, revocation, PAR, userinfo).' },
+  { name: 'DATA_DIR', default: '.data', description: 'Embedded database, dev PKI (`pki/`) and dev key-encryption key.' },
+  { name: 'DATABASE_URL', default: 'unset: embedded PGlite', description: 'PostgreSQL for clients, grants, keys and audit.' },
+  { name: 'DATABASE_SCHEMA', default: 'unset: search_path', description: 'PostgreSQL schema for certbound\'s tables.' },
+  { name: 'REDIS_URL', default: 'unset: in-process store', description: 'Redis for short-lived state (codes, replay detection, revocation list).' },
+  { name: 'TLS_CERT_FILE', default: 'unset: dev PKI', description: 'Server certificate (PEM, chain after the leaf).' },
+  { name: 'TLS_KEY_FILE', default: 'unset: dev PKI', description: 'Server private key (PEM).' },
+  { name: 'CLIENT_CA_FILE', default: 'unset: dev CA', description: 'PEM bundle of trusted client CAs: the only trust anchors for client certificates.' },
+  { name: 'KEY_ENCRYPTION_KEY', default: 'unset: generated into DATA_DIR', description: '32 bytes (base64 or hex) encrypting signing keys at rest (AES-256-GCM); required with DATABASE_URL and TLS_CERT_FILE.' },
+  { name: 'TRUSTED_PROXIES', default: 'unset: none', description: 'Comma-separated IPs/CIDRs allowed to pass the client certificate in a header (RFC 9440, Envoy XFCC, nginx).' },
+  { name: 'ACCESS_TOKEN_TTL', default: '600', description: 'Access-token lifetime in seconds when the resource server sets none.' },
+  { name: 'LOG_LEVEL', default: 'info', description: 'fatal, error, warn, info, debug, trace or silent.' },
+];

@@ -1,0 +1,72 @@
+// The two HTTPS listeners: public (server-authenticated TLS only) and mutual TLS (requests a
+// client certificate). Both serve the same application; each request is tagged with the
+// listener it arrived on. close() stops accepting, lets in-flight requests finish, then returns.
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { mutualTlsOptions, publicTlsOptions, type ServerTlsMaterial } from './tls-options.ts';
+
+export type ListenerName = 'public' | 'mtls';
+
+const LISTENER = Symbol.for('certbound.listener');
+
+export function listenerOf(req: IncomingMessage): ListenerName {
+  return (req as unknown as Record<symbol, ListenerName>)[LISTENER] ?? 'public';
+}
+
+export interface Listeners {
+  readonly publicPort: number;
+  readonly mtlsPort: number;
+  close(graceMs?: number): Promise<void>;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+function tagged(name: ListenerName, handler: Handler): Handler {
+  return function taggedRequest(req, res) {
+    (req as unknown as Record<symbol, ListenerName>)[LISTENER] = name;
+    handler(req, res);
+  };
+}
+
+async function listen(server: Server, port: number, host: string): Promise<number> {
+  server.listen(port, host);
+  await once(server, 'listening');
+  const address = server.address();
+  return typeof address === 'object' && address ? address.port : port;
+}
+
+async function drain(server: Server, graceMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+  timer.unref();
+  await closed;
+  clearTimeout(timer);
+}
+
+export async function startListeners(options: {
+  host: string;
+  publicPort: number;
+  mtlsPort: number;
+  tls: ServerTlsMaterial;
+  handler: Handler;
+}): Promise<Listeners> {
+  const publicServer = createServer(publicTlsOptions(options.tls), tagged('public', options.handler));
+  const mtlsServer = createServer(mutualTlsOptions(options.tls), tagged('mtls', options.handler));
+  for (const server of [publicServer, mtlsServer]) {
+    // A client that never finishes its handshake or request must not hold a socket forever.
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
+    server.keepAliveTimeout = 5_000;
+  }
+  const publicPort = await listen(publicServer, options.publicPort, options.host);
+  const mtlsPort = await listen(mtlsServer, options.mtlsPort, options.host);
+  return {
+    publicPort,
+    mtlsPort,
+    async close(graceMs = 10_000) {
+      await Promise.all([drain(publicServer, graceMs), drain(mtlsServer, graceMs)]);
+    },
+  };
+}

@@ -1,0 +1,157 @@
+// Process entry: config -> stores -> keys -> provider -> listeners; SIGTERM drains.
+import { readFile } from 'node:fs/promises';
+import { hkdfSync } from 'node:crypto';
+import { createCertificateSource } from '@certbound/cnf-verifier';
+import { loadConfig, ConfigError, type Config } from './config.ts';
+import { createLogger, type Logger } from './log.ts';
+import { openStores, type Stores } from './storage/index.ts';
+import { findResourceServer } from './storage/clients-queries.ts';
+import { resolveKeyEncryptionKey } from './keys/kek.ts';
+import { loadOrCreateSigningKeys } from './keys/signing-keys.ts';
+import { ensureDevPki, type DevPki } from './pki/dev-pki.ts';
+import { loadTrustStore } from './mtls/trust-store.ts';
+import { createVerdictCache } from './mtls/connection-verdict.ts';
+import { createProvider, mtlsEndpointAliases } from './provider.ts';
+import { startListeners } from './http/listeners.ts';
+import { bootstrapDevRegistrations, quickStart } from './bootstrap.ts';
+import type { ServerTlsMaterial } from './http/tls-options.ts';
+import type { ResourceServerRecord } from './oauth/resource-servers.ts';
+
+export interface AuthzServer {
+  readonly config: Config;
+  readonly publicPort: number;
+  readonly mtlsPort: number;
+  readonly devPki: DevPki | undefined;
+  readonly stores: Stores;
+  close(): Promise<void>;
+}
+
+async function readConfigured(variable: string, file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(variable, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+async function tlsMaterial(config: Config, devPki: DevPki | undefined): Promise<ServerTlsMaterial> {
+  if (devPki) {
+    const [cert, key, clientCa] = await Promise.all([
+      readFile(devPki.serverCertFile, 'utf8'), readFile(devPki.serverKeyFile, 'utf8'), readFile(devPki.caFile, 'utf8'),
+    ]);
+    return { cert, key, clientCa };
+  }
+  return {
+    cert: await readConfigured('TLS_CERT_FILE', config.tlsCertFile!),
+    key: await readConfigured('TLS_KEY_FILE', config.tlsKeyFile!),
+    clientCa: await readConfigured('CLIENT_CA_FILE', config.clientCaFile!),
+  };
+}
+
+/** Cookie keys shared by every instance, derived from the key-encryption key. */
+function cookieKeys(kek: Buffer): string[] {
+  return [Buffer.from(hkdfSync('sha256', kek, 'certbound', 'cookie-keys-v1', 32)).toString('base64url')];
+}
+
+export async function startAuthzServer(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<AuthzServer> {
+  const devPki = config.devBootstrap ? await ensureDevPki(config.dataDir) : undefined;
+  const tls = await tlsMaterial(config, devPki);
+  let trustStore;
+  try {
+    trustStore = loadTrustStore(tls.clientCa, config.clientCaFile ?? devPki!.caFile);
+  } catch (err) {
+    throw new ConfigError('CLIENT_CA_FILE', (err as Error).message);
+  }
+
+  const stores = await openStores({
+    databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, dataDir: config.dataDir, schema: config.databaseSchema,
+  });
+  try {
+    const kek = await resolveKeyEncryptionKey({ value: config.keyEncryptionKey, dataDir: config.dataDir });
+    const { jwks } = await loadOrCreateSigningKeys(stores.sql, kek);
+    if (devPki) {
+      for (const what of await bootstrapDevRegistrations(stores.sql, devPki)) logger.info({ event: 'bootstrap' }, `registered ${what}`);
+    }
+
+    const provider = createProvider({
+      config,
+      logger,
+      adapterFactory: stores.adapterFactory,
+      jwks,
+      cookieKeys: cookieKeys(kek),
+      certificateSource: createCertificateSource({ trustedProxies: [...config.trustedProxies] }),
+      verdicts: createVerdictCache(trustStore),
+      findResourceServer: (id) => findResourceServer(stores.sql, id) as Promise<ResourceServerRecord | undefined>,
+      revocations: stores.revocations,
+    });
+
+    const listeners = await startListeners({
+      host: config.host,
+      publicPort: config.publicPort,
+      mtlsPort: config.mtlsPort,
+      tls,
+      handler: provider.callback(),
+    });
+    logger.info({
+      event: 'listening',
+      issuer: config.issuer,
+      public: `https://${config.host}:${listeners.publicPort}`,
+      mtls: `https://${config.host}:${listeners.mtlsPort}`,
+      storage: stores.embedded ? 'embedded' : 'external',
+      client_cas: trustStore.size,
+    }, 'certbound authorization server listening');
+    if (devPki) process.stdout.write(`\n${quickStart(devPki, mtlsEndpointAliases(config).token_endpoint)}\n\n`);
+
+    let closing: Promise<void> | undefined;
+    return {
+      config,
+      publicPort: listeners.publicPort,
+      mtlsPort: listeners.mtlsPort,
+      devPki,
+      stores,
+      close() {
+        closing ??= (async () => {
+          await listeners.close();
+          await stores.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await stores.close();
+    throw err;
+  }
+}
+
+async function run(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    process.stderr.write(`certbound: configuration error: ${(err as Error).message}\n`);
+    process.exit(78); // EX_CONFIG
+  }
+  const logger = createLogger(config.logLevel);
+  let server: AuthzServer;
+  try {
+    server = await startAuthzServer(config, logger);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`certbound: configuration error: ${err.message}\n`);
+      process.exit(78);
+    }
+    logger.fatal({ err }, 'certbound failed to start');
+    process.exit(1);
+  }
+  const stop = (signal: string) => {
+    logger.info({ event: 'shutdown', signal }, 'draining in-flight requests');
+    server.close().then(() => process.exit(0), (err) => {
+      logger.error({ err }, 'error while shutting down');
+      process.exit(1);
+    });
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+if (import.meta.main) await run();

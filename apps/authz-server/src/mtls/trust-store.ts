@@ -1,0 +1,99 @@
+// The configured client CAs (RFC 8705 §2.1: the PKI method trusts certificates "issued by a
+// trusted certificate authority"). Only this bundle is ever trusted — never the system store.
+// Self-signed certificates are trust anchors; the others are intermediates available to chain
+// building. Issuer lookup is by subject DN (RFC 5280 §7.1 name matching) narrowed by key id.
+import { X509Certificate } from 'node:crypto';
+import { fieldsOf } from './certificate-fields.ts';
+import { issuerKeyOf, subjectDnOf, subjectKeyOf } from './subject-dn.ts';
+
+export interface TrustStore {
+  /** where the bundle came from (a file name, a variable), for messages */
+  readonly source: string;
+  readonly anchors: readonly X509Certificate[];
+  readonly intermediates: readonly X509Certificate[];
+  readonly size: number;
+  /** certificates in the store whose subject is `cert`'s issuer (and whose key id fits its AKI) */
+  findIssuers(cert: X509Certificate): X509Certificate[];
+  /** is this exact certificate (same DER) an anchor? */
+  isAnchor(cert: X509Certificate): boolean;
+}
+
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
+
+/** Parses a PEM bundle; throws an Error naming `source` and the problem. */
+export function loadTrustStore(pem: string, source: string): TrustStore {
+  const certificates: X509Certificate[] = [];
+  const seen = new Set<string>();
+  let block = 0;
+  for (const match of pem.matchAll(PEM_BLOCK)) {
+    block++;
+    if (match[1] !== 'CERTIFICATE') {
+      throw new Error(`${source}: PEM block ${block} is a ${match[1]}, not a CERTIFICATE`);
+    }
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(match[0]);
+      fieldsOf(cert);
+    } catch (error) {
+      throw new Error(`${source}: certificate ${block} could not be parsed (${(error as Error).message})`, { cause: error });
+    }
+    if (seen.has(cert.fingerprint256)) continue;
+    seen.add(cert.fingerprint256);
+    certificates.push(cert);
+  }
+  if (block === 0) throw new Error(`${source}: no certificate found`);
+  return createTrustStore(certificates, source);
+}
+
+export function createTrustStore(certificates: readonly X509Certificate[], source: string): TrustStore {
+  const anchors: X509Certificate[] = [];
+  const intermediates: X509Certificate[] = [];
+  const anchorDer = new Set<string>();
+  const bySubject = new Map<string, X509Certificate[]>();
+  for (const cert of certificates) {
+    if (isSelfSigned(cert)) {
+      anchors.push(cert);
+      anchorDer.add(cert.fingerprint256);
+    } else {
+      intermediates.push(cert);
+    }
+    const key = subjectKeyOf(cert);
+    bySubject.set(key, [...(bySubject.get(key) ?? []), cert]);
+  }
+  return {
+    source,
+    anchors,
+    intermediates,
+    size: anchors.length + intermediates.length,
+    findIssuers(cert) {
+      const candidates = bySubject.get(issuerKeyOf(cert)) ?? [];
+      const keyId = fieldsOf(cert).authorityKeyId;
+      // RFC 5280 §4.2.1.1: AKI keyIdentifier equals the issuer's SKI; a mismatch cannot be the issuer.
+      return keyId === undefined ? candidates : candidates.filter((ca) => {
+        const ski = fieldsOf(ca).subjectKeyId;
+        return ski === undefined || ski === keyId;
+      });
+    },
+    isAnchor(cert) {
+      return anchorDer.has(cert.fingerprint256);
+    },
+  };
+}
+
+/** RFC 5280 §3.3: self-issued (subject = issuer) and verifiable with its own key. */
+export function isSelfSigned(cert: X509Certificate): boolean {
+  try {
+    return subjectKeyOf(cert) === issuerKeyOf(cert) && cert.verify(cert.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+/** For messages: "CN=x" */
+export function describeCert(cert: X509Certificate): string {
+  try {
+    return subjectDnOf(cert) || '(empty subject)';
+  } catch {
+    return '(unreadable subject)';
+  }
+}

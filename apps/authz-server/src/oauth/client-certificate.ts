@@ -1,0 +1,102 @@
+// oidc-provider's features.mTLS callbacks (RFC 8705 §2) over the shared answer to "which
+// certificate did this request present" (@certbound/cnf-verifier) and the per-connection chain
+// verdict (mtls/). oidc-provider calls these synchronously, so a middleware resolves the
+// certificate and its verdict first; the callbacks only read what it left on ctx.state.
+import type { IncomingMessage } from 'node:http';
+import type { X509Certificate } from 'node:crypto';
+import type { Next } from 'koa';
+import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import type { PresentedCertificate } from '@certbound/cnf-verifier';
+import type { PathVerdict } from '../mtls/path-validation.ts';
+import { subjectDnMatches, subjectDnOf } from '../mtls/subject-dn.ts';
+import { sanMatches, sansOf } from '../mtls/san.ts';
+
+export interface CertificateSource {
+  fromRequest(req: IncomingMessage): PresentedCertificate | undefined;
+}
+
+export interface VerdictCache {
+  verdict(socket: object | undefined, leaf: X509Certificate, presented?: X509Certificate[]): Promise<PathVerdict>;
+}
+
+export interface ClientCertificateState {
+  presented: PresentedCertificate;
+  verdict: PathVerdict;
+}
+
+type SubjectProperty =
+  | 'tls_client_auth_subject_dn'
+  | 'tls_client_auth_san_dns'
+  | 'tls_client_auth_san_uri'
+  | 'tls_client_auth_san_ip'
+  | 'tls_client_auth_san_email';
+
+export function certificateState(ctx: { state: Record<string, unknown> }): ClientCertificateState | undefined {
+  return ctx.state.clientCertificate as ClientCertificateState | undefined;
+}
+
+function presentedValues(cert: X509Certificate, property: SubjectProperty): string {
+  if (property === 'tls_client_auth_subject_dn') return `"${subjectDnOf(cert)}"`;
+  const sans = sansOf(cert);
+  const values = {
+    tls_client_auth_san_dns: sans.dns,
+    tls_client_auth_san_uri: sans.uri,
+    tls_client_auth_san_ip: sans.ip,
+    tls_client_auth_san_email: sans.email,
+  }[property];
+  return values.length ? values.map((v) => `"${v}"`).join(', ') : 'none';
+}
+
+export function createClientCertificateChecks(deps: { source: CertificateSource; verdicts: VerdictCache }) {
+  async function clientCertificate(ctx: KoaContextWithOIDC, next: Next): Promise<void> {
+    let presented: PresentedCertificate | undefined;
+    try {
+      presented = deps.source.fromRequest(ctx.req);
+    } catch (err) {
+      // A malformed certificate header from a trusted proxy: the request is bad, not the server.
+      ctx.status = 400;
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = { error: 'invalid_request', error_description: (err as Error).message };
+      return;
+    }
+    if (presented) {
+      const socket = presented.source === 'tls' ? ctx.req.socket : undefined;
+      const verdict = await deps.verdicts.verdict(socket, presented.leaf, presented.chain);
+      ctx.state.clientCertificate = { presented, verdict } satisfies ClientCertificateState;
+    }
+    await next();
+  }
+
+  return {
+    middleware: clientCertificate,
+    mTLS: {
+      getCertificate(ctx: KoaContextWithOIDC): X509Certificate | undefined {
+        return certificateState(ctx)?.presented.leaf;
+      },
+      // Only tls_client_auth reaches this (RFC 8705 §2.1): the chain must lead to a configured
+      // client CA. The verdict's reason names the failed check; it becomes error_description.
+      certificateAuthorized(ctx: KoaContextWithOIDC): boolean {
+        const verdict = certificateState(ctx)?.verdict;
+        if (!verdict) return false;
+        if (!verdict.ok) throw new errors.InvalidClientAuth(verdict.reason);
+        return true;
+      },
+      // RFC 8705 §2.1.2: exactly one subject matcher is registered; compare it the way its
+      // RFC says (DN per RFC 4517 distinguishedNameMatch, IP as addresses, DNS case-insensitive).
+      certificateSubjectMatches(ctx: KoaContextWithOIDC, property: string, expected: string): boolean {
+        const cert = certificateState(ctx)?.presented.leaf;
+        if (!cert) return false;
+        const key = property as SubjectProperty;
+        const matches = key === 'tls_client_auth_subject_dn'
+          ? subjectDnMatches(cert, expected)
+          : sanMatches(cert, key, expected);
+        if (!matches) {
+          throw new errors.InvalidClientAuth(
+            `certificate ${key === 'tls_client_auth_subject_dn' ? 'subject' : key.slice('tls_client_auth_'.length).replace('_', ' ').toUpperCase()} ${presentedValues(cert, key)} does not match the registered ${key}`,
+          );
+        }
+        return true;
+      },
+    },
+  };
+}

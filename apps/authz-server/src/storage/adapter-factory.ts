@@ -1,0 +1,33 @@
+// Routes each oidc-provider model to its store: durable ones to PostgreSQL, Client to the typed
+// clients table, every short-lived one (and any model added by a future oidc-provider) to the
+// KvStore. Grant revocation is wired across both stores, because a grant's refresh tokens live
+// in PostgreSQL while its codes and opaque access tokens live in the KvStore.
+import type { Adapter } from 'oidc-provider';
+import type { SqlClient } from './sql.ts';
+import type { KvStore } from './kv.ts';
+import { DURABLE_MODELS, type GrantRevoker } from './oidc-models.ts';
+import { PostgresOidcAdapter } from './postgres/oidc-adapter.ts';
+import { revokeGrantInSql } from './postgres/oidc-queries.ts';
+import { KvOidcAdapter } from './kv-oidc-adapter.ts';
+import { kvRevokeGrant } from './kv-oidc-queries.ts';
+import { ClientAdapter } from './client-adapter.ts';
+
+export type AdapterFactory = (modelName: string) => Adapter;
+
+export function createAdapterFactory({ sql, kv }: { sql: SqlClient; kv: KvStore }): AdapterFactory {
+  const revokeGrant: GrantRevoker = async (grantId) => {
+    await Promise.all([revokeGrantInSql(sql, grantId), kvRevokeGrant(kv, grantId)]);
+  };
+  const adapters = new Map<string, Adapter>();
+
+  return function adapterFor(modelName: string): Adapter {
+    let adapter = adapters.get(modelName);
+    if (adapter === undefined) {
+      if (modelName === 'Client') adapter = new ClientAdapter(sql);
+      else if (DURABLE_MODELS.has(modelName)) adapter = new PostgresOidcAdapter(modelName, sql, revokeGrant);
+      else adapter = new KvOidcAdapter(modelName, kv, revokeGrant);
+      adapters.set(modelName, adapter);
+    }
+    return adapter;
+  };
+}

@@ -1,0 +1,50 @@
+// oidc-provider's Client model read from the typed `clients` table. Clients are written by the
+// admin API (clients-queries.ts), never by oidc-provider, so only find is supported.
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import type { SqlClient } from './sql.ts';
+import { findClient } from './clients-queries.ts';
+
+export class ClientAdapter implements Adapter {
+  readonly #sql: SqlClient;
+
+  constructor(sql: SqlClient) {
+    this.#sql = sql;
+  }
+
+  /** The client's metadata; undefined when it does not exist or is disabled. */
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    const row = await findClient(this.#sql, id);
+    if (row === undefined || row.disabled) return undefined;
+    return { ...row.metadata, client_id: row.client_id } as AdapterPayload;
+  }
+
+  upsert(): Promise<void> {
+    return unsupported('upsert');
+  }
+
+  findByUid(): Promise<void> {
+    return unsupported('findByUid');
+  }
+
+  findByUserCode(): Promise<void> {
+    return unsupported('findByUserCode');
+  }
+
+  consume(): Promise<void> {
+    return unsupported('consume');
+  }
+
+  destroy(): Promise<void> {
+    return unsupported('destroy');
+  }
+
+  revokeByGrantId(): Promise<void> {
+    return unsupported('revokeByGrantId');
+  }
+}
+
+function unsupported(method: string): Promise<never> {
+  return Promise.reject(
+    new Error(`Client adapter: ${method} is not supported; clients are managed through /admin/v1 (clients-queries.ts)`),
+  );
+}

@@ -1,0 +1,92 @@
+// Opens the server's stores: PostgreSQL and Redis when their URLs are given, otherwise PGlite
+// under DATA_DIR and an in-process TTL store (each independently), then brings the schema up to
+// date. The rest of the server only sees SqlClient, KvStore and the adapter factory.
+import { join } from 'node:path';
+import type { SqlClient } from './sql.ts';
+import type { KvStore } from './kv.ts';
+import { openPostgres } from './postgres/pool.ts';
+import { openPglite } from './embedded/pglite.ts';
+import { openRedisKv } from './redis/kv.ts';
+import { createMemoryKv } from './embedded/ttl-store.ts';
+import { migrate } from './migrate.ts';
+import { createAdapterFactory, type AdapterFactory } from './adapter-factory.ts';
+import { createRevocationList, type RevocationList } from './revocation-list.ts';
+
+export type { SqlClient, SqlResult } from './sql.ts';
+export type { KvStore } from './kv.ts';
+export type { AdapterFactory } from './adapter-factory.ts';
+export type { RevocationList } from './revocation-list.ts';
+export type { ClientMetadata, ClientRow, ResourceServerInput, ResourceServerRow } from './clients-queries.ts';
+export { createAdapterFactory } from './adapter-factory.ts';
+export { createRevocationList } from './revocation-list.ts';
+export { migrate } from './migrate.ts';
+export {
+  findClient,
+  upsertClient,
+  setClientDisabled,
+  listResourceServers,
+  findResourceServer,
+  upsertResourceServer,
+} from './clients-queries.ts';
+
+export interface StoresOptions {
+  /** DATABASE_URL; unset = PGlite under `${dataDir}/pglite`. */
+  databaseUrl?: string;
+  /** REDIS_URL; unset = in-process TTL store. */
+  redisUrl?: string;
+  dataDir: string;
+  /** PostgreSQL schema (tests); ignored for PGlite. */
+  schema?: string;
+  /** Prefix for every Redis key and channel (tests, or a Redis shared with other apps). */
+  redisKeyPrefix?: string;
+  /** Connection-level errors of PostgreSQL idle connections and Redis reconnects, for the log. */
+  onConnectionError?: (store: 'postgres' | 'redis', err: Error) => void;
+}
+
+export interface Stores {
+  sql: SqlClient;
+  kv: KvStore;
+  adapterFactory: AdapterFactory;
+  revocations: RevocationList;
+  /** True when either store is in-process: state is not shared, so run one instance only. */
+  embedded: boolean;
+  close(): Promise<void>;
+}
+
+export async function openStores(opts: StoresOptions): Promise<Stores> {
+  const report = opts.onConnectionError;
+  const sql = opts.databaseUrl
+    ? await openPostgres(opts.databaseUrl, {
+        ...(opts.schema === undefined ? {} : { schema: opts.schema }),
+        ...(report === undefined ? {} : { onError: (err: Error) => report('postgres', err) }),
+      })
+    : await openPglite(join(opts.dataDir, 'pglite'));
+
+  let kv: KvStore | undefined;
+  try {
+    kv = opts.redisUrl
+      ? await openRedisKv(opts.redisUrl, {
+          ...(opts.redisKeyPrefix === undefined ? {} : { keyPrefix: opts.redisKeyPrefix }),
+          ...(report === undefined ? {} : { onError: (err: Error) => report('redis', err) }),
+        })
+      : createMemoryKv();
+    await migrate(sql);
+  } catch (err) {
+    await Promise.allSettled([sql.close(), kv?.close()]);
+    throw err;
+  }
+
+  const stores: Stores = {
+    sql,
+    kv,
+    adapterFactory: createAdapterFactory({ sql, kv }),
+    revocations: createRevocationList(kv),
+    embedded: !opts.databaseUrl || !opts.redisUrl,
+    async close() {
+      const results = await Promise.allSettled([sql.close(), stores.kv.close()]);
+      const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+      if (failures.length > 0) throw new AggregateError(failures, 'closing the stores failed');
+    },
+  };
+  return stores;
+}

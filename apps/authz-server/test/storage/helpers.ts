@@ -1,0 +1,93 @@
+// Shared by the storage and keys tests: real servers when TEST_DATABASE_URL / TEST_REDIS_URL are
+// set (each suite in its own random schema or key prefix), a clear skip message otherwise.
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { SqlClient } from '../../src/storage/sql.ts';
+import { openPostgres } from '../../src/storage/postgres/pool.ts';
+
+export const DATABASE_URL = process.env['TEST_DATABASE_URL'] || undefined;
+export const REDIS_URL = process.env['TEST_REDIS_URL'] || undefined;
+
+export const SKIP_POSTGRES: string | false = DATABASE_URL
+  ? false
+  : 'TEST_DATABASE_URL is not set: PostgreSQL runs skipped (e.g. postgres://postgres:postgres@127.0.0.1:5432/certbound_test)';
+export const SKIP_REDIS: string | false = REDIS_URL
+  ? false
+  : 'TEST_REDIS_URL is not set: Redis runs skipped (e.g. redis://127.0.0.1:6379/0)';
+export const SKIP_POSTGRES_AND_REDIS: string | false = SKIP_POSTGRES || SKIP_REDIS;
+
+export function randomSchema(): string {
+  return `cb_test_${randomBytes(6).toString('hex')}`;
+}
+
+export function randomKeyPrefix(): string {
+  return `cb_test_${randomBytes(6).toString('hex')}:`;
+}
+
+/** A fresh schema of its own; `drop` removes it and closes the pool. */
+export async function openTestPostgres(schema = randomSchema()): Promise<{ sql: SqlClient; schema: string; drop(): Promise<void> }> {
+  const sql = await openPostgres(DATABASE_URL!, { schema });
+  return {
+    sql,
+    schema,
+    async drop() {
+      try {
+        await sql.exec(`drop schema if exists ${schema} cascade`);
+      } finally {
+        await sql.close();
+      }
+    },
+  };
+}
+
+/** Moves a PostgreSQL (or PGlite) oidc_models table `seconds` closer to expiry: time travel. */
+export async function advanceSql(sql: SqlClient, seconds: number): Promise<void> {
+  await sql.query(
+    `update oidc_models set expires_at = expires_at - $1::double precision * interval '1 second' where expires_at is not null`,
+    [seconds],
+  );
+}
+
+/**
+ * Redis cannot be told the time, so time travel is done on the keys: every key under `prefix`
+ * loses `seconds` of TTL, and a key whose TTL runs out is deleted, exactly as expiry would.
+ * Keys without a TTL keep living, so a missing TTL still shows up as a failure.
+ */
+export function redisTimeMachine(url: string, prefix: string) {
+  const raw = new Redis(url);
+  async function keys(): Promise<string[]> {
+    const found: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await raw.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      found.push(...batch);
+    } while (cursor !== '0');
+    return found;
+  }
+  return {
+    async advance(seconds: number): Promise<void> {
+      const ms = Math.round(seconds * 1000);
+      for (const key of await keys()) {
+        const pttl = await raw.pttl(key);
+        if (pttl < 0) continue;
+        if (pttl <= ms) await raw.del(key);
+        else await raw.pexpire(key, pttl - ms);
+      }
+    },
+    /** Keys under the prefix with no expiry at all. */
+    async keysWithoutTtl(): Promise<string[]> {
+      const missing: string[] = [];
+      for (const key of await keys()) if ((await raw.pttl(key)) === -1) missing.push(key.slice(prefix.length));
+      return missing;
+    },
+    async pttl(key: string): Promise<number> {
+      return raw.pttl(prefix + key);
+    },
+    async close(): Promise<void> {
+      const leftovers = await keys();
+      for (const key of leftovers) await raw.del(key);
+      await raw.quit();
+    },
+  };
+}

@@ -1,0 +1,139 @@
+/** Checks createVerifier's options once, at creation; every message names the option. */
+import type { JWTVerifyGetKey } from 'jose';
+import { createCertificateSource, type CertificateSource, type ProxyHeaderFormat } from './certificate.ts';
+import { createIntrospector, type IntrospectionOptions, type Introspector } from './introspection.ts';
+import { createKeyResolver, type JwksOption } from './jwks.ts';
+import { createNonceIssuer, type NonceIssuer, type NonceOptions } from './nonce.ts';
+import { createMemoryReplayStore, type ReplayStore } from './replay-store.ts';
+import { createProxyMatcher } from './trusted-proxies.ts';
+
+export interface DpopOptions {
+  /** Proof algorithms. Default: the verifier's `algorithms`. */
+  algorithms?: readonly string[];
+  /** Server nonces (RFC 9449 §9). Default false (no nonce required). */
+  nonce?: NonceOptions | false;
+  /** How far in the past a proof's iat may be. Default 60 s. */
+  iatWindowSeconds?: number;
+  /** How far in the future a proof's iat may be (clock skew). Default 5 s. */
+  iatFutureSeconds?: number;
+  /** Where seen jtis are kept. Default an in-memory store (one instance only). */
+  replayStore?: ReplayStore;
+}
+
+export interface VerifierOptions {
+  /** Expected `iss`. Required. */
+  issuer: string;
+  /** This resource server's identifier(s); the token's `aud` must include one. Required. */
+  audience: string | readonly string[];
+  /** The authorization server's keys: URL, `{ url, ca | dispatcher | fetch, ... }` or a JWK Set. */
+  jwks?: JwksOption;
+  /** Accepted JWS algorithms, asymmetric only. Default ES256, PS256, EdDSA. */
+  algorithms?: readonly string[];
+  /** Seconds of leeway for exp/nbf. Default 5. */
+  clockTolerance?: number;
+  /** strict: every token must be sender-constrained (default). permissive: unbound tokens pass as 'bearer'. */
+  mode?: 'strict' | 'permissive';
+  /** RFC 7662 introspection for opaque (non-JWT) tokens. Default: none, opaque tokens are refused. */
+  introspection?: IntrospectionOptions;
+  /** DPoP (RFC 9449). Default enabled with default settings; false disables it. */
+  dpop?: DpopOptions | false;
+  /** Proxies whose certificate and X-Forwarded-* headers are believed. Default none. */
+  trustedProxies?: readonly string[];
+  /** Certificate header formats read from trusted proxies. Default all three. */
+  proxyHeaders?: readonly ProxyHeaderFormat[];
+  /** nginx escaped-certificate header name. Default `x-ssl-client-cert`. */
+  nginxHeader?: string;
+  /** `realm` auth-param of challenges. Default none. */
+  realm?: string;
+  /** Clock in ms since the epoch, for tests. Default Date.now. */
+  now?: () => number;
+}
+
+export interface VerifierConfig {
+  issuer: string;
+  audience: readonly string[];
+  algorithms: readonly string[];
+  clockTolerance: number;
+  strict: boolean;
+  keys: JWTVerifyGetKey | undefined;
+  introspect: Introspector | undefined;
+  dpop:
+    | { algorithms: readonly string[]; iatPast: number; iatFuture: number; nonce: NonceIssuer | undefined; replayStore: ReplayStore }
+    | undefined;
+  certificates: CertificateSource;
+  isTrustedProxy: (address: string | undefined) => boolean;
+  realm: string | undefined;
+  now: () => number;
+}
+
+const ASYMMETRIC = new Set([
+  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512',
+  'EdDSA', 'Ed25519', 'ML-DSA-44', 'ML-DSA-65', 'ML-DSA-87',
+]);
+export const DEFAULT_ALGORITHMS: readonly string[] = Object.freeze(['ES256', 'PS256', 'EdDSA']);
+
+function algorithms(value: unknown, name: string): readonly string[] {
+  if (!Array.isArray(value) || value.length === 0) throw new TypeError(`${name}: must be a non-empty array of JWS algorithms`);
+  value.forEach((alg: unknown, i) => {
+    if (typeof alg !== 'string') throw new TypeError(`${name}[${i}]: must be a string`);
+    // RFC 8725 §3.1 / DESIGN.md: only asymmetric algorithms; none and HMAC are never accepted.
+    if (alg.toLowerCase() === 'none') throw new TypeError(`${name}[${i}]: "none" is never accepted`);
+    if (/^HS\d+$/i.test(alg)) throw new TypeError(`${name}[${i}]: ${alg} is symmetric; only asymmetric algorithms are accepted`);
+    if (!ASYMMETRIC.has(alg)) throw new TypeError(`${name}[${i}]: ${JSON.stringify(alg)} is not a supported asymmetric JWS algorithm`);
+  });
+  return Object.freeze([...new Set(value as string[])]);
+}
+
+function seconds(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new TypeError(`${name}: must be a non-negative number of seconds`);
+  return value;
+}
+
+export function resolveOptions(options: VerifierOptions): VerifierConfig {
+  if (typeof options !== 'object' || options === null) throw new TypeError('options: must be an object');
+  const { issuer, mode = 'strict' } = options;
+  if (typeof issuer !== 'string' || issuer === '') throw new TypeError('issuer: must be a non-empty string');
+  const audience = typeof options.audience === 'string' ? [options.audience] : options.audience;
+  if (!Array.isArray(audience) || audience.length === 0 || audience.some((a) => typeof a !== 'string' || a === '')) {
+    throw new TypeError('audience: must be a non-empty string or array of strings');
+  }
+  const algs = options.algorithms === undefined ? DEFAULT_ALGORITHMS : algorithms(options.algorithms, 'algorithms');
+  const clockTolerance = seconds(options.clockTolerance, 'clockTolerance', 5);
+  if (mode !== 'strict' && mode !== 'permissive') throw new TypeError(`mode: must be 'strict' or 'permissive'`);
+  if (options.jwks === undefined && options.introspection === undefined) throw new TypeError('jwks: required unless introspection is configured');
+  const keys = options.jwks === undefined ? undefined : createKeyResolver(options.jwks);
+  const introspect = options.introspection === undefined ? undefined : createIntrospector(options.introspection, { issuer, audience, clockTolerance });
+  if (options.realm !== undefined && typeof options.realm !== 'string') throw new TypeError('realm: must be a string');
+  const now = options.now ?? Date.now;
+  if (typeof now !== 'function') throw new TypeError('now: must be a function returning milliseconds');
+
+  let dpop: VerifierConfig['dpop'];
+  if (options.dpop !== false) {
+    const d = options.dpop ?? {};
+    if (typeof d !== 'object' || d === null) throw new TypeError('dpop: must be an object or false');
+    if (d.replayStore !== undefined && typeof d.replayStore?.add !== 'function') throw new TypeError('dpop.replayStore: must have add(key, ttlMs)');
+    dpop = {
+      algorithms: d.algorithms === undefined ? algs : algorithms(d.algorithms, 'dpop.algorithms'),
+      iatPast: seconds(d.iatWindowSeconds, 'dpop.iatWindowSeconds', 60),
+      iatFuture: seconds(d.iatFutureSeconds, 'dpop.iatFutureSeconds', 5),
+      nonce: d.nonce ? createNonceIssuer(d.nonce) : undefined,
+      replayStore: d.replayStore ?? createMemoryReplayStore({ now }),
+    };
+  }
+  const trustedProxies = options.trustedProxies ?? [];
+  return Object.freeze({
+    issuer,
+    audience: Object.freeze([...audience]),
+    algorithms: algs,
+    clockTolerance,
+    strict: mode === 'strict',
+    keys,
+    introspect,
+    dpop,
+    certificates: createCertificateSource({ trustedProxies, proxyHeaders: options.proxyHeaders, nginxHeader: options.nginxHeader }),
+    isTrustedProxy: createProxyMatcher(trustedProxies),
+    realm: options.realm,
+    now,
+  });
+}

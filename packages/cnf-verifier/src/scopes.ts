@@ -1,0 +1,37 @@
+/** Scope policy belongs to the route: requireScopes builds the check once, routes apply it. */
+import { InsufficientScopeError } from './errors.ts';
+import type { ChallengeContext } from './www-authenticate.ts';
+
+/** What requireScopes needs from a verified request. */
+export interface ScopedAuth {
+  scopes: readonly string[];
+}
+
+// The challenge context of each verified request, so a 403 offers the same challenges as a 401.
+const challenges = new WeakMap<object, ChallengeContext>();
+
+export function rememberChallenge(auth: object, ctx: ChallengeContext): void {
+  challenges.set(auth, ctx);
+}
+
+// RFC 6749 §3.3 scope-token.
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+
+/**
+ * A check that every one of `scopes` was granted. It throws InsufficientScopeError (403, with
+ * `scope="..."` in WWW-Authenticate per RFC 6750 §3) when one is missing.
+ */
+export function requireScopes(...scopes: string[]): (auth: ScopedAuth | undefined) => void {
+  scopes.forEach((scope, i) => {
+    if (typeof scope !== 'string' || !SCOPE_TOKEN.test(scope)) throw new TypeError(`scopes[${i}]: ${JSON.stringify(scope)} is not a scope token`);
+  });
+  const required = scopes.join(' ');
+  return function checkScopes(auth) {
+    if (!auth || !Array.isArray(auth.scopes)) throw new TypeError('requireScopes: the request was not verified; run verify first');
+    const missing = scopes.filter((s) => !auth.scopes.includes(s));
+    if (missing.length === 0) return;
+    const error = new InsufficientScopeError(`access token lacks scope ${missing.join(' ')}`, { scope: required });
+    error.challenge = challenges.get(auth) ?? {};
+    throw error;
+  };
+}

@@ -1,0 +1,174 @@
+/** scheme -> token -> claims -> binding check. */
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { JWTPayload } from 'jose';
+import { readCredentials } from './authorization.ts';
+import { headerValues } from './authorization.ts';
+import type { CertificateSource, PresentedCertificate } from './certificate.ts';
+import { verifyDpopProof } from './dpop.ts';
+import { InvalidRequestError, InvalidTokenError, VerifierError } from './errors.ts';
+import { looksLikeJwt, verifyJwtAccessToken } from './access-token.ts';
+import { resolveOptions, type VerifierConfig, type VerifierOptions } from './options.ts';
+import { requestUrl } from './request-url.ts';
+import { rememberChallenge } from './scopes.ts';
+import type { AuthScheme, ChallengeContext } from './www-authenticate.ts';
+
+/** A node IncomingMessage, or anything shaped like one (Express `req`, Koa `ctx.req`). */
+export interface VerifiableRequest {
+  method?: string | undefined;
+  url?: string | undefined;
+  headers: IncomingHttpHeaders;
+  rawHeaders?: string[];
+  socket: IncomingMessage['socket'];
+}
+
+export interface VerifyOverrides {
+  /** The external URL of the request (for DPoP htu) when a proxy rewrites it. */
+  url?: string | undefined;
+  /** The original path and query when a router rewrote `req.url` (Express `req.originalUrl`, Koa `ctx.originalUrl`). */
+  path?: string | undefined;
+}
+
+export type Binding = 'mtls' | 'dpop' | 'bearer';
+
+export interface VerifiedRequest {
+  /** The token's claims (JWT payload or introspection response). */
+  claims: JWTPayload;
+  clientId: string;
+  /** The granted scopes (RFC 9068 §2.2.3 `scope`, space separated). */
+  scopes: string[];
+  /** 'dpop' when cnf.jkt (also when cnf.x5t#S256 is present too), 'mtls' for cnf.x5t#S256, 'bearer' for an unbound token (permissive mode only). */
+  binding: Binding;
+  /** The Authorization scheme used. */
+  scheme: AuthScheme;
+  /** The certificate the token is bound to, when it is certificate-bound. */
+  certificate?: PresentedCertificate;
+  /** RFC 7638 thumbprint of the DPoP proof key, when DPoP-bound. */
+  dpopJkt?: string;
+  /** Send this in a `DPoP-Nonce` response header: the client's nonce is about to go stale. */
+  dpopNonce?: string;
+}
+
+export interface Verifier {
+  /**
+   * Accepts a request only when its access token is valid and presented by the client it was
+   * issued to. Checks, in order:
+   *
+   * 1. scheme: exactly one `Authorization: Bearer|DPoP <token68>` (none → 401 without error code);
+   * 2. token form: a JWT, or — when `introspection` is configured — an opaque token sent to RFC
+   *    7662 introspection (must be `active`; iss, aud, exp, nbf checked when present);
+   * 3. for a JWT: `typ` at+jwt, `alg` in the pinned asymmetric list, signature against the JWKS
+   *    (an unknown `kid` triggers a refetch), `iss`, `aud`, `exp`/`nbf` with clockTolerance;
+   * 4. `client_id` present;
+   * 5. binding: a `cnf.jkt` token must use the DPoP scheme (RFC 9449 §7.2) and the DPoP scheme
+   *    needs a `cnf.jkt` token; `cnf.x5t#S256` equals the presented certificate's thumbprint
+   *    (constant time); the DPoP proof passes RFC 9449 §4.3 (see verifyDpopProof) with `ath`,
+   *    the key's thumbprint equal to `cnf.jkt`, the server nonce, and a fresh `jti`; both
+   *    bindings present → both must hold; no binding → refused in strict mode.
+   *
+   * Not checked — left to the caller: scope policy (use requireScopes per route), `sub`/account
+   * lookups, whether the client certificate chains to a CA (binding pins the exact certificate),
+   * revocation of JWT access tokens, and rate limiting.
+   *
+   * @throws VerifierError (InvalidRequestError, InvalidTokenError, InvalidDpopProofError,
+   *   UseDpopNonceError) with status, code, description and a ready `wwwAuthenticate`.
+   * @throws UpstreamError (503) when the JWKS, introspection endpoint or replay store is unusable.
+   */
+  verify(req: VerifiableRequest, overrides?: VerifyOverrides): Promise<VerifiedRequest>;
+  /** The certificate source in use (for the `ignoredProxyHeaders` counter). */
+  readonly certificates: CertificateSource;
+}
+
+function sameThumbprint(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+async function tokenClaims(token: string, config: VerifierConfig, nowMs: number): Promise<JWTPayload> {
+  if (looksLikeJwt(token) && config.keys) {
+    return verifyJwtAccessToken(token, { ...config, keys: config.keys }, nowMs);
+  }
+  if (config.introspect) return config.introspect(token, nowMs);
+  throw new InvalidTokenError('access token is not a JWT');
+}
+
+function confirmation(claims: JWTPayload): { x5t?: string; jkt?: string } {
+  const cnf = claims.cnf;
+  if (cnf === undefined) return {};
+  const x5t = (cnf as Record<string, unknown> | null)?.['x5t#S256'];
+  const jkt = (cnf as Record<string, unknown> | null)?.jkt;
+  if (typeof cnf !== 'object' || cnf === null || (x5t !== undefined && typeof x5t !== 'string') || (jkt !== undefined && typeof jkt !== 'string')) {
+    throw new InvalidTokenError('access token cnf claim is malformed');
+  }
+  return { ...(x5t === undefined ? {} : { x5t }), ...(jkt === undefined ? {} : { jkt }) };
+}
+
+function scopesOf(claims: JWTPayload): string[] {
+  return typeof claims.scope === 'string' ? claims.scope.split(' ').filter(Boolean) : [];
+}
+
+export function createVerifier(options: VerifierOptions): Verifier {
+  const config = resolveOptions(options);
+  const { dpop, certificates } = config;
+
+  async function check(req: VerifiableRequest, overrides: VerifyOverrides, ctx: ChallengeContext): Promise<VerifiedRequest> {
+    const nowMs = config.now();
+    // 1. scheme
+    const { scheme, token } = readCredentials(req);
+    if (scheme === 'DPoP' && !dpop) throw new InvalidTokenError('DPoP is not accepted by this resource server');
+    ctx.scheme = scheme;
+    // 2-3. token -> claims (typ, alg, signature, iss, aud, exp/nbf or introspection)
+    const claims = await tokenClaims(token, config, nowMs);
+    // 4. client_id (RFC 9068 §2.2)
+    if (typeof claims.client_id !== 'string' || claims.client_id === '') throw new InvalidTokenError('access token client_id claim is missing');
+    // 5. binding
+    const { x5t, jkt } = confirmation(claims);
+    if (jkt !== undefined && scheme === 'Bearer') throw new InvalidTokenError('DPoP-bound access token presented with the Bearer scheme');
+    if (jkt === undefined && scheme === 'DPoP') throw new InvalidTokenError('access token is not DPoP-bound');
+    if (x5t === undefined && jkt === undefined && config.strict) throw new InvalidTokenError('access token is not sender-constrained');
+
+    const result: VerifiedRequest = {
+      claims,
+      clientId: claims.client_id,
+      scopes: scopesOf(claims),
+      binding: jkt !== undefined ? 'dpop' : x5t !== undefined ? 'mtls' : 'bearer',
+      scheme,
+    };
+    if (x5t !== undefined) {
+      // RFC 8705 §3: the thumbprint of the certificate presented on this connection.
+      const certificate = certificates.fromRequest(req);
+      if (!certificate) throw new InvalidTokenError('access token is bound to a certificate but none was presented');
+      if (!sameThumbprint(x5t, certificate.thumbprint)) throw new InvalidTokenError('access token is bound to a different certificate');
+      result.certificate = certificate;
+    }
+    if (jkt !== undefined && dpop) {
+      const url = overrides.url ?? requestUrl({ url: overrides.path ?? req.url, headers: req.headers, socket: req.socket }, config.isTrustedProxy(req.socket?.remoteAddress));
+      if (url === undefined) throw new InvalidRequestError('request URL unknown (no Host header) for DPoP htu');
+      const proof = await verifyDpopProof(
+        { proofs: headerValues(req, 'dpop'), method: req.method ?? 'GET', url, accessToken: token, boundJkt: jkt, nowMs },
+        dpop,
+      );
+      result.dpopJkt = proof.jkt;
+      if (proof.nonce !== undefined) result.dpopNonce = proof.nonce;
+    }
+    rememberChallenge(result, { ...ctx });
+    return result;
+  }
+
+  return {
+    certificates,
+    async verify(req, overrides = {}) {
+      const ctx: ChallengeContext = { dpopAlgs: dpop?.algorithms, realm: config.realm };
+      if (ctx.dpopAlgs === undefined) delete ctx.dpopAlgs;
+      if (ctx.realm === undefined) delete ctx.realm;
+      try {
+        return await check(req, overrides, ctx);
+      } catch (err) {
+        // Every refusal offers the challenges this resource server accepts (RFC 9449 §7.1).
+        if (err instanceof VerifierError) err.challenge = ctx;
+        throw err;
+      }
+    },
+  };
+}

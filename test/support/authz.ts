@@ -1,0 +1,103 @@
+// Starts the authorization server in this process on ephemeral ports with real TLS, with
+// certificates made at test time, on embedded storage or — when TEST_DATABASE_URL /
+// TEST_REDIS_URL are set — on real PostgreSQL (a fresh schema per server) and Redis.
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { loadConfig } from '../../apps/authz-server/src/config.ts';
+import { createLogger } from '../../apps/authz-server/src/log.ts';
+import { startAuthzServer, type AuthzServer } from '../../apps/authz-server/src/main.ts';
+import { upsertClient, upsertResourceServer } from '../../apps/authz-server/src/storage/clients-queries.ts';
+import { issueCertificate, type IssuedCertificate } from '../../apps/authz-server/src/pki/issue.ts';
+import { freePort } from './https.ts';
+
+export interface TestPki {
+  /** Trusts the server's TLS certificate. */
+  serverCa: IssuedCertificate;
+  server: IssuedCertificate;
+  /** The client CA the authorization server trusts. */
+  clientRoot: IssuedCertificate;
+}
+
+export async function makeTestPki(): Promise<TestPki> {
+  const serverCa = await issueCertificate({ subject: 'CN=certbound test server CA', ca: true, days: 2 });
+  const server = await issueCertificate({
+    subject: 'CN=localhost', issuer: serverCa, sanDns: ['localhost'], sanIp: ['127.0.0.1', '::1'], extKeyUsage: ['serverAuth'], days: 2,
+  });
+  const clientRoot = await issueCertificate({ subject: 'CN=certbound test client root,O=certbound tests', ca: true, days: 30 });
+  return { serverCa, server, clientRoot };
+}
+
+export interface TestAuthz {
+  server: AuthzServer;
+  /** PEM that verifies the server's TLS certificate. */
+  ca: string;
+  publicUrl: string;
+  mtlsUrl: string;
+  issuer: string;
+  logs: Array<Record<string, any>>;
+  register(metadata: Record<string, unknown>): Promise<unknown>;
+  registerResource(rs: { identifier: string; scopes: string[]; token_format?: 'jwt' | 'opaque'; sender_constraint_required?: boolean; access_token_ttl?: number | null }): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+export const realStores = { database: process.env.TEST_DATABASE_URL, redis: process.env.TEST_REDIS_URL };
+
+export async function startTestAuthz(options: {
+  pki: TestPki;
+  /** PEM bundle of client CAs; defaults to the test client root. */
+  clientCaPem?: string;
+  env?: Record<string, string>;
+  storage?: 'embedded' | 'real';
+}): Promise<TestAuthz> {
+  const dir = await mkdtemp(join(tmpdir(), 'certbound-test-'));
+  const { pki } = options;
+  await writeFile(join(dir, 'server.pem'), pki.server.certPem);
+  await writeFile(join(dir, 'server-key.pem'), pki.server.keyPem, { mode: 0o600 });
+  await writeFile(join(dir, 'client-ca.pem'), options.clientCaPem ?? pki.clientRoot.certPem);
+  const [publicPort, mtlsPort] = [await freePort(), await freePort()];
+  const real = (options.storage ?? (realStores.database ? 'real' : 'embedded')) === 'real';
+  const env: Record<string, string> = {
+    PUBLIC_PORT: String(publicPort),
+    MTLS_PORT: String(mtlsPort),
+    DATA_DIR: join(dir, 'data'),
+    TLS_CERT_FILE: join(dir, 'server.pem'),
+    TLS_KEY_FILE: join(dir, 'server-key.pem'),
+    CLIENT_CA_FILE: join(dir, 'client-ca.pem'),
+    KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    LOG_LEVEL: 'info',
+    ...(real && realStores.database ? {
+      DATABASE_URL: realStores.database,
+      DATABASE_SCHEMA: `t_${randomBytes(6).toString('hex')}`,
+    } : {}),
+    ...(real && realStores.redis ? { REDIS_URL: realStores.redis } : {}),
+    ...options.env,
+  };
+  const config = loadConfig(env);
+  const logs: Array<Record<string, any>> = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      for (const line of String(chunk).split('\n')) if (line.trim()) logs.push(JSON.parse(line));
+      done();
+    },
+  });
+  const server = await startAuthzServer(config, createLogger('info', sink));
+  return {
+    server,
+    ca: pki.serverCa.certPem,
+    publicUrl: `https://localhost:${server.publicPort}`,
+    mtlsUrl: `https://localhost:${server.mtlsPort}`,
+    issuer: config.issuer,
+    logs,
+    register: (metadata) => upsertClient(server.stores.sql, metadata as Parameters<typeof upsertClient>[1]),
+    registerResource: (rs) => upsertResourceServer(server.stores.sql, {
+      name: rs.identifier, token_format: 'jwt', sender_constraint_required: false, access_token_ttl: null, ...rs,
+    }),
+    async close() {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
