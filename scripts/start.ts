@@ -8,6 +8,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 const services: Array<{ name: string; entry: string }> = [
   { name: 'authz-server', entry: 'apps/authz-server/src/main.ts' },
+  // Waits for the dev PKI the authorization server creates on its first start.
+  { name: 'resource-server-demo', entry: 'apps/resource-server-demo/src/main.ts' },
 ];
 
 const children: ChildProcess[] = services.map(({ entry }) =>

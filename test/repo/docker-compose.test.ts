@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { CONFIG_REFERENCE, loadConfig } from '../../apps/authz-server/src/config.ts';
+import { loadDemoConfig } from '../../apps/resource-server-demo/src/config.ts';
 
 const root = new URL('../../', import.meta.url);
 const compose = parse(await readFile(new URL('docker-compose.yml', root), 'utf8'));
@@ -26,8 +27,21 @@ describe('docker-compose.yml', () => {
 
   it('publishes the ports the configuration listens on', () => {
     const env = compose.services['authz-server'].environment as Record<string, string>;
-    assert.deepEqual(compose.services['authz-server'].ports, [`${env.PUBLIC_PORT}:${env.PUBLIC_PORT}`, `${env.MTLS_PORT}:${env.MTLS_PORT}`]);
-    assert.deepEqual(compose.services['resource-server-demo'].ports, ['9443:9443']);
+    const demo = compose.services['resource-server-demo'];
+    // The demo shares authz-server's network namespace, so authz-server publishes its port too.
+    assert.equal(demo.network_mode, 'service:authz-server');
+    assert.deepEqual(compose.services['authz-server'].ports,
+      [`${env.PUBLIC_PORT}:${env.PUBLIC_PORT}`, `${env.MTLS_PORT}:${env.MTLS_PORT}`, `${demo.environment.DEMO_PORT}:${demo.environment.DEMO_PORT}`]);
+  });
+
+  it('gives resource-server-demo a configuration that loads and matches the authorization server', () => {
+    const env = compose.services['resource-server-demo'].environment as Record<string, string>;
+    const demo = loadDemoConfig(env);
+    const as = loadConfig(compose.services['authz-server'].environment);
+    assert.equal(demo.issuer, as.issuer);
+    assert.equal(demo.jwksUri, `${as.issuer}/jwks`);
+    assert.equal(demo.port, 9443);
+    assert.equal(demo.audience, 'https://localhost:9443');
   });
 
   it('points authz-server at the postgres and redis services with their credentials', () => {

@@ -43,6 +43,7 @@ export async function bootstrapDevRegistrations(sql: SqlClient, pki: DevPki): Pr
 /** The quick-start a newcomer copies: paths relative to where `npm start` ran. */
 export function quickStart(pki: DevPki, tokenEndpoint: string, cwd = process.cwd()): string {
   const rel = (file: string) => relative(cwd, file) || file;
+  const tls = `--cacert ${rel(pki.caFile)} --cert ${rel(pki.demoClientCertFile)} --key ${rel(pki.demoClientKeyFile)}`;
   return [
     'Get a certificate-bound access token as demo-client:',
     '',
@@ -51,6 +52,15 @@ export function quickStart(pki: DevPki, tokenEndpoint: string, cwd = process.cwd
     `    -d grant_type=client_credentials -d client_id=${DEMO_CLIENT_ID} \\`,
     `    -d scope='${DEMO_SCOPES.join(' ')}' \\`,
     `    ${tokenEndpoint}`,
+    '',
+    'Settle with it at the demo resource server, over the same certificate:',
+    '',
+    `  TOKEN=$(curl -s ${tls} -d grant_type=client_credentials -d client_id=${DEMO_CLIENT_ID} ${tokenEndpoint} | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')`,
+    `  curl ${tls} -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\`,
+    `    -d '{"amount":"125.00","currency":"EUR","counterparty":"ACME GmbH","reference":"INV-2026-0042"}' \\`,
+    `    ${DEMO_RESOURCE}/api/v1/settlements`,
+    '',
+    'The same token from another certificate is refused (401 invalid_token): try --cert admin.pem.',
     '',
     `The token's cnf.x5t#S256 is the SHA-256 thumbprint of ${rel(pki.demoClientCertFile)}:`,
     `  openssl x509 -in ${rel(pki.demoClientCertFile)} -outform DER | openssl dgst -sha256 -binary | basenc --base64url | tr -d '='`,

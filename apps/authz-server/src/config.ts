@@ -2,6 +2,7 @@
 // into a frozen typed object; every message names the variable and the problem.
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { parseDn } from './mtls/dn-string.ts';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -28,8 +29,14 @@ export interface Config {
   /** Peers allowed to pass a client certificate in a header (RFC 9440 and friends). */
   readonly trustedProxies: readonly string[];
   readonly accessTokenTtl: number;
+  /** FAPI 2.0 Security Profile for every client; unset = per client (`fapi_profile` metadata). */
+  readonly fapiProfile: '2.0' | undefined;
   /** True when no TLS material is configured: certbound bootstraps a dev PKI and demo client. */
   readonly devBootstrap: boolean;
+  /** Subject DN of the admin client's certificate, registered on first start (RFC 8705 §2.1.2). */
+  readonly adminSubjectDn: string | undefined;
+  /** SAN URI (e.g. a SPIFFE ID) of the admin client's certificate; exclusive with adminSubjectDn. */
+  readonly adminSanUri: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -118,6 +125,31 @@ function proxies(raw: string | undefined): string[] {
   return entries;
 }
 
+/** RFC 8705 §2.1.2: a client registers exactly one subject matcher, so at most one of the two. */
+function adminMatcher(env: Env): { adminSubjectDn: string | undefined; adminSanUri: string | undefined } {
+  const adminSubjectDn = optional(env, 'ADMIN_SUBJECT_DN');
+  const adminSanUri = optional(env, 'ADMIN_SAN_URI');
+  if (adminSubjectDn !== undefined && adminSanUri !== undefined) {
+    throw new ConfigError('ADMIN_SAN_URI', 'set ADMIN_SUBJECT_DN or ADMIN_SAN_URI, not both: a client registers exactly one subject matcher');
+  }
+  if (adminSubjectDn !== undefined) {
+    try {
+      parseDn(adminSubjectDn);
+    } catch (err) {
+      throw new ConfigError('ADMIN_SUBJECT_DN', `"${adminSubjectDn}" is not an RFC 4514 distinguished name (${(err as Error).message})`);
+    }
+  }
+  if (adminSanUri !== undefined && !URL.canParse(adminSanUri)) {
+    throw new ConfigError('ADMIN_SAN_URI', `"${adminSanUri}" is not an absolute URI`);
+  }
+  return { adminSubjectDn, adminSanUri };
+}
+
+function fapiProfile(raw: string | undefined): '2.0' | undefined {
+  if (raw !== undefined && raw !== '2.0') throw new ConfigError('FAPI_PROFILE', `"${raw}" is not a supported profile (only "2.0")`);
+  return raw;
+}
+
 /** Reads and validates the environment; throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const publicPort = port(env, 'PUBLIC_PORT', 8443);
@@ -175,7 +207,9 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     trustedProxies: Object.freeze(proxies(optional(env, 'TRUSTED_PROXIES'))),
     accessTokenTtl: positiveInt(env, 'ACCESS_TOKEN_TTL', 600),
+    fapiProfile: fapiProfile(optional(env, 'FAPI_PROFILE')),
     devBootstrap: tlsCertFile === undefined,
+    ...adminMatcher(env),
   });
 }
 
@@ -197,4 +231,7 @@ export const CONFIG_REFERENCE: ReadonlyArray<{ name: string; default: string; de
   { name: 'TRUSTED_PROXIES', default: 'unset: none', description: 'Comma-separated IPs/CIDRs allowed to pass the client certificate in a header (RFC 9440, Envoy XFCC, nginx).' },
   { name: 'ACCESS_TOKEN_TTL', default: '600', description: 'Access-token lifetime in seconds when the resource server sets none.' },
   { name: 'LOG_LEVEL', default: 'info', description: 'fatal, error, warn, info, debug, trace or silent.' },
+  { name: 'FAPI_PROFILE', default: 'unset: per client', description: '`2.0` applies the FAPI 2.0 Security Profile to every client (PAR, PKCE S256, sender-constrained tokens, no public clients); unset, a client opts in with `fapi_profile: "2.0"`.' },
+  { name: 'ADMIN_SUBJECT_DN', default: 'unset: dev PKI admin.pem', description: 'Subject DN of the admin client certificate; the `admin` client is registered with it on first start (`/admin/v1`).' },
+  { name: 'ADMIN_SAN_URI', default: 'unset', description: 'SAN URI (e.g. SPIFFE ID) of the admin client certificate, instead of ADMIN_SUBJECT_DN.' },
 ];

@@ -65,6 +65,7 @@ export async function startAuthzServer(config: Config, logger: Logger = createLo
 
   const stores = await openStores({
     databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, dataDir: config.dataDir, schema: config.databaseSchema,
+    onConnectionError: (store, err) => logger.error({ event: 'store_connection_error', store, err }, `${store} connection error`),
   });
   try {
     const kek = await resolveKeyEncryptionKey({ value: config.keyEncryptionKey, dataDir: config.dataDir });

@@ -1,1 +1,79 @@
-export {};
+// Process entry of the demo resource server: its own TLS listener that requests, but does not
+// require, a client certificate; the verifier fetches the authorization server's JWKS over
+// verified TLS (the dev CA in the dev setup).
+import { readFile, access } from 'node:fs/promises';
+import { createServer } from 'node:https';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createVerifier, createRedisReplayStore } from '@certbound/cnf-verifier';
+import { loadDemoConfig, type DemoConfig } from './config.ts';
+import { createDemoApp } from './app.ts';
+
+/** In the dev setup the authorization server creates the PKI; wait for it rather than race it. */
+async function waitForFiles(files: string[], timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const missing = (await Promise.all(files.map((f) => access(f).then(() => null, () => f)))).filter(Boolean);
+    if (missing.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`missing ${missing.join(', ')} (set DEMO_TLS_CERT_FILE, DEMO_TLS_KEY_FILE and DEMO_CA_FILE)`);
+    await sleep(200);
+  }
+}
+
+function log(line: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify({ time: Date.now(), service: 'resource-server-demo', ...line })}\n`);
+}
+
+export async function startDemo(config: DemoConfig) {
+  await waitForFiles([config.tlsCertFile, config.tlsKeyFile, config.caFile]);
+  const [cert, key, ca] = await Promise.all([
+    readFile(config.tlsCertFile, 'utf8'), readFile(config.tlsKeyFile, 'utf8'), readFile(config.caFile, 'utf8'),
+  ]);
+  let redis: { quit(): Promise<unknown> } | undefined;
+  let replayStore;
+  if (config.redisUrl) {
+    const { Redis } = await import('ioredis');
+    const client = new Redis(config.redisUrl);
+    redis = client;
+    replayStore = createRedisReplayStore(client, { prefix: 'demo-dpop-jti:' });
+  }
+  const verifier = createVerifier({
+    issuer: config.issuer,
+    audience: config.audience,
+    jwks: { url: config.jwksUri, ca },
+    mode: config.mode,
+    trustedProxies: config.trustedProxies,
+    dpop: replayStore ? { replayStore } : {},
+  });
+  const app = createDemoApp({ verifier, log });
+  // Request a certificate, never require one: a DPoP client has none, and a refusal must be an
+  // HTTP answer the client can read. No `ca`: the verifier compares thumbprints, not chains.
+  const server = createServer({ cert, key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, app.callback());
+  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  log({ event: 'listening', url: `https://${config.host}:${port}`, audience: config.audience, mode: config.mode });
+  return {
+    port,
+    async close() {
+      await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeIdleConnections(); });
+      await redis?.quit();
+    },
+  };
+}
+
+if (import.meta.main) {
+  let config: DemoConfig;
+  try {
+    config = loadDemoConfig();
+  } catch (err) {
+    process.stderr.write(`resource-server-demo: configuration error: ${(err as Error).message}\n`);
+    process.exit(78);
+  }
+  const demo = await startDemo(config).catch((err: Error) => {
+    process.stderr.write(`resource-server-demo: failed to start: ${err.message}\n`);
+    process.exit(1);
+  });
+  const stop = () => demo.close().then(() => process.exit(0), () => process.exit(1));
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}

@@ -7,6 +7,14 @@ import { request } from 'node:https';
 
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 
+/** An undici Dispatcher (e.g. `new Agent({ connect: { ca } })`), typed loosely so no undici types are needed. */
+export type Dispatcher = object;
+
+/** The global fetch with an undici `dispatcher` (a Node extension of RequestInit). */
+export function fetchWithDispatcher(dispatcher: Dispatcher): FetchLike {
+  return (url, init) => fetch(url, { ...init, dispatcher } as RequestInit);
+}
+
 export interface HttpsFetchOptions {
   /** Trust anchors for the server certificate (PEM). Replaces the default CA list. */
   ca?: string | Buffer | Array<string | Buffer> | undefined;

@@ -16,7 +16,7 @@ export { x5tS256, jwkThumbprint } from './thumbprint.ts';
 export { normalizeHtu } from './request-url.ts';
 export type { JwksOption, RemoteJwksOptions } from './jwks.ts';
 export type { IntrospectionOptions } from './introspection.ts';
-export type { FetchLike } from './http-fetch.ts';
+export type { Dispatcher, FetchLike } from './http-fetch.ts';
 export {
   VerifierError,
   InvalidRequestError,

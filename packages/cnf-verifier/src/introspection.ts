@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import { InvalidTokenError } from './errors.ts';
-import { createHttpsFetch, type FetchLike } from './http-fetch.ts';
+import { createHttpsFetch, fetchWithDispatcher, type Dispatcher, type FetchLike } from './http-fetch.ts';
 import { UpstreamError } from './upstream-error.ts';
 
 export interface IntrospectionOptions {
@@ -21,7 +21,7 @@ export interface IntrospectionOptions {
   /** Trust anchors (PEM) for the endpoint's certificate. Verification is never disabled. */
   ca?: string | Buffer | Array<string | Buffer>;
   /** An undici Dispatcher (e.g. an Agent configured for mTLS) for the global fetch. */
-  dispatcher?: RequestInit['dispatcher'];
+  dispatcher?: Dispatcher;
   /** Your own fetch, which must authenticate the resource server. */
   fetch?: FetchLike;
   /** Request timeout. Default 5000 ms. */
@@ -64,11 +64,10 @@ export function createIntrospector(options: IntrospectionOptions, policy: Intros
   const maxEntries = options.maxCacheEntries ?? 10_000;
   if (!Number.isInteger(maxEntries) || maxEntries < 0) throw new TypeError('introspection.maxCacheEntries: must be a non-negative integer');
 
-  const dispatcher = options.dispatcher;
   const send: FetchLike = hasCert
     ? createHttpsFetch({ cert: options.clientCertificate, key: options.clientKey, ca: options.ca })
-    : dispatcher !== undefined
-      ? (url, init) => fetch(url, { ...init, dispatcher })
+    : options.dispatcher !== undefined
+      ? fetchWithDispatcher(options.dispatcher)
       : options.fetch!;
   const cache = new Map<string, { claims: JWTPayload; expiresAt: number }>();
   const tolerance = policy.clockTolerance;

@@ -1,6 +1,6 @@
 /** Where the verifier gets the authorization server's public keys: a remote or local JWKS. */
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
-import { createHttpsFetch, type FetchLike } from './http-fetch.ts';
+import { createHttpsFetch, fetchWithDispatcher, type Dispatcher, type FetchLike } from './http-fetch.ts';
 import { UpstreamError } from './upstream-error.ts';
 
 export interface RemoteJwksOptions {
@@ -9,7 +9,7 @@ export interface RemoteJwksOptions {
   /** Trust anchors (PEM) for a JWKS server under a private CA. Verification is never disabled. */
   ca?: string | Buffer | Array<string | Buffer>;
   /** An undici Dispatcher passed to the global fetch (e.g. an Agent with its own CA). */
-  dispatcher?: RequestInit['dispatcher'];
+  dispatcher?: Dispatcher;
   /** Your own fetch implementation. */
   fetch?: FetchLike;
   /** Minimum time between two fetches, also when an unknown `kid` arrives. Default 30000 ms. */
@@ -69,8 +69,7 @@ export function createKeyResolver(option: JwksOption): JWTVerifyGetKey {
   let fetchImpl: FetchLike | undefined = remote.fetch;
   if (remote.ca !== undefined) fetchImpl = createHttpsFetch({ ca: remote.ca });
   if (remote.dispatcher !== undefined) {
-    const dispatcher = remote.dispatcher;
-    fetchImpl = (input, init) => fetch(input, { ...init, dispatcher });
+    fetchImpl = fetchWithDispatcher(remote.dispatcher);
   }
   const jwks = createRemoteJWKSet(url, {
     cooldownDuration,

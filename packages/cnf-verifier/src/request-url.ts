@@ -17,11 +17,14 @@ function first(value: string | string[] | undefined): string | undefined {
  * is a trusted proxy, `X-Forwarded-Proto` / `X-Forwarded-Host` win. Undefined without a host.
  */
 export function requestUrl(req: UrlRequest, fromTrustedProxy: boolean): string | undefined {
+  const path = req.url ?? '/';
+  // RFC 9112 §3.2.2 absolute-form request target: already a full URL.
+  if (/^https?:\/\//i.test(path)) return path;
   const encrypted = (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true;
   const proto = (fromTrustedProxy && first(req.headers['x-forwarded-proto'])) || (encrypted ? 'https' : 'http');
-  const host = (fromTrustedProxy && first(req.headers['x-forwarded-host'])) || first(req.headers.host);
+  const host = (fromTrustedProxy && first(req.headers['x-forwarded-host'])) || first(req.headers.host) || first(req.headers[':authority']);
   if (!host) return undefined;
-  return `${proto}://${host}${req.url ?? '/'}`;
+  return `${proto}://${host}${path}`;
 }
 
 const UNRESERVED = /[A-Za-z0-9\-._~]/;

@@ -205,3 +205,29 @@ describe('JWKS: keys fetched, cached, and refetched on an unknown kid', () => {
     }
   });
 });
+
+describe('JWKS over HTTPS under a private CA', () => {
+  it('trusts the JWKS server only through the configured ca', async () => {
+    const { createTestPki } = await import('./helpers/pki.ts');
+    const { createServer } = await import('node:https');
+    const pki = createTestPki();
+    const key = await signingKey();
+    const server = createServer({ cert: pki.server.cert, key: pki.server.key }, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ keys: [key.publicJwk] }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `https://localhost:${(server.address() as import('node:net').AddressInfo).port}/jwks`;
+    const request = async () => ({ headers: { authorization: `Bearer ${await accessToken(key)}` }, socket: {} as never });
+    try {
+      const trusted = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { url, ca: pki.ca.cert }, mode: 'permissive' });
+      assert.equal((await trusted.verify(await request())).clientId, 'client-1');
+      // Without the CA the server's certificate is not trusted, and nothing turns verification off.
+      const untrusted = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { url, timeoutMs: 2000 }, mode: 'permissive' });
+      await assert.rejects(untrusted.verify(await request()), { name: 'UpstreamError', status: 503 });
+    } finally {
+      server.close();
+      pki.cleanup();
+    }
+  });
+});

@@ -1,0 +1,98 @@
+// The settlement API: Koa, protected by @certbound/cnf-verifier exactly as a third party would
+// protect theirs. Every response says who called (client_id, certificate subject, binding).
+import Koa, { type Context, type Next } from 'koa';
+import type { Verifier, VerifiedRequest } from '@certbound/cnf-verifier';
+import { koaAuth, koaRequireScopes } from '@certbound/cnf-verifier/koa';
+import { createSettlementStore, parseSettlement, SettlementInputError } from './settlements.ts';
+
+const BODY_LIMIT = 16 * 1024;
+
+function caller(auth: VerifiedRequest) {
+  return {
+    client_id: auth.clientId,
+    // node prints the subject in DER order, one RDN a line; RFC 4514 reads it backwards.
+    certificate_subject: auth.certificate ? auth.certificate.leaf.subject.split('\n').reverse().join(',') : null,
+    binding: auth.binding,
+  };
+}
+
+class HttpError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, description: string) {
+    super(description);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function readJson(ctx: Context): Promise<unknown> {
+  if (!ctx.is('application/json')) throw new HttpError(415, 'unsupported_media_type', 'content-type must be application/json');
+  const declared = Number(ctx.get('content-length') || 0);
+  if (declared > BODY_LIMIT) throw new HttpError(413, 'payload_too_large', `body exceeds ${BODY_LIMIT} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req) {
+    size += (chunk as Buffer).length;
+    if (size > BODY_LIMIT) throw new HttpError(413, 'payload_too_large', `body exceeds ${BODY_LIMIT} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'invalid_request', 'body is not valid JSON');
+  }
+}
+
+export function createDemoApp(deps: { verifier: Verifier; log?: (line: Record<string, unknown>) => void }) {
+  const app = new Koa();
+  const store = createSettlementStore();
+  const auth = koaAuth(deps.verifier);
+  const canRead = koaRequireScopes('settlements:read');
+  const canWrite = koaRequireScopes('settlements:write');
+
+  app.use(async function errors(ctx: Context, next: Next) {
+    try {
+      await next();
+    } catch (err) {
+      const known = err instanceof HttpError ? err
+        : err instanceof SettlementInputError ? new HttpError(400, 'invalid_request', err.message) : undefined;
+      if (!known) throw err;
+      ctx.status = known.status;
+      ctx.body = { error: known.code, error_description: known.message };
+    }
+    if (ctx.status >= 400) {
+      deps.log?.({ event: 'refusal', method: ctx.method, path: ctx.path, status: ctx.status, error: (ctx.body as { error?: string })?.error });
+    }
+  });
+
+  app.use(async function routes(ctx: Context, next: Next) {
+    if (ctx.path === '/healthz' && ctx.method === 'GET') {
+      ctx.body = { status: 'ok' };
+      return;
+    }
+    if (ctx.path === '/api/v1/settlements' && ctx.method === 'POST') {
+      await auth(ctx, () => canWrite(ctx, async () => {
+        const input = parseSettlement(await readJson(ctx));
+        const who: VerifiedRequest = ctx.state.auth;
+        const settlement = store.create(input, who.clientId);
+        ctx.status = 201;
+        ctx.set('Location', `/api/v1/settlements/${settlement.id}`);
+        ctx.body = { settlement, caller: caller(who) };
+      }));
+      return;
+    }
+    const match = /^\/api\/v1\/settlements\/([0-9a-f-]{36})$/.exec(ctx.path);
+    if (match && ctx.method === 'GET') {
+      await auth(ctx, () => canRead(ctx, async () => {
+        const settlement = store.get(match[1]!);
+        if (!settlement) throw new HttpError(404, 'not_found', `settlement ${match[1]} does not exist`);
+        ctx.body = { settlement, caller: caller(ctx.state.auth) };
+      }));
+      return;
+    }
+    await next();
+  });
+
+  return app;
+}

@@ -1,0 +1,50 @@
+// The demo resource server's environment, read and validated once. Dev defaults line up with
+// the authorization server's dev bootstrap: its PKI under DATA_DIR/pki and its issuer.
+import { join, resolve } from 'node:path';
+
+export interface DemoConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly issuer: string;
+  readonly jwksUri: string;
+  readonly audience: string;
+  readonly tlsCertFile: string;
+  readonly tlsKeyFile: string;
+  /** Trust anchors for the authorization server's TLS certificate (the JWKS fetch). */
+  readonly caFile: string;
+  readonly mode: 'strict' | 'permissive';
+  readonly trustedProxies: readonly string[];
+  readonly redisUrl: string | undefined;
+}
+
+function value(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  return raw ? raw : undefined;
+}
+
+export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig {
+  const dataDir = resolve(value(env, 'DATA_DIR') ?? '.data');
+  const portRaw = value(env, 'DEMO_PORT') ?? '9443';
+  if (!/^\d+$/.test(portRaw) || Number(portRaw) > 65535) throw new Error(`DEMO_PORT: "${portRaw}" is not a TCP port`);
+  const port = Number(portRaw);
+  const issuer = value(env, 'DEMO_ISSUER') ?? 'https://localhost:8443';
+  const mode = value(env, 'DEMO_MODE') ?? 'strict';
+  if (mode !== 'strict' && mode !== 'permissive') throw new Error(`DEMO_MODE: "${mode}" is not strict or permissive`);
+  for (const name of ['DEMO_ISSUER', 'DEMO_JWKS_URI', 'DEMO_AUDIENCE']) {
+    const raw = value(env, name);
+    if (raw !== undefined && !URL.canParse(raw)) throw new Error(`${name}: "${raw}" is not a URL`);
+  }
+  return Object.freeze({
+    host: value(env, 'DEMO_HOST') ?? '127.0.0.1',
+    port,
+    issuer,
+    jwksUri: value(env, 'DEMO_JWKS_URI') ?? `${issuer}/jwks`,
+    audience: value(env, 'DEMO_AUDIENCE') ?? `https://localhost:${port}`,
+    tlsCertFile: value(env, 'DEMO_TLS_CERT_FILE') ?? join(dataDir, 'pki', 'server.pem'),
+    tlsKeyFile: value(env, 'DEMO_TLS_KEY_FILE') ?? join(dataDir, 'pki', 'server-key.pem'),
+    caFile: value(env, 'DEMO_CA_FILE') ?? join(dataDir, 'pki', 'ca.pem'),
+    mode,
+    trustedProxies: Object.freeze((value(env, 'TRUSTED_PROXIES') ?? '').split(',').map((s) => s.trim()).filter(Boolean)),
+    redisUrl: value(env, 'REDIS_URL'),
+  });
+}

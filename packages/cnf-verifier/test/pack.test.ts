@@ -1,0 +1,51 @@
+/**
+ * Publishability: build, `npm pack`, install the tarball into an empty `"type": "module"` project
+ * (jose comes from the registry) and import it with plain node — no certbound-source condition.
+ * Needs the network, so it runs only with TEST_PACK=1.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+const smoke = `
+import { createVerifier, InvalidTokenError } from '@certbound/cnf-verifier';
+import { koaAuth } from '@certbound/cnf-verifier/koa';
+import { expressAuth } from '@certbound/cnf-verifier/express';
+import { nodeAuth } from '@certbound/cnf-verifier/node';
+import { generateKeyPair, exportJWK, SignJWT } from 'jose';
+const { privateKey, publicKey } = await generateKeyPair('ES256');
+const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' };
+const token = await new SignJWT({ client_id: 'c1', scope: 'a b' }).setProtectedHeader({ alg: 'ES256', kid: 'k1', typ: 'at+jwt' })
+  .setIssuer('https://as').setAudience('https://rs').setIssuedAt().setExpirationTime('5m').sign(privateKey);
+const req = { method: 'GET', url: '/', headers: { authorization: 'Bearer ' + token }, socket: {} };
+const auth = await createVerifier({ issuer: 'https://as', audience: 'https://rs', jwks: { keys: [jwk] }, mode: 'permissive' }).verify(req);
+const refused = await createVerifier({ issuer: 'https://as', audience: 'https://rs', jwks: { keys: [jwk] } }).verify(req).catch((e) => e);
+console.log(JSON.stringify({ binding: auth.binding, refused: refused instanceof InvalidTokenError && refused.status, adapters: [koaAuth, expressAuth, nodeAuth].map((f) => typeof f) }));
+`;
+
+describe('npm pack yields a tarball a plain Node project installs and imports', { skip: process.env.TEST_PACK ? false : 'set TEST_PACK=1 (needs the npm registry)' }, () => {
+  it('builds, packs, installs and runs createVerifier from dist', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cnf-verifier-pack-'));
+    try {
+      const npm = (args: string[], cwd: string) => execFileSync('npm', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+      npm(['run', 'build'], packageDir);
+      npm(['pack', '--pack-destination', dir], packageDir);
+      const tarball = readdirSync(dir).find((f) => f.endsWith('.tgz'))!;
+      const app = join(dir, 'app');
+      execFileSync('mkdir', [app]);
+      writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+      writeFileSync(join(app, 'smoke.js'), smoke);
+      npm(['install', '--no-audit', '--no-fund', join(dir, tarball)], app);
+      // process.execPath is the Node running this test; no --conditions flag is passed on.
+      const out = execFileSync(process.execPath, ['smoke.js'], { cwd: app, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+      assert.deepEqual(JSON.parse(out), { binding: 'bearer', refused: 401, adapters: ['function', 'function', 'function'] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
