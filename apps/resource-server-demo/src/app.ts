@@ -44,10 +44,18 @@ async function readJson(ctx: Context): Promise<unknown> {
   }
 }
 
-export function createDemoApp(deps: { verifier: Verifier; log?: (line: Record<string, unknown>) => void }) {
+export function createDemoApp(deps: {
+  verifier: Verifier;
+  log?: (line: Record<string, unknown>) => void;
+  /** The origin clients call, for DPoP `htu` (RFC 9449 §4.3); read per request, so it may be set after listen. */
+  externalOrigin?: () => string | undefined;
+}) {
   const app = new Koa();
   const store = createSettlementStore();
-  const auth = koaAuth(deps.verifier);
+  // htu is the external URL: this origin plus the path the client asked for, never the Host
+  // header (a proxy may rewrite it, and a client could choose it).
+  const origin = deps.externalOrigin;
+  const auth = koaAuth(deps.verifier, origin ? { url: (ctx) => { const o = origin(); return o && `${o}${ctx.originalUrl}`; } } : {});
   const canRead = koaRequireScopes('settlements:read');
   const canWrite = koaRequireScopes('settlements:write');
 
@@ -62,7 +70,8 @@ export function createDemoApp(deps: { verifier: Verifier; log?: (line: Record<st
       ctx.body = { error: known.code, error_description: known.message };
     }
     if (ctx.status >= 400) {
-      deps.log?.({ event: 'refusal', method: ctx.method, path: ctx.path, status: ctx.status, error: (ctx.body as { error?: string })?.error });
+      const body = ctx.body as { error?: string; error_description?: string } | undefined;
+      deps.log?.({ event: 'refusal', method: ctx.method, path: ctx.path, status: ctx.status, error: body?.error, reason: body?.error_description });
     }
   });
 
