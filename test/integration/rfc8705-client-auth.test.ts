@@ -236,7 +236,8 @@ describe('RFC 8705 mutual-TLS client authentication', () => {
       assert.equal(res.json.mtls_endpoint_aliases.token_endpoint, `${as.mtlsUrl}/token`);
       assert.equal(res.json.mtls_endpoint_aliases.introspection_endpoint, `${as.mtlsUrl}/token/introspection`);
       assert.equal(res.json.tls_client_certificate_bound_access_tokens, true);
-      assert.deepEqual(res.json.token_endpoint_auth_methods_supported, ['tls_client_auth', 'self_signed_tls_client_auth', 'private_key_jwt']);
+      // `none`: public clients, which must be sender-constrained (RFC 8705 §4, RFC 9449 §5).
+      assert.deepEqual(res.json.token_endpoint_auth_methods_supported, ['tls_client_auth', 'self_signed_tls_client_auth', 'private_key_jwt', 'none']);
     });
 
     it('answers a body that is not form encoding with 400, not 500', async () => {

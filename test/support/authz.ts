@@ -11,7 +11,7 @@ import { createLogger } from '../../apps/authz-server/src/log.ts';
 import { startAuthzServer, type AuthzServer } from '../../apps/authz-server/src/main.ts';
 import { upsertClient, upsertResourceServer } from '../../apps/authz-server/src/storage/clients-queries.ts';
 import { issueCertificate, type IssuedCertificate } from '../../apps/authz-server/src/pki/issue.ts';
-import { freePort } from './https.ts';
+import { freePort, https, type HttpsAnswer, type TlsIdentity } from './https.ts';
 
 export interface TestPki {
   /** Trusts the server's TLS certificate. */
@@ -19,6 +19,8 @@ export interface TestPki {
   server: IssuedCertificate;
   /** The client CA the authorization server trusts. */
   clientRoot: IssuedCertificate;
+  /** The admin client's certificate (issued by clientRoot); ADMIN_SUBJECT_DN names its subject. */
+  admin: IssuedCertificate;
 }
 
 export async function makeTestPki(): Promise<TestPki> {
@@ -27,7 +29,8 @@ export async function makeTestPki(): Promise<TestPki> {
     subject: 'CN=localhost', issuer: serverCa, sanDns: ['localhost'], sanIp: ['127.0.0.1', '::1'], extKeyUsage: ['serverAuth'], days: 2,
   });
   const clientRoot = await issueCertificate({ subject: 'CN=certbound test client root,O=certbound tests', ca: true, days: 30 });
-  return { serverCa, server, clientRoot };
+  const admin = await issueCertificate({ subject: 'CN=certbound test admin,O=certbound tests', issuer: clientRoot, days: 5 });
+  return { serverCa, server, clientRoot, admin };
 }
 
 export interface TestAuthz {
@@ -38,9 +41,31 @@ export interface TestAuthz {
   mtlsUrl: string;
   issuer: string;
   logs: Array<Record<string, any>>;
+  /** The environment the server was configured from (shareStoresWith reuses its stores and keys). */
+  env: Record<string, string>;
+  /** The bootstrapped `admin` client: its certificate, a token, and calls to /admin/v1. */
+  admin: TestAdmin;
   register(metadata: Record<string, unknown>): Promise<unknown>;
   registerResource(rs: { identifier: string; scopes: string[]; token_format?: 'jwt' | 'opaque'; sender_constraint_required?: boolean; access_token_ttl?: number | null }): Promise<unknown>;
   close(): Promise<void>;
+}
+
+export interface AdminRequestOptions {
+  /** default: a cached admin token; null: no Authorization header */
+  token?: string | null;
+  /** default: the admin certificate; null: none */
+  identity?: TlsIdentity | null;
+  json?: unknown;
+  body?: string | Buffer;
+  headers?: Record<string, string>;
+}
+
+export interface TestAdmin {
+  identity: TlsIdentity;
+  /** client_credentials at the mutual-TLS token endpoint; default client_id=admin, scope=admin, the admin certificate. */
+  token(options?: { clientId?: string; identity?: TlsIdentity; scope?: string }): Promise<string>;
+  /** `path` relative to /admin/v1. */
+  request(method: string, path: string, options?: AdminRequestOptions): Promise<HttpsAnswer>;
 }
 
 export const realStores = { database: process.env.TEST_DATABASE_URL, redis: process.env.TEST_REDIS_URL };
@@ -51,6 +76,8 @@ export async function startTestAuthz(options: {
   clientCaPem?: string;
   env?: Record<string, string>;
   storage?: 'embedded' | 'real';
+  /** A second instance of `other`'s deployment: same PostgreSQL schema, Redis and key-encryption key. */
+  shareStoresWith?: TestAuthz;
 }): Promise<TestAuthz> {
   const dir = await mkdtemp(join(tmpdir(), 'certbound-test-'));
   const { pki } = options;
@@ -73,6 +100,8 @@ export async function startTestAuthz(options: {
       DATABASE_SCHEMA: `t_${randomBytes(6).toString('hex')}`,
     } : {}),
     ...(real && realStores.redis ? { REDIS_URL: realStores.redis } : {}),
+    ADMIN_SUBJECT_DN: pki.admin.subject,
+    ...pick(options.shareStoresWith?.env, ['DATABASE_URL', 'DATABASE_SCHEMA', 'REDIS_URL', 'KEY_ENCRYPTION_KEY']),
     ...options.env,
   };
   const config = loadConfig(env);
@@ -84,13 +113,16 @@ export async function startTestAuthz(options: {
     },
   });
   const server = await startAuthzServer(config, createLogger('info', sink));
+  const mtlsUrl = `https://localhost:${server.mtlsPort}`;
   return {
     server,
     ca: pki.serverCa.certPem,
     publicUrl: `https://localhost:${server.publicPort}`,
-    mtlsUrl: `https://localhost:${server.mtlsPort}`,
+    mtlsUrl,
     issuer: config.issuer,
     logs,
+    env,
+    admin: testAdmin(mtlsUrl, pki.serverCa.certPem, { cert: pki.admin.certPem, key: pki.admin.keyPem }),
     register: (metadata) => upsertClient(server.stores.sql, metadata as Parameters<typeof upsertClient>[1]),
     registerResource: (rs) => upsertResourceServer(server.stores.sql, {
       name: rs.identifier, token_format: 'jwt', sender_constraint_required: false, access_token_ttl: null, ...rs,
@@ -98,6 +130,38 @@ export async function startTestAuthz(options: {
     async close() {
       await server.close();
       await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function pick(env: Record<string, string> | undefined, names: string[]): Record<string, string> {
+  return Object.fromEntries(names.flatMap((name) => (env?.[name] === undefined ? [] : [[name, env[name]!]])));
+}
+
+function testAdmin(mtlsUrl: string, ca: string, identity: TlsIdentity): TestAdmin {
+  let cached: Promise<string> | undefined;
+  async function token(options: { clientId?: string; identity?: TlsIdentity; scope?: string } = {}): Promise<string> {
+    const res = await https(`${mtlsUrl}/token`, {
+      ca,
+      identity: options.identity ?? identity,
+      form: { grant_type: 'client_credentials', client_id: options.clientId ?? 'admin', ...(options.scope === '' ? {} : { scope: options.scope ?? 'admin' }) },
+    });
+    if (res.status !== 200) throw new Error(`token request for ${options.clientId ?? 'admin'} failed: ${res.status} ${res.text}`);
+    return res.json.access_token as string;
+  }
+  return {
+    identity,
+    token,
+    async request(method, path, options = {}) {
+      const accessToken = options.token === undefined ? await (cached ??= token()) : options.token;
+      return https(`${mtlsUrl}/admin/v1${path}`, {
+        method,
+        ca,
+        ...(options.identity === null ? {} : { identity: options.identity ?? identity }),
+        ...(options.json === undefined ? {} : { json: options.json }),
+        ...(options.body === undefined ? {} : { body: options.body }),
+        headers: { ...(accessToken === null ? {} : { authorization: `Bearer ${accessToken}` }), ...options.headers },
+      });
     },
   };
 }

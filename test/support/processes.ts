@@ -28,7 +28,7 @@ export async function startProcess(entry: string, env: Record<string, string>, o
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
 
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${entry} did not become ready in time:\n${out}\n${err}`)), options.timeoutMs ?? 60_000);
+    const timer = setTimeout(() => reject(new Error(`${entry} did not become ready in time:\n${out}\n${err}`)), options.timeoutMs ?? 150_000);
     const check = () => {
       if (options.ready.test(out)) { clearTimeout(timer); resolve(); }
     };

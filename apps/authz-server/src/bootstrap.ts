@@ -1,10 +1,12 @@
 // First-start bootstrap for the dev setup (no TLS material configured): the dev PKI exists
 // (pki/dev-pki.ts); register the demo client and the demo resource server once, and tell the
 // newcomer the exact curl that gets a certificate-bound token.
-import { relative } from 'node:path';
+import { dirname, relative } from 'node:path';
 import type { SqlClient } from './storage/sql.ts';
 import { findClient, findResourceServer, upsertClient, upsertResourceServer } from './storage/clients-queries.ts';
 import type { DevPki } from './pki/dev-pki.ts';
+import { DEMO_DPOP_CLIENT_ID, ensureDemoDpopClient } from './oauth/dpop-demo-client.ts';
+import { ensureDevUser } from './accounts/dev-account.ts';
 
 export const DEMO_CLIENT_ID = 'demo-client';
 export const DEMO_RESOURCE = 'https://localhost:9443';
@@ -37,6 +39,11 @@ export async function bootstrapDevRegistrations(sql: SqlClient, pki: DevPki): Pr
     });
     created.push(`client ${DEMO_CLIENT_ID}`);
   }
+  // DPoP with private_key_jwt and no certificate (scripts/dpop-demo.ts), and a person to sign in.
+  const dpopClient = await ensureDemoDpopClient(sql, pki.dir, DEMO_RESOURCE, DEMO_SCOPES);
+  if (dpopClient) created.push(dpopClient);
+  const user = await ensureDevUser(sql, dirname(pki.dir));
+  if (user.created) created.push(`dev user ${user.username} (password in ${user.file})`);
   return created;
 }
 
@@ -61,6 +68,12 @@ export function quickStart(pki: DevPki, tokenEndpoint: string, cwd = process.cwd
     `    ${DEMO_RESOURCE}/api/v1/settlements`,
     '',
     'The same token from another certificate is refused (401 invalid_token): try --cert admin.pem.',
+    '',
+    `DPoP instead of a certificate: ${DEMO_DPOP_CLIENT_ID} (private_key_jwt, key in ${rel(pki.dir)}) gets a DPoP-bound`,
+    'token, answering the nonce challenge, and settles with it; a DPoP proof needs code, not curl:',
+    '',
+    '  npm run demo:dpop            # client_credentials + DPoP, then the settlement API',
+    `  npm run demo:dpop -- login   # authorization code + PAR + PKCE in your browser, as alice (password in ${rel(dirname(pki.dir))}/dev-user.json)`,
     '',
     `The token's cnf.x5t#S256 is the SHA-256 thumbprint of ${rel(pki.demoClientCertFile)}:`,
     `  openssl x509 -in ${rel(pki.demoClientCertFile)} -outform DER | openssl dgst -sha256 -binary | basenc --base64url | tr -d '='`,

@@ -1,8 +1,12 @@
 // The `certbound` command: a dispatcher over command groups (`certbound <group> <command> --flags`).
 // Each group lives with the code it drives (src/pki/commands.ts) and declares its flags; this file
 // parses and checks them, so commands receive typed values and every usage error looks the same.
-// Exit codes: 0 success, 1 the command failed, 2 usage error.
+// Exit codes (EXIT_CODES_HELP): 0 success, 1 the command failed, 2 usage error, 3 not found,
+// 4 conflict or changed since read (the admin commands, src/admin-cli/).
 import { pkiCommands } from './pki/commands.ts';
+import { clientCommands } from './admin-cli/clients.ts';
+import { certificateCommands } from './admin-cli/certificates.ts';
+import { resourceServerCommands } from './admin-cli/resource-servers.ts';
 
 export interface CliIo {
   stdout(text: string): void;
@@ -10,11 +14,13 @@ export interface CliIo {
   /** the CLI reads DATA_DIR from here; the server reads its env in config.ts */
   env: Readonly<Record<string, string | undefined>>;
   cwd: string;
+  /** what `--metadata -` and `--pem -` read; process.stdin when absent */
+  stdin?: AsyncIterable<string | Buffer>;
 }
 
 export interface FlagSpec {
-  /** 'strings' may repeat; 'integer' is a positive whole number */
-  type: 'string' | 'strings' | 'integer';
+  /** 'strings' may repeat; 'integer' is a positive whole number; 'boolean' takes no value (false when absent) */
+  type: 'string' | 'strings' | 'integer' | 'boolean';
   required?: boolean;
   help: string;
   /** a problem with one value, or undefined when it is fine */
@@ -22,20 +28,40 @@ export interface FlagSpec {
 }
 type Scalar<S extends FlagSpec> = S['type'] extends 'integer' ? number : string;
 export type FlagValues<F extends Record<string, FlagSpec>> = {
-  [K in keyof F]: F[K]['type'] extends 'strings' ? string[] : F[K] extends { required: true } ? Scalar<F[K]> : Scalar<F[K]> | undefined;
+  [K in keyof F]: F[K]['type'] extends 'strings' ? string[] : F[K]['type'] extends 'boolean' ? boolean : F[K] extends { required: true } ? Scalar<F[K]> : Scalar<F[K]> | undefined;
 };
 
-export interface Command<F extends Record<string, FlagSpec> = Record<string, FlagSpec>> {
+/** A positional argument: every declared one is required, in order (`certbound clients show <client_id>`). */
+export interface ArgSpec<A extends string = string> {
+  name: A;
+  help: string;
+}
+
+export interface Command<F extends Record<string, FlagSpec> = Record<string, FlagSpec>, A extends string = string> {
   summary: string;
+  args?: readonly ArgSpec<A>[];
   flags: F;
-  run(flags: FlagValues<F>, io: CliIo): Promise<number>;
+  run(flags: FlagValues<F>, io: CliIo, args: Readonly<Record<A, string>>): Promise<number>;
 }
 /** A group maps command names to commands (method syntax keeps `run` bivariant, so any Command<F> fits). */
 export type CommandGroup = Record<string, Command<Record<string, FlagSpec>>>;
 
 const GROUPS: Record<string, { summary: string; commands: CommandGroup }> = {
   pki: { summary: 'development CA and client certificates', commands: pkiCommands },
+  clients: { summary: 'OAuth clients (/admin/v1/clients)', commands: clientCommands },
+  certs: { summary: 'client certificates: add, list, retire, expiring', commands: certificateCommands },
+  'resource-servers': { summary: 'resource servers: RFC 8707 audiences and their scopes', commands: resourceServerCommands },
 };
+
+/** Shown by `certbound --help`: scripts may rely on these. */
+const EXIT_CODES_HELP = [
+  '  0  success',
+  '  1  the command failed: the server refused it (its error and error_description on stderr),',
+  '     or a network, TLS or file problem',
+  '  2  usage error: unknown command or option, missing or malformed value',
+  '  3  not found: the client, certificate or resource server does not exist',
+  '  4  conflict: already exists, still in use, or changed by someone else since it was read',
+].join('\n');
 
 class UsageError extends Error {}
 
@@ -44,6 +70,7 @@ const defaultIo: CliIo = {
   stderr: (text) => void process.stderr.write(text),
   env: process.env,
   cwd: process.cwd(),
+  stdin: process.stdin,
 };
 
 export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
@@ -65,31 +92,54 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     return 0;
   }
   let flags;
+  let args;
   try {
-    flags = parseFlags(rest, command.flags);
+    ({ flags, args } = parseArguments(rest, command));
   } catch (error) {
     if (error instanceof UsageError) return usageFailure(io, error.message, commandUsage(`${groupName} ${commandName}`, command));
     throw error;
   }
   try {
-    // parseFlags produced exactly the shape FlagValues<typeof command.flags> describes
-    return await command.run(flags as FlagValues<Record<string, FlagSpec>>, io);
+    // parseArguments produced exactly the shape FlagValues<typeof command.flags> describes
+    return await command.run(flags as FlagValues<Record<string, FlagSpec>>, io, args);
   } catch (error) {
     io.stderr(`certbound: ${(error as Error).message}\n`);
     return 1;
   }
 }
 
-function parseFlags(args: readonly string[], specs: Record<string, FlagSpec>): Record<string, unknown> {
+function parseArguments(args: readonly string[], command: Command): { flags: Record<string, unknown>; args: Record<string, string> } {
+  const specs = command.flags;
+  const argSpecs = command.args ?? [];
   const values: Record<string, unknown> = {};
-  for (const [name, spec] of Object.entries(specs)) if (spec.type === 'strings') values[name] = [];
-  for (let i = 0; i < args.length; i++) {
+  const positional: Record<string, string> = {};
+  let given = 0;
+  for (const [name, spec] of Object.entries(specs)) {
+    if (spec.type === 'strings') values[name] = [];
+    if (spec.type === 'boolean') values[name] = false;
+  }
+  for (let i = 0, optionsEnd = false; i < args.length; i++) {
     const arg = args[i]!;
-    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument "${arg}"`);
+    // `--` ends the options: a positional may start with a dash (an x5t#S256 can)
+    if (arg === '--' && !optionsEnd) {
+      optionsEnd = true;
+      continue;
+    }
+    if (optionsEnd || !arg.startsWith('--')) {
+      const argSpec = argSpecs[given++];
+      if (!argSpec) throw new UsageError(`unexpected argument "${arg}"`);
+      positional[argSpec.name] = arg;
+      continue;
+    }
     const eq = arg.indexOf('=');
     const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
     const spec = specs[name];
     if (!spec) throw new UsageError(`unknown option --${name}`);
+    if (spec.type === 'boolean') {
+      if (eq !== -1) throw new UsageError(`--${name} takes no value`);
+      values[name] = true;
+      continue;
+    }
     const value = eq === -1 ? args[++i] : arg.slice(eq + 1);
     if (value === undefined || (eq === -1 && value.startsWith('--'))) throw new UsageError(`--${name} needs a value`);
     const problem = spec.check?.(value);
@@ -101,10 +151,12 @@ function parseFlags(args: readonly string[], specs: Record<string, FlagSpec>): R
       values[name] = Number(value);
     } else values[name] = value;
   }
+  const missing = argSpecs[given];
+  if (missing) throw new UsageError(`missing <${missing.name}>`);
   for (const [name, spec] of Object.entries(specs)) {
     if (spec.required && values[name] === undefined) throw new UsageError(`--${name} is required`);
   }
-  return values;
+  return { flags: values, args: positional };
 }
 
 function usageFailure(io: CliIo, message: string, usage: string): number {
@@ -114,7 +166,7 @@ function usageFailure(io: CliIo, message: string, usage: string): number {
 
 function topUsage(): string {
   const lines = Object.entries(GROUPS).map(([name, group]) => `  ${name.padEnd(18)}${group.summary}`);
-  return `usage: certbound <group> <command> [options]\n\ngroups:\n${lines.join('\n')}\n\nRun "certbound <group> --help" for its commands.\n`;
+  return `usage: certbound <group> <command> [options]\n\ngroups:\n${lines.join('\n')}\n\nRun "certbound <group> --help" for its commands.\n\nexit codes:\n${EXIT_CODES_HELP}\n`;
 }
 
 function groupUsage(groupName: string, commands: CommandGroup): string {
@@ -123,12 +175,17 @@ function groupUsage(groupName: string, commands: CommandGroup): string {
 }
 
 function commandUsage(path: string, command: Command): string {
-  const lines = Object.entries(command.flags).map(([name, spec]) => {
-    const flag = `--${name}${spec.type === 'integer' ? ' N' : ' VALUE'}`;
+  const argSpecs = command.args ?? [];
+  const args = argSpecs.map((arg) => ` <${arg.name}>`).join('');
+  const flags = Object.entries(command.flags).map(([name, spec]) => [`--${name}${spec.type === 'integer' ? ' N' : spec.type === 'boolean' ? '' : ' VALUE'}`, spec] as const);
+  const width = Math.max(24, ...flags.map(([flag]) => flag.length + 2));
+  const argLines = argSpecs.map((arg) => `  ${`<${arg.name}>`.padEnd(width)}${arg.help}`);
+  const lines = flags.map(([flag, spec]) => {
     const note = spec.required ? ' (required)' : spec.type === 'strings' ? ' (repeatable)' : '';
-    return `  ${flag.padEnd(24)}${spec.help}${note}`;
+    return `  ${flag.padEnd(width)}${spec.help}${note}`;
   });
-  return `usage: certbound ${path} [options]\n\n${command.summary}\n\noptions:\n${lines.join('\n')}\n`;
+  const argSection = argLines.length ? `arguments:\n${argLines.join('\n')}\n\n` : '';
+  return `usage: certbound ${path}${args} [options]\n\n${command.summary}\n\n${argSection}options:\n${lines.join('\n')}\n`;
 }
 
 if (import.meta.main) process.exitCode = await main(process.argv.slice(2));

@@ -1,6 +1,7 @@
 // The one place certbound reads its environment. Every variable is validated once, at start,
 // into a frozen typed object; every message names the variable and the problem.
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parseDn } from './mtls/dn-string.ts';
 
@@ -29,6 +30,8 @@ export interface Config {
   /** Peers allowed to pass a client certificate in a header (RFC 9440 and friends). */
   readonly trustedProxies: readonly string[];
   readonly accessTokenTtl: number;
+  /** Processes serving both listeners (http/cluster.ts); more than 1 only over PostgreSQL + Redis. */
+  readonly workers: number;
   /** FAPI 2.0 Security Profile for every client; unset = per client (`fapi_profile` metadata). */
   readonly fapiProfile: '2.0' | undefined;
   /** True when no TLS material is configured: certbound bootstraps a dev PKI and demo client. */
@@ -190,6 +193,13 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('KEY_ENCRYPTION_KEY', 'must be set when DATABASE_URL and TLS_CERT_FILE are set (32 random bytes, base64)');
   }
 
+  // Workers share nothing but the stores: with an in-process store each would see its own state.
+  const sharedStores = databaseUrl !== undefined && optional(env, 'REDIS_URL') !== undefined;
+  const workers = positiveInt(env, 'WORKERS', sharedStores ? availableParallelism() : 1);
+  if (workers > 1 && !sharedStores) {
+    throw new ConfigError('WORKERS', `must be 1 with embedded storage (got ${workers}): workers share state only through PostgreSQL and Redis, so set DATABASE_URL and REDIS_URL`);
+  }
+
   return Object.freeze({
     issuer,
     mtlsBaseUrl,
@@ -207,6 +217,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     trustedProxies: Object.freeze(proxies(optional(env, 'TRUSTED_PROXIES'))),
     accessTokenTtl: positiveInt(env, 'ACCESS_TOKEN_TTL', 600),
+    workers,
     fapiProfile: fapiProfile(optional(env, 'FAPI_PROFILE')),
     devBootstrap: tlsCertFile === undefined,
     ...adminMatcher(env),
@@ -230,6 +241,7 @@ export const CONFIG_REFERENCE: ReadonlyArray<{ name: string; default: string; de
   { name: 'KEY_ENCRYPTION_KEY', default: 'unset: generated into DATA_DIR', description: '32 bytes (base64 or hex) encrypting signing keys at rest (AES-256-GCM); required with DATABASE_URL and TLS_CERT_FILE.' },
   { name: 'TRUSTED_PROXIES', default: 'unset: none', description: 'Comma-separated IPs/CIDRs allowed to pass the client certificate in a header (RFC 9440, Envoy XFCC, nginx).' },
   { name: 'ACCESS_TOKEN_TTL', default: '600', description: 'Access-token lifetime in seconds when the resource server sets none.' },
+  { name: 'WORKERS', default: 'CPU cores with DATABASE_URL and REDIS_URL, else 1', description: 'Worker processes sharing both listeners; more than 1 needs PostgreSQL and Redis (embedded storage is single-process).' },
   { name: 'LOG_LEVEL', default: 'info', description: 'fatal, error, warn, info, debug, trace or silent.' },
   { name: 'FAPI_PROFILE', default: 'unset: per client', description: '`2.0` applies the FAPI 2.0 Security Profile to every client (PAR, PKCE S256, sender-constrained tokens, no public clients); unset, a client opts in with `fapi_profile: "2.0"`.' },
   { name: 'ADMIN_SUBJECT_DN', default: 'unset: dev PKI admin.pem', description: 'Subject DN of the admin client certificate; the `admin` client is registered with it on first start (`/admin/v1`).' },

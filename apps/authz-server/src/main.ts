@@ -12,8 +12,18 @@ import { ensureDevPki, type DevPki } from './pki/dev-pki.ts';
 import { loadTrustStore } from './mtls/trust-store.ts';
 import { createVerdictCache } from './mtls/connection-verdict.ts';
 import { createProvider, mtlsEndpointAliases } from './provider.ts';
+import { dpopNonceSecret } from './oauth/dpop.ts';
+import { createLocalAccountSource } from './accounts/local-accounts.ts';
+import type { AccountSource } from './accounts/account-source.ts';
 import { startListeners } from './http/listeners.ts';
+import { announceReady, inWorker, runPrimary, withWorkerHeader, workerLogger } from './http/cluster.ts';
+import { rememberResumedChains, sessionTicketsFromKek } from './http/session-tickets.ts';
 import { bootstrapDevRegistrations, quickStart } from './bootstrap.ts';
+import { bootstrapAdmin, createAdminApi, type Route as AdminRoute } from './admin/index.ts';
+import type { AdminMatcher } from './admin/bootstrap.ts';
+import { createClientRevocations } from './storage/client-revocations.ts';
+import { applyClientDefaults } from './oauth/client-defaults.ts';
+import { SIGNING_ALGS, STATIC_SCOPES, publicJwks } from './provider.ts';
 import type { ServerTlsMaterial } from './http/tls-options.ts';
 import type { ResourceServerRecord } from './oauth/resource-servers.ts';
 
@@ -23,7 +33,16 @@ export interface AuthzServer {
   readonly mtlsPort: number;
   readonly devPki: DevPki | undefined;
   readonly stores: Stores;
+  /** The management API's route table (/admin/v1). */
+  readonly adminRoutes: readonly AdminRoute[];
   close(): Promise<void>;
+}
+
+/** The admin client's certificate: configured (production), else the dev PKI's admin.pem. */
+function adminMatcher(config: Config, devPki: DevPki | undefined): AdminMatcher | undefined {
+  if (config.adminSubjectDn !== undefined) return { tls_client_auth_subject_dn: config.adminSubjectDn };
+  if (config.adminSanUri !== undefined) return { tls_client_auth_san_uri: config.adminSanUri };
+  return devPki ? { tls_client_auth_subject_dn: devPki.adminSubjectDn } : undefined;
 }
 
 async function readConfigured(variable: string, file: string): Promise<string> {
@@ -53,7 +72,17 @@ function cookieKeys(kek: Buffer): string[] {
   return [Buffer.from(hkdfSync('sha256', kek, 'certbound', 'cookie-keys-v1', 32)).toString('base64url')];
 }
 
-export async function startAuthzServer(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<AuthzServer> {
+/** What an embedding deployment may plug in; everything has a built-in default. */
+export interface AuthzServerExtensions {
+  /** Where end-users live; default the local accounts table (accounts/local-accounts.ts). */
+  accounts?: AccountSource;
+}
+
+export async function startAuthzServer(
+  config: Config,
+  logger: Logger = createLogger(config.logLevel),
+  extensions: AuthzServerExtensions = {},
+): Promise<AuthzServer> {
   const devPki = config.devBootstrap ? await ensureDevPki(config.dataDir) : undefined;
   const tls = await tlsMaterial(config, devPki);
   let trustStore;
@@ -73,6 +102,12 @@ export async function startAuthzServer(config: Config, logger: Logger = createLo
     if (devPki) {
       for (const what of await bootstrapDevRegistrations(stores.sql, devPki)) logger.info({ event: 'bootstrap' }, `registered ${what}`);
     }
+    const admin = await bootstrapAdmin(stores.sql, adminMatcher(config, devPki));
+    for (const what of admin.created) logger.info({ event: 'bootstrap' }, `registered ${what}`);
+    if (admin.missingAdmin) {
+      logger.warn({ event: 'bootstrap' }, 'no admin client: set ADMIN_SUBJECT_DN or ADMIN_SAN_URI to register one on the next start; /admin/v1 accepts no one until then');
+    }
+    const clientRevocations = createClientRevocations(stores.kv);
 
     const provider = createProvider({
       config,
@@ -81,17 +116,41 @@ export async function startAuthzServer(config: Config, logger: Logger = createLo
       jwks,
       cookieKeys: cookieKeys(kek),
       certificateSource: createCertificateSource({ trustedProxies: [...config.trustedProxies] }),
-      verdicts: createVerdictCache(trustStore),
+      // A resumed TLS session no longer carries the intermediates its client sent (session-tickets.ts).
+      verdicts: rememberResumedChains(createVerdictCache(trustStore), stores.kv),
       findResourceServer: (id) => findResourceServer(stores.sql, id) as Promise<ResourceServerRecord | undefined>,
       revocations: stores.revocations,
+      clientRevocations,
+      dpopNonceSecret: dpopNonceSecret(kek),
+      kv: stores.kv,
+      // The extension point for a real account source (accounts/account-source.ts).
+      accounts: extensions.accounts ?? createLocalAccountSource(stores.sql),
     });
+    // The management API answers everything under /admin before oidc-provider's routes.
+    const adminApi = createAdminApi({
+      issuer: config.issuer,
+      trustedProxies: config.trustedProxies,
+      defaultAccessTokenTtl: config.accessTokenTtl,
+      logger,
+      sql: stores.sql,
+      publicJwks: publicJwks(jwks),
+      trustStore,
+      revocations: stores.revocations,
+      clientRevocations,
+      revokeGrant: (grantId) => stores.adapterFactory('RefreshToken').revokeByGrantId(grantId),
+      validateWithProvider: async (metadata) => provider.Client.validate(applyClientDefaults(metadata, STATIC_SCOPES) as Parameters<typeof provider.Client.validate>[0]),
+      staticScopes: STATIC_SCOPES,
+      signingAlgs: SIGNING_ALGS,
+    });
+    provider.use(adminApi.middleware);
 
     const listeners = await startListeners({
       host: config.host,
       publicPort: config.publicPort,
       mtlsPort: config.mtlsPort,
       tls,
-      handler: provider.callback(),
+      handler: withWorkerHeader(provider.callback(), config.logLevel),
+      sessionTickets: sessionTicketsFromKek(kek),
     });
     logger.info({
       event: 'listening',
@@ -101,7 +160,8 @@ export async function startAuthzServer(config: Config, logger: Logger = createLo
       storage: stores.embedded ? 'embedded' : 'external',
       client_cas: trustStore.size,
     }, 'certbound authorization server listening');
-    if (devPki) process.stdout.write(`\n${quickStart(devPki, mtlsEndpointAliases(config).token_endpoint)}\n\n`);
+    // With WORKERS > 1 the primary prints it once (http/cluster.ts).
+    if (devPki && !inWorker()) process.stdout.write(`\n${quickStart(devPki, mtlsEndpointAliases(config).token_endpoint)}\n\n`);
 
     let closing: Promise<void> | undefined;
     return {
@@ -110,6 +170,7 @@ export async function startAuthzServer(config: Config, logger: Logger = createLo
       mtlsPort: listeners.mtlsPort,
       devPki,
       stores,
+      adminRoutes: adminApi.routes,
       close() {
         closing ??= (async () => {
           await listeners.close();
@@ -132,7 +193,8 @@ async function run(): Promise<void> {
     process.stderr.write(`certbound: configuration error: ${(err as Error).message}\n`);
     process.exit(78); // EX_CONFIG
   }
-  const logger = createLogger(config.logLevel);
+  const logger = workerLogger(createLogger(config.logLevel));
+  if (config.workers > 1 && !inWorker()) return runPrimary(config, logger);
   let server: AuthzServer;
   try {
     server = await startAuthzServer(config, logger);
@@ -144,6 +206,7 @@ async function run(): Promise<void> {
     logger.fatal({ err }, 'certbound failed to start');
     process.exit(1);
   }
+  announceReady(server);
   const stop = (signal: string) => {
     logger.info({ event: 'shutdown', signal }, 'draining in-flight requests');
     server.close().then(() => process.exit(0), (err) => {

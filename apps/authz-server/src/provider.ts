@@ -2,14 +2,23 @@
 // adapter factory and the callbacks in oauth/. Every option that differs from oidc-provider's
 // default carries a comment saying why.
 import type { JSONWebKeySet } from 'jose';
-import { Provider, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { Provider, type Configuration } from 'oidc-provider';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import { createClientCertificateChecks, type CertificateSource, type VerdictCache } from './oauth/client-certificate.ts';
 import { createResourceIndicators, type ResourceServerRecord } from './oauth/resource-servers.ts';
 import { createRefusalReporter } from './oauth/refusals.ts';
-import { createStructuredTokenEndpoints, type RevocationList } from './oauth/structured-tokens.ts';
+import { createStructuredTokenEndpoints, type ClientRevocations, type RevocationList } from './oauth/structured-tokens.ts';
 import { withClientDefaults, type AdapterFactory } from './oauth/client-defaults.ts';
+import type { KvStore } from './storage/kv.ts';
+import { oidcFindAccount, type AccountSource } from './accounts/account-source.ts';
+import { dpopFeature, dpopReplayRefusal, installAtomicReplayDetection } from './oauth/dpop.ts';
+import { authorizationCodeTtl, fapiFeature } from './oauth/fapi.ts';
+import { applyClientPolicy } from './oauth/client-policy.ts';
+import { GRANT_TTL, issueRefreshToken, refreshTokenTtl, rotateRefreshToken } from './oauth/refresh-tokens.ts';
+import { acceptPublishedAudiences } from './oauth/client-assertion-audience.ts';
+import { createInteractionRoutes, INTERACTION_TTL, SESSION_TTL } from './interactions/routes.ts';
+import { renderErrorPage } from './interactions/error-page.ts';
 
 /** Only asymmetric JWS algorithms (DESIGN.md security rules); ES256 signs by default. */
 export const SIGNING_ALGS = ['ES256', 'PS256', 'EdDSA'] as const;
@@ -28,6 +37,14 @@ export interface ProviderDeps {
   verdicts: VerdictCache;
   findResourceServer(identifier: string): Promise<ResourceServerRecord | undefined>;
   revocations: RevocationList;
+  /** Revoked or disabled clients (/admin/v1): their tokens issued until then are inactive at introspection. */
+  clientRevocations?: ClientRevocations;
+  /** 32 bytes shared by every instance: DPoP server nonces (oauth/dpop.ts). */
+  dpopNonceSecret: Buffer;
+  /** The short-lived store, for atomic DPoP / assertion `jti` replay detection. */
+  kv: KvStore;
+  /** Where end-users are found and authenticated (accounts/account-source.ts). */
+  accounts: AccountSource;
 }
 
 export function mtlsEndpointAliases(config: Config) {
@@ -40,7 +57,7 @@ export function mtlsEndpointAliases(config: Config) {
   };
 }
 
-function publicJwks(jwks: JSONWebKeySet): JSONWebKeySet {
+export function publicJwks(jwks: JSONWebKeySet): JSONWebKeySet {
   const privateMembers = new Set(['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']);
   return {
     keys: jwks.keys.map((key) => Object.fromEntries(Object.entries(key).filter(([name]) => !privateMembers.has(name)))),
@@ -58,7 +75,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     scopes: [...STATIC_SCOPES],
     cookies: { keys: deps.cookieKeys },
     // Machine clients first: certificates, or a signed assertion; shared secrets are off.
-    clientAuthMethods: ['tls_client_auth', 'self_signed_tls_client_auth', 'private_key_jwt'],
+    // `none`: public clients, always sender-constrained (client-policy.ts); never under FAPI 2.0.
+    clientAuthMethods: ['tls_client_auth', 'self_signed_tls_client_auth', 'private_key_jwt', ...(config.fapiProfile ? [] : ['none' as const])],
     clientDefaults: {
       grant_types: ['client_credentials'],
       response_types: [],
@@ -69,8 +87,19 @@ export function createProvider(deps: ProviderDeps): Provider {
       // default_resource: the audience a client gets when it names none (RFC 8707 §2).
       // introspection_allowed: a resource server's client may introspect others' tokens.
       // resource_scopes: the resource-server part of the registered `scope` (client-defaults.ts).
-      properties: ['default_resource', 'introspection_allowed', 'resource_scopes'],
-      validator(_ctx, key, value) {
+      // fapi_profile: "2.0" puts one client under the FAPI 2.0 Security Profile (oauth/fapi.ts).
+      // certificate_pinning: a tls_client_auth client accepts only its certificates registered
+      // through /admin/v1; certificate_thumbprints: those, attached by storage/client-adapter.ts.
+      properties: ['default_resource', 'introspection_allowed', 'resource_scopes', 'fapi_profile', 'certificate_pinning', 'certificate_thumbprints'],
+      validator(_ctx, key, value, metadata) {
+        if (key === 'certificate_pinning' && value !== undefined && typeof value !== 'boolean') {
+          throw new Error('certificate_pinning must be a boolean');
+        }
+        if (key === 'certificate_thumbprints' && value !== undefined && !(Array.isArray(value) && value.every((v) => typeof v === 'string'))) {
+          throw new Error('certificate_thumbprints must be an array of strings');
+        }
+        // Called once per property; the whole-client rules run once, with fapi_profile's turn.
+        if (key === 'fapi_profile') applyClientPolicy(metadata as Record<string, unknown>, config.fapiProfile);
         if (key === 'default_resource' && value !== undefined && (typeof value !== 'string' || !URL.canParse(value))) {
           throw new Error('default_resource must be an absolute URI');
         }
@@ -88,6 +117,17 @@ export function createProvider(deps: ProviderDeps): Provider {
       introspectionSigningAlgValues: [...SIGNING_ALGS],
       authorizationSigningAlgValues: [...SIGNING_ALGS],
     },
+    // Authorization code flow only: no implicit or hybrid tokens in the front channel (RFC 9700 §2.1.2).
+    responseTypes: ['code'],
+    // RFC 7636 S256 (the only method oidc-provider offers) on every authorization request (RFC 9700 §2.1.1).
+    pkce: { required: () => true },
+    findAccount: oidcFindAccount(deps.accounts) as unknown as Configuration['findAccount'],
+    // The login and consent pages live on the public listener, whatever host the request used.
+    interactions: { url: async (_ctx, interaction) => `${config.issuer}/interaction/${interaction.uid}` },
+    issueRefreshToken: issueRefreshToken as unknown as Configuration['issueRefreshToken'],
+    rotateRefreshToken,
+    // Delegated access outlives the browser session that granted it (revoked with the grant).
+    expiresWithSession: async () => false,
     discovery: {
       // RFC 8705 §5: certificate-authenticating clients use the mutual-TLS listener.
       mtls_endpoint_aliases: aliases,
@@ -104,6 +144,14 @@ export function createProvider(deps: ProviderDeps): Provider {
           token.clientId === client.clientId || client['introspection_allowed'] === true,
       },
       revocation: { enabled: true },
+      dPoP: dpopFeature(deps.dpopNonceSecret),
+      pushedAuthorizationRequests: {
+        enabled: true,
+        // FAPI 2.0 SP §5.3.2.2: PAR for every client; otherwise per client (require_pushed_authorization_requests).
+        requirePushedAuthorizationRequests: config.fapiProfile === '2.0',
+        allowUnregisteredRedirectUris: false,
+      },
+      fapi: fapiFeature(config.fapiProfile),
       mTLS: {
         enabled: true,
         tlsClientAuth: true,
@@ -120,15 +168,25 @@ export function createProvider(deps: ProviderDeps): Provider {
     ttl: {
       ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl,
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl,
+      AuthorizationCode: (ctx) => authorizationCodeTtl(ctx),
+      // Also binds the new refresh token to the request's DPoP key (oauth/refresh-tokens.ts).
+      RefreshToken: (ctx, token) => refreshTokenTtl(ctx, token as Parameters<typeof refreshTokenTtl>[1]),
+      Grant: GRANT_TTL,
+      Interaction: INTERACTION_TTL,
+      Session: SESSION_TTL,
     },
-    renderError: async (ctx: KoaContextWithOIDC, out) => {
-      // Browsers get the same JSON machines get: certbound has no HTML error page to render.
-      ctx.type = 'json';
-      ctx.body = out;
-    },
+    // A person's browser gets a page; machines get the JSON error.
+    renderError: renderErrorPage,
   };
 
   const provider = new Provider(config.issuer, configuration);
+  installAtomicReplayDetection(provider, deps.kv);
+  acceptPublishedAudiences(provider, [
+    `${config.issuer}/token`, aliases.token_endpoint,
+    `${config.issuer}/request`, aliases.pushed_authorization_request_endpoint,
+    `${config.issuer}/token/introspection`, aliases.introspection_endpoint,
+    `${config.issuer}/token/revocation`, aliases.revocation_endpoint,
+  ]);
 
   // Outermost first: the reporter sees the final answer after structuredTokens had its say.
   provider.use(createRefusalReporter(provider, deps.logger, aliases.token_endpoint));
@@ -138,7 +196,12 @@ export function createProvider(deps: ProviderDeps): Provider {
     publicJwks: publicJwks(deps.jwks),
     algorithms: [...SIGNING_ALGS],
     revocations: deps.revocations,
+    ...(deps.clientRevocations ? { clientRevocations: deps.clientRevocations } : {}),
     logger: deps.logger,
+  }));
+  provider.use(dpopReplayRefusal);
+  provider.use(createInteractionRoutes({
+    provider, accounts: deps.accounts, issuer: config.issuer, cookieKey: deps.cookieKeys[0]!, logger: deps.logger,
   }));
   return provider;
 }

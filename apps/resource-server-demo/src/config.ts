@@ -8,6 +8,11 @@ export interface DemoConfig {
   readonly issuer: string;
   readonly jwksUri: string;
   readonly audience: string;
+  /**
+   * The origin clients call (RFC 9449 §4.3 htu is compared against it, never against the Host
+   * header); undefined = https://localhost:<the port it listens on>.
+   */
+  readonly externalUrl: string | undefined;
   readonly tlsCertFile: string;
   readonly tlsKeyFile: string;
   /** Trust anchors for the authorization server's TLS certificate (the JWKS fetch). */
@@ -30,7 +35,7 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
   const issuer = value(env, 'DEMO_ISSUER') ?? 'https://localhost:8443';
   const mode = value(env, 'DEMO_MODE') ?? 'strict';
   if (mode !== 'strict' && mode !== 'permissive') throw new Error(`DEMO_MODE: "${mode}" is not strict or permissive`);
-  for (const name of ['DEMO_ISSUER', 'DEMO_JWKS_URI', 'DEMO_AUDIENCE']) {
+  for (const name of ['DEMO_ISSUER', 'DEMO_JWKS_URI', 'DEMO_AUDIENCE', 'DEMO_EXTERNAL_URL']) {
     const raw = value(env, name);
     if (raw !== undefined && !URL.canParse(raw)) throw new Error(`${name}: "${raw}" is not a URL`);
   }
@@ -40,6 +45,7 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
     issuer,
     jwksUri: value(env, 'DEMO_JWKS_URI') ?? `${issuer}/jwks`,
     audience: value(env, 'DEMO_AUDIENCE') ?? `https://localhost:${port}`,
+    externalUrl: value(env, 'DEMO_EXTERNAL_URL')?.replace(/\/+$/, ''),
     tlsCertFile: value(env, 'DEMO_TLS_CERT_FILE') ?? join(dataDir, 'pki', 'server.pem'),
     tlsKeyFile: value(env, 'DEMO_TLS_KEY_FILE') ?? join(dataDir, 'pki', 'server-key.pem'),
     caFile: value(env, 'DEMO_CA_FILE') ?? join(dataDir, 'pki', 'ca.pem'),

@@ -44,14 +44,16 @@ export async function startDemo(config: DemoConfig) {
     trustedProxies: config.trustedProxies,
     dpop: replayStore ? { replayStore } : {},
   });
-  const app = createDemoApp({ verifier, log });
+  let externalOrigin = config.externalUrl;
+  const app = createDemoApp({ verifier, log, externalOrigin: () => externalOrigin });
   // Request a certificate, never require one: a DPoP client has none, and a refusal must be an
   // HTTP answer the client can read. No `ca`: the verifier compares thumbprints, not chains.
   const server = createServer({ cert, key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, app.callback());
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  log({ event: 'listening', url: `https://${config.host}:${port}`, audience: config.audience, mode: config.mode });
+  externalOrigin ??= `https://localhost:${port}`;
+  log({ event: 'listening', url: `https://${config.host}:${port}`, external_url: externalOrigin, audience: config.audience, mode: config.mode });
   return {
     port,
     async close() {

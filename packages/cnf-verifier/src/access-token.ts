@@ -33,7 +33,16 @@ function describeClaimFailure(err: errors.JWTClaimValidationFailed): string {
   }
 }
 
-export async function verifyJwtAccessToken(token: string, policy: AccessTokenPolicy, nowMs: number): Promise<JWTPayload> {
+// Every token of an authorization server carries one of a handful of protected headers (one
+// per signing key): a header segment that passed the checks below is remembered (per list of
+// pinned algorithms), so they do not decode and parse the same JSON for every request.
+const HEADERS_MAX = 64;
+const acceptedHeaders = new WeakMap<readonly string[], Set<string>>();
+
+function checkHeader(token: string, algorithms: readonly string[]): void {
+  let accepted = acceptedHeaders.get(algorithms);
+  const segment = token.slice(0, token.indexOf('.'));
+  if (accepted?.has(segment)) return;
   let header: ReturnType<typeof decodeProtectedHeader>;
   try {
     header = decodeProtectedHeader(token);
@@ -45,9 +54,17 @@ export async function verifyJwtAccessToken(token: string, policy: AccessTokenPol
     throw new InvalidTokenError('access token typ must be at+jwt');
   }
   // Pinned asymmetric algorithms: refuses none and HS256-with-the-public-key before any key lookup.
-  if (typeof header.alg !== 'string' || !policy.algorithms.includes(header.alg)) {
+  if (typeof header.alg !== 'string' || !algorithms.includes(header.alg)) {
     throw new InvalidTokenError(`access token alg ${String(header.alg).slice(0, 32)} is not allowed`);
   }
+  if (segment.length > 1_024) return; // a real header is a few dozen bytes: never hold a padded one
+  if (!accepted) acceptedHeaders.set(algorithms, (accepted = new Set()));
+  if (accepted.size >= HEADERS_MAX) accepted.clear();
+  accepted.add(segment);
+}
+
+export async function verifyJwtAccessToken(token: string, policy: AccessTokenPolicy, nowMs: number): Promise<JWTPayload> {
+  checkHeader(token, policy.algorithms);
   try {
     const { payload } = await jwtVerify(token, policy.keys, {
       algorithms: [...policy.algorithms],

@@ -65,6 +65,14 @@ export function tlsCertificate(socket: unknown): PresentedCertificate | undefine
   if (!isTlsSocket(socket)) return undefined;
   const cached = socketCache.get(socket);
   if (cached !== undefined) return cached ?? undefined;
+  if (socket.isSessionReused?.()) {
+    // A resumed session holds the leaf only (OpenSSL keeps no chain in it): skip the detailed
+    // walk below, which builds objects for every field of every certificate.
+    const leaf = socket.getPeerX509Certificate();
+    const resumed: PresentedCertificate | null = leaf ? { leaf, chain: [], source: 'tls', thumbprint: x5tS256(leaf.raw) } : null;
+    socketCache.set(socket, resumed);
+    return resumed ?? undefined;
+  }
   // getPeerCertificate(true) first: in Node 24 calling getPeerX509Certificate() before it
   // drops the issuerCertificate links.
   const detailed: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);

@@ -1,6 +1,6 @@
 /** DPoP proof validation, RFC 9449 §4.3 and §7.1. */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { EmbeddedJWK, decodeProtectedHeader, errors, jwtVerify, type JWK, type JWTPayload } from 'jose';
+import { EmbeddedJWK, decodeProtectedHeader, errors, jwtVerify, type CryptoKey, type FlattenedJWSInput, type JWK, type JWSHeaderParameters, type JWTPayload } from 'jose';
 import { InvalidDpopProofError, InvalidTokenError, UseDpopNonceError } from './errors.ts';
 import type { NonceIssuer } from './nonce.ts';
 import type { ReplayStore } from './replay-store.ts';
@@ -57,6 +57,23 @@ function claimString(claims: JWTPayload, name: string): string {
   return value;
 }
 
+// A client signs every proof with the same key, and importing a JWK (and hashing it for its
+// RFC 7638 thumbprint) costs more than checking the signature: both are kept per distinct
+// (alg, jwk) as sent. EmbeddedJWK still decides, once per key, whether the jwk is acceptable.
+const PROOF_KEYS_MAX = 1_000;
+const proofKeys = new Map<string, { key: CryptoKey; jkt: string }>();
+
+async function embeddedProofKey(header: JWSHeaderParameters, token: FlattenedJWSInput) {
+  const id = `${header.alg}.${JSON.stringify(header.jwk)}`;
+  let entry = proofKeys.get(id);
+  if (!entry) {
+    entry = { key: (await EmbeddedJWK(header, token)) as CryptoKey, jkt: await jwkThumbprint(header.jwk as JWK) };
+    if (proofKeys.size >= PROOF_KEYS_MAX) proofKeys.delete(proofKeys.keys().next().value!);
+    proofKeys.set(id, entry);
+  }
+  return entry;
+}
+
 /**
  * Checks in order: exactly one DPoP header; a compact JWS; typ dpop+jwt; alg allowed; jwk a
  * public key; signature; jti, htm, htu, iat present; htm; htu; iat window; ath; key matches
@@ -89,8 +106,13 @@ export async function verifyDpopProof(req: DpopRequest, policy: DpopPolicy): Pro
   if (PRIVATE_MEMBERS.some((m) => m in jwk)) throw new InvalidDpopProofError('DPoP proof jwk must not contain private key material');
   // Step 6: signature with the embedded key.
   let claims: JWTPayload;
+  let jkt = '';
   try {
-    ({ payload: claims } = await jwtVerify(proof, EmbeddedJWK, {
+    ({ payload: claims } = await jwtVerify(proof, async (h, t) => {
+      const embedded = await embeddedProofKey(h, t);
+      jkt = embedded.jkt;
+      return embedded.key;
+    }, {
       algorithms: [...policy.algorithms],
       typ: 'dpop+jwt',
       currentDate: new Date(req.nowMs),
@@ -119,7 +141,6 @@ export async function verifyDpopProof(req: DpopRequest, policy: DpopPolicy): Pro
   if (typeof ath !== 'string') throw new InvalidDpopProofError('DPoP proof ath claim is missing');
   if (!sameString(ath, sha256(req.accessToken).toString('base64url'))) throw new InvalidDpopProofError('DPoP proof ath does not match the access token');
   // Step 12 / §7.1: the proof key is the key the token is bound to (an access-token error).
-  const jkt = await jwkThumbprint(jwk);
   if (!sameString(jkt, req.boundJkt)) throw new InvalidTokenError('DPoP proof key does not match the access token cnf.jkt');
   // Step 10 / §9: a current server nonce.
   let fresh: string | undefined;

@@ -8,10 +8,12 @@ export interface ScopedAuth {
 }
 
 // The challenge context of each verified request, so a 403 offers the same challenges as a 401.
-const challenges = new WeakMap<object, ChallengeContext>();
+// Kept on the result itself (a non-enumerable symbol: invisible to JSON and deepEqual) rather
+// than in a WeakMap, whose entry per request costs the garbage collector more than the lookup.
+const CHALLENGE = Symbol('cnf-verifier.challenge');
 
 export function rememberChallenge(auth: object, ctx: ChallengeContext): void {
-  challenges.set(auth, ctx);
+  Object.defineProperty(auth, CHALLENGE, { value: ctx });
 }
 
 // RFC 6749 §3.3 scope-token.
@@ -31,7 +33,7 @@ export function requireScopes(...scopes: string[]): (auth: ScopedAuth | undefine
     const missing = scopes.filter((s) => !auth.scopes.includes(s));
     if (missing.length === 0) return;
     const error = new InsufficientScopeError(`access token lacks scope ${missing.join(' ')}`, { scope: required });
-    error.challenge = challenges.get(auth) ?? {};
+    error.challenge = (auth as { [CHALLENGE]?: ChallengeContext })[CHALLENGE] ?? {};
     throw error;
   };
 }

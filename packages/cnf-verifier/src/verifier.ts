@@ -159,9 +159,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
   return {
     certificates,
     async verify(req, overrides = {}) {
-      const ctx: ChallengeContext = { dpopAlgs: dpop?.algorithms, realm: config.realm };
-      if (ctx.dpopAlgs === undefined) delete ctx.dpopAlgs;
-      if (ctx.realm === undefined) delete ctx.realm;
+      const ctx: ChallengeContext = {};
+      if (dpop) ctx.dpopAlgs = dpop.algorithms;
+      if (config.realm !== undefined) ctx.realm = config.realm;
       try {
         return await check(req, overrides, ctx);
       } catch (err) {

@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { mutualTlsOptions, publicTlsOptions, type ServerTlsMaterial } from './tls-options.ts';
+import type { SessionTickets } from './session-tickets.ts';
 
 export type ListenerName = 'public' | 'mtls';
 
@@ -51,14 +52,19 @@ export async function startListeners(options: {
   mtlsPort: number;
   tls: ServerTlsMaterial;
   handler: Handler;
+  /** Session-ticket keys shared by every worker and instance (resumption across processes). */
+  sessionTickets?: SessionTickets;
 }): Promise<Listeners> {
-  const publicServer = createServer(publicTlsOptions(options.tls), tagged('public', options.handler));
-  const mtlsServer = createServer(mutualTlsOptions(options.tls), tagged('mtls', options.handler));
+  const tickets = options.sessionTickets?.serverOptions() ?? {};
+  const publicServer = createServer({ ...publicTlsOptions(options.tls), ...tickets }, tagged('public', options.handler));
+  const mtlsServer = createServer({ ...mutualTlsOptions(options.tls), ...tickets }, tagged('mtls', options.handler));
+  const stopRotation: Array<() => void> = [];
   for (const server of [publicServer, mtlsServer]) {
     // A client that never finishes its handshake or request must not hold a socket forever.
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
     server.keepAliveTimeout = 5_000;
+    if (options.sessionTickets) stopRotation.push(options.sessionTickets.install(server));
   }
   const publicPort = await listen(publicServer, options.publicPort, options.host);
   const mtlsPort = await listen(mtlsServer, options.mtlsPort, options.host);
@@ -66,6 +72,7 @@ export async function startListeners(options: {
     publicPort,
     mtlsPort,
     async close(graceMs = 10_000) {
+      for (const stop of stopRotation) stop();
       await Promise.all([drain(publicServer, graceMs), drain(mtlsServer, graceMs)]);
     },
   };

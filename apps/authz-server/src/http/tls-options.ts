@@ -33,7 +33,10 @@ function base(material: ServerTlsMaterial): SecureContextOptions {
 }
 
 export function publicTlsOptions(material: ServerTlsMaterial): TlsOptions {
-  return { ...base(material), requestCert: false };
+  // A fixed session id context per listener (Node's default hashes process.argv, which differs
+  // between instances) lets every worker and instance resume the others' sessions, and never a
+  // public-listener session on the mutual-TLS listener.
+  return { ...base(material), requestCert: false, sessionIdContext: 'certbound-public' };
 }
 
 export function mutualTlsOptions(material: ServerTlsMaterial): TlsOptions {
@@ -44,6 +47,7 @@ export function mutualTlsOptions(material: ServerTlsMaterial): TlsOptions {
     // error the client can read; trust is decided in mtls/path-validation.ts, not by OpenSSL.
     requestCert: true,
     rejectUnauthorized: false,
+    sessionIdContext: 'certbound-mtls',
     // No `ca` here, on purpose: given one, OpenSSL verifies the chain itself and Node then
     // reports only the leaf from getPeerCertificate(true), losing the intermediates the client
     // presented, which path validation needs. Without it the CertificateRequest carries no CA

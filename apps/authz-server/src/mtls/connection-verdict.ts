@@ -1,7 +1,9 @@
 // Path validation is the expensive part of an mTLS request, and its answer only changes with
-// time. A TLS connection presents its certificate once, so the verdict is computed once per
-// socket (WeakMap: it goes when the socket does). A certificate forwarded by a trusted proxy has
-// no socket of its own, so those verdicts live in a bounded LRU keyed by what was presented.
+// time. A TLS connection presents its certificate once, so the verdict is kept per socket
+// (WeakMap: it goes when the socket does). Verdicts also live in a bounded LRU keyed by what was
+// presented, so the same chain on the next connection (a partner that connects per call, often
+// resuming its TLS session) or forwarded by a trusted proxy (no socket of its own) is not
+// validated again.
 // A cache belongs to one TrustStore: reloading the CAs means a new cache.
 import { X509Certificate } from 'node:crypto';
 import { validatePath, type PathVerdict } from './path-validation.ts';
@@ -11,12 +13,12 @@ import type { TrustStore } from './trust-store.ts';
 export interface VerdictCache {
   /** `socket` undefined = the certificate came from a proxy header */
   verdict(socket: object | undefined, leaf: X509Certificate, presented?: X509Certificate[]): Promise<PathVerdict>;
-  /** entries in the proxy-certificate LRU */
+  /** entries in the certificate LRU */
   readonly size: number;
 }
 
 export interface VerdictCacheOptions {
-  /** proxy-certificate LRU bound; default 10 000 */
+  /** certificate LRU bound; default 10 000 */
   maxEntries?: number;
   /** how long a refusal is reused; default 60 s, so a CA fixed in the store is noticed soon */
   failureTtlMs?: number;
@@ -49,6 +51,15 @@ export function createVerdictCache(trustStore: TrustStore, options: VerdictCache
     return entry;
   };
 
+  const shared = (key: string, leaf: X509Certificate, presented: X509Certificate[] | undefined): Entry => {
+    let entry = byCertificate.get(key);
+    if (entry) byCertificate.delete(key);
+    if (!entry || now() > entry.expiresAt) entry = compute(key, leaf, presented);
+    byCertificate.set(key, entry);
+    if (byCertificate.size > maxEntries) byCertificate.delete(byCertificate.keys().next().value!);
+    return entry;
+  };
+
   return {
     get size() {
       return byCertificate.size;
@@ -64,17 +75,12 @@ export function createVerdictCache(trustStore: TrustStore, options: VerdictCache
         let entry = bySocket.get(socket);
         // A different key means TLS 1.2 renegotiation brought another certificate.
         if (!entry || entry.key !== key || now() > entry.expiresAt) {
-          entry = compute(key, leaf, presented);
+          entry = shared(key, leaf, presented);
           bySocket.set(socket, entry);
         }
         return entry.verdict;
       }
-      let entry = byCertificate.get(key);
-      if (entry) byCertificate.delete(key);
-      if (!entry || now() > entry.expiresAt) entry = compute(key, leaf, presented);
-      byCertificate.set(key, entry);
-      if (byCertificate.size > maxEntries) byCertificate.delete(byCertificate.keys().next().value!);
-      return entry.verdict;
+      return shared(key, leaf, presented).verdict;
     },
   };
 }

@@ -21,10 +21,24 @@ export function issuerDnOf(cert: X509Certificate): string {
   return formatDn(decodeName(fieldsOf(cert).issuer));
 }
 
+// Matching runs on every token request: the certificate's key is kept per certificate object
+// (one per TLS connection) and the registered DN's per string, so neither is re-parsed each time.
+const certificateKeys = new WeakMap<X509Certificate, string>();
+const registeredKeys = new Map<string, string>();
+const REGISTERED_KEYS_MAX = 1_000;
+
 /** RFC 8705 §2.1.2: does the certificate's subject equal the registered DN? Malformed input never matches. */
 export function subjectDnMatches(cert: X509Certificate, expected: string): boolean {
   try {
-    return dnKey(decodeName(fieldsOf(cert).subject)) === dnKey(parseDn(expected));
+    let actual = certificateKeys.get(cert);
+    if (actual === undefined) certificateKeys.set(cert, (actual = subjectKeyOf(cert)));
+    let wanted = registeredKeys.get(expected);
+    if (wanted === undefined) {
+      wanted = dnKey(parseDn(expected));
+      if (registeredKeys.size >= REGISTERED_KEYS_MAX) registeredKeys.clear();
+      registeredKeys.set(expected, wanted);
+    }
+    return actual === wanted;
   } catch {
     return false;
   }

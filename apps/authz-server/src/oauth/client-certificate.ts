@@ -95,6 +95,16 @@ export function createClientCertificateChecks(deps: { source: CertificateSource;
             `certificate ${key === 'tls_client_auth_subject_dn' ? 'subject' : key.slice('tls_client_auth_'.length).replace('_', ' ').toUpperCase()} ${presentedValues(cert, key)} does not match the registered ${key}`,
           );
         }
+        // certbound certificate pinning: the subject matches, and the certificate must also be
+        // one of those registered through /admin/v1 (storage/client-adapter.ts lists them).
+        const client = ctx.oidc.client;
+        if (client?.['certificate_pinning'] === true) {
+          const pinned = client['certificate_thumbprints'];
+          const thumbprint = certificateState(ctx)!.presented.thumbprint;
+          if (!Array.isArray(pinned) || !pinned.includes(thumbprint)) {
+            throw new errors.InvalidClientAuth(`certificate x5t#S256 ${thumbprint} is not among the certificates registered for this client`);
+          }
+        }
         return true;
       },
     },

@@ -58,6 +58,12 @@ function describe(ctx: KoaContextWithOIDC, err: OAuthError, mtlsTokenEndpoint: s
       return `certificate not registered for this self-signed client (x5t#S256 ${certificateState(ctx)?.presented.thumbprint ?? 'unknown'})`;
     case 'the provided authentication mechanism does not match the registered client authentication method':
       return `the client authentication used does not match the registered token_endpoint_auth_method ${ctx.oidc?.client?.clientAuthMethod ?? ''}`.trim();
+    case 'failed jkt verification':
+      return 'refresh token is bound to another DPoP key';
+    case 'failed x5t#S256 verification':
+      return 'refresh token is bound to another client certificate';
+    case 'refresh token already used':
+      return 'refresh token was already used (rotated); the whole grant is now revoked';
     default:
       return detail;
   }

@@ -44,7 +44,9 @@ export function createResourceIndicators(deps: {
 
       const senderConstrained = client.tlsClientCertificateBoundAccessTokens === true
         || client.dpopBoundAccessTokens === true || ctx.get('dpop') !== '';
-      if (rs.sender_constraint_required && !senderConstrained) {
+      // Decided where tokens are minted: at the authorization and PAR endpoints a client may
+      // still bind them at the token endpoint with a DPoP proof (RFC 9449 §10: dpop_jkt is optional).
+      if (rs.sender_constraint_required && !senderConstrained && ctx.oidc.route === 'token') {
         throw new errors.InvalidTarget(`resource "${indicator}" accepts only sender-constrained tokens (mTLS or DPoP) and this client gets unbound tokens`);
       }
 

@@ -13,6 +13,12 @@ export interface RevocationList {
   isRevoked(jti: string): Promise<boolean>;
 }
 
+/** Clients revoked or disabled through /admin/v1 (storage/client-revocations.ts). */
+export interface ClientRevocations {
+  /** The epoch second up to which the client's tokens are void; undefined when none is. */
+  revokedBefore(clientId: string): Promise<number | undefined>;
+}
+
 interface AccessTokenClaims extends JWTPayload {
   client_id?: string;
   scope?: string;
@@ -24,9 +30,17 @@ export function createStructuredTokenEndpoints(deps: {
   publicJwks: JSONWebKeySet;
   algorithms: string[];
   revocations: RevocationList;
+  clientRevocations?: ClientRevocations;
   logger: Logger;
 }) {
   const keys = createLocalJWKSet(deps.publicJwks);
+
+  /** Issued (iat) no later than its client's revocation through /admin/v1. */
+  async function issuedBeforeClientRevocation(clientId: unknown, iat: unknown): Promise<boolean> {
+    if (!deps.clientRevocations || typeof clientId !== 'string') return false;
+    const before = await deps.clientRevocations.revokedBefore(clientId);
+    return before !== undefined && (typeof iat !== 'number' || iat <= before);
+  }
 
   async function verified(token: string): Promise<AccessTokenClaims | undefined> {
     try {
@@ -51,7 +65,8 @@ export function createStructuredTokenEndpoints(deps: {
     const claims = await verified(token);
     ctx.status = 200;
     ctx.set('Cache-Control', 'no-store');
-    if (!claims || !mayIntrospect(ctx, claims) || await deps.revocations.isRevoked(claims.jti!)) {
+    if (!claims || !mayIntrospect(ctx, claims) || await deps.revocations.isRevoked(claims.jti!)
+      || await issuedBeforeClientRevocation(claims.client_id, claims.iat)) {
       ctx.body = { active: false };
       return;
     }
@@ -96,6 +111,12 @@ export function createStructuredTokenEndpoints(deps: {
   return async function structuredTokens(ctx: KoaContextWithOIDC, next: Next): Promise<void> {
     await next();
     const route = ctx.oidc?.route;
+    // An opaque token oidc-provider found active is still void when its client was revoked.
+    const answer = ctx.body as { active?: unknown; client_id?: unknown; iat?: unknown } | undefined;
+    if (route === 'introspection' && answer?.active === true && await issuedBeforeClientRevocation(answer.client_id, answer.iat)) {
+      ctx.body = { active: false };
+      return;
+    }
     if ((route !== 'introspection' && route !== 'revocation') || oauthErrorOf(ctx)?.error !== 'unsupported_token_type' || !ctx.oidc.client) return;
     const token = ctx.oidc.params?.token;
     if (typeof token !== 'string') return;

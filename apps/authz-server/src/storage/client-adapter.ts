@@ -1,8 +1,10 @@
 // oidc-provider's Client model read from the typed `clients` table. Clients are written by the
-// admin API (clients-queries.ts), never by oidc-provider, so only find is supported.
+// admin API (clients-queries.ts), never by oidc-provider, so only find is supported. find reads
+// the database on every call (no cache), so an admin change reaches every instance at once.
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { SqlClient } from './sql.ts';
 import { findClient } from './clients-queries.ts';
+import { activeThumbprints } from './certificates-queries.ts';
 
 export class ClientAdapter implements Adapter {
   readonly #sql: SqlClient;
@@ -11,11 +13,18 @@ export class ClientAdapter implements Adapter {
     this.#sql = sql;
   }
 
-  /** The client's metadata; undefined when it does not exist or is disabled. */
+  /**
+   * The client's metadata; undefined when it does not exist or is disabled. A client with
+   * `certificate_pinning` also gets `certificate_thumbprints`: the x5t#S256 of its active
+   * certificates, which oauth/client-certificate.ts requires the presented one to be among.
+   */
   async find(id: string): Promise<AdapterPayload | undefined> {
     const row = await findClient(this.#sql, id);
     if (row === undefined || row.disabled) return undefined;
-    return { ...row.metadata, client_id: row.client_id } as AdapterPayload;
+    const metadata: AdapterPayload = { ...row.metadata, client_id: row.client_id };
+    delete metadata.certificate_thumbprints;
+    if (metadata.certificate_pinning === true) metadata.certificate_thumbprints = await activeThumbprints(this.#sql, id);
+    return metadata;
   }
 
   upsert(): Promise<void> {

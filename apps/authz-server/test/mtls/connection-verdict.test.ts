@@ -36,12 +36,12 @@ describe('verdict cache: one path validation per connection', () => {
     assert.equal(lookups(), 1);
   });
 
-  it('validates again for another socket', async () => {
+  it('reuses the verdict for the same certificate on another socket (a client that connects per call)', async () => {
     const { store, lookups } = fresh();
     const cache = createVerdictCache(store);
-    await cache.verdict({}, leaf.cert);
-    await cache.verdict({}, leaf.cert);
-    assert.equal(lookups(), 2);
+    const first = await cache.verdict({}, leaf.cert);
+    assert.equal(await cache.verdict({}, leaf.cert), first);
+    assert.equal(lookups(), 1);
   });
 
   it('validates again when renegotiation brings another certificate on the same socket', async () => {

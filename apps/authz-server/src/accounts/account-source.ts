@@ -1,0 +1,43 @@
+// The extension point for where end-users live. The login page (interactions/) asks an
+// AccountSource to check a username and password; oidc-provider asks it for an account by id
+// whenever it mints a token or answers userinfo for that person (provider.ts `findAccount`).
+//
+// certbound ships one source, the local accounts table (local-accounts.ts), which the dev
+// bootstrap seeds with `alice`. A deployment whose people live elsewhere (a directory, an HR
+// system, another identity provider behind a login form) implements this interface and passes it
+// as `accounts` to startAuthzServer (main.ts). Nothing else in certbound knows where accounts live.
+
+/** One end-user as the authorization server sees them. */
+export interface Account {
+  /** Stable, unique and never reassigned: it becomes the `sub` of every token for this person. */
+  readonly accountId: string;
+  /** OpenID Connect standard claims (`name`, `email`, ...); oidc-provider filters them by scope. */
+  readonly claims: Readonly<Record<string, unknown>>;
+}
+
+export interface AccountSource {
+  /**
+   * The account with this id, or undefined when it no longer exists or is disabled: a refresh
+   * token or code for a vanished account then fails `invalid_grant`.
+   */
+  findAccount(accountId: string): Promise<Account | undefined>;
+  /**
+   * The account id these credentials belong to, or undefined. Implementations must take about
+   * the same time whether or not the username exists, and must never log the password.
+   */
+  authenticate(username: string, password: string): Promise<string | undefined>;
+}
+
+/** oidc-provider's `findAccount` (configuration reference "findAccount") over an AccountSource. */
+export function oidcFindAccount(source: AccountSource) {
+  return async function findAccount(_ctx: unknown, sub: string) {
+    const account = await source.findAccount(sub);
+    if (!account) return undefined;
+    return {
+      accountId: account.accountId,
+      async claims() {
+        return { ...account.claims, sub: account.accountId };
+      },
+    };
+  };
+}

@@ -1,0 +1,72 @@
+// The built-in AccountSource: the `accounts` table (db/migrations/0003_accounts.sql), passwords
+// hashed with scrypt. Usernames match case-insensitively; a disabled account cannot sign in and
+// is not found for tokens either.
+import { randomUUID } from 'node:crypto';
+import type { SqlClient } from '../storage/sql.ts';
+import type { Account, AccountSource } from './account-source.ts';
+import { hashPassword, verifyPassword, MAX_PASSWORD_LENGTH } from './passwords.ts';
+
+const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/;
+
+interface AccountRow {
+  account_id: string;
+  username: string;
+  password_hash: string;
+  claims: Record<string, unknown>;
+  disabled: boolean;
+}
+
+export class AccountInputError extends Error {}
+
+export function isValidUsername(username: string): boolean {
+  return USERNAME.test(username);
+}
+
+export async function findLocalAccountByUsername(sql: SqlClient, username: string): Promise<AccountRow | undefined> {
+  if (!isValidUsername(username)) return undefined;
+  const { rows } = await sql.query<AccountRow>(
+    'select account_id, username, password_hash, claims, disabled from accounts where lower(username) = lower($1)',
+    [username],
+  );
+  return rows[0];
+}
+
+/** Creates an account; its id is a random UUID unless given. Refuses a taken username. */
+export async function createLocalAccount(sql: SqlClient, input: {
+  username: string;
+  password: string;
+  claims?: Record<string, unknown>;
+  accountId?: string;
+}): Promise<string> {
+  if (!isValidUsername(input.username)) throw new AccountInputError(`username "${input.username.slice(0, 64)}" must be 1-64 letters, digits or ._@+-`);
+  if (input.password.length < 8 || input.password.length > MAX_PASSWORD_LENGTH) {
+    throw new AccountInputError(`password must be 8 to ${MAX_PASSWORD_LENGTH} characters`);
+  }
+  const accountId = input.accountId ?? randomUUID();
+  const { rowCount } = await sql.query(
+    `insert into accounts (account_id, username, password_hash, claims) values ($1, $2, $3, $4::jsonb)
+     on conflict do nothing`,
+    [accountId, input.username, await hashPassword(input.password), JSON.stringify(input.claims ?? {})],
+  );
+  if (rowCount === 0) throw new AccountInputError(`username "${input.username}" or account id is already taken`);
+  return accountId;
+}
+
+export function createLocalAccountSource(sql: SqlClient): AccountSource {
+  return {
+    async findAccount(accountId: string): Promise<Account | undefined> {
+      const { rows } = await sql.query<AccountRow>(
+        'select account_id, claims from accounts where account_id = $1 and not disabled',
+        [accountId],
+      );
+      const row = rows[0];
+      return row ? { accountId: row.account_id, claims: row.claims } : undefined;
+    },
+    async authenticate(username: string, password: string): Promise<string | undefined> {
+      const row = await findLocalAccountByUsername(sql, username);
+      // verifyPassword runs scrypt even without a row: an unknown user takes as long as a wrong password.
+      const ok = await verifyPassword(password, row?.password_hash);
+      return ok && row && !row.disabled ? row.account_id : undefined;
+    },
+  };
+}

@@ -1,0 +1,35 @@
+// Who may call /admin/v1: a request carrying a certificate-bound access token for the admin API
+// (aud = its resource identifier) with scope `admin`, presented over the certificate the token
+// is bound to. certbound's own verifier does the RFC 8705 checks; revocation is the caller's job
+// (the verifier leaves it to us), so revoked tokens and tokens of revoked clients are refused here.
+import { InvalidTokenError, requireScopes, type Verifier } from '@certbound/cnf-verifier';
+import type { RevocationList } from '../storage/revocation-list.ts';
+import type { ClientRevocations } from '../storage/client-revocations.ts';
+import type { AdminMiddleware } from './context.ts';
+
+export const ADMIN_SCOPE = 'admin';
+
+export function createAdminAuthentication(deps: {
+  verifier: Verifier;
+  revocations: RevocationList;
+  clientRevocations: ClientRevocations;
+}): AdminMiddleware {
+  const checkScope = requireScopes(ADMIN_SCOPE);
+
+  return async function authenticateAdmin(ctx, next) {
+    // 401 invalid_token (with WWW-Authenticate) for a missing, forged, expired, foreign-audience
+    // or unbound token, or one presented over another certificate.
+    const auth = await deps.verifier.verify(ctx.req, { path: ctx.originalUrl });
+    const { jti, iat } = auth.claims;
+    if (typeof jti !== 'string' || await deps.revocations.isRevoked(jti)) {
+      throw Object.assign(new InvalidTokenError('access token has been revoked'), { challenge: { scheme: auth.scheme } });
+    }
+    const revokedBefore = await deps.clientRevocations.revokedBefore(auth.clientId);
+    if (revokedBefore !== undefined && (typeof iat !== 'number' || iat <= revokedBefore)) {
+      throw Object.assign(new InvalidTokenError('access token was issued before its client was revoked'), { challenge: { scheme: auth.scheme } });
+    }
+    checkScope(auth); // 403 insufficient_scope, scope="admin"
+    ctx.state.admin = { clientId: auth.clientId, thumbprint: auth.certificate!.thumbprint };
+    await next();
+  };
+}

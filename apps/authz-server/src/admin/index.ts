@@ -1,0 +1,125 @@
+// The management API, /admin/v1, as one Koa middleware mounted in front of oidc-provider
+// (provider.use). Each request runs the named steps below in order; the route table is exposed
+// so the OpenAPI test (and anyone else) can walk it.
+import type { Middleware, Next, ParameterizedContext } from 'koa';
+import type { JSONWebKeySet } from 'jose';
+import { createVerifier } from '@certbound/cnf-verifier';
+import type { Logger } from '../log.ts';
+import { listenerOf } from '../http/listeners.ts';
+import type { SqlClient } from '../storage/sql.ts';
+import type { ClientMetadata } from '../storage/clients-queries.ts';
+import type { RevocationList } from '../storage/revocation-list.ts';
+import type { ClientRevocations } from '../storage/client-revocations.ts';
+import type { TrustStore } from '../mtls/trust-store.ts';
+import { compose, type AdminContext, type AdminMiddleware, type AdminState } from './context.ts';
+import { createRouter, type Route } from './router.ts';
+import { notFound } from './errors.ts';
+import { requestId } from './request-id.ts';
+import { createErrorHandler } from './error-handler.ts';
+import { createAdminAuthentication } from './authenticate.ts';
+import { ADMIN_RESOURCE } from './bootstrap.ts';
+import { clientRoutes } from './routes/clients.ts';
+import { certificateRoutes } from './routes/certificates.ts';
+import { resourceServerRoutes } from './routes/resource-servers.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { metaRoutes } from './routes/meta.ts';
+
+export { ADMIN_CLIENT_ID, ADMIN_RESOURCE, bootstrapAdmin } from './bootstrap.ts';
+export { ADMIN_SCOPE } from './authenticate.ts';
+export type { Route } from './router.ts';
+
+export const ADMIN_PREFIX = '/admin/v1';
+
+export interface AdminApiDeps {
+  issuer: string;
+  trustedProxies: readonly string[];
+  /** ACCESS_TOKEN_TTL */
+  defaultAccessTokenTtl: number;
+  logger: Logger;
+  sql: SqlClient;
+  /** the public parts of the signing keys: admin tokens are verified locally */
+  publicJwks: JSONWebKeySet;
+  trustStore: TrustStore;
+  revocations: RevocationList;
+  clientRevocations: ClientRevocations;
+  /** adapter revokeByGrantId */
+  revokeGrant(grantId: string): Promise<void>;
+  /** oidc-provider's client validation on metadata as oidc-provider sees it */
+  validateWithProvider(metadata: ClientMetadata): Promise<void>;
+  staticScopes: ReadonlySet<string>;
+  signingAlgs: readonly string[];
+}
+
+export interface AdminApi {
+  middleware: Middleware;
+  readonly routes: readonly Route[];
+}
+
+export function createAdminApi(deps: AdminApiDeps): AdminApi {
+  const { logger } = deps;
+  // Created once, at start (STYLE.md item 2): strict = every admin token is sender-constrained;
+  // the admin authenticates with its certificate, so DPoP is off.
+  const verifier = createVerifier({
+    issuer: deps.issuer,
+    audience: ADMIN_RESOURCE,
+    jwks: deps.publicJwks,
+    mode: 'strict',
+    dpop: false,
+    trustedProxies: [...deps.trustedProxies],
+  });
+  const authenticate = createAdminAuthentication({ verifier, revocations: deps.revocations, clientRevocations: deps.clientRevocations });
+  const router = createRouter([
+    ...metaRoutes(),
+    ...clientRoutes(deps),
+    ...certificateRoutes(deps),
+    ...resourceServerRoutes(deps),
+    ...auditRoutes(deps),
+  ]);
+
+  /** After everything: a status the route does not declare means the OpenAPI document lies. */
+  const declaredStatus: AdminMiddleware = async function declaredStatus(ctx, next) {
+    await next();
+    const route = ctx.state.route;
+    if (route && !route.statuses.includes(ctx.status)) {
+      logger.warn({ event: 'admin_undeclared_status', route: route.name, status: ctx.status, request_id: ctx.state.requestId }, `admin route ${route.name} answered undeclared status ${ctx.status}`);
+    }
+  };
+
+  // The public listener does not request client certificates: the admin API is not there.
+  const mutualTlsOnly: AdminMiddleware = async function mutualTlsOnly(ctx, next) {
+    if (listenerOf(ctx.req) !== 'mtls') throw notFound(`the management API is served on the mutual-TLS listener only`);
+    await next();
+  };
+
+  const route: AdminMiddleware = async function route(ctx, next) {
+    if (!ctx.path.startsWith(`${ADMIN_PREFIX}/`)) throw notFound(`no admin route ${ctx.method} ${ctx.path}`);
+    const match = router.match(ctx.method, ctx.path.slice(ADMIN_PREFIX.length));
+    ctx.state.route = match.route;
+    ctx.state.params = match.params;
+    await next();
+  };
+
+  const authenticateRoute: AdminMiddleware = async function authenticateRoute(ctx, next) {
+    if (ctx.state.route!.auth) await authenticate(ctx, next);
+    else await next();
+  };
+
+  const dispatch: AdminMiddleware = async function dispatch(ctx) {
+    const current = ctx.state.route!;
+    await current.handler(ctx);
+    if (current.method !== 'GET') {
+      logger.info({ event: 'admin_change', request_id: ctx.state.requestId, route: current.name, status: ctx.status, actor: ctx.state.admin?.clientId, path: ctx.path }, `admin ${current.name}`);
+    }
+  };
+
+  const handle = compose([requestId, declaredStatus, createErrorHandler(logger), mutualTlsOnly, route, authenticateRoute, dispatch]);
+
+  return {
+    routes: router.routes,
+    // Everything under /admin is answered here and never reaches oidc-provider.
+    middleware: async function adminApi(ctx: ParameterizedContext, next: Next): Promise<void> {
+      if (ctx.path !== '/admin' && !ctx.path.startsWith('/admin/')) return next();
+      await handle(ctx as ParameterizedContext<AdminState> as AdminContext, async () => undefined);
+    },
+  };
+}

@@ -1,0 +1,312 @@
+// The OpenAPI 3.1 description of /admin/v1, served at GET /admin/v1/openapi.json. Written by
+// hand for the people and the CLI that read it; test/integration/admin-openapi.test.ts keeps it
+// true: every route of the router's table is here with exactly the statuses it declares.
+import { BODY_LIMIT_BYTES } from './body.ts';
+import { MAX_LIMIT, DEFAULT_LIMIT } from './query.ts';
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const response = (name: string) => ({ $ref: `#/components/responses/${name}` });
+const param = (name: string) => ({ $ref: `#/components/parameters/${name}` });
+const json = (schema: object, description: string, headers?: object) => ({
+  description,
+  ...(headers ? { headers } : {}),
+  content: { 'application/json': { schema } },
+});
+const etag = { ETag: { description: 'The version of the resource; send it back in If-Match.', schema: { type: 'string', example: '"3"' } } };
+const location = { Location: { description: 'Where the created resource lives.', schema: { type: 'string' } } };
+
+const AUTH_ERRORS = { 401: response('Unauthorized'), 403: response('Forbidden') };
+const BODY_ERRORS = { 400: response('BadRequest'), 413: response('PayloadTooLarge'), 415: response('UnsupportedMediaType') };
+const pageOf = (item: string) => ({
+  type: 'object',
+  required: ['items', 'next_cursor'],
+  properties: { items: { type: 'array', items: ref(item) }, next_cursor: { type: ['string', 'null'], description: 'Pass as `cursor` for the next page; null on the last page.' } },
+});
+
+export const openApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'certbound management API',
+    version: '1',
+    description: [
+      'Clients, their certificates, resource servers and the audit log of a certbound authorization server.',
+      'Served on the mutual-TLS listener only (the public listener answers 404). Every route except this document needs a',
+      'certificate-bound access token (RFC 8705) with scope `admin` for the audience `urn:certbound:admin-api`, presented over',
+      'the certificate it is bound to: `grant_type=client_credentials&client_id=admin&scope=admin` at the token endpoint.',
+      '',
+      'Every error is `{"error": code, "error_description": "<field>: <problem>"}`. Every answer carries `X-Request-Id`',
+      '(yours when you send one). Bodies are JSON (`application/json`, UTF-8), at most ' + BODY_LIMIT_BYTES + ' bytes, and',
+      'unknown fields are refused. Unknown paths answer 404 not_found and known paths with another method 405',
+      'method_not_allowed (with `Allow`). A change made here reaches the token endpoint of every instance within 5 seconds.',
+    ].join('\n'),
+  },
+  servers: [{ url: '/admin/v1' }],
+  security: [{ mutualTLS: [], adminToken: [] }],
+  tags: [
+    { name: 'clients', description: 'OAuth clients (RFC 7591 client metadata).' },
+    { name: 'certificates', description: 'Client certificates: overlapping rotation, pinning, expiry.' },
+    { name: 'resource-servers', description: 'RFC 8707 resource indicators: audiences and their scopes.' },
+    { name: 'audit', description: 'Who changed what, and when.' },
+    { name: 'meta', description: 'This document.' },
+  ],
+  paths: {
+    '/openapi.json': {
+      get: {
+        operationId: 'getOpenApiDocument', tags: ['meta'], summary: 'This OpenAPI document', security: [],
+        responses: { 200: json({ type: 'object' }, 'The OpenAPI 3.1 document.') },
+      },
+    },
+    '/clients': {
+      get: {
+        operationId: 'listClients', tags: ['clients'], summary: 'List clients in client_id order',
+        parameters: [param('Limit'), param('Cursor')],
+        responses: { 200: json(pageOf('Client'), 'One page of clients.'), 400: response('BadRequest'), ...AUTH_ERRORS },
+      },
+      post: {
+        operationId: 'createClient', tags: ['clients'], summary: 'Register a client (client_id generated when absent)',
+        parameters: [param('RequestId')],
+        requestBody: { required: true, content: { 'application/json': { schema: ref('Client') } } },
+        responses: { 201: json(ref('Client'), 'The client as stored.', { ...etag, ...location }), ...BODY_ERRORS, ...AUTH_ERRORS, 409: response('Conflict') },
+      },
+    },
+    '/clients/{client_id}': {
+      parameters: [param('ClientId')],
+      get: {
+        operationId: 'getClient', tags: ['clients'], summary: 'One client',
+        responses: { 200: json(ref('Client'), 'The client.', etag), ...AUTH_ERRORS, 404: response('NotFound') },
+      },
+      put: {
+        operationId: 'replaceClient', tags: ['clients'],
+        summary: 'Replace a client\'s metadata (If-Match required). `disabled` and, for self-signed clients, `jwks` are kept when omitted.',
+        parameters: [param('IfMatchRequired'), param('RequestId')],
+        requestBody: { required: true, content: { 'application/json': { schema: ref('Client') } } },
+        responses: {
+          200: json(ref('Client'), 'The client as stored.', etag), ...BODY_ERRORS, ...AUTH_ERRORS, 404: response('NotFound'),
+          409: response('Conflict'), 412: response('PreconditionFailed'), 428: response('PreconditionRequired'),
+        },
+      },
+      delete: {
+        operationId: 'deleteClient', tags: ['clients'], summary: 'Delete a client, its certificates, grants and refresh tokens',
+        parameters: [param('IfMatchOptional'), param('RequestId')],
+        responses: { 204: { description: 'Deleted.' }, ...AUTH_ERRORS, 404: response('NotFound'), 409: response('Conflict'), 412: response('PreconditionFailed') },
+      },
+    },
+    '/clients/{client_id}/revoke': {
+      parameters: [param('ClientId')],
+      post: {
+        operationId: 'revokeClient', tags: ['clients'],
+        summary: 'Revoke every grant and refresh token of the client; its JWT access tokens issued so far become inactive at introspection',
+        parameters: [param('RequestId')],
+        responses: { 200: json(ref('Revocation'), 'What was revoked.'), ...AUTH_ERRORS, 404: response('NotFound') },
+      },
+    },
+    '/clients/{client_id}/certificates': {
+      parameters: [param('ClientId')],
+      get: {
+        operationId: 'listClientCertificates', tags: ['certificates'], summary: 'The client\'s certificates, active and retired',
+        responses: { 200: json(pageOf('Certificate'), 'All of them (next_cursor is always null).'), ...AUTH_ERRORS, 404: response('NotFound') },
+      },
+      post: {
+        operationId: 'addClientCertificate', tags: ['certificates'],
+        summary: 'Add a certificate. Self-signed clients: it joins the jwks. tls_client_auth clients: it must match the registered subject and chain to a configured client CA.',
+        parameters: [param('RequestId')],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': { schema: { type: 'object', required: ['pem'], additionalProperties: false, properties: { pem: { type: 'string', description: 'The certificate, optionally followed by intermediates; never a private key.' } } } },
+            'application/x-pem-file': { schema: { type: 'string' } },
+            'application/pem-certificate-chain': { schema: { type: 'string' } },
+          },
+        },
+        responses: { 201: json(ref('Certificate'), 'The certificate, active.', location), ...BODY_ERRORS, ...AUTH_ERRORS, 404: response('NotFound'), 409: response('Conflict') },
+      },
+    },
+    '/clients/{client_id}/certificates/{x5t}': {
+      parameters: [param('ClientId'), param('X5t')],
+      delete: {
+        operationId: 'retireClientCertificate', tags: ['certificates'], summary: 'Retire a certificate (kept for the record, no longer accepted)',
+        parameters: [param('RequestId')],
+        responses: { 200: json(ref('Certificate'), 'The certificate, retired.'), ...AUTH_ERRORS, 404: response('NotFound') },
+      },
+    },
+    '/certificates/expiring': {
+      get: {
+        operationId: 'listExpiringCertificates', tags: ['certificates'], summary: 'Active client certificates that expire soon (or already have), soonest first',
+        parameters: [
+          { name: 'within', in: 'query', schema: { type: 'string', pattern: '^\\d{1,5}[dh]$', default: '30d' }, description: 'Days (30d) or hours (12h) from now.' },
+          param('Limit'), param('Cursor'),
+        ],
+        responses: { 200: json(pageOf('Certificate'), 'One page of certificates.'), 400: response('BadRequest'), ...AUTH_ERRORS },
+      },
+    },
+    '/resource-servers': {
+      get: {
+        operationId: 'listResourceServers', tags: ['resource-servers'], summary: 'List resource servers in identifier order',
+        parameters: [param('Limit'), param('Cursor')],
+        responses: { 200: json(pageOf('ResourceServer'), 'One page of resource servers.'), 400: response('BadRequest'), ...AUTH_ERRORS },
+      },
+      post: {
+        operationId: 'createResourceServer', tags: ['resource-servers'], summary: 'Register a resource server',
+        parameters: [param('RequestId')],
+        requestBody: { required: true, content: { 'application/json': { schema: ref('ResourceServer') } } },
+        responses: { 201: json(ref('ResourceServer'), 'The resource server as stored.', { ...etag, ...location }), ...BODY_ERRORS, ...AUTH_ERRORS, 409: response('Conflict') },
+      },
+    },
+    '/resource-servers/{identifier}': {
+      parameters: [param('Identifier')],
+      get: {
+        operationId: 'getResourceServer', tags: ['resource-servers'], summary: 'One resource server',
+        responses: { 200: json(ref('ResourceServer'), 'The resource server.', etag), ...AUTH_ERRORS, 404: response('NotFound') },
+      },
+      put: {
+        operationId: 'replaceResourceServer', tags: ['resource-servers'], summary: 'Replace a resource server (If-Match required)',
+        parameters: [param('IfMatchRequired'), param('RequestId')],
+        requestBody: { required: true, content: { 'application/json': { schema: ref('ResourceServer') } } },
+        responses: {
+          200: json(ref('ResourceServer'), 'The resource server as stored.', etag), ...BODY_ERRORS, ...AUTH_ERRORS, 404: response('NotFound'),
+          412: response('PreconditionFailed'), 428: response('PreconditionRequired'),
+        },
+      },
+      delete: {
+        operationId: 'deleteResourceServer', tags: ['resource-servers'], summary: 'Delete a resource server (409 while a client names it as default_resource)',
+        parameters: [param('IfMatchOptional'), param('RequestId')],
+        responses: { 204: { description: 'Deleted.' }, ...AUTH_ERRORS, 404: response('NotFound'), 409: response('Conflict'), 412: response('PreconditionFailed') },
+      },
+    },
+    '/audit': {
+      get: {
+        operationId: 'listAuditEntries', tags: ['audit'], summary: 'The audit log, newest first',
+        parameters: [
+          { name: 'target', in: 'query', schema: { type: 'string' }, description: 'A target such as `clients/ledger`; also matches what lies under it (`clients/ledger/certificates/...`).' },
+          { name: 'actor', in: 'query', schema: { type: 'string' }, description: 'The admin\'s client_id or certificate x5t#S256.' },
+          { name: 'since', in: 'query', schema: { type: 'string', format: 'date-time' }, description: 'At or after (RFC 3339).' },
+          { name: 'until', in: 'query', schema: { type: 'string', format: 'date-time' }, description: 'Before (RFC 3339).' },
+          param('Limit'), param('Cursor'),
+        ],
+        responses: { 200: json(pageOf('AuditEntry'), 'One page of audit entries.'), 400: response('BadRequest'), ...AUTH_ERRORS },
+      },
+    },
+  },
+  components: {
+    securitySchemes: {
+      mutualTLS: { type: 'mutualTLS', description: 'The client certificate the access token is bound to (RFC 8705 §3).' },
+      adminToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Certificate-bound access token with scope `admin`, audience `urn:certbound:admin-api`.' },
+    },
+    parameters: {
+      ClientId: { name: 'client_id', in: 'path', required: true, schema: { type: 'string' }, description: 'Percent-encoded.' },
+      X5t: { name: 'x5t', in: 'path', required: true, schema: { type: 'string' }, description: 'The certificate\'s x5t#S256 (base64url SHA-256 of the DER).' },
+      Identifier: { name: 'identifier', in: 'path', required: true, schema: { type: 'string' }, description: 'The resource indicator, percent-encoded (`https%3A%2F%2Fapi.example.com`).' },
+      Limit: { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT } },
+      Cursor: { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'The next_cursor of the previous page.' },
+      IfMatchRequired: { name: 'If-Match', in: 'header', required: true, schema: { type: 'string' }, description: 'The ETag of your last GET.' },
+      IfMatchOptional: { name: 'If-Match', in: 'header', required: false, schema: { type: 'string' }, description: 'When sent, the change happens only at this ETag.' },
+      RequestId: { name: 'X-Request-Id', in: 'header', required: false, schema: { type: 'string', maxLength: 128 }, description: 'Recorded in the audit log and echoed back; generated when absent.' },
+    },
+    responses: {
+      BadRequest: json(ref('Error'), 'invalid_request or invalid_client_metadata: "<field>: <problem>".'),
+      Unauthorized: json(ref('Error'), 'invalid_token: no token, or a token that is forged, expired, revoked, for another audience, or presented over another certificate.', {
+        'WWW-Authenticate': { description: 'RFC 6750 §3 challenge.', schema: { type: 'string' } },
+      }),
+      Forbidden: json(ref('Error'), 'insufficient_scope: the token lacks scope `admin`.', {
+        'WWW-Authenticate': { description: 'RFC 6750 §3 challenge with scope="admin".', schema: { type: 'string' } },
+      }),
+      NotFound: json(ref('Error'), 'not_found.'),
+      Conflict: json(ref('Error'), 'conflict: already exists, still referenced, or the request is authenticated as the client it would delete or disable.'),
+      PreconditionFailed: json(ref('Error'), 'precondition_failed: If-Match names an older version.'),
+      PreconditionRequired: json(ref('Error'), 'precondition_required: If-Match is missing.'),
+      PayloadTooLarge: json(ref('Error'), `payload_too_large: more than ${BODY_LIMIT_BYTES} bytes.`),
+      UnsupportedMediaType: json(ref('Error'), 'unsupported_media_type.'),
+    },
+    schemas: {
+      Error: {
+        type: 'object', required: ['error', 'error_description'],
+        properties: { error: { type: 'string' }, error_description: { type: 'string' } },
+      },
+      Client: {
+        type: 'object', additionalProperties: false,
+        properties: {
+          client_id: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$', description: 'Generated when absent on create.' },
+          client_name: { type: 'string' },
+          contacts: { type: 'array', items: { type: 'string' } },
+          token_endpoint_auth_method: { enum: ['tls_client_auth', 'self_signed_tls_client_auth', 'private_key_jwt'], default: 'tls_client_auth' },
+          token_endpoint_auth_signing_alg: { enum: ['ES256', 'PS256', 'EdDSA'], description: 'private_key_jwt only.' },
+          tls_client_auth_subject_dn: { type: 'string', description: 'RFC 4514. tls_client_auth needs exactly one of the five subject matchers.' },
+          tls_client_auth_san_dns: { type: 'string' },
+          tls_client_auth_san_uri: { type: 'string' },
+          tls_client_auth_san_ip: { type: 'string' },
+          tls_client_auth_san_email: { type: 'string' },
+          tls_client_certificate_bound_access_tokens: { type: 'boolean', description: 'Default true for certificate methods.' },
+          grant_types: { type: 'array', items: { enum: ['client_credentials', 'authorization_code', 'refresh_token'] }, default: ['client_credentials'] },
+          response_types: { type: 'array', items: { enum: ['code'] }, default: [] },
+          redirect_uris: { type: 'array', items: { type: 'string', format: 'uri' }, description: 'https, or http://127.0.0.1 / http://[::1] for native apps (RFC 8252 §7.3).' },
+          scope: { type: 'string', description: 'Space-separated; each a scope of a registered resource server, or openid / offline_access.' },
+          default_resource: { type: 'string', description: 'A registered resource server: the audience when the token request names none.' },
+          introspection_allowed: { type: 'boolean', description: 'May introspect other clients\' tokens.' },
+          dpop_bound_access_tokens: { type: 'boolean', description: 'RFC 9449 §5.2: tokens are always DPoP-bound.' },
+          require_pushed_authorization_requests: { type: 'boolean', description: 'RFC 9126 §6.' },
+          fapi_profile: { enum: ['2.0'], description: 'Puts this client under the FAPI 2.0 Security Profile.' },
+          jwks: {
+            type: 'object', required: ['keys'], additionalProperties: false,
+            properties: { keys: { type: 'array', items: { type: 'object' } } },
+            description: 'Public keys only. self_signed_tls_client_auth: each key carries its certificate in x5c (managed through /certificates). private_key_jwt: the assertion keys.',
+          },
+          certificate_pinning: { type: 'boolean', description: 'tls_client_auth only: accept only the active certificates registered through /certificates.' },
+          disabled: { type: 'boolean', description: 'A disabled client gets no token. Omitted on PUT: unchanged.' },
+        },
+      },
+      Certificate: {
+        type: 'object',
+        required: ['client_id', 'x5t#S256', 'subject', 'issuer', 'sans', 'serial', 'not_before', 'not_after', 'status', 'created_at', 'retired_at'],
+        properties: {
+          client_id: { type: 'string' },
+          'x5t#S256': { type: 'string' },
+          subject: { type: ['string', 'null'] },
+          issuer: { type: ['string', 'null'] },
+          sans: {
+            type: 'object',
+            properties: { dns: { type: 'array', items: { type: 'string' } }, ip: { type: 'array', items: { type: 'string' } }, uri: { type: 'array', items: { type: 'string' } }, email: { type: 'array', items: { type: 'string' } } },
+          },
+          serial: { type: ['string', 'null'] },
+          not_before: { type: ['string', 'null'], format: 'date-time' },
+          not_after: { type: ['string', 'null'], format: 'date-time' },
+          status: { enum: ['active', 'retired'] },
+          created_at: { type: 'string', format: 'date-time' },
+          retired_at: { type: ['string', 'null'], format: 'date-time' },
+        },
+      },
+      ResourceServer: {
+        type: 'object', additionalProperties: false, required: ['identifier'],
+        properties: {
+          identifier: { type: 'string', format: 'uri', description: 'RFC 8707 resource indicator, used as the token audience.' },
+          name: { type: ['string', 'null'] },
+          scopes: { type: 'array', items: { type: 'string' }, default: [] },
+          token_format: { enum: ['jwt', 'opaque'], default: 'jwt' },
+          access_token_ttl: { type: ['integer', 'null'], minimum: 1, maximum: 86400, description: 'Seconds; null = ACCESS_TOKEN_TTL.' },
+          sender_constraint_required: { type: 'boolean', default: true },
+        },
+      },
+      Revocation: {
+        type: 'object', required: ['client_id', 'revoked_grants', 'revoked_refresh_tokens', 'tokens_issued_before'],
+        properties: {
+          client_id: { type: 'string' },
+          revoked_grants: { type: 'integer' },
+          revoked_refresh_tokens: { type: 'integer' },
+          tokens_issued_before: { type: 'string', format: 'date-time', description: 'Access tokens issued before this instant are inactive at introspection.' },
+        },
+      },
+      AuditEntry: {
+        type: 'object', required: ['id', 'at', 'request_id', 'actor', 'action', 'target', 'before', 'after'],
+        properties: {
+          id: { type: 'string' },
+          at: { type: 'string', format: 'date-time' },
+          request_id: { type: 'string' },
+          actor: { type: 'object', properties: { client_id: { type: 'string' }, 'x5t#S256': { type: ['string', 'null'] } } },
+          action: { type: 'string', examples: ['client.create', 'client.update', 'client.delete', 'client.revoke', 'client.certificate.add', 'client.certificate.retire', 'resource_server.create'] },
+          target: { type: 'string', examples: ['clients/ledger', 'clients/ledger/certificates/3q2-...', 'resource-servers/https://api.example.com'] },
+          before: { type: ['object', 'null'], description: 'The fields that changed, before. Never a secret, private key or PEM.' },
+          after: { type: ['object', 'null'], description: 'The fields that changed, after.' },
+        },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,119 @@
+// /admin/v1/resource-servers: the RFC 8707 resource indicators tokens are issued for. oidc-provider
+// reads them through oauth/resource-servers.ts (cached 2 s), so a change lands within seconds.
+import {
+  deleteResourceServer,
+  findResourceServerRow,
+  insertResourceServer,
+  listResourceServersPage,
+  lockResourceServer,
+  updateResourceServerIfVersion,
+  type VersionedResourceServerRow,
+} from '../../storage/resource-servers-queries.ts';
+import { clientsWithDefaultResource } from '../../storage/admin-clients-queries.ts';
+import type { AdminContext } from '../context.ts';
+import type { RouteDeps } from '../deps.ts';
+import type { Route } from '../router.ts';
+import { AdminError, conflict, notFound } from '../errors.ts';
+import { readJsonObject } from '../body.ts';
+import { decodeCursor, limitOf, page, queryOf } from '../query.ts';
+import { validateResourceServer } from '../resource-server-input.ts';
+import { checkVersion, etagOf, optionalIfMatch, requiredIfMatch } from '../preconditions.ts';
+import { recordChange, targets } from '../audit.ts';
+import { AUTH, BODY, statuses } from './statuses.ts';
+
+export function resourceServerView(row: VersionedResourceServerRow): Record<string, unknown> {
+  return {
+    identifier: row.identifier,
+    name: row.name,
+    scopes: row.scopes,
+    token_format: row.token_format,
+    access_token_ttl: row.access_token_ttl,
+    sender_constraint_required: row.sender_constraint_required,
+  };
+}
+
+function answer(ctx: AdminContext, row: VersionedResourceServerRow, status = 200): void {
+  ctx.status = status;
+  ctx.set('ETag', etagOf(row.version));
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = resourceServerView(row);
+}
+
+export function resourceServerRoutes(deps: RouteDeps): Route[] {
+  async function existing(identifier: string): Promise<VersionedResourceServerRow> {
+    const row = await findResourceServerRow(deps.sql, identifier);
+    if (!row) throw notFound(`resource server "${identifier}" is not registered`);
+    return row;
+  }
+
+  async function listResourceServers(ctx: AdminContext): Promise<void> {
+    const query = queryOf(ctx, ['limit', 'cursor']);
+    const limit = limitOf(query.limit);
+    const rows = await listResourceServersPage(deps.sql, { after: decodeCursor(query.cursor, 1)?.[0], limit: limit + 1 });
+    const result = page(rows, limit, (row) => [row.identifier]);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { items: result.rows.map(resourceServerView), next_cursor: result.nextCursor };
+  }
+
+  async function createResourceServer(ctx: AdminContext): Promise<void> {
+    const values = validateResourceServer(await readJsonObject(ctx), { mode: 'create', staticScopes: deps.staticScopes });
+    const row = await deps.sql.transaction(async (tx) => {
+      const created = await insertResourceServer(tx, values);
+      if (!created) throw conflict(`identifier: "${values.identifier}" is already registered`);
+      await recordChange(tx, ctx, { action: 'resource_server.create', target: targets.resourceServer(values.identifier), before: null, after: resourceServerView(created) });
+      return created;
+    });
+    ctx.set('Location', `/admin/v1/resource-servers/${encodeURIComponent(values.identifier)}`);
+    answer(ctx, row, 201);
+  }
+
+  async function getResourceServer(ctx: AdminContext): Promise<void> {
+    answer(ctx, await existing(ctx.state.params.identifier!));
+  }
+
+  async function replaceResourceServer(ctx: AdminContext): Promise<void> {
+    const identifier = ctx.state.params.identifier!;
+    const current = await existing(identifier);
+    const expected = requiredIfMatch(ctx);
+    checkVersion(current.version, expected);
+    const values = validateResourceServer(await readJsonObject(ctx), { mode: 'replace', pathIdentifier: identifier, staticScopes: deps.staticScopes });
+    const row = await deps.sql.transaction(async (tx) => {
+      const locked = await lockResourceServer(tx, identifier);
+      if (!locked) throw notFound(`resource server "${identifier}" is not registered`);
+      checkVersion(locked.version, expected);
+      const updated = await updateResourceServerIfVersion(tx, { ...values, version: expected });
+      if (!updated) throw new AdminError(412, 'precondition_failed', 'If-Match: the resource changed since that ETag: GET it again and retry');
+      await recordChange(tx, ctx, { action: 'resource_server.update', target: targets.resourceServer(identifier), before: resourceServerView(locked), after: resourceServerView(updated) });
+      return updated;
+    });
+    answer(ctx, row);
+  }
+
+  async function removeResourceServer(ctx: AdminContext): Promise<void> {
+    const identifier = ctx.state.params.identifier!;
+    const current = await existing(identifier);
+    const expected = optionalIfMatch(ctx);
+    checkVersion(current.version, expected);
+    await deps.sql.transaction(async (tx) => {
+      const locked = await lockResourceServer(tx, identifier);
+      if (!locked) throw notFound(`resource server "${identifier}" is not registered`);
+      checkVersion(locked.version, expected);
+      // Inside the transaction: a client registered meanwhile with this default_resource is seen.
+      const users = await clientsWithDefaultResource(tx, identifier);
+      if (users.length > 0) {
+        throw conflict(`resource server "${identifier}" is the default_resource of client${users.length > 1 ? 's' : ''} ${users.map((u) => `"${u}"`).join(', ')}; change ${users.length > 1 ? 'them' : 'it'} first`);
+      }
+      await deleteResourceServer(tx, identifier);
+      await recordChange(tx, ctx, { action: 'resource_server.delete', target: targets.resourceServer(identifier), before: resourceServerView(locked), after: null });
+    });
+    ctx.status = 204;
+  }
+
+  return [
+    { method: 'GET', path: '/resource-servers', name: 'listResourceServers', auth: true, statuses: statuses(200, 400, AUTH), handler: listResourceServers },
+    { method: 'POST', path: '/resource-servers', name: 'createResourceServer', auth: true, statuses: statuses(201, BODY, AUTH, 409), handler: createResourceServer },
+    { method: 'GET', path: '/resource-servers/:identifier', name: 'getResourceServer', auth: true, statuses: statuses(200, AUTH, 404), handler: getResourceServer },
+    { method: 'PUT', path: '/resource-servers/:identifier', name: 'replaceResourceServer', auth: true, statuses: statuses(200, BODY, AUTH, 404, 412, 428), handler: replaceResourceServer },
+    { method: 'DELETE', path: '/resource-servers/:identifier', name: 'deleteResourceServer', auth: true, statuses: statuses(204, AUTH, 404, 409, 412), handler: removeResourceServer },
+  ];
+}
