@@ -59,8 +59,11 @@ describe('quick start: npm start on a fresh machine', () => {
       form: { grant_type: 'client_credentials', client_id: 'demo-client' },
     });
     expectOAuthError(res, 401, 'invalid_client', /does not match the registered tls_client_auth_subject_dn/);
-    const line = proc.logs().find((l) => l.event === 'oauth_refusal' && l.client_id === 'demo-client');
-    assert.ok(line, 'one structured refusal line');
+    // The log line travels through the child's stdout pipe; it may arrive just after the answer.
+    const refusals = () => proc.logs().filter((l) => l.event === 'oauth_refusal' && l.client_id === 'demo-client');
+    for (let i = 0; i < 50 && refusals().length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(refusals().length, 1, 'one structured refusal line');
+    const line = refusals()[0]!;
     assert.match(line.certificate.subject, /CN=admin/);
   });
 

@@ -53,7 +53,8 @@ function describe(ctx: KoaContextWithOIDC, err: OAuthError, mtlsTokenEndpoint: s
     case 'client certificate was not verified':
       return 'client certificate chain not trusted';
     case 'client not found':
-      return `client "${ctx.oidc?.params?.client_id ?? ''}" is not registered`;
+      // The Client adapter answers "not found" for a disabled client too (admin API `disabled`).
+      return `client "${ctx.oidc?.params?.client_id ?? ''}" is not registered or is disabled`;
     case 'unregistered client certificate provided':
       return `certificate not registered for this self-signed client (x5t#S256 ${certificateState(ctx)?.presented.thumbprint ?? 'unknown'})`;
     case 'the provided authentication mechanism does not match the registered client authentication method':
