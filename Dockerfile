@@ -14,4 +14,4 @@ COPY db db
 RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 8443 8444 9443
-CMD ["node", "--conditions=certbound-source", "apps/authz-server/src/main.ts"]
+CMD ["node", "--conditions=certbound-source", "--max-semi-space-size=4", "apps/authz-server/src/main.ts"]

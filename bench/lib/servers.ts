@@ -234,7 +234,8 @@ export async function startCertbound(name: string, opts: CertboundOptions): Prom
   const listening = (out: string) => (out.match(/"event":"listening"/g)?.length ?? 0) >= opts.workers;
   let child: Child;
   try {
-    child = await startChild('apps/authz-server/src/main.ts', env, listening, opts.nodeArgs);
+    // Started as we ship it (npm start, Dockerfile): with the semi-space flag of http/cluster.ts.
+    child = await startChild('apps/authz-server/src/main.ts', env, listening, ['--max-semi-space-size=4', ...(opts.nodeArgs ?? [])]);
   } catch (err) {
     await cleanup();
     throw err;
