@@ -141,6 +141,7 @@ export async function startAuthzServer(
       validateWithProvider: async (metadata) => provider.Client.validate(applyClientDefaults(metadata, STATIC_SCOPES) as Parameters<typeof provider.Client.validate>[0]),
       staticScopes: STATIC_SCOPES,
       signingAlgs: SIGNING_ALGS,
+      invalidateClient: (clientId) => stores.clientCache.invalidate(clientId),
     });
     provider.use(adminApi.middleware);
 

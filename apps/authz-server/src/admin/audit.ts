@@ -48,12 +48,18 @@ export function changedFields(before: Snapshot | null, after: Snapshot | null): 
 export interface Change {
   action: string;
   target: string;
+  /**
+   * The client the change touches (its metadata, state or certificates): invalidated in the
+   * Client adapter's cache on every instance once the request's transaction has committed.
+   */
+  clientId?: string;
   before: Snapshot | null;
   after: Snapshot | null;
 }
 
 /** Appends the audit row of `change` with the request's actor and id; call with the change's tx. */
 export async function recordChange(tx: SqlClient, ctx: AdminContext, change: Change): Promise<AuditRow> {
+  if (change.clientId !== undefined) (ctx.state.changedClients ??= new Set()).add(change.clientId);
   const diff = changedFields(change.before, change.after);
   return appendAudit(tx, {
     requestId: ctx.state.requestId,

@@ -15,6 +15,8 @@ export interface AdminState {
   /** Path parameters, percent-decoded. */
   params: Record<string, string>;
   admin?: AdminActor;
+  /** Clients whose audit rows this request wrote (audit.ts recordChange): invalidated after the handler. */
+  changedClients?: Set<string>;
 }
 
 export type AdminContext = ParameterizedContext<AdminState>;

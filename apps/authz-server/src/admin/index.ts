@@ -48,6 +48,11 @@ export interface AdminApiDeps {
   validateWithProvider(metadata: ClientMetadata): Promise<void>;
   staticScopes: ReadonlySet<string>;
   signingAlgs: readonly string[];
+  /**
+   * The Client adapter's cache invalidation (storage/client-cache.ts): called after each request
+   * that changed a client or its certificates, once its transaction has ended.
+   */
+  invalidateClient?(clientId: string): Promise<void>;
 }
 
 export interface AdminApi {
@@ -106,11 +111,30 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
 
   const dispatch: AdminMiddleware = async function dispatch(ctx) {
     const current = ctx.state.route!;
-    await current.handler(ctx);
+    try {
+      await current.handler(ctx);
+    } finally {
+      // The handler's transaction has committed (or rolled back: one needless invalidation), so
+      // no instance can reload the old client. Every audited client change passes here.
+      await invalidateChangedClients(ctx);
+    }
     if (current.method !== 'GET') {
       logger.info({ event: 'admin_change', request_id: ctx.state.requestId, route: current.name, status: ctx.status, actor: ctx.state.admin?.clientId, path: ctx.path }, `admin ${current.name}`);
     }
   };
+
+  async function invalidateChangedClients(ctx: AdminContext): Promise<void> {
+    const changed = ctx.state.changedClients;
+    if (changed === undefined || deps.invalidateClient === undefined) return;
+    for (const clientId of changed) {
+      try {
+        await deps.invalidateClient(clientId);
+      } catch (err) {
+        // The change stands: the local entry is gone and other instances' entries expire in ≤ 2 s.
+        logger.error({ event: 'client_cache_invalidation_failed', request_id: ctx.state.requestId, client_id: clientId, err }, 'publishing a client invalidation failed');
+      }
+    }
+  }
 
   const handle = compose([requestId, declaredStatus, createErrorHandler(logger), mutualTlsOnly, route, authenticateRoute, dispatch]);
 

@@ -11,10 +11,11 @@ import { revokeGrantInSql } from './postgres/oidc-queries.ts';
 import { KvOidcAdapter } from './kv-oidc-adapter.ts';
 import { kvRevokeGrant } from './kv-oidc-queries.ts';
 import { ClientAdapter } from './client-adapter.ts';
+import type { ClientCache } from './client-cache.ts';
 
 export type AdapterFactory = (modelName: string) => Adapter;
 
-export function createAdapterFactory({ sql, kv }: { sql: SqlClient; kv: KvStore }): AdapterFactory {
+export function createAdapterFactory({ sql, kv, clientCache }: { sql: SqlClient; kv: KvStore; clientCache?: ClientCache }): AdapterFactory {
   const revokeGrant: GrantRevoker = async (grantId) => {
     await Promise.all([revokeGrantInSql(sql, grantId), kvRevokeGrant(kv, grantId)]);
   };
@@ -23,7 +24,7 @@ export function createAdapterFactory({ sql, kv }: { sql: SqlClient; kv: KvStore 
   return function adapterFor(modelName: string): Adapter {
     let adapter = adapters.get(modelName);
     if (adapter === undefined) {
-      if (modelName === 'Client') adapter = new ClientAdapter(sql);
+      if (modelName === 'Client') adapter = new ClientAdapter(sql, clientCache);
       else if (DURABLE_MODELS.has(modelName)) adapter = new PostgresOidcAdapter(modelName, sql, revokeGrant);
       else adapter = new KvOidcAdapter(modelName, kv, revokeGrant);
       adapters.set(modelName, adapter);

@@ -1,16 +1,21 @@
 // oidc-provider's Client model read from the typed `clients` table. Clients are written by the
 // admin API (clients-queries.ts), never by oidc-provider, so only find is supported. find reads
-// the database on every call (no cache), so an admin change reaches every instance at once.
+// the database unless given a ClientCache (client-cache.ts): then an answer is reused for at most
+// 2 s, and admin changes invalidate it on every instance through the KvStore's pub/sub.
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { SqlClient } from './sql.ts';
 import { findClient } from './clients-queries.ts';
 import { activeThumbprints } from './certificates-queries.ts';
+import type { ClientCache } from './client-cache.ts';
 
 export class ClientAdapter implements Adapter {
   readonly #sql: SqlClient;
+  readonly #cache: ClientCache | undefined;
+  readonly #load = (id: string) => this.#read(id);
 
-  constructor(sql: SqlClient) {
+  constructor(sql: SqlClient, cache?: ClientCache) {
     this.#sql = sql;
+    this.#cache = cache;
   }
 
   /**
@@ -19,6 +24,13 @@ export class ClientAdapter implements Adapter {
    * certificates, which oauth/client-certificate.ts requires the presented one to be among.
    */
   async find(id: string): Promise<AdapterPayload | undefined> {
+    if (this.#cache === undefined) return this.#read(id);
+    // A copy: oidc-provider must not be able to change the cached answer.
+    const cached = await this.#cache.find(id, this.#load);
+    return cached === undefined ? undefined : structuredClone(cached);
+  }
+
+  async #read(id: string): Promise<AdapterPayload | undefined> {
     const row = await findClient(this.#sql, id);
     if (row === undefined || row.disabled) return undefined;
     const metadata: AdapterPayload = { ...row.metadata, client_id: row.client_id };

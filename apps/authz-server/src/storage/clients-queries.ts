@@ -1,6 +1,7 @@
 // SQL for the typed domain tables the server reads today: clients and resource_servers.
 // Rows are returned with their column names, so callers see the schema as it is.
 import type { SqlClient } from './sql.ts';
+import { invalidateClientOf } from './client-cache.ts';
 
 /** oidc-provider client metadata (RFC 7591 names); client_id is always present. */
 export interface ClientMetadata {
@@ -66,6 +67,7 @@ export async function upsertClient(
      returning ${CLIENT_COLUMNS}`,
     [metadata.client_id, JSON.stringify(metadata), opts.disabled ?? null],
   );
+  await invalidateClientOf(sql, metadata.client_id);
   return rows[0]!;
 }
 
@@ -75,6 +77,7 @@ export async function setClientDisabled(sql: SqlClient, clientId: string, disabl
     `update clients set disabled = $2, version = version + 1, updated_at = now() where client_id = $1`,
     [clientId, disabled],
   );
+  await invalidateClientOf(sql, clientId);
   return rowCount > 0;
 }
 

@@ -11,11 +11,14 @@ import { createMemoryKv } from './embedded/ttl-store.ts';
 import { migrate } from './migrate.ts';
 import { createAdapterFactory, type AdapterFactory } from './adapter-factory.ts';
 import { createRevocationList, type RevocationList } from './revocation-list.ts';
+import { attachClientCache, createClientCache, type ClientCache } from './client-cache.ts';
 
 export type { SqlClient, SqlResult } from './sql.ts';
 export type { KvStore } from './kv.ts';
 export type { AdapterFactory } from './adapter-factory.ts';
 export type { RevocationList } from './revocation-list.ts';
+export type { ClientCache } from './client-cache.ts';
+export { createClientCache, CLIENT_CHANGED_CHANNEL } from './client-cache.ts';
 export type { ClientMetadata, ClientRow, ResourceServerInput, ResourceServerRow } from './clients-queries.ts';
 export { createAdapterFactory } from './adapter-factory.ts';
 export { createRevocationList } from './revocation-list.ts';
@@ -48,6 +51,12 @@ export interface Stores {
   kv: KvStore;
   adapterFactory: AdapterFactory;
   revocations: RevocationList;
+  /**
+   * The Client adapter's cache (≤ 2 s per entry); call `invalidate(clientId)` after committing
+   * any change to a client or its certificates. Writes through `sql` with clients-queries.ts
+   * upsertClient / setClientDisabled invalidate by themselves.
+   */
+  clientCache: ClientCache;
   /** True when either store is in-process: state is not shared, so run one instance only. */
   embedded: boolean;
   close(): Promise<void>;
@@ -63,6 +72,8 @@ export async function openStores(opts: StoresOptions): Promise<Stores> {
     : await openPglite(join(opts.dataDir, 'pglite'));
 
   let kv: KvStore | undefined;
+  let clientCache: ClientCache;
+  let unsubscribe: () => Promise<void>;
   try {
     kv = opts.redisUrl
       ? await openRedisKv(opts.redisUrl, {
@@ -71,6 +82,10 @@ export async function openStores(opts: StoresOptions): Promise<Stores> {
         })
       : createMemoryKv();
     await migrate(sql);
+    clientCache = createClientCache({ kv });
+    // Other instances' invalidations (admin changes): subscribed before the server serves.
+    unsubscribe = await clientCache.subscribe();
+    attachClientCache(sql, clientCache);
   } catch (err) {
     await Promise.allSettled([sql.close(), kv?.close()]);
     throw err;
@@ -79,10 +94,12 @@ export async function openStores(opts: StoresOptions): Promise<Stores> {
   const stores: Stores = {
     sql,
     kv,
-    adapterFactory: createAdapterFactory({ sql, kv }),
+    adapterFactory: createAdapterFactory({ sql, kv, clientCache }),
     revocations: createRevocationList(kv),
+    clientCache,
     embedded: !opts.databaseUrl || !opts.redisUrl,
     async close() {
+      await unsubscribe().catch(() => undefined);
       const results = await Promise.allSettled([sql.close(), stores.kv.close()]);
       const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
       if (failures.length > 0) throw new AggregateError(failures, 'closing the stores failed');

@@ -108,7 +108,7 @@ export function certificateRoutes(deps: RouteDeps): Route[] {
       if (isSelfSigned(locked.metadata)) {
         await updateClientIfVersion(tx, { metadata: withKey(locked.metadata, parsed.leaf), disabled: locked.disabled, version: locked.version });
       }
-      await recordChange(tx, ctx, { action: 'client.certificate.add', target: targets.certificate(clientId, x5t), before: null, after: { ...certificateView(row) } });
+      await recordChange(tx, ctx, { action: 'client.certificate.add', target: targets.certificate(clientId, x5t), clientId, before: null, after: { ...certificateView(row) } });
       return row;
     });
     ctx.status = 201;
@@ -132,7 +132,7 @@ export function certificateRoutes(deps: RouteDeps): Route[] {
       }
       await recordChange(tx, ctx, {
         action: 'client.certificate.retire',
-        target: targets.certificate(clientId, x5t),
+        target: targets.certificate(clientId, x5t), clientId,
         before: { ...certificateView(existing) },
         after: { ...certificateView(retired) },
       });

@@ -89,7 +89,7 @@ export function clientRoutes(deps: RouteDeps): Route[] {
       const created = await insertClient(tx, client.metadata, client.disabled ?? false);
       if (!created) throw conflict(`client_id: "${clientId}" is already registered`);
       for (const cert of client.certificates) await addClientCertificate(tx, certificateRow(clientId, cert));
-      await recordChange(tx, ctx, { action: 'client.create', target: targets.client(clientId), before: null, after: clientView(created) });
+      await recordChange(tx, ctx, { action: 'client.create', target: targets.client(clientId), clientId, before: null, after: clientView(created) });
       return created;
     });
     ctx.set('Location', `/admin/v1/clients/${encodeURIComponent(clientId)}`);
@@ -122,7 +122,7 @@ export function clientRoutes(deps: RouteDeps): Route[] {
       const updated = await updateClientIfVersion(tx, { metadata: client.metadata, disabled: client.disabled ?? locked.disabled, version: expected });
       if (!updated) throw new AdminError(412, 'precondition_failed', 'If-Match: the resource changed since that ETag: GET it again and retry');
       if (isSelfSigned(updated.metadata)) await syncCertificates(tx, clientId, client.certificates);
-      await recordChange(tx, ctx, { action: 'client.update', target: targets.client(clientId), before: clientView(locked), after: clientView(updated) });
+      await recordChange(tx, ctx, { action: 'client.update', target: targets.client(clientId), clientId, before: clientView(locked), after: clientView(updated) });
       return { before: locked, after: updated };
     });
     if (after.disabled && !before.disabled) await finishRevocation(deps, clientId, { grantIds: [], grants: 0, refreshTokens: 0 });
@@ -141,7 +141,7 @@ export function clientRoutes(deps: RouteDeps): Route[] {
       checkVersion(locked.version, expected);
       const grants = await revokeGrantsInTransaction(tx, clientId);
       await deleteClient(tx, clientId);
-      await recordChange(tx, ctx, { action: 'client.delete', target: targets.client(clientId), before: clientView(locked), after: null });
+      await recordChange(tx, ctx, { action: 'client.delete', target: targets.client(clientId), clientId, before: clientView(locked), after: null });
       return grants;
     });
     await finishRevocation(deps, clientId, revoked);
@@ -156,7 +156,7 @@ export function clientRoutes(deps: RouteDeps): Route[] {
       const grants = await revokeGrantsInTransaction(tx, clientId);
       await recordChange(tx, ctx, {
         action: 'client.revoke',
-        target: targets.client(clientId),
+        target: targets.client(clientId), clientId,
         before: null,
         after: { revoked_grants: grants.grants, revoked_refresh_tokens: grants.refreshTokens },
       });
