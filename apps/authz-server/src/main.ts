@@ -1,17 +1,17 @@
 // Process entry: config -> stores -> keys -> provider -> listeners; SIGTERM drains.
 import { readFile } from 'node:fs/promises';
-import { hkdfSync } from 'node:crypto';
 import { createCertificateSource } from '@certbound/cnf-verifier';
 import { loadConfig, ConfigError, type Config } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
 import { openStores, type Stores } from './storage/index.ts';
 import { findResourceServer } from './storage/clients-queries.ts';
 import { resolveKeyEncryptionKey } from './keys/kek.ts';
+import { deriveKey } from './keys/derive.ts';
 import { loadOrCreateSigningKeys } from './keys/signing-keys.ts';
 import { ensureDevPki, type DevPki } from './pki/dev-pki.ts';
 import { loadTrustStore } from './mtls/trust-store.ts';
 import { createVerdictCache } from './mtls/connection-verdict.ts';
-import { createProvider, mtlsEndpointAliases } from './provider.ts';
+import { createProvider, mtlsEndpointAliases, SIGNING_ALGS, STATIC_SCOPES, publicJwks } from './provider.ts';
 import { dpopNonceSecret } from './oauth/dpop.ts';
 import { createLocalAccountSource } from './accounts/local-accounts.ts';
 import type { AccountSource } from './accounts/account-source.ts';
@@ -23,7 +23,6 @@ import { bootstrapAdmin, createAdminApi, type Route as AdminRoute } from './admi
 import type { AdminMatcher } from './admin/bootstrap.ts';
 import { createClientRevocations } from './storage/client-revocations.ts';
 import { applyClientDefaults } from './oauth/client-defaults.ts';
-import { SIGNING_ALGS, STATIC_SCOPES, publicJwks } from './provider.ts';
 import type { ServerTlsMaterial } from './http/tls-options.ts';
 import type { ResourceServerRecord } from './oauth/resource-servers.ts';
 
@@ -69,7 +68,7 @@ async function tlsMaterial(config: Config, devPki: DevPki | undefined): Promise<
 
 /** Cookie keys shared by every instance, derived from the key-encryption key. */
 function cookieKeys(kek: Buffer): string[] {
-  return [Buffer.from(hkdfSync('sha256', kek, 'certbound', 'cookie-keys-v1', 32)).toString('base64url')];
+  return [deriveKey(kek, 'cookie-keys-v1').toString('base64url')];
 }
 
 /** What an embedding deployment may plug in; everything has a built-in default. */

@@ -47,14 +47,21 @@ export interface ProviderDeps {
   accounts: AccountSource;
 }
 
+/** oidc-provider's default routes of the endpoints a client calls with its credentials. */
+const CLIENT_ENDPOINTS = {
+  token_endpoint: '/token',
+  introspection_endpoint: '/token/introspection',
+  revocation_endpoint: '/token/revocation',
+  pushed_authorization_request_endpoint: '/request',
+  userinfo_endpoint: '/me',
+} as const;
+
+function endpointsAt(origin: string): Record<keyof typeof CLIENT_ENDPOINTS, string> {
+  return Object.fromEntries(Object.entries(CLIENT_ENDPOINTS).map(([name, path]) => [name, `${origin}${path}`])) as Record<keyof typeof CLIENT_ENDPOINTS, string>;
+}
+
 export function mtlsEndpointAliases(config: Config) {
-  return {
-    token_endpoint: `${config.mtlsBaseUrl}/token`,
-    introspection_endpoint: `${config.mtlsBaseUrl}/token/introspection`,
-    revocation_endpoint: `${config.mtlsBaseUrl}/token/revocation`,
-    pushed_authorization_request_endpoint: `${config.mtlsBaseUrl}/request`,
-    userinfo_endpoint: `${config.mtlsBaseUrl}/me`,
-  };
+  return endpointsAt(config.mtlsBaseUrl);
 }
 
 export function publicJwks(jwks: JSONWebKeySet): JSONWebKeySet {
@@ -181,12 +188,11 @@ export function createProvider(deps: ProviderDeps): Provider {
 
   const provider = new Provider(config.issuer, configuration);
   installAtomicReplayDetection(provider, deps.kv);
-  acceptPublishedAudiences(provider, [
-    `${config.issuer}/token`, aliases.token_endpoint,
-    `${config.issuer}/request`, aliases.pushed_authorization_request_endpoint,
-    `${config.issuer}/token/introspection`, aliases.introspection_endpoint,
-    `${config.issuer}/token/revocation`, aliases.revocation_endpoint,
-  ]);
+  // A client assertion may name either published URL of the endpoint it authenticates at
+  // (userinfo takes no client authentication).
+  const { userinfo_endpoint: _public, ...publicEndpoints } = endpointsAt(config.issuer);
+  const { userinfo_endpoint: _mtls, ...mtlsEndpoints } = aliases;
+  acceptPublishedAudiences(provider, [...Object.values(publicEndpoints), ...Object.values(mtlsEndpoints)]);
 
   // Outermost first: the reporter sees the final answer after structuredTokens had its say.
   provider.use(createRefusalReporter(provider, deps.logger, aliases.token_endpoint));

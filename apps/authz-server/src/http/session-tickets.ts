@@ -12,7 +12,8 @@
 // the full handshake (OpenSSL keeps only the peer certificate in the session), so the chain a
 // client presented is remembered by leaf thumbprint — in this process and in the KvStore, which
 // every worker shares — and offered again to path validation when that client resumes.
-import { createHash, hkdfSync, randomBytes, X509Certificate } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
+import { deriveKey } from '../keys/derive.ts';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { KvStore } from '../storage/kv.ts';
 import type { VerdictCache } from '../oauth/client-certificate.ts';
@@ -72,7 +73,7 @@ export function createSessionTickets(secret: Buffer, options: SessionTicketOptio
   function keyOf(window: number): TicketKey {
     let key = derived.get(window);
     if (!key) {
-      const bytes = Buffer.from(hkdfSync('sha256', secret, 'certbound', `tls-session-ticket-keys-v1:${window}`, 3 * PART));
+      const bytes = deriveKey(secret, `tls-session-ticket-keys-v1:${window}`, 3 * PART);
       key = { bytes, name: bytes.subarray(0, PART), hmac: bytes.subarray(PART, 2 * PART), aes: bytes.subarray(2 * PART) };
       if (derived.size >= 4) derived.delete(derived.keys().next().value!);
       derived.set(window, key);
@@ -121,7 +122,7 @@ export function createSessionTickets(secret: Buffer, options: SessionTicketOptio
 
 /** Session-ticket secret for every worker and instance: derived from the key-encryption key. */
 export function sessionTicketsFromKek(kek: Buffer, options: SessionTicketOptions = {}): SessionTickets {
-  return createSessionTickets(Buffer.from(hkdfSync('sha256', kek, 'certbound', 'tls-session-tickets-v1', 32)), options);
+  return createSessionTickets(deriveKey(kek, 'tls-session-tickets-v1'), options);
 }
 
 export interface ChainMemoryOptions {

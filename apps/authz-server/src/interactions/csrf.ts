@@ -4,7 +4,8 @@
 // 2. a browser's Origin (or Sec-Fetch-Site) must name this server;
 // 3. every form carries a token bound to the interaction, HMAC(key derived from the cookie
 //    keys, uid), compared in constant time.
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { deriveKey } from '../keys/derive.ts';
 import type { IncomingMessage } from 'node:http';
 
 export interface CsrfGuard {
@@ -14,7 +15,7 @@ export interface CsrfGuard {
 }
 
 export function createCsrfGuard(cookieKey: string, issuer: string): CsrfGuard {
-  const key = Buffer.from(hkdfSync('sha256', Buffer.from(cookieKey, 'utf8'), 'certbound', 'interaction-csrf-v1', 32));
+  const key = deriveKey(Buffer.from(cookieKey, 'utf8'), 'interaction-csrf-v1');
   const origin = new URL(issuer).origin;
   const token = (uid: string) => createHmac('sha256', key).update(uid).digest('base64url');
   return {

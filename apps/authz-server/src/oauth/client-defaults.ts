@@ -9,7 +9,8 @@ import type { Adapter, AdapterPayload } from 'oidc-provider';
 
 export type AdapterFactory = (model: string) => Adapter;
 
-const CERTIFICATE_METHODS = new Set(['tls_client_auth', 'self_signed_tls_client_auth']);
+/** The RFC 8705 §2 client authentication methods: the client proves itself with a certificate. */
+export const CERTIFICATE_METHODS: ReadonlySet<string> = new Set(['tls_client_auth', 'self_signed_tls_client_auth']);
 
 export function applyClientDefaults(stored: AdapterPayload, staticScopes: ReadonlySet<string>): AdapterPayload {
   const metadata = { ...stored } as Record<string, unknown>;

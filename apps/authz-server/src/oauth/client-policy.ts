@@ -7,8 +7,8 @@
 //   otherwise by DPoP (FAPI 2.0 SP §5.3.2.1, §5.3.2.2).
 import { errors } from 'oidc-provider';
 import { fapiProfileOf, type FapiProfile } from './fapi.ts';
+import { CERTIFICATE_METHODS } from './client-defaults.ts';
 
-const CERTIFICATE_METHODS = new Set(['tls_client_auth', 'self_signed_tls_client_auth']);
 
 function refuse(description: string): never {
   throw new errors.InvalidClientMetadata(description);

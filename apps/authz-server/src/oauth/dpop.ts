@@ -4,7 +4,8 @@
 //   nonce handed out by one instance is accepted by the next (RFC 9449 §8);
 // - `jti` replay detection that is atomic across instances (RFC 9449 §11.1);
 // - the RFC 9449 §5 error code for a replayed proof.
-import { createHash, hkdfSync } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { deriveKey } from '../keys/derive.ts';
 import type { Next } from 'koa';
 import type { KoaContextWithOIDC, Provider } from 'oidc-provider';
 import type { KvStore } from '../storage/kv.ts';
@@ -17,7 +18,7 @@ import { oauthErrorOf } from './refusals.ts';
  * nonces, and nothing new has to be configured or rotated separately.
  */
 export function dpopNonceSecret(kek: Buffer): Buffer {
-  return Buffer.from(hkdfSync('sha256', kek, 'certbound', 'dpop-nonce-v1', 32));
+  return deriveKey(kek, 'dpop-nonce-v1');
 }
 
 export function dpopFeature(nonceSecret: Buffer) {
