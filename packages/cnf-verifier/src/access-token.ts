@@ -34,15 +34,13 @@ function describeClaimFailure(err: errors.JWTClaimValidationFailed): string {
 }
 
 // Every token of an authorization server carries one of a handful of protected headers (one
-// per signing key): a header segment that passed the checks below is remembered (per list of
-// pinned algorithms), so they do not decode and parse the same JSON for every request.
+// per signing key): a header segment that passed the checks below is remembered, so they do not
+// decode and parse the same JSON for every request.
 const HEADERS_MAX = 64;
-const acceptedHeaders = new WeakMap<readonly string[], Set<string>>();
 
-function checkHeader(token: string, algorithms: readonly string[]): void {
-  let accepted = acceptedHeaders.get(algorithms);
+function checkHeader(token: string, algorithms: readonly string[], accepted: Set<string>): void {
   const segment = token.slice(0, token.indexOf('.'));
-  if (accepted?.has(segment)) return;
+  if (accepted.has(segment)) return;
   let header: ReturnType<typeof decodeProtectedHeader>;
   try {
     header = decodeProtectedHeader(token);
@@ -58,31 +56,36 @@ function checkHeader(token: string, algorithms: readonly string[]): void {
     throw new InvalidTokenError(`access token alg ${String(header.alg).slice(0, 32)} is not allowed`);
   }
   if (segment.length > 1_024) return; // a real header is a few dozen bytes: never hold a padded one
-  if (!accepted) acceptedHeaders.set(algorithms, (accepted = new Set()));
   if (accepted.size >= HEADERS_MAX) accepted.clear();
   accepted.add(segment);
 }
 
-export async function verifyJwtAccessToken(token: string, policy: AccessTokenPolicy, nowMs: number): Promise<JWTPayload> {
-  checkHeader(token, policy.algorithms);
-  try {
-    const { payload } = await jwtVerify(token, policy.keys, {
-      algorithms: [...policy.algorithms],
-      typ: 'at+jwt',
-      issuer: policy.issuer,
-      audience: [...policy.audience],
-      clockTolerance: policy.clockTolerance,
-      requiredClaims: ['exp'],
-      currentDate: new Date(nowMs),
-    });
-    return payload;
-  } catch (err) {
-    if (err instanceof UpstreamError) throw err;
-    if (err instanceof errors.JWTExpired) throw new InvalidTokenError('access token has expired', { cause: err });
-    if (err instanceof errors.JWTClaimValidationFailed) throw new InvalidTokenError(describeClaimFailure(err), { cause: err });
-    if (err instanceof errors.JWSSignatureVerificationFailed) throw new InvalidTokenError('access token signature is invalid', { cause: err });
-    if (err instanceof errors.JWKSNoMatchingKey) throw new InvalidTokenError('no key in the JWKS matches the access token', { cause: err });
-    if (err instanceof errors.JWKSMultipleMatchingKeys) throw new InvalidTokenError('several JWKS keys match the access token; kid required', { cause: err });
-    throw new InvalidTokenError('access token could not be verified', { cause: err });
-  }
+export type AccessTokenVerifier = (token: string, nowMs: number) => Promise<JWTPayload>;
+
+/** Builds the check once per verifier; only the clock changes per request. */
+export function createAccessTokenVerifier(policy: AccessTokenPolicy): AccessTokenVerifier {
+  const accepted = new Set<string>();
+  const options = {
+    algorithms: [...policy.algorithms],
+    typ: 'at+jwt',
+    issuer: policy.issuer,
+    audience: [...policy.audience],
+    clockTolerance: policy.clockTolerance,
+    requiredClaims: ['exp'],
+  };
+  return async function verifyJwtAccessToken(token, nowMs) {
+    checkHeader(token, policy.algorithms, accepted);
+    try {
+      const { payload } = await jwtVerify(token, policy.keys, { ...options, currentDate: new Date(nowMs) });
+      return payload;
+    } catch (err) {
+      if (err instanceof UpstreamError) throw err;
+      if (err instanceof errors.JWTExpired) throw new InvalidTokenError('access token has expired', { cause: err });
+      if (err instanceof errors.JWTClaimValidationFailed) throw new InvalidTokenError(describeClaimFailure(err), { cause: err });
+      if (err instanceof errors.JWSSignatureVerificationFailed) throw new InvalidTokenError('access token signature is invalid', { cause: err });
+      if (err instanceof errors.JWKSNoMatchingKey) throw new InvalidTokenError('no key in the JWKS matches the access token', { cause: err });
+      if (err instanceof errors.JWKSMultipleMatchingKeys) throw new InvalidTokenError('several JWKS keys match the access token; kid required', { cause: err });
+      throw new InvalidTokenError('access token could not be verified', { cause: err });
+    }
+  };
 }

@@ -61,7 +61,7 @@ function isTlsSocket(socket: unknown): socket is TLSSocket {
 }
 
 /** The certificate of the TLS handshake, computed once per connection. */
-export function tlsCertificate(socket: unknown): PresentedCertificate | undefined {
+function tlsCertificate(socket: unknown): PresentedCertificate | undefined {
   if (!isTlsSocket(socket)) return undefined;
   const cached = socketCache.get(socket);
   if (cached !== undefined) return cached ?? undefined;

@@ -38,7 +38,7 @@ export function parseClientCertChain(value: string): X509Certificate[] {
 }
 
 /** Certificates of a PEM text, in order. */
-export function parsePem(pem: string, header: string): X509Certificate[] {
+function parsePem(pem: string, header: string): X509Certificate[] {
   const blocks = [...pem.matchAll(/-----BEGIN CERTIFICATE-----([^-]*)-----END CERTIFICATE-----/g)];
   const outside = pem.replace(/-----BEGIN CERTIFICATE-----[^-]*-----END CERTIFICATE-----/g, '').trim();
   if (blocks.length === 0 || outside !== '') throw new InvalidRequestError(`${header} is not a PEM certificate`);

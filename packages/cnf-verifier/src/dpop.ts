@@ -1,11 +1,11 @@
 /** DPoP proof validation, RFC 9449 §4.3 and §7.1. */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { EmbeddedJWK, decodeProtectedHeader, errors, jwtVerify, type CryptoKey, type FlattenedJWSInput, type JWK, type JWSHeaderParameters, type JWTPayload } from 'jose';
 import { InvalidDpopProofError, InvalidTokenError, UseDpopNonceError } from './errors.ts';
 import type { NonceIssuer } from './nonce.ts';
 import type { ReplayStore } from './replay-store.ts';
 import { normalizeHtu } from './request-url.ts';
-import { jwkThumbprint } from './thumbprint.ts';
+import { jwkThumbprint, sameString } from './thumbprint.ts';
 import { UpstreamError } from './upstream-error.ts';
 
 export type { ReplayStore } from './replay-store.ts';
@@ -43,12 +43,6 @@ const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 function sha256(value: string): Buffer {
   return createHash('sha256').update(value).digest();
-}
-
-function sameString(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 function claimString(claims: JWTPayload, name: string): string {
@@ -113,7 +107,7 @@ export async function verifyDpopProof(req: DpopRequest, policy: DpopPolicy): Pro
       jkt = embedded.jkt;
       return embedded.key;
     }, {
-      algorithms: [...policy.algorithms],
+      algorithms: policy.algorithms as string[], // jose only reads it
       typ: 'dpop+jwt',
       currentDate: new Date(req.nowMs),
     }));

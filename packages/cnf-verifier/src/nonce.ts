@@ -3,7 +3,8 @@
  * sharing the secret issues and accepts the same values; the current and the previous window
  * are accepted so a nonce handed out just before a rollover still works.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { sameString } from './thumbprint.ts';
 
 export interface NonceOptions {
   /** At least 32 bytes; share it across instances. */
@@ -25,16 +26,22 @@ export function createNonceIssuer(options: NonceOptions, optionName = 'dpop.nonc
   const windowSeconds = options.windowSeconds ?? 300;
   if (!Number.isInteger(windowSeconds) || windowSeconds < 1) throw new TypeError(`${optionName}.windowSeconds: must be a positive integer`);
   const key = Buffer.from(secret);
-  const forWindow = (counter: number) => createHmac('sha256', key).update(`dpop-nonce:${counter}`).digest().subarray(0, 24).toString('base64url');
+  // A window's nonce changes once per window, not per request: the last two are kept.
+  let recent: Array<[counter: number, nonce: string]> = [];
+  const forWindow = (counter: number) => {
+    for (const [c, nonce] of recent) if (c === counter) return nonce;
+    const nonce = createHmac('sha256', key).update(`dpop-nonce:${counter}`).digest().subarray(0, 24).toString('base64url');
+    recent = [[counter, nonce], ...recent.slice(0, 1)];
+    return nonce;
+  };
   const counter = (nowMs: number) => Math.floor(nowMs / 1000 / windowSeconds);
-  const same = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
   return {
     current: (nowMs) => forWindow(counter(nowMs)),
     check(nonce, nowMs) {
       if (typeof nonce !== 'string') return 'invalid';
       const c = counter(nowMs);
-      if (same(nonce, forWindow(c))) return 'current';
-      if (same(nonce, forWindow(c - 1))) return 'previous';
+      if (sameString(nonce, forWindow(c))) return 'current';
+      if (sameString(nonce, forWindow(c - 1))) return 'previous';
       return 'invalid';
     },
   };

@@ -1,9 +1,10 @@
 /** Checks createVerifier's options once, at creation; every message names the option. */
-import type { JWTVerifyGetKey } from 'jose';
+import { createAccessTokenVerifier, type AccessTokenVerifier } from './access-token.ts';
 import { createCertificateSource, type CertificateSource, type ProxyHeaderFormat } from './certificate.ts';
 import { createIntrospector, type IntrospectionOptions, type Introspector } from './introspection.ts';
 import { createKeyResolver, type JwksOption } from './jwks.ts';
-import { createNonceIssuer, type NonceIssuer, type NonceOptions } from './nonce.ts';
+import type { DpopPolicy } from './dpop.ts';
+import { createNonceIssuer, type NonceOptions } from './nonce.ts';
 import { createMemoryReplayStore, type ReplayStore } from './replay-store.ts';
 import { createProxyMatcher } from './trusted-proxies.ts';
 
@@ -50,16 +51,11 @@ export interface VerifierOptions {
 }
 
 export interface VerifierConfig {
-  issuer: string;
-  audience: readonly string[];
-  algorithms: readonly string[];
-  clockTolerance: number;
   strict: boolean;
-  keys: JWTVerifyGetKey | undefined;
+  /** JWT access tokens, when `jwks` is configured. */
+  verifyJwt: AccessTokenVerifier | undefined;
   introspect: Introspector | undefined;
-  dpop:
-    | { algorithms: readonly string[]; iatPast: number; iatFuture: number; nonce: NonceIssuer | undefined; replayStore: ReplayStore }
-    | undefined;
+  dpop: DpopPolicy | undefined;
   certificates: CertificateSource;
   isTrustedProxy: (address: string | undefined) => boolean;
   realm: string | undefined;
@@ -102,7 +98,9 @@ export function resolveOptions(options: VerifierOptions): VerifierConfig {
   const clockTolerance = seconds(options.clockTolerance, 'clockTolerance', 5);
   if (mode !== 'strict' && mode !== 'permissive') throw new TypeError(`mode: must be 'strict' or 'permissive'`);
   if (options.jwks === undefined && options.introspection === undefined) throw new TypeError('jwks: required unless introspection is configured');
-  const keys = options.jwks === undefined ? undefined : createKeyResolver(options.jwks);
+  const verifyJwt = options.jwks === undefined
+    ? undefined
+    : createAccessTokenVerifier({ issuer, audience, algorithms: algs, clockTolerance, keys: createKeyResolver(options.jwks) });
   const introspect = options.introspection === undefined ? undefined : createIntrospector(options.introspection, { issuer, audience, clockTolerance });
   if (options.realm !== undefined && typeof options.realm !== 'string') throw new TypeError('realm: must be a string');
   const now = options.now ?? Date.now;
@@ -123,12 +121,8 @@ export function resolveOptions(options: VerifierOptions): VerifierConfig {
   }
   const trustedProxies = options.trustedProxies ?? [];
   return Object.freeze({
-    issuer,
-    audience: Object.freeze([...audience]),
-    algorithms: algs,
-    clockTolerance,
     strict: mode === 'strict',
-    keys,
+    verifyJwt,
     introspect,
     dpop,
     certificates: createCertificateSource({ trustedProxies, proxyHeaders: options.proxyHeaders, nginxHeader: options.nginxHeader }),

@@ -1,16 +1,15 @@
 /** scheme -> token -> claims -> binding check. */
-import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { JWTPayload } from 'jose';
-import { readCredentials } from './authorization.ts';
-import { headerValues } from './authorization.ts';
+import { headerValues, readCredentials } from './authorization.ts';
 import type { CertificateSource, PresentedCertificate } from './certificate.ts';
 import { verifyDpopProof } from './dpop.ts';
 import { InvalidRequestError, InvalidTokenError, VerifierError } from './errors.ts';
-import { looksLikeJwt, verifyJwtAccessToken } from './access-token.ts';
+import { looksLikeJwt } from './access-token.ts';
 import { resolveOptions, type VerifierConfig, type VerifierOptions } from './options.ts';
 import { requestUrl } from './request-url.ts';
 import { rememberChallenge } from './scopes.ts';
+import { sameString } from './thumbprint.ts';
 import type { AuthScheme, ChallengeContext } from './www-authenticate.ts';
 
 /** A node IncomingMessage, or anything shaped like one (Express `req`, Koa `ctx.req`). */
@@ -79,16 +78,8 @@ export interface Verifier {
   readonly certificates: CertificateSource;
 }
 
-function sameThumbprint(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
 async function tokenClaims(token: string, config: VerifierConfig, nowMs: number): Promise<JWTPayload> {
-  if (looksLikeJwt(token) && config.keys) {
-    return verifyJwtAccessToken(token, { ...config, keys: config.keys }, nowMs);
-  }
+  if (looksLikeJwt(token) && config.verifyJwt) return config.verifyJwt(token, nowMs);
   if (config.introspect) return config.introspect(token, nowMs);
   throw new InvalidTokenError('access token is not a JWT');
 }
@@ -139,7 +130,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       // RFC 8705 §3: the thumbprint of the certificate presented on this connection.
       const certificate = certificates.fromRequest(req);
       if (!certificate) throw new InvalidTokenError('access token is bound to a certificate but none was presented');
-      if (!sameThumbprint(x5t, certificate.thumbprint)) throw new InvalidTokenError('access token is bound to a different certificate');
+      if (!sameString(x5t, certificate.thumbprint)) throw new InvalidTokenError('access token is bound to a different certificate');
       result.certificate = certificate;
     }
     if (jkt !== undefined && dpop) {
@@ -152,7 +143,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       result.dpopJkt = proof.jkt;
       if (proof.nonce !== undefined) result.dpopNonce = proof.nonce;
     }
-    rememberChallenge(result, { ...ctx });
+    rememberChallenge(result, ctx);
     return result;
   }
 

@@ -21,7 +21,7 @@ export interface ChallengeError {
 }
 
 // RFC 9110 §11.2 quoted-string: backslash-escape DQUOTE and backslash.
-export function quote(value: string): string {
+function quote(value: string): string {
   return `"${value.replace(/["\\]/g, (c) => `\\${c}`)}"`;
 }
 

@@ -132,7 +132,9 @@ describe('Express adapter', () => {
     const scoped = await run(expressRequireScopes('settlements:write'), req);
     assert.equal(scoped.next, undefined);
     assert.equal(scoped.rec.status, 403);
+    assert.deepEqual(scoped.rec.body, { error: 'insufficient_scope', error_description: 'access token lacks scope settlements:write' });
     assert.equal(scoped.rec.headers['www-authenticate'], SCOPE_CHALLENGE);
+    assert.equal(scoped.rec.headers['cache-control'], 'no-store');
   });
 
   it('passes errors that are not refusals to next(err)', async () => {

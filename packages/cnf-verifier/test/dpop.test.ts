@@ -206,10 +206,13 @@ describe('RFC 9449 DPoP-bound access tokens', () => {
       assert.equal((await send({ iat: at(), nonce: current, at: longLived })).status, 200);
     });
 
-    it('refuses a forged nonce', async () => {
-      const reply = await send({ iat: at(), nonce: 'A'.repeat(32), at: longLived });
-      assert.equal(reply.status, 401);
-      assert.equal(reply.body.error, 'use_dpop_nonce');
+    it('refuses a forged nonce, also one of the right length in characters but not in bytes', async () => {
+      const d = 'DPoP proof nonce is missing or stale';
+      for (const forged of ['A'.repeat(32), '\u00e9'.repeat(32)]) {
+        const reply = await send({ iat: at(), nonce: forged, at: longLived });
+        expectOAuthError(reply, 401, 'use_dpop_nonce', d, `DPoP error="use_dpop_nonce", error_description="${d}", ${ALGS}, Bearer`);
+        assert.match(reply.headers['dpop-nonce'] as string, /^[A-Za-z0-9_-]{32}$/);
+      }
     });
   });
 });

@@ -92,7 +92,8 @@ describe('RFC 8705 §3 certificate-bound access tokens', () => {
     it('permissive still enforces a binding the token carries', async () => {
       use({ mode: 'permissive' });
       const res = await tlsRequest(pki, server, { client: clientB, headers: { authorization: `Bearer ${await tokenFor(clientA)}` } });
-      assert.equal(res.status, 401);
+      const d = 'access token is bound to a different certificate';
+      expectRefusal(res, 401, 'invalid_token', d, bearerError(d));
     });
   });
 
