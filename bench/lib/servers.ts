@@ -6,13 +6,13 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { openStores } from '../../apps/authz-server/src/storage/index.ts';
 import { upsertClient, upsertResourceServer } from '../../apps/authz-server/src/storage/clients-queries.ts';
 import type { SqlClient } from '../../apps/authz-server/src/storage/sql.ts';
+import { freePort } from '../../test/support/https.ts';
 import { BENCH_CLIENT_SUBJECT, type BenchPki } from './pki.ts';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -33,19 +33,6 @@ export interface RunningServer {
   /** CPU time (user + system) used so far by the process tree, in seconds */
   cpuSeconds(): Promise<number>;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function statusValue(pid: number, field: string): Promise<number> {

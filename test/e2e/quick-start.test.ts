@@ -3,31 +3,25 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm, stat, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePort, https } from '../support/https.ts';
+import { https } from '../support/https.ts';
 import { decodeJwt, expectOAuthError } from '../support/oauth.ts';
-import { startProcess, type RunningProcess } from '../support/processes.ts';
+import { startDevServer, type DevServer, type RunningProcess } from '../support/processes.ts';
 
 describe('quick start: npm start on a fresh machine', () => {
+  let server: DevServer | undefined;
   let dir: string;
   let proc: RunningProcess;
   let mtlsPort: number;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'certbound-e2e-'));
-    mtlsPort = await freePort();
-    proc = await startProcess('apps/authz-server/src/main.ts', {
-      PUBLIC_PORT: String(await freePort()),
-      MTLS_PORT: String(mtlsPort),
-      LOG_LEVEL: 'info',
-    }, { ready: /curl --cacert[\s\S]*\/token/, cwd: dir });
+    server = await startDevServer('certbound-e2e-');
+    ({ dir, proc, mtlsPort } = server);
   });
 
   after(async () => {
-    await proc?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await server?.close();
   });
 
   it('creates the dev PKI with private keys readable only by their owner', async () => {

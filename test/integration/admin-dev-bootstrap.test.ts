@@ -4,14 +4,14 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { issueCertificate, loadIssued, type IssuedCertificate } from '../../apps/authz-server/src/pki/issue.ts';
-import { freePort, https } from '../support/https.ts';
-import { startProcess, repoRoot, type RunningProcess } from '../support/processes.ts';
+import { https } from '../support/https.ts';
+import { startDevServer, repoRoot, type DevServer, type RunningProcess } from '../support/processes.ts';
 
 describe('dev setup: bootstrap the admin client and call /admin/v1 with curl', () => {
+  let server: DevServer | undefined;
   let dir: string;
   let proc: RunningProcess;
   let mtlsPort: number;
@@ -19,13 +19,8 @@ describe('dev setup: bootstrap the admin client and call /admin/v1 with curl', (
   let readmeBlock: string;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'certbound-admin-dev-'));
-    mtlsPort = await freePort();
-    proc = await startProcess('apps/authz-server/src/main.ts', {
-      PUBLIC_PORT: String(await freePort()),
-      MTLS_PORT: String(mtlsPort),
-      LOG_LEVEL: 'info',
-    }, { ready: /curl --cacert[\s\S]*\/token/, cwd: dir });
+    server = await startDevServer('certbound-admin-dev-');
+    ({ dir, proc, mtlsPort } = server);
     // What `npx certbound pki issue --cn ledger --out ./certs` writes.
     const pki = join(dir, '.data/pki');
     const ca = await loadIssued(await readFile(join(pki, 'ca.pem'), 'utf8'), await readFile(join(pki, 'ca-key.pem'), 'utf8'));
@@ -40,8 +35,7 @@ describe('dev setup: bootstrap the admin client and call /admin/v1 with curl', (
   });
 
   after(async () => {
-    await proc?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await server?.close();
   });
 
   it('registered the admin client from the dev PKI on first start', () => {

@@ -242,8 +242,7 @@ describe('RFC 8705 mutual-TLS client authentication', () => {
 
     it('answers a body that is not form encoding with 400, not 500', async () => {
       const res = await https(`${as.mtlsUrl}/token`, { ca: as.ca, identity: identity(certs.dn!), body: '%%%&&&==%zz', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-      assert.equal(res.status, 400, res.text);
-      assert.equal(res.json.error, 'invalid_request');
+      expectOAuthError(res, 400, 'invalid_request');
     });
 
     it('answers an oversized body with a 4xx, not 500', async () => {
@@ -253,7 +252,7 @@ describe('RFC 8705 mutual-TLS client authentication', () => {
 
     it('never issues an unbound token to a certificate-bound client', async () => {
       const res = await token('dn', undefined);
-      assert.equal(res.status, 401);
+      expectOAuthError(res, 401, 'invalid_client');
       assert.equal(res.json.access_token, undefined);
     });
   });

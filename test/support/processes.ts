@@ -1,8 +1,11 @@
 // Real processes for end-to-end tests: start an app with Node 24 and the source condition, wait
 // for its "listening" log line, keep its output for assertions, and stop it with SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { freePort } from './https.ts';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -47,4 +50,34 @@ export async function startProcess(entry: string, env: Record<string, string>, o
       return exited;
     },
   };
+}
+
+export interface DevServer {
+  /** the empty working directory it started in; its dev PKI is in .data/pki */
+  dir: string;
+  mtlsPort: number;
+  proc: RunningProcess;
+  /** stop the server and remove `dir` */
+  close(): Promise<void>;
+}
+
+/**
+ * `npm start` on a fresh machine: the server in a new, empty temporary directory with nothing set
+ * but its ports, ready once it has printed the curl for /token (after the dev bootstrap).
+ */
+export async function startDevServer(prefix: string): Promise<DevServer> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const remove = () => rm(dir, { recursive: true, force: true });
+  try {
+    const mtlsPort = await freePort();
+    const proc = await startProcess('apps/authz-server/src/main.ts', {
+      PUBLIC_PORT: String(await freePort()),
+      MTLS_PORT: String(mtlsPort),
+      LOG_LEVEL: 'info',
+    }, { ready: /curl --cacert[\s\S]*\/token/, cwd: dir });
+    return { dir, mtlsPort, proc, close: async () => { await proc.stop(); await remove(); } };
+  } catch (error) {
+    await remove();
+    throw error;
+  }
 }

@@ -41,6 +41,12 @@ export function segment(value: string): string {
   return value === '.' || value === '..' ? value.replaceAll('.', '%2E') : encodeURIComponent(value);
 }
 
+/** An answer's body as the JSON object it must be; `noun` names it: "a client". */
+export function answerObject(body: unknown, what: string, noun: string): Record<string, unknown> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new CommandError(`cannot ${what}: the answer is not ${noun}`);
+  return body as Record<string, unknown>;
+}
+
 export function connectAdminApi(resolveSettings: () => Promise<Settings>): AdminApi {
   let connection: Promise<{ settings: Settings; token: string }> | undefined;
   async function connect(): Promise<{ settings: Settings; token: string }> {

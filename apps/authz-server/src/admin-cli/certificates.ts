@@ -2,11 +2,11 @@
 // list them, retire the old one, and find those about to expire. A private key is never sent:
 // a PEM holding one is refused here, before anything goes on the wire.
 import type { Command, CommandGroup, FlagSpec } from '../cli.ts';
-import { segment } from './api.ts';
+import { answerObject, segment } from './api.ts';
 import { runAdmin } from './command.ts';
 import { CommandError } from './errors.ts';
 import { readInput } from './input.ts';
-import { printJson, show, summary, table, timeLeft } from './output.ts';
+import { printJson, quoted, show, summary, table, timeLeft } from './output.ts';
 import { connectionFlags } from './settings.ts';
 
 const PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
@@ -14,10 +14,7 @@ const CERTIFICATE = '-----BEGIN CERTIFICATE-----';
 
 type Certificate = Record<string, unknown>;
 
-function asCertificate(body: unknown, what: string): Certificate {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new CommandError(`cannot ${what}: the answer is not a certificate`);
-  return body as Certificate;
-}
+const asCertificate = (body: unknown, what: string): Certificate => answerObject(body, what, 'a certificate');
 
 function sansOf(sans: unknown): string {
   if (sans === null || typeof sans !== 'object') return '-';
@@ -43,7 +40,6 @@ function describeCertificate(cert: Certificate): string {
   ]);
 }
 
-const quoted = (id: string) => JSON.stringify(id);
 const clientArg = { name: 'client_id', help: 'the client' } as const;
 
 const addFlags = {

@@ -5,11 +5,11 @@
 // If-Match (RFC 9110 §13.1.1): a change made by someone else in between is a 412, never lost.
 import { isIP } from 'node:net';
 import type { CliIo, Command, CommandGroup, FlagSpec, FlagValues } from '../cli.ts';
-import { segment } from './api.ts';
+import { answerObject, segment } from './api.ts';
 import { runAdmin } from './command.ts';
-import { changedSinceRead, CommandError, LateUsageError } from './errors.ts';
+import { CommandError, LateUsageError, unlessChanged } from './errors.ts';
 import { checkAbsoluteUri, checkTrueFalse, readJsonObject, words } from './input.ts';
-import { printJson, show, summary, table } from './output.ts';
+import { printJson, quoted, show, summary, table } from './output.ts';
 import { connectionFlags } from './settings.ts';
 
 const AUTH_METHODS = ['tls_client_auth', 'self_signed_tls_client_auth', 'private_key_jwt'];
@@ -95,12 +95,7 @@ function matcherOf(client: Record<string, unknown>): string {
   return '-';
 }
 
-function asClient(body: unknown, what: string): Record<string, unknown> {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new CommandError(`cannot ${what}: the answer is not a client`);
-  return body as Record<string, unknown>;
-}
-
-const quoted = (id: string) => JSON.stringify(id);
+const asClient = (body: unknown, what: string) => answerObject(body, what, 'a client');
 
 // ---------------------------------------------------------------------------------------------
 
@@ -191,12 +186,10 @@ const update: Command<typeof updateFlags, 'client_id'> = {
         if (!(field in current)) throw new LateUsageError(`--unset ${field}: client ${quoted(id)} has no field "${field}"`);
         delete current[field];
       }
-      let answer;
-      try {
-        answer = await api.call(`update client ${quoted(id)}`, 'PUT', `/clients/${segment(id)}`, { json: withFields(current, fields), ifMatch: etag });
-      } catch (error) {
-        throw changedSinceRead(error, `client ${quoted(id)}`);
-      }
+      const answer = await unlessChanged(
+        api.call(`update client ${quoted(id)}`, 'PUT', `/clients/${segment(id)}`, { json: withFields(current, fields), ifMatch: etag }),
+        `client ${quoted(id)}`,
+      );
       const client = asClient(answer.body, `update client ${quoted(id)}`);
       if (flags.json) return printJson(io, client);
       io.stdout(`updated client ${quoted(id)}\n${describeClient(client, answer.etag)}`);
@@ -214,11 +207,10 @@ const remove: Command<typeof deleteFlags, 'client_id'> = {
   flags: deleteFlags,
   run: (flags, io, { client_id: id }) =>
     runAdmin(io, flags, async (api) => {
-      try {
-        await api.call(`delete client ${quoted(id)}`, 'DELETE', `/clients/${segment(id)}`, flags['if-match'] === undefined ? {} : { ifMatch: flags['if-match'] });
-      } catch (error) {
-        throw changedSinceRead(error, `client ${quoted(id)}`);
-      }
+      await unlessChanged(
+        api.call(`delete client ${quoted(id)}`, 'DELETE', `/clients/${segment(id)}`, flags['if-match'] === undefined ? {} : { ifMatch: flags['if-match'] }),
+        `client ${quoted(id)}`,
+      );
       if (flags.json) return printJson(io, { client_id: id, deleted: true });
       io.stdout(`deleted client ${quoted(id)}\n`);
     }),

@@ -60,15 +60,24 @@ export function refusal(what: string, status: number, body: string, exitCode?: E
   return new ApiRefusal(what, status, typeof error === 'string' ? error : undefined, typeof description === 'string' ? description : undefined, exitCode);
 }
 
-export function exitCodeOf(status: number): ExitCode {
+function exitCodeOf(status: number): ExitCode {
   if (status === 404) return EXIT.notFound;
   if (status === 409 || status === 412 || status === 428) return EXIT.conflict;
   return EXIT.failed;
 }
 
 /** 412 on a write: another admin changed it between our GET and PUT (or since the --if-match ETag). */
-export function changedSinceRead(error: unknown, what: string): unknown {
+function changedSinceRead(error: unknown, what: string): unknown {
   if (!(error instanceof ApiRefusal) || error.status !== 412) return error;
   const detail = `412 ${error.error ?? 'precondition_failed'}${error.description === undefined ? '' : `: ${error.description}`}`;
   return new CommandError(`${what} was changed by someone else since it was read; run again (${detail})`, EXIT.conflict, { cause: error });
+}
+
+/** A write with If-Match: its 412 reported as changedSinceRead. */
+export async function unlessChanged<T>(write: Promise<T>, what: string): Promise<T> {
+  try {
+    return await write;
+  } catch (error) {
+    throw changedSinceRead(error, what);
+  }
 }

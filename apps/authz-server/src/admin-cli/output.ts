@@ -20,6 +20,9 @@ export function show(value: unknown): string {
   return String(value);
 }
 
+/** An id in a message, quoted as JSON: client "ledger". */
+export const quoted = (id: string): string => JSON.stringify(id);
+
 export function printJson(io: CliIo, value: unknown): void {
   io.stdout(`${JSON.stringify(value, null, 2)}\n`);
 }

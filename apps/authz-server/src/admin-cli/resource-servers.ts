@@ -1,11 +1,11 @@
 // `certbound resource-servers ...`: the RFC 8707 resource indicators tokens are issued for,
 // through /admin/v1/resource-servers. `update` is GET (ETag) then PUT with If-Match, as for clients.
 import type { CliIo, Command, CommandGroup, FlagSpec, FlagValues } from '../cli.ts';
-import { segment } from './api.ts';
+import { answerObject, segment } from './api.ts';
 import { runAdmin } from './command.ts';
-import { changedSinceRead, CommandError, LateUsageError } from './errors.ts';
+import { CommandError, LateUsageError, unlessChanged } from './errors.ts';
 import { checkAbsoluteUri, checkTrueFalse, readJsonObject, words } from './input.ts';
-import { printJson, show, summary, table } from './output.ts';
+import { printJson, quoted, show, summary, table } from './output.ts';
 import { connectionFlags } from './settings.ts';
 
 const fieldFlags = {
@@ -35,10 +35,7 @@ async function metadataOf(flags: { metadata?: string | undefined }, io: CliIo): 
   return flags.metadata === undefined ? undefined : readJsonObject(io, flags.metadata, '--metadata');
 }
 
-function asResourceServer(body: unknown, what: string): Record<string, unknown> {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new CommandError(`cannot ${what}: the answer is not a resource server`);
-  return body as Record<string, unknown>;
-}
+const asResourceServer = (body: unknown, what: string) => answerObject(body, what, 'a resource server');
 
 function describe(rs: Record<string, unknown>, etag: string | undefined): string {
   return summary([
@@ -52,7 +49,6 @@ function describe(rs: Record<string, unknown>, etag: string | undefined): string
   ]);
 }
 
-const quoted = (id: string) => JSON.stringify(id);
 const identifierArg = [{ name: 'identifier', help: 'the resource indicator, e.g. https://api.example.com' }] as const;
 
 const createFlags = {
@@ -131,12 +127,7 @@ const update: Command<typeof updateFlags, 'identifier'> = {
       const etag = flags['if-match'] ?? read.etag;
       if (etag === undefined) throw new CommandError(`cannot update ${label}: the server sent no ETag`);
       const body = { ...(replacement ?? asResourceServer(read.body, `read ${label}`)), ...fields };
-      let answer;
-      try {
-        answer = await api.call(`update ${label}`, 'PUT', `/resource-servers/${segment(identifier)}`, { json: body, ifMatch: etag });
-      } catch (error) {
-        throw changedSinceRead(error, label);
-      }
+      const answer = await unlessChanged(api.call(`update ${label}`, 'PUT', `/resource-servers/${segment(identifier)}`, { json: body, ifMatch: etag }), label);
       const rs = asResourceServer(answer.body, `update ${label}`);
       if (flags.json) return printJson(io, rs);
       io.stdout(`updated ${label}\n${describe(rs, answer.etag)}`);
@@ -155,11 +146,7 @@ const remove: Command<typeof deleteFlags, 'identifier'> = {
   run: (flags, io, { identifier }) =>
     runAdmin(io, flags, async (api) => {
       const label = `resource server ${quoted(identifier)}`;
-      try {
-        await api.call(`delete ${label}`, 'DELETE', `/resource-servers/${segment(identifier)}`, flags['if-match'] === undefined ? {} : { ifMatch: flags['if-match'] });
-      } catch (error) {
-        throw changedSinceRead(error, label);
-      }
+      await unlessChanged(api.call(`delete ${label}`, 'DELETE', `/resource-servers/${segment(identifier)}`, flags['if-match'] === undefined ? {} : { ifMatch: flags['if-match'] }), label);
       if (flags.json) return printJson(io, { identifier, deleted: true });
       io.stdout(`deleted ${label}\n`);
     }),

@@ -9,8 +9,8 @@ import type { CliIo, FlagSpec } from '../cli.ts';
 import { CommandError, LateUsageError } from './errors.ts';
 import type { TlsMaterial } from './https.ts';
 
-export const DEFAULT_URL = 'https://localhost:8444';
-export const DEFAULT_ADMIN_CLIENT_ID = 'admin';
+const DEFAULT_URL = 'https://localhost:8444';
+const DEFAULT_ADMIN_CLIENT_ID = 'admin';
 
 export const connectionFlags = {
   url: { type: 'string', help: `the mutual-TLS listener (default $CERTBOUND_URL, else ${DEFAULT_URL})`, check: checkHttpsUrl },
@@ -36,7 +36,7 @@ export interface Settings {
   tls: TlsMaterial;
 }
 
-export function checkHttpsUrl(value: string): string | undefined {
+function checkHttpsUrl(value: string): string | undefined {
   const url = URL.parse(value);
   if (!url || url.protocol !== 'https:') return 'must be an https:// URL (the admin API is served over mutual TLS only)';
   if (url.search || url.hash || url.username || url.password) return 'must not carry a query, fragment or credentials';

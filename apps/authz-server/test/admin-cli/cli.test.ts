@@ -12,6 +12,7 @@ import { issueCertificate, type IssuedCertificate } from '../../src/pki/issue.ts
 import { x5tS256 } from '../../src/mtls/thumbprint.ts';
 import { makeTestPki, startTestAuthz, type TestAuthz, type TestPki } from '../../../../test/support/authz.ts';
 import { freePort, https } from '../../../../test/support/https.ts';
+import { expectOAuthError } from '../../../../test/support/oauth.ts';
 
 const API = 'https://ledger-api.test';
 const LEDGER_DN = 'CN=ledger,O=certbound tests';
@@ -165,7 +166,7 @@ describe('certbound admin commands against /admin/v1', () => {
     });
 
     it('certs add registers a certificate; with pinning only registered certificates get a token', async () => {
-      assert.equal((await tokenFor('ledger', ledger)).status, 401);
+      expectOAuthError(await tokenFor('ledger', ledger), 401, 'invalid_client');
       const out = await ok(['certs', 'add', 'ledger', '--pem', 'ledger.pem']);
       const x5t = x5tS256(ledger.cert);
       assert.equal(out.split('\n')[0], `added certificate ${x5t} to client "ledger"`);
@@ -208,7 +209,7 @@ describe('certbound admin commands against /admin/v1', () => {
       assert.equal(await ok(['certs', 'retire', 'ledger', '--', x5t]), `retired certificate ${x5t} of client "ledger"\n`);
       const list = JSON.parse(await ok(['certs', 'list', 'ledger', '--json']));
       assert.deepEqual(list.items.map((c: Record<string, string>) => [c['x5t#S256'], c.status]).sort(), [[x5t, 'retired'], [x5tS256(ledgerNext.cert), 'active']].sort());
-      assert.equal((await tokenFor('ledger', ledger)).status, 401);
+      expectOAuthError(await tokenFor('ledger', ledger), 401, 'invalid_client');
       assert.equal((await tokenFor('ledger', ledgerNext)).status, 200);
     });
 
