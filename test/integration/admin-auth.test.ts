@@ -139,7 +139,7 @@ describe('/admin/v1 authentication (RFC 8705 certificate-bound admin tokens)', (
       const res = await https(`${as.publicUrl}/admin/v1/clients`, { ca: as.ca, headers: { authorization: `Bearer ${token}` } });
       expectOAuthError(res, 404, 'not_found', 'the management API is served on the mutual-TLS listener only');
       const doc = await https(`${as.publicUrl}/admin/v1/openapi.json`, { ca: as.ca });
-      assert.equal(doc.status, 404);
+      expectOAuthError(doc, 404, 'not_found', 'the management API is served on the mutual-TLS listener only');
     });
 
     it('serves the OpenAPI document without a token on the mutual-TLS listener', async () => {

@@ -53,7 +53,9 @@ describe('/admin/v1 bad input', () => {
         req.end('"}');
       });
       assert.equal(res.status, 413);
-      assert.equal(JSON.parse(res.body).error, 'payload_too_large');
+      const body = JSON.parse(res.body);
+      assert.equal(body.error, 'payload_too_large');
+      assert.match(body.error_description, /^body: larger than \d+ bytes$/);
     });
 
     it('refuses a wrong or missing content type: 415', async () => {

@@ -136,7 +136,7 @@ describe('/admin/v1/clients', () => {
 
     it('never repeats a private key it refused', async () => {
       const res = await as.admin.request('POST', '/clients', { json: { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'a', y: 'b', d: 'UFJJVkFURS1LRVktTUFURVJJQUw' }] } } });
-      assert.equal(res.status, 400);
+      expectOAuthError(res, 400, 'invalid_client_metadata', 'jwks.keys[0].d: is private key material; register public keys only');
       assert.ok(!res.text.includes('UFJJVkFURS1LRVktTUFURVJJQUw'));
       assert.ok(!JSON.stringify(as.logs).includes('UFJJVkFURS1LRVktTUFURVJJQUw'));
     });

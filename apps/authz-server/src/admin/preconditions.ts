@@ -31,3 +31,8 @@ export function checkVersion(current: number, expected: number | undefined): voi
     throw new AdminError(412, 'precondition_failed', `If-Match: the resource changed since that ETag; its ETag is now ${etagOf(current)}: GET it again and retry`);
   }
 }
+
+/** 412 for a compare-and-set update that found the row no longer at the expected version. */
+export function changedSinceEtag(): AdminError {
+  return new AdminError(412, 'precondition_failed', 'If-Match: the resource changed since that ETag: GET it again and retry');
+}

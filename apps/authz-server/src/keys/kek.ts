@@ -18,7 +18,7 @@ export async function resolveKeyEncryptionKey(opts: { value?: string; dataDir: s
 }
 
 /** Never echoes the value: it is a secret even when malformed. */
-export function parseKeyEncryptionKey(value: string, name: string): Buffer {
+function parseKeyEncryptionKey(value: string, name: string): Buffer {
   const text = value.trim();
   if (text === '') throw new KeyEncryptionKeyError(`${name}: is set but empty (expected ${KEK_BYTES} random bytes as base64, base64url or hex)`);
   let bytes: Buffer;

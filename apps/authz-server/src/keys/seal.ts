@@ -1,6 +1,7 @@
 // AES-256-GCM sealing of secrets at rest: a fresh random 12-byte IV per seal, and the key id as
 // additional authenticated data, so a ciphertext moved to another key's row fails to open.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { KEK_BYTES } from './kek.ts';
 
 export interface SealedBox {
   ciphertext: Buffer;
@@ -42,5 +43,5 @@ export function open(kek: Buffer, box: SealedBox, aad: string): Buffer {
 }
 
 function assertKek(kek: Buffer): void {
-  if (kek.length !== 32) throw new RangeError(`key-encryption key must be 32 bytes, got ${kek.length}`);
+  if (kek.length !== KEK_BYTES) throw new RangeError(`key-encryption key must be ${KEK_BYTES} bytes, got ${kek.length}`);
 }

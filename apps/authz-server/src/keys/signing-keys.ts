@@ -18,7 +18,8 @@ export interface SigningKeySet {
   jwks: { keys: JWK[] };
 }
 
-interface SigningKeyRow {
+/** A signing_keys row as read back (the private JWK sealed under the KEK, the kid as AAD). */
+export interface SigningKeyRow {
   kid: string;
   alg: string;
   public_jwk: JWK;

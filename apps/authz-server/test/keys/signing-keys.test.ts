@@ -2,27 +2,16 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { SignJWT, calculateJwkThumbprint, importJWK, jwtVerify, type JWK } from 'jose';
+import { SignJWT, calculateJwkThumbprint, importJWK, jwtVerify } from 'jose';
 import type { SqlClient } from '../../src/storage/sql.ts';
-import { openPglite } from '../../src/storage/embedded/pglite.ts';
-import { openPostgres } from '../../src/storage/postgres/pool.ts';
 import { migrate } from '../../src/storage/migrate.ts';
-import { loadOrCreateSigningKeys } from '../../src/keys/signing-keys.ts';
-import { DATABASE_URL, SKIP_POSTGRES, openTestPostgres, randomSchema } from '../storage/helpers.ts';
+import { loadOrCreateSigningKeys, type SigningKeyRow } from '../../src/keys/signing-keys.ts';
+import { SKIP_POSTGRES, openTestPostgres, sharedPgliteSchemas } from '../storage/helpers.ts';
 
 interface Fresh {
   sql: SqlClient;
   /** Another instance's client on the same database. */
   second(): Promise<SqlClient>;
-}
-
-interface StoredRow {
-  kid: string;
-  alg: string;
-  public_jwk: JWK;
-  private_jwk_ciphertext: Uint8Array;
-  iv: Uint8Array;
-  tag: Uint8Array;
 }
 
 function keysSuite(engine: string, skip: string | false, fresh: () => Promise<Fresh>): void {
@@ -60,7 +49,7 @@ function keysSuite(engine: string, skip: string | false, fresh: () => Promise<Fr
     it('stores only the public JWK in clear: the private d never appears in the row', async () => {
       const { sql } = await fresh();
       const { jwks } = await loadOrCreateSigningKeys(sql, kek);
-      const { rows } = await sql.query<StoredRow>('select * from signing_keys');
+      const { rows } = await sql.query<SigningKeyRow>('select * from signing_keys');
       for (const jwk of jwks.keys) {
         const row = rows.find((r) => r.kid === jwk.kid)!;
         assert.equal(row.public_jwk.d, undefined);
@@ -80,7 +69,7 @@ function keysSuite(engine: string, skip: string | false, fresh: () => Promise<Fr
     it('signs tokens that verify against the published public key', async () => {
       const { sql } = await fresh();
       const { jwks } = await loadOrCreateSigningKeys(sql, kek);
-      const { rows } = await sql.query<StoredRow>('select kid, public_jwk from signing_keys');
+      const { rows } = await sql.query<SigningKeyRow>('select kid, public_jwk from signing_keys');
       for (const jwk of jwks.keys) {
         const jwt = await new SignJWT({ sub: 'client-a' })
           .setProtectedHeader({ alg: jwk.alg!, kid: jwk.kid!, typ: 'at+jwt' })
@@ -127,16 +116,10 @@ function keysSuite(engine: string, skip: string | false, fresh: () => Promise<Fr
   });
 }
 
-// One PGlite for the file (it takes seconds to start); each test gets a fresh schema on it.
-let pglite: Promise<SqlClient> | undefined;
-after(async () => {
-  await (await pglite)?.close();
-});
+// One PGlite for the file, a fresh schema on it per test (storage/helpers.ts).
+const pgliteSchema = sharedPgliteSchemas();
 keysSuite('PGlite', false, async () => {
-  pglite ??= openPglite(undefined);
-  const sql = await pglite;
-  const schema = randomSchema();
-  await sql.exec(`create schema ${schema}; set search_path to ${schema}`);
+  const sql = await pgliteSchema();
   await migrate(sql);
   return { sql, second: async () => sql };
 });
@@ -148,17 +131,6 @@ after(async () => {
 keysSuite('PostgreSQL', SKIP_POSTGRES, async () => {
   const pg = await openTestPostgres();
   await migrate(pg.sql);
-  const others: SqlClient[] = [];
-  cleanups.push(async () => {
-    for (const other of others) await other.close();
-    await pg.drop();
-  });
-  return {
-    sql: pg.sql,
-    async second() {
-      const other = await openPostgres(DATABASE_URL!, { schema: pg.schema });
-      others.push(other);
-      return other;
-    },
-  };
+  cleanups.push(pg.drop);
+  return { sql: pg.sql, second: pg.second };
 });

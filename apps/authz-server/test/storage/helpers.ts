@@ -1,9 +1,11 @@
 // Shared by the storage and keys tests: real servers when TEST_DATABASE_URL / TEST_REDIS_URL are
 // set (each suite in its own random schema or key prefix), a clear skip message otherwise.
 import { randomBytes } from 'node:crypto';
+import { after } from 'node:test';
 import { Redis } from 'ioredis';
 import type { SqlClient } from '../../src/storage/sql.ts';
 import { openPostgres } from '../../src/storage/postgres/pool.ts';
+import { openPglite } from '../../src/storage/embedded/pglite.ts';
 
 export const DATABASE_URL = process.env['TEST_DATABASE_URL'] || undefined;
 export const REDIS_URL = process.env['TEST_REDIS_URL'] || undefined;
@@ -24,19 +26,50 @@ export function randomKeyPrefix(): string {
   return `cb_test_${randomBytes(6).toString('hex')}:`;
 }
 
-/** A fresh schema of its own; `drop` removes it and closes the pool. */
-export async function openTestPostgres(schema = randomSchema()): Promise<{ sql: SqlClient; schema: string; drop(): Promise<void> }> {
+/**
+ * A fresh schema of its own; `second` opens another instance's pool on the same schema, and
+ * `drop` closes those, removes the schema and closes the pool.
+ */
+export async function openTestPostgres(
+  schema = randomSchema(),
+): Promise<{ sql: SqlClient; schema: string; second(): Promise<SqlClient>; drop(): Promise<void> }> {
   const sql = await openPostgres(DATABASE_URL!, { schema });
+  const others: SqlClient[] = [];
   return {
     sql,
     schema,
+    async second() {
+      const other = await openPostgres(DATABASE_URL!, { schema });
+      others.push(other);
+      return other;
+    },
     async drop() {
       try {
+        for (const other of others) await other.close();
         await sql.exec(`drop schema if exists ${schema} cascade`);
       } finally {
         await sql.close();
       }
     },
+  };
+}
+
+/**
+ * One PGlite for the calling test file (it takes seconds to start), closed after the file; each
+ * call gives a fresh schema of its own on it. PGlite is a single session, so the search_path set
+ * here holds for everything that follows.
+ */
+export function sharedPgliteSchemas(): () => Promise<SqlClient> {
+  let pglite: Promise<SqlClient> | undefined;
+  after(async () => {
+    await (await pglite)?.close();
+  });
+  return async () => {
+    pglite ??= openPglite(undefined);
+    const sql = await pglite;
+    const schema = randomSchema();
+    await sql.exec(`create schema ${schema}; set search_path to ${schema}`);
+    return sql;
   };
 }
 

@@ -5,10 +5,8 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SqlClient } from '../../src/storage/sql.ts';
-import { openPglite } from '../../src/storage/embedded/pglite.ts';
-import { openPostgres } from '../../src/storage/postgres/pool.ts';
 import { DEFAULT_MIGRATIONS_DIR, MigrationError, migrate, readMigrations } from '../../src/storage/migrate.ts';
-import { DATABASE_URL, SKIP_POSTGRES, openTestPostgres, randomSchema } from './helpers.ts';
+import { SKIP_POSTGRES, openTestPostgres, sharedPgliteSchemas } from './helpers.ts';
 
 interface Fresh {
   sql: SqlClient;
@@ -140,17 +138,10 @@ function migrationSuite(engine: string, skip: string | false, fresh: () => Promi
   });
 }
 
-// One PGlite for the whole file (it takes seconds to start): each test gets a schema of its own
-// on it. PGlite is a single session, so search_path set here holds for everything that follows.
-let pglite: Promise<SqlClient> | undefined;
-after(async () => {
-  await (await pglite)?.close();
-});
+// One PGlite for the whole file, a fresh schema on it per test (helpers.ts).
+const pgliteSchema = sharedPgliteSchemas();
 migrationSuite('PGlite', false, async () => {
-  pglite ??= openPglite(undefined);
-  const sql = await pglite;
-  const schema = randomSchema();
-  await sql.exec(`create schema ${schema}; set search_path to ${schema}`);
+  const sql = await pgliteSchema();
   return {
     sql,
     // One embedded database has one session: a "second instance" is a concurrent caller.
@@ -161,19 +152,7 @@ migrationSuite('PGlite', false, async () => {
 
 migrationSuite('PostgreSQL', SKIP_POSTGRES, async () => {
   const pg = await openTestPostgres();
-  const others: SqlClient[] = [];
-  return {
-    sql: pg.sql,
-    async second() {
-      const other = await openPostgres(DATABASE_URL!, { schema: pg.schema });
-      others.push(other);
-      return other;
-    },
-    async dispose() {
-      for (const other of others) await other.close();
-      await pg.drop();
-    },
-  };
+  return { sql: pg.sql, second: pg.second, dispose: pg.drop };
 });
 
 describe('migration files', () => {

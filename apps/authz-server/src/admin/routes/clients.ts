@@ -10,12 +10,12 @@ import { X509Certificate } from 'node:crypto';
 import type { AdminContext } from '../context.ts';
 import type { RouteDeps } from '../deps.ts';
 import type { Route } from '../router.ts';
-import { AdminError, conflict, notFound } from '../errors.ts';
+import { conflict, notFound } from '../errors.ts';
 import { readJsonObject } from '../body.ts';
 import { queryOf, limitOf, decodeCursor, page } from '../query.ts';
 import { validateClientMetadata, type ValidatedClient } from '../client-metadata.ts';
 import { certificateJwk, certificateRow } from '../certificates.ts';
-import { etagOf, requiredIfMatch, optionalIfMatch, checkVersion } from '../preconditions.ts';
+import { etagOf, requiredIfMatch, optionalIfMatch, checkVersion, changedSinceEtag } from '../preconditions.ts';
 import { recordChange, targets } from '../audit.ts';
 import { finishRevocation, revokeGrantsInTransaction } from '../revoke.ts';
 import { AUTH, BODY, statuses } from './statuses.ts';
@@ -120,7 +120,7 @@ export function clientRoutes(deps: RouteDeps): Route[] {
       if (!locked) throw notFound(`client "${clientId}" is not registered`);
       checkVersion(locked.version, expected); // the compare-and-set: one of two concurrent PUTs gets 412
       const updated = await updateClientIfVersion(tx, { metadata: client.metadata, disabled: client.disabled ?? locked.disabled, version: expected });
-      if (!updated) throw new AdminError(412, 'precondition_failed', 'If-Match: the resource changed since that ETag: GET it again and retry');
+      if (!updated) throw changedSinceEtag();
       if (isSelfSigned(updated.metadata)) await syncCertificates(tx, clientId, client.certificates);
       await recordChange(tx, ctx, { action: 'client.update', target: targets.client(clientId), clientId, before: clientView(locked), after: clientView(updated) });
       return { before: locked, after: updated };

@@ -13,11 +13,11 @@ import { clientsWithDefaultResource } from '../../storage/admin-clients-queries.
 import type { AdminContext } from '../context.ts';
 import type { RouteDeps } from '../deps.ts';
 import type { Route } from '../router.ts';
-import { AdminError, conflict, notFound } from '../errors.ts';
+import { conflict, notFound } from '../errors.ts';
 import { readJsonObject } from '../body.ts';
 import { decodeCursor, limitOf, page, queryOf } from '../query.ts';
 import { validateResourceServer } from '../resource-server-input.ts';
-import { checkVersion, etagOf, optionalIfMatch, requiredIfMatch } from '../preconditions.ts';
+import { changedSinceEtag, checkVersion, etagOf, optionalIfMatch, requiredIfMatch } from '../preconditions.ts';
 import { recordChange, targets } from '../audit.ts';
 import { AUTH, BODY, statuses } from './statuses.ts';
 
@@ -82,7 +82,7 @@ export function resourceServerRoutes(deps: RouteDeps): Route[] {
       if (!locked) throw notFound(`resource server "${identifier}" is not registered`);
       checkVersion(locked.version, expected);
       const updated = await updateResourceServerIfVersion(tx, { ...values, version: expected });
-      if (!updated) throw new AdminError(412, 'precondition_failed', 'If-Match: the resource changed since that ETag: GET it again and retry');
+      if (!updated) throw changedSinceEtag();
       await recordChange(tx, ctx, { action: 'resource_server.update', target: targets.resourceServer(identifier), before: resourceServerView(locked), after: resourceServerView(updated) });
       return updated;
     });
