@@ -24,8 +24,7 @@ export function createAdminAuthentication(deps: {
     if (typeof jti !== 'string' || await deps.revocations.isRevoked(jti)) {
       throw Object.assign(new InvalidTokenError('access token has been revoked'), { challenge: { scheme: auth.scheme } });
     }
-    const revokedBefore = await deps.clientRevocations.revokedBefore(auth.clientId);
-    if (revokedBefore !== undefined && (typeof iat !== 'number' || iat <= revokedBefore)) {
+    if (await deps.clientRevocations.voids(auth.clientId, iat)) {
       throw Object.assign(new InvalidTokenError('access token was issued before its client was revoked'), { challenge: { scheme: auth.scheme } });
     }
     checkScope(auth); // 403 insufficient_scope, scope="admin"

@@ -7,17 +7,11 @@ import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } fro
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from '../log.ts';
 import { clearOAuthError, oauthErrorOf } from './refusals.ts';
+import type { RevocationList } from '../storage/revocation-list.ts';
+import type { ClientRevocations } from '../storage/client-revocations.ts';
 
-export interface RevocationList {
-  revoke(jti: string, expEpochSeconds: number): Promise<void>;
-  isRevoked(jti: string): Promise<boolean>;
-}
-
-/** Clients revoked or disabled through /admin/v1 (storage/client-revocations.ts). */
-export interface ClientRevocations {
-  /** The epoch second up to which the client's tokens are void; undefined when none is. */
-  revokedBefore(clientId: string): Promise<number | undefined>;
-}
+// The revocation list (jti) and per-client revocation marks live in the short-lived store.
+export type { RevocationList, ClientRevocations };
 
 interface AccessTokenClaims extends JWTPayload {
   client_id?: string;
@@ -38,8 +32,7 @@ export function createStructuredTokenEndpoints(deps: {
   /** Issued (iat) no later than its client's revocation through /admin/v1. */
   async function issuedBeforeClientRevocation(clientId: unknown, iat: unknown): Promise<boolean> {
     if (!deps.clientRevocations || typeof clientId !== 'string') return false;
-    const before = await deps.clientRevocations.revokedBefore(clientId);
-    return before !== undefined && (typeof iat !== 'number' || iat <= before);
+    return deps.clientRevocations.voids(clientId, iat);
   }
 
   async function verified(token: string): Promise<AccessTokenClaims | undefined> {

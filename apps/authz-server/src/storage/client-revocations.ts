@@ -8,6 +8,8 @@ export interface ClientRevocations {
   markRevoked(clientId: string, atEpochSeconds: number, ttlSeconds: number): Promise<void>;
   /** The epoch second up to which the client's tokens are void; undefined when none is. */
   revokedBefore(clientId: string): Promise<number | undefined>;
+  /** True when a token of `clientId` issued at `iat` (missing = unknown, void) is void. */
+  voids(clientId: string, iat: unknown): Promise<boolean>;
 }
 
 export function createClientRevocations(kv: KvStore): ClientRevocations {
@@ -19,6 +21,11 @@ export function createClientRevocations(kv: KvStore): ClientRevocations {
     async revokedBefore(clientId) {
       const value = await kv.get(key(clientId));
       return value === undefined ? undefined : Number(value);
+    },
+    async voids(clientId, iat) {
+      const before = await this.revokedBefore(clientId);
+      // Whole seconds: a token minted in the revocation's own second is void too (the safe side).
+      return before !== undefined && (typeof iat !== 'number' || iat <= before);
     },
   };
 }
