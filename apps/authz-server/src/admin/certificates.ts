@@ -2,7 +2,7 @@
 // followed by its intermediates; never a private key), a description out (thumbprint, subject,
 // SANs, issuer, serial, validity), and the RFC 7517 JWK a self-signed client registers it as.
 import { X509Certificate } from 'node:crypto';
-import { fieldsOf } from '../mtls/certificate-fields.ts';
+import { fieldsOf } from '../mtls/parsing.ts';
 import { issuerDnOf, subjectDnOf } from '../mtls/subject-dn.ts';
 import { sansOf } from '../mtls/san.ts';
 import { x5tS256 } from '../mtls/thumbprint.ts';

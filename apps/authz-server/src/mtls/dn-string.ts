@@ -3,8 +3,8 @@
 // RFC 4514 §3 allows implementations to recognise) and is strict wherever a lenient reading could
 // change the name: unescaped `"` `;` `<` `>`, bad escapes and invalid UTF-8 all throw.
 import { attributeName, attributeOid } from './attribute-types.ts';
-import { readTlv } from './der.ts';
-import { decodeStringValue, type AttributeTypeAndValue, type Rdn } from './dn-der.ts';
+import { decodeDer } from './asn1.ts';
+import { decodeStringValue, type AttributeTypeAndValue, type Rdn } from './names.ts';
 
 export class DnSyntaxError extends Error {
   constructor(input: string, problem: string, position: number) {
@@ -49,14 +49,13 @@ export function parseDn(input: string): Rdn[] {
     if (!match) return fail('expected hex pairs after "#"');
     i += match[0].length;
     const ber = Uint8Array.from(Buffer.from(match[1]!, 'hex'));
-    let tlv;
+    let value;
     try {
-      tlv = readTlv(ber);
+      value = decodeDer(ber, '"#" value');
     } catch {
       return fail('"#" value is not a BER encoding');
     }
-    if (tlv.der.length !== ber.length) return fail('"#" value has trailing bytes');
-    return decodeStringValue(tlv) ?? ber;
+    return decodeStringValue(value) ?? ber;
   };
 
   const readStringValue = (): string => {

@@ -15,7 +15,7 @@
 // (subject-dn.ts and san.ts do that against the client's registration).
 // Every reason is written for the partner engineer who will read it as error_description.
 import { X509Certificate } from 'node:crypto';
-import { OID, fieldsOf } from './certificate-fields.ts';
+import { OID, fieldsOf } from './parsing.ts';
 import { issuerDnOf, issuerKeyOf, subjectKeyOf } from './subject-dn.ts';
 import { describeCert, type TrustStore } from './trust-store.ts';
 

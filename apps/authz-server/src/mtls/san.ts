@@ -2,7 +2,7 @@
 // tls_client_auth_san_dns / _san_uri / _san_ip / _san_email, and the certificate must carry a
 // SAN entry of that type equal to it. Each type compares the way its standard defines equality.
 import type { X509Certificate } from 'node:crypto';
-import { fieldsOf } from './certificate-fields.ts';
+import { fieldsOf } from './parsing.ts';
 import { canonicalIp, parseIp } from './ip-address.ts';
 
 export type SanProperty = 'tls_client_auth_san_dns' | 'tls_client_auth_san_uri' | 'tls_client_auth_san_ip' | 'tls_client_auth_san_email';

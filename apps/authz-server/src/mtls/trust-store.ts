@@ -3,7 +3,7 @@
 // Self-signed certificates are trust anchors; the others are intermediates available to chain
 // building. Issuer lookup is by subject DN (RFC 5280 §7.1 name matching) narrowed by key id.
 import { X509Certificate } from 'node:crypto';
-import { fieldsOf } from './certificate-fields.ts';
+import { fieldsOf } from './parsing.ts';
 import { issuerKeyOf, subjectDnOf, subjectKeyOf } from './subject-dn.ts';
 
 export interface TrustStore {

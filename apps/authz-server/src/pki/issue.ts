@@ -1,14 +1,14 @@
 // Issues X.509 certificates (RFC 5280 profile) for the dev PKI, the CLI and tests.
 import { KeyObject, X509Certificate, webcrypto } from 'node:crypto';
-import { OID, fieldsOf, type KeyUsageName } from '../mtls/certificate-fields.ts';
-import { encodeName } from '../mtls/dn-der.ts';
+import { OID, fieldsOf, type KeyUsageName } from '../mtls/parsing.ts';
+import { encodeName } from '../mtls/names.ts';
 import { parseIp } from '../mtls/ip-address.ts';
 import { formatDn, parseDn, subjectDnOf } from '../mtls/subject-dn.ts';
 import { x509 } from '../mtls/x509.ts';
 import { generateKeyPair, importKeyPair, signingAlgorithm, type KeyAlgorithm } from './key-algorithms.ts';
 
 export type { KeyAlgorithm } from './key-algorithms.ts';
-export type { KeyUsageName } from '../mtls/certificate-fields.ts';
+export type { KeyUsageName } from '../mtls/parsing.ts';
 
 export interface IssueOptions {
   /** RFC 4514 string, most specific RDN first: 'CN=demo-client,O=certbound dev' */
