@@ -1,7 +1,9 @@
 // The configured client CAs (RFC 8705 §2.1: the PKI method trusts certificates "issued by a
 // trusted certificate authority"). Only this bundle is ever trusted — never the system store.
-// Self-signed certificates are trust anchors; the others are intermediates available to chain
-// building. Issuer lookup is by subject DN (RFC 5280 §7.1 name matching) narrowed by key id.
+// Every certificate of the bundle is a trust anchor (RFC 5280 §6.1.1 d: an anchor is a name and
+// a key, not necessarily a self-signed certificate), so an operator may trust one issuing
+// intermediate without its root. Issuer lookup is by subject DN (RFC 5280 §7.1 name matching)
+// narrowed by key id.
 import { X509Certificate } from 'node:crypto';
 import { fieldsOf } from './parsing.ts';
 import { issuerKeyOf, subjectDnOf, subjectKeyOf } from './subject-dn.ts';
@@ -9,13 +11,17 @@ import { issuerKeyOf, subjectDnOf, subjectKeyOf } from './subject-dn.ts';
 export interface TrustStore {
   /** where the bundle came from (a file name, a variable), for messages */
   readonly source: string;
+  /** the self-signed certificates of the store */
   readonly anchors: readonly X509Certificate[];
+  /** the other certificates of the store: trusted as well, and chained further up when their issuer is here too */
   readonly intermediates: readonly X509Certificate[];
   readonly size: number;
   /** certificates in the store whose subject is `cert`'s issuer (and whose key id fits its AKI) */
   findIssuers(cert: X509Certificate): X509Certificate[];
-  /** is this exact certificate (same DER) an anchor? */
+  /** is this exact certificate (same DER) in the store, and so a trust anchor? */
   isAnchor(cert: X509Certificate): boolean;
+  /** is this exact certificate one of the store's self-signed certificates? */
+  isRoot(cert: X509Certificate): boolean;
 }
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
@@ -49,14 +55,16 @@ export function createTrustStore(certificates: readonly X509Certificate[], sourc
   const anchors: X509Certificate[] = [];
   const intermediates: X509Certificate[] = [];
   const anchorDer = new Set<string>();
+  const rootDer = new Set<string>();
   const bySubject = new Map<string, X509Certificate[]>();
   for (const cert of certificates) {
     if (isSelfSigned(cert)) {
       anchors.push(cert);
-      anchorDer.add(cert.fingerprint256);
+      rootDer.add(cert.fingerprint256);
     } else {
       intermediates.push(cert);
     }
+    anchorDer.add(cert.fingerprint256);
     const key = subjectKeyOf(cert);
     bySubject.set(key, [...(bySubject.get(key) ?? []), cert]);
   }
@@ -76,6 +84,9 @@ export function createTrustStore(certificates: readonly X509Certificate[], sourc
     },
     isAnchor(cert) {
       return anchorDer.has(cert.fingerprint256);
+    },
+    isRoot(cert) {
+      return rootDer.has(cert.fingerprint256);
     },
   };
 }

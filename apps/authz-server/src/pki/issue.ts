@@ -1,6 +1,6 @@
 // Issues X.509 certificates (RFC 5280 profile) for the dev PKI, the CLI and tests.
 import { KeyObject, X509Certificate, webcrypto } from 'node:crypto';
-import { OID, fieldsOf, type KeyUsageName } from '../mtls/parsing.ts';
+import { OID, type KeyUsageName } from '../mtls/parsing.ts';
 import { encodeName } from '../mtls/names.ts';
 import { parseIp } from '../mtls/ip-address.ts';
 import { formatDn, parseDn, subjectDnOf } from '../mtls/subject-dn.ts';
@@ -70,8 +70,11 @@ export async function issueCertificate(opts: IssueOptions): Promise<IssuedCertif
   const notAfter = opts.notAfter ?? new Date((opts.notBefore?.getTime() ?? now) + (opts.days ?? 365) * DAY_MS);
   // @peculiar/x509 would encode 'CN=a,O=b' as SEQUENCE [CN=a, O=b]; RFC 4514 §2.1 reads the
   // string last-RDN-first, so we build the DER ourselves: SEQUENCE [O=b, CN=a].
-  const subject = new x509.Name(encodeName(parseDn(opts.subject)));
-  const issuer = opts.issuer ? new x509.Name(fieldsOf(opts.issuer.cert).subject) : subject;
+  const subjectRdns = parseDn(opts.subject);
+  const subject = new x509.Name(encodeName(subjectRdns));
+  // the issuer's Name exactly as encoded in its certificate (read leniently: tests issue below
+  // deliberately malformed CAs)
+  const issuer = opts.issuer ? new x509.X509Certificate(opts.issuer.cert.raw).subjectName : subject;
   const signingKey = opts.issuer?.privateKey ?? keys.privateKey;
   const issuerAlg = opts.issuer?.keyAlgorithm ?? alg;
 
@@ -91,7 +94,8 @@ export async function issueCertificate(opts: IssueOptions): Promise<IssuedCertif
     keyPem: KeyObject.from(keys.privateKey).export({ type: 'pkcs8', format: 'pem' }) as string,
     cert,
     privateKey: keys.privateKey,
-    subject: subjectDnOf(cert),
+    // from what was asked, not read back: tests issue deliberately unreadable extensions too
+    subject: formatDn(subjectRdns),
     keyAlgorithm: alg,
   };
 }
@@ -129,7 +133,7 @@ async function extensionsFor(opts: IssueOptions, alg: KeyAlgorithm, publicKey: w
   // pick the right CA among several with one name (e.g. across a CA key rollover).
   if (!opts.omitKeyIdentifiers) {
     extensions.push(await x509.SubjectKeyIdentifierExtension.create(publicKey));
-    const issuerKeyId = opts.issuer ? fieldsOf(opts.issuer.cert).subjectKeyId : undefined;
+    const issuerKeyId = opts.issuer ? new x509.X509Certificate(opts.issuer.cert.raw).getExtension(x509.SubjectKeyIdentifierExtension)?.keyId : undefined;
     if (issuerKeyId) extensions.push(new x509.AuthorityKeyIdentifierExtension(issuerKeyId));
   }
   for (const extra of opts.extraExtensions ?? []) extensions.push(new x509.Extension(extra.oid, extra.critical, extra.value));

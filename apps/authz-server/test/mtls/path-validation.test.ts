@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import type { X509Certificate } from 'node:crypto';
+import { generateKeyPairSync, type X509Certificate } from 'node:crypto';
+import * as asn1js from 'asn1js';
 import { before, describe, it } from 'node:test';
 import { validatePath, type PathVerdict } from '../../src/mtls/path-validation.ts';
-import { subjectDnOf } from '../../src/mtls/subject-dn.ts';
+import { parseDn, subjectDnOf } from '../../src/mtls/subject-dn.ts';
+import { encodeName } from '../../src/mtls/names.ts';
 import { loadTrustStore, type TrustStore } from '../../src/mtls/trust-store.ts';
 import { issueCertificate, pemBundle, type IssueOptions, type IssuedCertificate } from '../../../../test/support/pki.ts';
 
@@ -170,10 +172,139 @@ describe('RFC 5280 §6.1 path validation for RFC 8705 §2.1 PKI client authentic
       );
     });
 
-    it('refuses a CA carrying a critical extension it cannot honour (nameConstraints)', async () => {
-      const constrained = await ca('CN=Constrained CA', { issuer: root, pathLength: 0, extraExtensions: [{ oid: '2.5.29.30', critical: true, value: Uint8Array.from([0x30, 0x00]) }] });
+    it('refuses a CA carrying a critical extension it does not process', async () => {
+      const constrained = await ca('CN=Policy CA', { issuer: root, pathLength: 0, extraExtensions: [{ oid: '2.5.29.36', critical: true, value: Uint8Array.from([0x30, 0x03, 0x80, 0x01, 0x00]) }] });
       const leaf = await issue('CN=client', { issuer: constrained });
-      assertRefused(await validate(leaf.cert, [constrained.cert]), 'untrusted', 'intermediate CN=Constrained CA carries a critical extension certbound does not process: nameConstraints (2.5.29.30)');
+      assertRefused(await validate(leaf.cert, [constrained.cert]), 'unhandled_extension', 'intermediate CN=Policy CA carries a critical extension certbound does not process: policyConstraints (2.5.29.36)');
+    });
+
+    it('refuses an issuer whose extendedKeyUsage is for servers only', async () => {
+      const serverCa = await ca('CN=Server CA', { issuer: root, pathLength: 0, extKeyUsage: ['serverAuth'] });
+      const leaf = await issue('CN=client', { issuer: serverCa });
+      assertRefused(await validate(leaf.cert, [serverCa.cert]), 'ext_key_usage', 'issuer CN=Server CA extendedKeyUsage does not include clientAuth or anyExtendedKeyUsage, so it cannot issue TLS client certificates');
+    });
+
+    it('accepts an issuer whose extendedKeyUsage includes clientAuth', async () => {
+      const clientCa = await ca('CN=Client CA', { issuer: root, pathLength: 0, extKeyUsage: ['serverAuth', 'clientAuth'] });
+      const leaf = await issue('CN=client', { issuer: clientCa });
+      assertChain(await validate(leaf.cert, [clientCa.cert]), ['CN=client', 'CN=Client CA', 'CN=Root CA,O=test']);
+    });
+  });
+
+  describe('RFC 5280 §6.1.1 d trust anchors that are not self-signed', () => {
+    it('accepts a chain to an intermediate trusted without its root', async () => {
+      const leaf = await issue('CN=client', { issuer: intermediate });
+      assertChain(await validate(leaf.cert, [], loadTrustStore(intermediate.certPem, 'issuing CA only')), ['CN=client', 'CN=Issuing CA,O=test']);
+    });
+
+    it('goes on to the root when the store holds both, so the root\'s constraints apply', async () => {
+      const oldRoot = await ca('CN=Expired Root', { ...EXPIRED });
+      const issuing = await ca('CN=Issuing under expired root', { issuer: oldRoot, pathLength: 0 });
+      const leaf = await issue('CN=client', { issuer: issuing });
+      assertChain(await validate(leaf.cert, [], loadTrustStore(issuing.certPem, 'issuing only')), ['CN=client', 'CN=Issuing under expired root']);
+      assertRefused(await validate(leaf.cert, [], loadTrustStore(pemBundle(issuing, oldRoot), 'both')), 'expired', 'client CA CN=Expired Root expired at 2026-01-01T00:00:00.000Z');
+    });
+  });
+
+  describe('minimum key strength', () => {
+    it('refuses an RSA-1024 leaf and an RSA-1024 intermediate', async () => {
+      const weak = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+      const leaf = await issue('CN=weak', { issuer: root, keyPem: weak });
+      assertRefused(await validate(leaf.cert), 'weak_key', 'certificate public key is RSA with 1024 bits; at least 2048 bits are required');
+      const weakCa = await ca('CN=Weak CA', { issuer: root, pathLength: 0, keyPem: weak });
+      const below = await issue('CN=client', { issuer: weakCa });
+      assertRefused(await validate(below.cert, [weakCa.cert]), 'weak_key', 'intermediate CN=Weak CA public key is RSA with 1024 bits; at least 2048 bits are required');
+    });
+
+    it('accepts RSA-2048 by default and refuses it when the minimum is raised', async () => {
+      const leaf = await issue('CN=rsa', { issuer: root, keyAlgorithm: 'RS256' });
+      assert.equal((await validate(leaf.cert)).ok, true);
+      assertRefused(await validatePath({ leaf: leaf.cert, trustStore: store, at: AT, minRsaBits: 3072 }), 'weak_key', 'certificate public key is RSA with 2048 bits; at least 3072 bits are required');
+    });
+
+    it('never lowers the minimum below 2048 bits', async () => {
+      const weak = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+      const leaf = await issue('CN=weak', { issuer: root, keyPem: weak });
+      assert.equal((await validatePath({ leaf: leaf.cert, trustStore: store, at: AT, minRsaBits: 512 })).ok, false);
+    });
+  });
+
+  describe('the leaf is not a CA', () => {
+    it('refuses a leaf with basicConstraints cA=TRUE', async () => {
+      const leaf = await ca('CN=ca-as-client', { issuer: root, extKeyUsage: ['clientAuth'], keyUsage: ['digitalSignature', 'keyCertSign'] });
+      assertRefused(await validate(leaf.cert), 'leaf_is_ca', 'certificate is a CA certificate (basicConstraints cA=TRUE) and cannot authenticate a client');
+    });
+  });
+
+  describe('strict DER', () => {
+    it('refuses a basicConstraints BOOLEAN that is not 0xFF (X.690 §11.1)', async () => {
+      const sloppy = await issue('CN=sloppy CA', { issuer: root, omitBasicConstraints: true, keyUsage: ['keyCertSign'], extKeyUsage: null, extraExtensions: [{ oid: '2.5.29.19', critical: true, value: Uint8Array.from([0x30, 0x03, 0x01, 0x01, 0x01]) }] });
+      const leaf = await issue('CN=client', { issuer: sloppy });
+      assertRefused(await validate(leaf.cert, [sloppy.cert]), 'malformed', "certificate 1 of the client's chain could not be parsed (basicConstraints is not DER: BOOLEAN is not a single 0x00 or 0xFF octet)");
+    });
+
+    it('refuses an extendedKeyUsage whose length runs past its end, at once', async () => {
+      const leaf = await issue('CN=hostile', { issuer: root, extKeyUsage: null, extraExtensions: [{ oid: '2.5.29.37', critical: false, value: Uint8Array.from([0x30, 0x02, 0x06, 0x84]) }] });
+      const verdict = await validate(leaf.cert);
+      assert.equal(verdict.ok, false);
+      assert.equal(!verdict.ok && verdict.code, 'malformed');
+      assert.match(!verdict.ok ? verdict.reason : '', /^client certificate could not be parsed \(extendedKeyUsage is not valid DER/);
+    });
+  });
+
+  describe('RFC 5280 §4.2.1.10 name constraints, critical or not', () => {
+    const constrainedCa = (subject: string, constraints: NameConstraintSpec, critical = false) =>
+      ca(subject, { issuer: root, pathLength: 0, extraExtensions: [{ oid: '2.5.29.30', critical, value: nameConstraintsDer(constraints) }] });
+
+    it('permits a DNS name under the permitted subtree and refuses one outside it', async () => {
+      const nc = await constrainedCa('CN=Partner CA', { permitted: [{ dns: 'partner.example' }] });
+      const good = await issue('CN=api', { issuer: nc, sanDns: ['api.partner.example'] });
+      assertChain(await validate(good.cert, [nc.cert]), ['CN=api', 'CN=Partner CA', 'CN=Root CA,O=test']);
+      const bad = await issue('CN=evil', { issuer: nc, sanDns: ['evil.example.org'] });
+      assertRefused(await validate(bad.cert, [nc.cert]), 'name_constraints', 'certificate DNS name "evil.example.org" is not permitted by the nameConstraints of issuer CN=Partner CA');
+      const lookalike = await issue('CN=evil', { issuer: nc, sanDns: ['evilpartner.example'] });
+      assertRefused(await validate(lookalike.cert, [nc.cert]), 'name_constraints', 'certificate DNS name "evilpartner.example" is not permitted by the nameConstraints of issuer CN=Partner CA');
+    });
+
+    it('holds a host-name CN to DNS constraints when the leaf has no DNS SAN', async () => {
+      const nc = await constrainedCa('CN=Partner CA', { permitted: [{ dns: 'partner.example' }] });
+      const bad = await issue('CN=www.bank.example', { issuer: nc });
+      assertRefused(await validate(bad.cert, [nc.cert]), 'name_constraints', 'certificate subject CN "www.bank.example" is not permitted by the nameConstraints of issuer CN=Partner CA');
+    });
+
+    it('refuses an excluded directoryName and permits the rest', async () => {
+      const nc = await constrainedCa('CN=Org CA', { excluded: [{ dn: 'O=Bank' }] }, true);
+      const bad = await issue('CN=ledger,O=Bank', { issuer: nc });
+      assertRefused(await validate(bad.cert, [nc.cert]), 'name_constraints', 'certificate subject "CN=ledger,O=Bank" is excluded by the nameConstraints of issuer CN=Org CA');
+      const good = await issue('CN=ledger,O=Partner', { issuer: nc });
+      assert.equal((await validate(good.cert, [nc.cert])).ok, true);
+    });
+
+    it('compares IP addresses under the mask, per family', async () => {
+      const nc = await constrainedCa('CN=Net CA', { permitted: [{ ip: [[10, 1, 0, 0], [255, 255, 0, 0]] }] });
+      assert.equal((await validate((await issue('CN=a', { issuer: nc, sanIp: ['10.1.2.3'] })).cert, [nc.cert])).ok, true);
+      assertRefused(await validate((await issue('CN=b', { issuer: nc, sanIp: ['10.2.0.1'] })).cert, [nc.cert]), 'name_constraints', 'certificate IP address 10.2.0.1 is not permitted by the nameConstraints of issuer CN=Net CA');
+      assertRefused(await validate((await issue('CN=c', { issuer: nc, sanIp: ['::1'] })).cert, [nc.cert]), 'name_constraints', 'certificate IP address ::1 is not permitted by the nameConstraints of issuer CN=Net CA');
+    });
+
+    it('applies email constraints to rfc822Name SANs (host and .domain forms)', async () => {
+      const nc = await constrainedCa('CN=Mail CA', { permitted: [{ email: '.partner.example' }, { email: 'partner.example' }] });
+      assert.equal((await validate((await issue('CN=a', { issuer: nc, sanEmail: ['ops@mail.partner.example'] })).cert, [nc.cert])).ok, true);
+      assert.equal((await validate((await issue('CN=a', { issuer: nc, sanEmail: ['ops@partner.example'] })).cert, [nc.cert])).ok, true);
+      assertRefused(await validate((await issue('CN=b', { issuer: nc, sanEmail: ['ops@evil.example'] })).cert, [nc.cert]), 'name_constraints', 'certificate email "ops@evil.example" is not permitted by the nameConstraints of issuer CN=Mail CA');
+    });
+
+    it('applies URI constraints to the host of a SPIFFE ID', async () => {
+      const nc = await constrainedCa('CN=Mesh CA', { excluded: [{ uri: 'evil.example' }] });
+      assert.equal((await validate((await issue('CN=a', { issuer: nc, sanUri: ['spiffe://partner.example/ns/a'] })).cert, [nc.cert])).ok, true);
+      assertRefused(await validate((await issue('CN=b', { issuer: nc, sanUri: ['spiffe://evil.example/ns/a'] })).cert, [nc.cert]), 'name_constraints', 'certificate URI "spiffe://evil.example/ns/a" is excluded by the nameConstraints of issuer CN=Mesh CA');
+    });
+
+    it('applies a root\'s constraints to the intermediate below it as well', async () => {
+      const ncRoot = await ca('CN=Constrained Root', { pathLength: 1, extraExtensions: [{ oid: '2.5.29.30', critical: true, value: nameConstraintsDer({ permitted: [{ dn: 'O=Partner' }] }) }] });
+      const issuing = await ca('CN=Issuing,O=Elsewhere', { issuer: ncRoot, pathLength: 0 });
+      const leaf = await issue('CN=client,O=Partner', { issuer: issuing });
+      assertRefused(await validate(leaf.cert, [issuing.cert], loadTrustStore(ncRoot.certPem, 'nc root')), 'name_constraints', 'intermediate CN=Issuing,O=Elsewhere subject "CN=Issuing,O=Elsewhere" is not permitted by the nameConstraints of issuer CN=Constrained Root');
     });
   });
 
@@ -235,3 +366,21 @@ describe('RFC 5280 §6.1 path validation for RFC 8705 §2.1 PKI client authentic
     });
   });
 });
+
+type NameConstraintSpec = { permitted?: SubtreeSpec[]; excluded?: SubtreeSpec[] };
+type SubtreeSpec = { dns?: string; email?: string; uri?: string; ip?: [number[], number[]]; dn?: string };
+
+/** DER of a nameConstraints extension value (RFC 5280 §4.2.1.10), for issuing test CAs. */
+function nameConstraintsDer(spec: NameConstraintSpec): Uint8Array {
+  const base = (s: SubtreeSpec): asn1js.AsnType => {
+    const implicit = (tag: number, bytes: Uint8Array) => new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: tag }, valueHex: bytes });
+    if (s.email !== undefined) return implicit(1, Buffer.from(s.email));
+    if (s.dns !== undefined) return implicit(2, Buffer.from(s.dns));
+    if (s.uri !== undefined) return implicit(6, Buffer.from(s.uri));
+    if (s.ip) return implicit(7, Uint8Array.from([...s.ip[0], ...s.ip[1]]));
+    return new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 4 }, value: [asn1js.fromBER(encodeName(parseDn(s.dn!))).result] });
+  };
+  const subtrees = (tag: number, list: SubtreeSpec[]) => new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: tag }, value: list.map((s) => new asn1js.Sequence({ value: [base(s)] })) });
+  const parts = [...(spec.permitted ? [subtrees(0, spec.permitted)] : []), ...(spec.excluded ? [subtrees(1, spec.excluded)] : [])];
+  return new Uint8Array(new asn1js.Sequence({ value: parts }).toBER());
+}

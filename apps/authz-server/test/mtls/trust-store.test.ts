@@ -13,14 +13,16 @@ describe('client CA trust store', () => {
     intermediate = await issueCertificate({ subject: 'CN=Store Issuing CA', ca: true, pathLength: 0, issuer: root });
   });
 
-  it('takes self-signed certificates as anchors and the others as intermediates', () => {
+  it('trusts every certificate of the bundle as an anchor, telling roots from intermediates (RFC 5280 §6.1.1 d)', () => {
     const store = loadTrustStore(`# client CAs\n${pemBundle(intermediate, root)}`, 'CLIENT_CA_FILE');
     assert.deepEqual(store.anchors.map(subjectDnOf), ['CN=Store Root']);
     assert.deepEqual(store.intermediates.map(subjectDnOf), ['CN=Store Issuing CA']);
     assert.equal(store.size, 2);
     assert.equal(store.source, 'CLIENT_CA_FILE');
     assert.equal(store.isAnchor(root.cert), true);
-    assert.equal(store.isAnchor(intermediate.cert), false);
+    assert.equal(store.isAnchor(intermediate.cert), true);
+    assert.equal(store.isRoot(root.cert), true);
+    assert.equal(store.isRoot(intermediate.cert), false);
   });
 
   it('counts a certificate listed twice once', () => {
