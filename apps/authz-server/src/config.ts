@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parseDn } from './mtls/dn-string.ts';
+import { REVOCATION_MODES, type RevocationMode } from './mtls/revocation/answer.ts';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -25,6 +26,12 @@ export interface Config {
   readonly tlsKeyFile: string | undefined;
   /** PEM bundle of the client CAs: the only trust anchors for client certificates. */
   readonly clientCaFile: string | undefined;
+  /** What an unknown revocation status does: soft allows (and logs), hard refuses; off never asks. */
+  readonly revocationCheck: RevocationMode;
+  /** PEM bundle of CRLs consulted for every client certificate, re-read when it changes. */
+  readonly clientCrlFile: string | undefined;
+  /** Deadline of one OCSP or CRL fetch. */
+  readonly revocationTimeoutMs: number;
   readonly keyEncryptionKey: string | undefined;
   readonly logLevel: LogLevel;
   /** Peers allowed to pass a client certificate in a header (RFC 9440 and friends). */
@@ -148,6 +155,12 @@ function adminMatcher(env: Env): { adminSubjectDn: string | undefined; adminSanU
   return { adminSubjectDn, adminSanUri };
 }
 
+function revocationMode(raw: string | undefined): RevocationMode {
+  if (raw === undefined) return 'soft';
+  if (!(REVOCATION_MODES as readonly string[]).includes(raw)) throw new ConfigError('REVOCATION_CHECK', `"${raw}" is not one of ${REVOCATION_MODES.join(', ')}`);
+  return raw as RevocationMode;
+}
+
 function fapiProfile(raw: string | undefined): '2.0' | undefined {
   if (raw !== undefined && raw !== '2.0') throw new ConfigError('FAPI_PROFILE', `"${raw}" is not a supported profile (only "2.0")`);
   return raw;
@@ -213,6 +226,9 @@ export function loadConfig(env: Env = process.env): Config {
     tlsCertFile,
     tlsKeyFile,
     clientCaFile,
+    revocationCheck: revocationMode(optional(env, 'REVOCATION_CHECK')),
+    clientCrlFile: optional(env, 'CLIENT_CRL_FILE'),
+    revocationTimeoutMs: positiveInt(env, 'REVOCATION_TIMEOUT_MS', 2000),
     keyEncryptionKey,
     logLevel,
     trustedProxies: Object.freeze(proxies(optional(env, 'TRUSTED_PROXIES'))),
@@ -238,6 +254,9 @@ export const CONFIG_REFERENCE: ReadonlyArray<{ name: string; default: string; de
   { name: 'TLS_CERT_FILE', default: 'unset: dev PKI', description: 'Server certificate (PEM, chain after the leaf).' },
   { name: 'TLS_KEY_FILE', default: 'unset: dev PKI', description: 'Server private key (PEM).' },
   { name: 'CLIENT_CA_FILE', default: 'unset: dev CA', description: 'PEM bundle of trusted client CAs: the only trust anchors for client certificates.' },
+  { name: 'REVOCATION_CHECK', default: 'soft', description: 'Client-certificate revocation (OCSP, CRL): `soft` allows a certificate whose status cannot be learned (and logs it), `hard` refuses it, `off` never asks. A revoked certificate is always refused.' },
+  { name: 'CLIENT_CRL_FILE', default: 'unset', description: 'PEM bundle of CRLs consulted for every client certificate in addition to the CAs\' own sources; re-read when it changes.' },
+  { name: 'REVOCATION_TIMEOUT_MS', default: '2000', description: 'Deadline of one OCSP or CRL fetch, in milliseconds.' },
   { name: 'KEY_ENCRYPTION_KEY', default: 'unset: generated into DATA_DIR', description: '32 bytes (base64 or hex) encrypting signing keys at rest (AES-256-GCM); required with DATABASE_URL and TLS_CERT_FILE.' },
   { name: 'TRUSTED_PROXIES', default: 'unset: none', description: 'Comma-separated IPs/CIDRs allowed to pass the client certificate in a header (RFC 9440, Envoy XFCC, nginx).' },
   { name: 'ACCESS_TOKEN_TTL', default: '600', description: 'Access-token lifetime in seconds when the resource server sets none.' },
