@@ -37,6 +37,8 @@ export interface Config {
   /** Peers allowed to pass a client certificate in a header (RFC 9440 and friends). */
   readonly trustedProxies: readonly string[];
   readonly accessTokenTtl: number;
+  /** Smallest RSA modulus accepted in a client certificate chain; 2048 or more. */
+  readonly clientCertMinRsaBits: number;
   /** Processes serving both listeners (http/cluster.ts); more than 1 only over PostgreSQL + Redis. */
   readonly workers: number;
   /** FAPI 2.0 Security Profile for every client; unset = per client (`fapi_profile` metadata). */
@@ -161,6 +163,13 @@ function revocationMode(raw: string | undefined): RevocationMode {
   return raw as RevocationMode;
 }
 
+/** Path validation never accepts less than 2048 bits; the setting can only raise it. */
+function minRsaBits(env: Env): number {
+  const bits = positiveInt(env, 'CLIENT_CERT_MIN_RSA_BITS', 2048);
+  if (bits < 2048) throw new ConfigError('CLIENT_CERT_MIN_RSA_BITS', `${bits} is below 2048: RSA keys shorter than 2048 bits are never accepted`);
+  return bits;
+}
+
 function fapiProfile(raw: string | undefined): '2.0' | undefined {
   if (raw !== undefined && raw !== '2.0') throw new ConfigError('FAPI_PROFILE', `"${raw}" is not a supported profile (only "2.0")`);
   return raw;
@@ -233,6 +242,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     trustedProxies: Object.freeze(proxies(optional(env, 'TRUSTED_PROXIES'))),
     accessTokenTtl: positiveInt(env, 'ACCESS_TOKEN_TTL', 600),
+    clientCertMinRsaBits: minRsaBits(env),
     workers,
     fapiProfile: fapiProfile(optional(env, 'FAPI_PROFILE')),
     devBootstrap: tlsCertFile === undefined,
@@ -259,6 +269,7 @@ export const CONFIG_REFERENCE: ReadonlyArray<{ name: string; default: string; de
   { name: 'REVOCATION_TIMEOUT_MS', default: '2000', description: 'Deadline of one OCSP or CRL fetch, in milliseconds.' },
   { name: 'KEY_ENCRYPTION_KEY', default: 'unset: generated into DATA_DIR', description: '32 bytes (base64 or hex) encrypting signing keys at rest (AES-256-GCM); required with DATABASE_URL and TLS_CERT_FILE.' },
   { name: 'TRUSTED_PROXIES', default: 'unset: none', description: 'Comma-separated IPs/CIDRs allowed to pass the client certificate in a header (RFC 9440, Envoy XFCC, nginx).' },
+  { name: 'CLIENT_CERT_MIN_RSA_BITS', default: '2048', description: 'Smallest RSA key (bits) accepted anywhere in a client certificate chain; can only be raised. EC keys must be on P-256, P-384 or P-521, or Ed25519.' },
   { name: 'ACCESS_TOKEN_TTL', default: '600', description: 'Access-token lifetime in seconds when the resource server sets none.' },
   { name: 'WORKERS', default: 'CPU cores with DATABASE_URL and REDIS_URL, else 1', description: 'Worker processes sharing both listeners; more than 1 needs PostgreSQL and Redis (embedded storage is single-process).' },
   { name: 'LOG_LEVEL', default: 'info', description: 'fatal, error, warn, info, debug, trace or silent.' },

@@ -17,7 +17,9 @@ import { createLocalAccountSource } from './accounts/local-accounts.ts';
 import type { AccountSource } from './accounts/account-source.ts';
 import { startListeners } from './http/listeners.ts';
 import { announceReady, inWorker, runPrimary, withWorkerHeader, workerLogger } from './http/cluster.ts';
-import { rememberResumedChains, sessionTicketsFromKek } from './http/session-tickets.ts';
+import { sessionTicketsFromKek, TICKET_WINDOW_SECONDS } from './http/session-tickets.ts';
+import { rememberResumedChains } from './mtls/resumed-chains.ts';
+import { createRevocationChecker } from './mtls/revocation/index.ts';
 import { bootstrapDevRegistrations, quickStart } from './bootstrap.ts';
 import { bootstrapAdmin, createAdminApi, type Route as AdminRoute } from './admin/index.ts';
 import type { AdminMatcher } from './admin/bootstrap.ts';
@@ -107,6 +109,11 @@ export async function startAuthzServer(
       logger.warn({ event: 'bootstrap' }, 'no admin client: set ADMIN_SUBJECT_DN or ADMIN_SAN_URI to register one on the next start; /admin/v1 accepts no one until then');
     }
     const clientRevocations = createClientRevocations(stores.kv);
+    const revocation = createRevocationChecker({
+      mode: config.revocationCheck, kv: stores.kv, crlFile: config.clientCrlFile, timeoutMs: config.revocationTimeoutMs, logger,
+    });
+    if (config.revocationCheck === 'off') logger.warn({ event: 'revocation_off' }, 'REVOCATION_CHECK=off: revoked client certificates are accepted');
+    const verdicts = createVerdictCache(trustStore, { revocation, minRsaBits: config.clientCertMinRsaBits });
 
     const provider = createProvider({
       config,
@@ -115,8 +122,9 @@ export async function startAuthzServer(
       jwks,
       cookieKeys: cookieKeys(kek),
       certificateSource: createCertificateSource({ trustedProxies: [...config.trustedProxies] }),
-      // A resumed TLS session no longer carries the intermediates its client sent (session-tickets.ts).
-      verdicts: rememberResumedChains(createVerdictCache(trustStore), stores.kv),
+      // A resumed TLS session no longer carries the intermediates its client sent; a remembered
+      // chain lives as long as two ticket windows, so every ticket still honoured is covered.
+      verdicts: rememberResumedChains(verdicts, stores.kv, { ttlSeconds: 2 * TICKET_WINDOW_SECONDS }),
       findResourceServer: (id) => findResourceServer(stores.sql, id) as Promise<ResourceServerRecord | undefined>,
       revocations: stores.revocations,
       clientRevocations,
@@ -159,6 +167,7 @@ export async function startAuthzServer(
       mtls: `https://${config.host}:${listeners.mtlsPort}`,
       storage: stores.embedded ? 'embedded' : 'external',
       client_cas: trustStore.size,
+      revocation_check: config.revocationCheck,
     }, 'certbound authorization server listening');
     // With WORKERS > 1 the primary prints it once (http/cluster.ts).
     if (devPki && !inWorker()) process.stdout.write(`\n${quickStart(devPki, mtlsEndpointAliases(config).token_endpoint)}\n\n`);
@@ -173,6 +182,7 @@ export async function startAuthzServer(
       adminRoutes: adminApi.routes,
       close() {
         closing ??= (async () => {
+          revocation.close();
           await listeners.close();
           await stores.close();
         })();

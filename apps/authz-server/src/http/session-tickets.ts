@@ -7,16 +7,11 @@
 // tickets are sealed under the current window's key; tickets of the current and the previous
 // window are accepted (a previous-window ticket is renewed). A ticket lives at most one window,
 // so every ticket still valid is covered.
-//
-// A resumed session carries the client's leaf certificate but not the intermediates it sent in
-// the full handshake (OpenSSL keeps only the peer certificate in the session), so the chain a
-// client presented is remembered by leaf thumbprint — in this process and in the KvStore, which
-// every worker shares — and offered again to path validation when that client resumes.
-import { createHash, randomBytes, X509Certificate } from 'node:crypto';
+// What a resumed session no longer carries (the client's intermediates) is remembered in
+// mtls/resumed-chains.ts.
+import { randomBytes } from 'node:crypto';
 import { deriveKey } from '../keys/derive.ts';
-import type { Server as TlsServer, TLSSocket } from 'node:tls';
-import type { KvStore } from '../storage/kv.ts';
-import type { VerdictCache } from '../oauth/client-certificate.ts';
+import type { Server as TlsServer } from 'node:tls';
 
 /** One hour: keys change hourly and a ticket is honoured for at most one hour. */
 export const TICKET_WINDOW_SECONDS = 3600;
@@ -123,95 +118,4 @@ export function createSessionTickets(secret: Buffer, options: SessionTicketOptio
 /** Session-ticket secret for every worker and instance: derived from the key-encryption key. */
 export function sessionTicketsFromKek(kek: Buffer, options: SessionTicketOptions = {}): SessionTickets {
   return createSessionTickets(deriveKey(kek, 'tls-session-tickets-v1'), options);
-}
-
-export interface ChainMemoryOptions {
-  /** how long a remembered chain is kept after its last use; default two ticket windows */
-  ttlSeconds?: number;
-  /** entries kept in this process; default 10 000 */
-  maxEntries?: number;
-  now?: () => number;
-}
-
-interface Remembered {
-  chain: X509Certificate[];
-  /** when the KvStore copy was last written (ms) */
-  storedAt: number;
-}
-
-function isTlsSocket(socket: unknown): socket is TLSSocket {
-  return typeof (socket as TLSSocket | null)?.isSessionReused === 'function';
-}
-
-const thumbprint = (cert: X509Certificate) => createHash('sha256').update(cert.raw).digest('base64url');
-
-/**
- * Wraps the per-connection verdict cache: after a full handshake whose presented chain validated,
- * the intermediates are remembered under the leaf's thumbprint; a resumed connection that
- * presents none gets them back. Only intermediates are stored, never trust: path validation
- * still checks every signature up to a configured client CA.
- */
-export function rememberResumedChains(verdicts: VerdictCache, kv: KvStore, options: ChainMemoryOptions = {}): VerdictCache {
-  const ttlSeconds = options.ttlSeconds ?? 2 * TICKET_WINDOW_SECONDS;
-  const maxEntries = options.maxEntries ?? 10_000;
-  const now = options.now ?? Date.now;
-  const local = new Map<string, Remembered>();
-  const kvKey = (leaf: string) => `tls-resumption-chain:${leaf}`;
-
-  function keep(leaf: string, entry: Remembered): void {
-    local.delete(leaf);
-    local.set(leaf, entry);
-    if (local.size > maxEntries) local.delete(local.keys().next().value!);
-  }
-
-  function store(leaf: string, entry: Remembered): void {
-    entry.storedAt = now();
-    const value = JSON.stringify(entry.chain.map((c) => c.raw.toString('base64')));
-    // Best effort: a failed write only means a later resumption on another worker revalidates
-    // without the intermediates and the client is asked to reconnect with a full handshake.
-    kv.set(kvKey(leaf), value, ttlSeconds).catch(() => undefined);
-  }
-
-  async function recall(leaf: string): Promise<X509Certificate[]> {
-    let entry = local.get(leaf);
-    if (!entry) {
-      const stored = await kv.get(kvKey(leaf)).catch(() => undefined);
-      if (stored === undefined) return [];
-      try {
-        entry = { chain: (JSON.parse(stored) as string[]).map((der) => new X509Certificate(Buffer.from(der, 'base64'))), storedAt: now() };
-      } catch {
-        return [];
-      }
-    }
-    keep(leaf, entry);
-    // Still in use: keep the shared copy alive as long as the client keeps resuming.
-    if (now() - entry.storedAt > (ttlSeconds * 1000) / 4) store(leaf, entry);
-    return entry.chain;
-  }
-
-  return {
-    async verdict(socket, leaf, presented) {
-      if (!isTlsSocket(socket)) return verdicts.verdict(socket, leaf, presented);
-      if (socket.isSessionReused() && (!presented || presented.length === 0)) {
-        // Most leaves chain to a stored CA on their own: the remembered intermediates (a KvStore
-        // read on a cold worker) are fetched only when the leaf alone does not validate.
-        const alone = await verdicts.verdict(socket, leaf, presented);
-        if (alone.ok) return alone;
-        const chain = await recall(thumbprint(leaf));
-        return chain.length > 0 ? verdicts.verdict(socket, leaf, chain) : alone;
-      }
-      const verdict = await verdicts.verdict(socket, leaf, presented);
-      if (verdict.ok && presented && presented.length > 0) {
-        const key = thumbprint(leaf);
-        const known = local.get(key);
-        const same = known && known.chain.length === presented.length && known.chain.every((c, i) => c.raw.equals(presented[i]!.raw));
-        if (!same) {
-          const entry = { chain: presented, storedAt: 0 };
-          keep(key, entry);
-          store(key, entry);
-        }
-      }
-      return verdict;
-    },
-  };
 }

@@ -1,23 +1,46 @@
-// Path validation is the expensive part of an mTLS request, and its answer only changes with
-// time. A TLS connection presents its certificate once, so the verdict is kept per socket
-// (WeakMap: it goes when the socket does). Verdicts also live in a bounded LRU keyed by what was
-// presented, so the same chain on the next connection (a partner that connects per call, often
-// resuming its TLS session) or forwarded by a trusted proxy (no socket of its own) is not
-// validated again.
+// The one record per TLS connection of what its client certificate is worth: the certificate as
+// presented (leaf, chain, x5t#S256 — computed once by @certbound/cnf-verifier), the verdict of
+// path validation and, for a chain that validated, of revocation checking. Everything on the
+// server reads this record; nothing parses, hashes or validates the certificate again.
+//
+// Path validation and revocation are the expensive part of an mTLS request, and their answer only
+// changes with time. A TLS connection presents its certificate once, so the record is kept per
+// socket (WeakMap: it goes when the socket does). Verdicts also live in a bounded LRU keyed by
+// what was presented, so the same chain on the next connection (a partner that connects per call,
+// often resuming its TLS session) or forwarded by a trusted proxy (no socket of its own) is not
+// validated again. A verdict never outlives what it rests on: the first expiry in the chain and
+// the revocation answers (their nextUpdate, or a short retry for an unknown status).
 // A cache belongs to one TrustStore: reloading the CAs means a new cache.
 import { X509Certificate } from 'node:crypto';
-import { validatePath, type PathVerdict } from './path-validation.ts';
-import { x5tS256 } from './thumbprint.ts';
+import type { PresentedCertificate } from '@certbound/cnf-verifier';
+import { validatePath, type PathErrorCode } from './path-validation.ts';
+import { describeRevocation, type RevocationAnswer, type RevocationChecker } from './revocation/index.ts';
 import type { TrustStore } from './trust-store.ts';
+
+export type CertificateErrorCode = PathErrorCode | 'revoked' | 'revocation_unknown';
+
+export type CertificateVerdict =
+  | { ok: true; chain: X509Certificate[]; /** absent when revocation checking is off */ revocation?: RevocationAnswer }
+  | { ok: false; code: CertificateErrorCode; reason: string };
+
+/** What a request's certificate is worth: read by oidc/ callbacks, refusals and the admin API. */
+export interface ConnectionRecord {
+  readonly presented: PresentedCertificate;
+  readonly verdict: CertificateVerdict;
+}
 
 export interface VerdictCache {
   /** `socket` undefined = the certificate came from a proxy header */
-  verdict(socket: object | undefined, leaf: X509Certificate, presented?: X509Certificate[]): Promise<PathVerdict>;
+  verdict(socket: object | undefined, presented: PresentedCertificate): Promise<CertificateVerdict>;
   /** entries in the certificate LRU */
   readonly size: number;
 }
 
 export interface VerdictCacheOptions {
+  /** revocation checking for chains that validate; none = not checked */
+  revocation?: RevocationChecker;
+  /** smallest RSA modulus accepted (path-validation.ts; never below 2048) */
+  minRsaBits?: number;
   /** certificate LRU bound; default 10 000 */
   maxEntries?: number;
   /** how long a refusal is reused; default 60 s, so a CA fixed in the store is noticed soon */
@@ -28,33 +51,52 @@ export interface VerdictCacheOptions {
 
 interface Entry {
   readonly key: string;
-  readonly verdict: Promise<PathVerdict>;
+  readonly verdict: Promise<CertificateVerdict>;
   /** the verdict may be reused until this instant (ms) */
   expiresAt: number;
 }
 
 export function createVerdictCache(trustStore: TrustStore, options: VerdictCacheOptions = {}): VerdictCache {
-  const { maxEntries = 10_000, failureTtlMs = 60_000, now = Date.now } = options;
+  const { revocation, minRsaBits, maxEntries = 10_000, failureTtlMs = 60_000, now = Date.now } = options;
   const bySocket = new WeakMap<object, Entry>();
   const byCertificate = new Map<string, Entry>(); // insertion order = recency
 
-  const compute = (key: string, leaf: X509Certificate, presented: X509Certificate[] | undefined): Entry => {
-    const computedAt = now();
+  async function decide(presented: PresentedCertificate, at: number): Promise<{ verdict: CertificateVerdict; expiresAt: number }> {
+    const path = await validatePath({ leaf: presented.leaf, presented: presented.chain, trustStore, at: new Date(at), minRsaBits });
+    if (!path.ok) return { verdict: path, expiresAt: Math.min(presented.leaf.validToDate.getTime(), at + failureTtlMs) };
+    const chainExpiry = Math.min(...path.chain.map((c) => c.validToDate.getTime()));
+    // RFC 5280 §6.3: revocation is asked only about a chain that validated, so no request ever
+    // goes to an address named by a certificate nobody vouched for.
+    if (!revocation || revocation.mode === 'off') return { verdict: path, expiresAt: chainExpiry };
+    const answer = await revocation.check(path.chain);
+    const expiresAt = Math.min(chainExpiry, answer.validUntil);
+    if (answer.status === 'revoked') return { verdict: { ok: false, code: 'revoked', reason: describeRevocation(answer) }, expiresAt };
+    if (answer.status === 'unknown' && revocation.mode === 'hard') {
+      return { verdict: { ok: false, code: 'revocation_unknown', reason: describeRevocation(answer) }, expiresAt };
+    }
+    // soft: an unreachable responder does not lock partners out; the checker logged and counted it.
+    return { verdict: { ...path, revocation: answer }, expiresAt };
+  }
+
+  const compute = (key: string, presented: PresentedCertificate): Entry => {
+    const at = now();
     // Until settled, the entry lives as long as the leaf: concurrent requests share the work.
-    const entry: Entry = { key, verdict: validatePath({ leaf, presented, trustStore, at: new Date(computedAt) }), expiresAt: leaf.validToDate.getTime() };
-    void entry.verdict.then((verdict) => {
-      // A success holds until the first certificate of the chain expires; a refusal briefly.
-      entry.expiresAt = verdict.ok
-        ? Math.min(...verdict.chain.map((c) => c.validToDate.getTime()))
-        : Math.min(entry.expiresAt, computedAt + failureTtlMs);
+    const decided = decide(presented, at).catch((error: unknown) => ({
+      // decide() has no throwing step; should one appear, the answer is still a refusal, never a 500
+      verdict: { ok: false as const, code: 'untrusted' as const, reason: `certificate could not be checked (${(error as Error)?.message ?? String(error)})` },
+      expiresAt: at + failureTtlMs,
+    }));
+    const entry: Entry = { key, verdict: decided.then((d) => d.verdict), expiresAt: presented.leaf.validToDate.getTime() };
+    void decided.then((d) => {
+      entry.expiresAt = d.expiresAt;
     });
     return entry;
   };
 
-  const shared = (key: string, leaf: X509Certificate, presented: X509Certificate[] | undefined): Entry => {
+  const shared = (key: string, presented: PresentedCertificate): Entry => {
     let entry = byCertificate.get(key);
     if (entry) byCertificate.delete(key);
-    if (!entry || now() > entry.expiresAt) entry = compute(key, leaf, presented);
+    if (!entry || now() > entry.expiresAt) entry = compute(key, presented);
     byCertificate.set(key, entry);
     if (byCertificate.size > maxEntries) byCertificate.delete(byCertificate.keys().next().value!);
     return entry;
@@ -64,23 +106,21 @@ export function createVerdictCache(trustStore: TrustStore, options: VerdictCache
     get size() {
       return byCertificate.size;
     },
-    async verdict(socket, leaf, presented) {
-      let key: string;
-      try {
-        key = [leaf, ...(presented ?? [])].map(x5tS256).join('.');
-      } catch {
-        return validatePath({ leaf, presented, trustStore, at: new Date(now()) }); // garbage: answered, never cached
+    async verdict(socket, presented) {
+      if (!(presented.leaf instanceof X509Certificate) || !presented.chain.every((c) => c instanceof X509Certificate)) {
+        return validatePath({ leaf: presented.leaf, presented: presented.chain, trustStore, at: new Date(now()), minRsaBits }); // garbage: answered, never cached
       }
+      const key = [presented.thumbprint, ...presented.chain.map((c) => c.fingerprint256)].join('.');
       if (socket !== undefined) {
         let entry = bySocket.get(socket);
         // A different key means TLS 1.2 renegotiation brought another certificate.
         if (!entry || entry.key !== key || now() > entry.expiresAt) {
-          entry = shared(key, leaf, presented);
+          entry = shared(key, presented);
           bySocket.set(socket, entry);
         }
         return entry.verdict;
       }
-      return shared(key, leaf, presented).verdict;
+      return shared(key, presented).verdict;
     },
   };
 }

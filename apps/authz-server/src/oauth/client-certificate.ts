@@ -7,22 +7,16 @@ import type { X509Certificate } from 'node:crypto';
 import type { Next } from 'koa';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { PresentedCertificate } from '@certbound/cnf-verifier';
-import type { PathVerdict } from '../mtls/path-validation.ts';
-import { subjectDnMatches, subjectDnOf } from '../mtls/subject-dn.ts';
+import type { ConnectionRecord, VerdictCache } from '../mtls/connection-verdict.ts';
+import { subjectDnMatches } from '../mtls/subject-dn.ts';
 import { sanMatches, sansOf } from '../mtls/san.ts';
+import { describeCert } from '../mtls/trust-store.ts';
 
 export interface CertificateSource {
   fromRequest(req: IncomingMessage): PresentedCertificate | undefined;
 }
 
-export interface VerdictCache {
-  verdict(socket: object | undefined, leaf: X509Certificate, presented?: X509Certificate[]): Promise<PathVerdict>;
-}
-
-export interface ClientCertificateState {
-  presented: PresentedCertificate;
-  verdict: PathVerdict;
-}
+export type ClientCertificateState = ConnectionRecord;
 
 type SubjectProperty =
   | 'tls_client_auth_subject_dn'
@@ -36,7 +30,7 @@ export function certificateState(ctx: { state: Record<string, unknown> }): Clien
 }
 
 function presentedValues(cert: X509Certificate, property: SubjectProperty): string {
-  if (property === 'tls_client_auth_subject_dn') return `"${subjectDnOf(cert)}"`;
+  if (property === 'tls_client_auth_subject_dn') return `"${describeCert(cert)}"`;
   const sans = sansOf(cert);
   const values = {
     tls_client_auth_san_dns: sans.dns,
@@ -61,7 +55,7 @@ export function createClientCertificateChecks(deps: { source: CertificateSource;
     }
     if (presented) {
       const socket = presented.source === 'tls' ? ctx.req.socket : undefined;
-      const verdict = await deps.verdicts.verdict(socket, presented.leaf, presented.chain);
+      const verdict = await deps.verdicts.verdict(socket, presented);
       ctx.state.clientCertificate = { presented, verdict } satisfies ClientCertificateState;
     }
     await next();
@@ -70,8 +64,17 @@ export function createClientCertificateChecks(deps: { source: CertificateSource;
   return {
     middleware: clientCertificate,
     mTLS: {
+      // Every use of the certificate (client authentication of both methods, binding) starts
+      // here, so its validity window is checked here: a registered self-signed certificate has
+      // no chain to validate, yet a not-yet-valid or expired one must not authenticate.
       getCertificate(ctx: KoaContextWithOIDC): X509Certificate | undefined {
-        return certificateState(ctx)?.presented.leaf;
+        const cert = certificateState(ctx)?.presented.leaf;
+        if (cert) {
+          const now = new Date();
+          if (now < cert.validFromDate) throw new errors.InvalidClientAuth(`certificate not valid before ${cert.validFromDate.toISOString()}`);
+          if (now > cert.validToDate) throw new errors.InvalidClientAuth(`certificate expired at ${cert.validToDate.toISOString()}`);
+        }
+        return cert;
       },
       // Only tls_client_auth reaches this (RFC 8705 §2.1): the chain must lead to a configured
       // client CA. The verdict's reason names the failed check; it becomes error_description.

@@ -8,7 +8,7 @@ import type { KoaContextWithOIDC, Provider } from 'oidc-provider';
 import type { Logger } from '../log.ts';
 import { listenerOf } from '../http/listeners.ts';
 import { certificateState } from './client-certificate.ts';
-import { subjectDnOf } from '../mtls/subject-dn.ts';
+import { describeCert } from '../mtls/trust-store.ts';
 
 interface OAuthError extends Error {
   error: string;
@@ -99,7 +99,8 @@ export function createRefusalReporter(provider: Provider, logger: Logger, mtlsTo
       reason: reason ?? err.error_description ?? err.message,
       client_id: ctx.oidc?.client?.clientId ?? ctx.oidc?.params?.client_id,
       certificate: cert
-        ? { serial: cert.serialNumber, subject: subjectDnOf(cert), issuer: cert.issuer.split('\n').reverse().join(','), not_after: cert.validToDate.toISOString() }
+        // describeCert never throws: the certificate may be the unreadable one being refused
+        ? { serial: cert.serialNumber, subject: describeCert(cert), issuer: cert.issuer.split('\n').reverse().join(','), not_after: cert.validToDate.toISOString() }
         : undefined,
     };
     if (err.error === 'server_error') {

@@ -1,16 +1,12 @@
 // RFC 5077 / RFC 8446 §4.6.1 session resumption across processes: ticket keys derived per time
-// window from one secret, current and previous window accepted, and the client's chain given
-// back to path validation when its session resumes.
+// window from one secret, current and previous window accepted.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:https';
 import { connect } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { createSessionTickets, rememberResumedChains, sessionTicketsFromKek, type SessionTickets } from '../../src/http/session-tickets.ts';
-import { createVerdictCache } from '../../src/mtls/connection-verdict.ts';
-import { loadTrustStore } from '../../src/mtls/trust-store.ts';
-import { createMemoryKv } from '../../src/storage/embedded/ttl-store.ts';
+import { createSessionTickets, sessionTicketsFromKek, type SessionTickets } from '../../src/http/session-tickets.ts';
 import { issueCertificate, type IssuedCertificate } from '../../../../test/support/pki.ts';
 
 const HOUR = 3_600_000;
@@ -116,50 +112,5 @@ describe('resumption between two servers holding the same secret', () => {
     const other = await start(createSessionTickets(randomBytes(32), { now: () => clock }));
     const first = await handshake(a);
     assert.equal((await handshake(other, first.session)).reused, false);
-  });
-});
-
-describe('the chain a resumed session no longer carries', () => {
-  let root: IssuedCertificate;
-  let intermediate: IssuedCertificate;
-  let leaf: IssuedCertificate;
-  before(async () => {
-    root = await issueCertificate({ subject: 'CN=resume root', ca: true, pathLength: 1 });
-    intermediate = await issueCertificate({ subject: 'CN=resume intermediate', ca: true, pathLength: 0, issuer: root });
-    leaf = await issueCertificate({ subject: 'CN=resume leaf', issuer: intermediate });
-  });
-
-  const tlsSocket = (resumed: boolean) => ({ isSessionReused: () => resumed });
-
-  it('validates a resumed connection with the intermediates its full handshake presented', async () => {
-    const kv = createMemoryKv();
-    const verdicts = rememberResumedChains(createVerdictCache(loadTrustStore(root.certPem, 'test')), kv);
-    assert.equal((await verdicts.verdict(tlsSocket(false), leaf.cert, [intermediate.cert])).ok, true);
-    const resumed = await verdicts.verdict(tlsSocket(true), leaf.cert, []);
-    assert.equal(resumed.ok, true);
-  });
-
-  it('shares the chain through the KvStore with another process', async () => {
-    const kv = createMemoryKv();
-    const store = loadTrustStore(root.certPem, 'test');
-    const first = rememberResumedChains(createVerdictCache(store), kv);
-    const second = rememberResumedChains(createVerdictCache(store), kv);
-    assert.equal((await first.verdict(tlsSocket(false), leaf.cert, [intermediate.cert])).ok, true);
-    await new Promise((resolve) => setImmediate(resolve));
-    assert.equal((await second.verdict(tlsSocket(true), leaf.cert, [])).ok, true);
-  });
-
-  it('still refuses a resumed leaf whose chain it never saw', async () => {
-    const verdicts = rememberResumedChains(createVerdictCache(loadTrustStore(root.certPem, 'test')), createMemoryKv());
-    const verdict = await verdicts.verdict(tlsSocket(true), leaf.cert, []);
-    assert.equal(verdict.ok, false);
-  });
-
-  it('remembers nothing from a chain that failed validation', async () => {
-    const otherRoot = await issueCertificate({ subject: 'CN=resume root', ca: true, pathLength: 1 });
-    const kv = createMemoryKv();
-    const verdicts = rememberResumedChains(createVerdictCache(loadTrustStore(otherRoot.certPem, 'test')), kv);
-    assert.equal((await verdicts.verdict(tlsSocket(false), leaf.cert, [intermediate.cert])).ok, false);
-    assert.equal(kv.size, 0);
   });
 });
