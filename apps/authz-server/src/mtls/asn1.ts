@@ -14,9 +14,11 @@ export class Asn1Error extends Error {
 }
 
 // asn1js reports these encodings as warnings and decodes them anyway; DER forbids each (X.690
-// §10.1 minimal lengths, §8.19.2 minimal subidentifiers, §11.1 one-octet BOOLEAN, §8.8.2 empty
-// NULL). Its other warnings ("too big integer", "zero buffer length") describe valid DER.
-const NOT_DER = /needlessly long|unnecessary usage of long length|boolean value encoded in more|non-zero length of value block for null|no endofcontent/i;
+// §8.19.2 minimal subidentifiers, §11.1 one-octet BOOLEAN, §8.8.2 empty NULL). Its other
+// warnings ("too big integer", "zero buffer length") describe valid DER — and its "needlessly
+// long encoded length" looks at the LAST length octet (it would refuse 30 82 02 00), so length
+// minimality is checked below instead.
+const NOT_DER = /needlessly long format of sid|boolean value encoded in more|non-zero length of value block for null|no endofcontent/i;
 
 /** Nesting deeper than this is refused: real certificates stay below 15 levels. */
 const MAX_DEPTH = 32;
@@ -54,6 +56,7 @@ function derProblem(block: asn1js.AsnType, depth: number): string | undefined {
   // X.690 §10.1: definite length only; §10.1 also requires the minimal number of length octets.
   if (lenBlock.isIndefiniteForm) return 'indefinite length (BER)';
   if (lenBlock.longFormUsed && lenBlock.length < 0x80) return 'long-form length for a short value';
+  if (lenBlock.longFormUsed && lenBlock.blockLength - 1 !== octetsFor(lenBlock.length)) return 'length encoded in more octets than needed';
   const universal = idBlock.tagClass === 1;
   if (universal && idBlock.isConstructed && PRIMITIVE_ONLY.has(idBlock.tagNumber)) return `constructed encoding of universal type ${idBlock.tagNumber}`;
   const content = valueHexOf(block);
@@ -79,6 +82,12 @@ function derProblem(block: asn1js.AsnType, depth: number): string | undefined {
     }
   }
   return undefined;
+}
+
+function octetsFor(length: number): number {
+  let octets = 1;
+  while (length >= 256 ** octets) octets++;
+  return octets;
 }
 
 /** The elements inside a constructed value ([] for a primitive one). */

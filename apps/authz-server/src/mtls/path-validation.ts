@@ -12,11 +12,14 @@
 //      P-384 or P-521, or Ed25519
 //   4. every issuer, anchor included: basicConstraints cA (§6.1.4 k), keyUsage keyCertSign when
 //      the extension is present (§6.1.4 n), pathLenConstraint (§6.1.4 l–m), extendedKeyUsage
-//      with clientAuth or anyExtendedKeyUsage when present (the CA/B Forum and OpenSSL reading
-//      of EKU in CA certificates: a CA limited to other purposes cannot vouch for a TLS client)
+//      with clientAuth when present (the CA/B Forum and OpenSSL reading of EKU in CA
+//      certificates: a CA limited to other purposes cannot vouch for a TLS client); below the
+//      anchor, basicConstraints critical and keyUsage present (§4.2.1.9, §4.2.1.3)
 //   5. the leaf: not a CA (cA=TRUE refused: a CA key authenticating as a client is a CA key
-//      used for the wrong job); keyUsage allows a TLS signature when present; extendedKeyUsage
-//      contains clientAuth or anyExtendedKeyUsage when present (RFC 5280 §4.2.1.12)
+//      used for the wrong job), no keyCertSign; keyUsage allows a TLS signature when present;
+//      extendedKeyUsage contains clientAuth when present. anyExtendedKeyUsage alone is not
+//      enough, on the leaf or an issuer: OpenSSL's sslclient purpose and the CA/B Forum do not
+//      read it as "TLS client", and certbound is never more lenient than OpenSSL here.
 //   6. name constraints of every CA above each certificate, critical or not (§6.1.3 b–c,
 //      mtls/name-constraints.ts)
 //   7. no certificate carries a critical extension we do not process (§6.1.4 o)
@@ -185,7 +188,9 @@ function checkChain(chain: X509Certificate[], policy: { at: Date; minRsaBits: nu
 
   for (const [i, cert] of chain.entries()) {
     if (at < cert.validFromDate) return fail('not_yet_valid', `${role(i)} not valid before ${cert.validFromDate.toISOString()}`);
-    if (at > cert.validToDate) return fail('expired', `${role(i)} expired at ${cert.validToDate.toISOString()}`);
+    // RFC 5280 §4.1.2.5 counts notAfter itself as valid; OpenSSL does not, and one second
+    // stricter costs nothing.
+    if (at >= cert.validToDate) return fail('expired', `${role(i)} expired at ${cert.validToDate.toISOString()}`);
   }
 
   for (const [i, cert] of chain.entries()) {
@@ -195,9 +200,14 @@ function checkChain(chain: X509Certificate[], policy: { at: Date; minRsaBits: nu
 
   for (let i = 1; i <= last; i++) {
     const issuer = chain[i]!;
-    const { basicConstraints, keyUsage, extKeyUsage } = fieldsOf(issuer);
+    const { basicConstraints, keyUsage, extKeyUsage, extensions } = fieldsOf(issuer);
     const name = `issuer ${describeCert(issuer)}`;
     if (!basicConstraints?.ca) return fail('not_a_ca', `${name} is not a CA (basicConstraints cA is not set), so it cannot issue certificates`);
+    // §4.2.1.9 "Conforming CAs MUST mark the extension as critical" and §4.2.1.3 "MUST include
+    // [keyUsage]" in CA certificates — required of every CA below the anchor, as OpenSSL's
+    // -x509_strict does; an operator's anchor is taken as configured.
+    if (i < last && !extensions.get(OID.basicConstraints)?.critical) return fail('not_a_ca', `${name} basicConstraints is not marked critical, as RFC 5280 §4.2.1.9 requires of a CA`);
+    if (i < last && !keyUsage) return fail('key_usage', `${name} has no keyUsage extension, which RFC 5280 §4.2.1.3 requires of a CA`);
     if (keyUsage && !keyUsage.has('keyCertSign')) return fail('key_usage', `${name} keyUsage does not include keyCertSign, so it cannot sign certificates`);
     // §4.2.1.9: pathLenConstraint counts the non-self-issued intermediates below this CA (not the leaf).
     const below = chain.slice(1, i).filter((c) => subjectKeyOf(c) !== issuerKeyOf(c)).length;
@@ -205,8 +215,8 @@ function checkChain(chain: X509Certificate[], policy: { at: Date; minRsaBits: nu
     if (limit !== undefined && below > limit) {
       return fail('path_length', `${name} allows ${limit} intermediate CA certificate${limit === 1 ? '' : 's'} below it (pathLenConstraint) but the chain has ${below}`);
     }
-    if (extKeyUsage && !extKeyUsage.includes(OID.clientAuth) && !extKeyUsage.includes(OID.anyExtendedKeyUsage)) {
-      return fail('ext_key_usage', `${name} extendedKeyUsage does not include clientAuth or anyExtendedKeyUsage, so it cannot issue TLS client certificates`);
+    if (extKeyUsage && !extKeyUsage.includes(OID.clientAuth)) {
+      return fail('ext_key_usage', `${name} extendedKeyUsage does not include clientAuth, so it cannot issue TLS client certificates`);
     }
   }
 
@@ -216,10 +226,13 @@ function checkChain(chain: X509Certificate[], policy: { at: Date; minRsaBits: nu
   }
   // The client signs the handshake (RFC 8446 §4.4.3); OpenSSL's sslclient purpose accepts
   // digitalSignature or keyAgreement, and so do we.
+  if (keyUsage?.has('keyCertSign') && !basicConstraints?.ca) {
+    return fail('key_usage', 'certificate keyUsage includes keyCertSign but the certificate is not a CA (RFC 5280 §4.2.1.3)');
+  }
   if (keyUsage && !keyUsage.has('digitalSignature') && !keyUsage.has('keyAgreement')) {
     return fail('key_usage', 'certificate keyUsage includes neither digitalSignature nor keyAgreement, so it cannot authenticate a TLS client');
   }
-  if (extKeyUsage && !extKeyUsage.includes(OID.clientAuth) && !extKeyUsage.includes(OID.anyExtendedKeyUsage)) {
+  if (extKeyUsage && !extKeyUsage.includes(OID.clientAuth)) {
     return fail('ext_key_usage', 'certificate extendedKeyUsage does not include clientAuth (TLS client authentication)');
   }
 

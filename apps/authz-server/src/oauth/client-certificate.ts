@@ -72,7 +72,7 @@ export function createClientCertificateChecks(deps: { source: CertificateSource;
         if (cert) {
           const now = new Date();
           if (now < cert.validFromDate) throw new errors.InvalidClientAuth(`certificate not valid before ${cert.validFromDate.toISOString()}`);
-          if (now > cert.validToDate) throw new errors.InvalidClientAuth(`certificate expired at ${cert.validToDate.toISOString()}`);
+          if (now >= cert.validToDate) throw new errors.InvalidClientAuth(`certificate expired at ${cert.validToDate.toISOString()}`);
         }
         return cert;
       },

@@ -145,10 +145,22 @@ describe('RFC 5280 §6.1 path validation for RFC 8705 §2.1 PKI client authentic
       assertRefused(await validate(leaf.cert, [crlOnly.cert]), 'key_usage', 'issuer CN=CRL Signer keyUsage does not include keyCertSign, so it cannot sign certificates');
     });
 
-    it('accepts an issuer without a keyUsage extension', async () => {
+    it('refuses an intermediate without a keyUsage extension (RFC 5280 §4.2.1.3 MUST)', async () => {
       const noKu = await ca('CN=No KU CA', { issuer: root, pathLength: 0, omitKeyUsage: true });
       const leaf = await issue('CN=client', { issuer: noKu });
-      assert.equal((await validate(leaf.cert, [noKu.cert])).ok, true);
+      assertRefused(await validate(leaf.cert, [noKu.cert]), 'key_usage', 'issuer CN=No KU CA has no keyUsage extension, which RFC 5280 §4.2.1.3 requires of a CA');
+    });
+
+    it('takes an anchor without a keyUsage extension as the operator configured it', async () => {
+      const bareRoot = await ca('CN=Bare Root', { pathLength: 0, omitKeyUsage: true });
+      const leaf = await issue('CN=client', { issuer: bareRoot });
+      assert.equal((await validate(leaf.cert, [], loadTrustStore(bareRoot.certPem, 'bare'))).ok, true);
+    });
+
+    it('refuses an intermediate whose basicConstraints is not critical (RFC 5280 §4.2.1.9)', async () => {
+      const soft = await issue('CN=Soft BC CA', { issuer: root, omitBasicConstraints: true, keyUsage: ['keyCertSign', 'cRLSign'], extKeyUsage: null, extraExtensions: [{ oid: '2.5.29.19', critical: false, value: Uint8Array.from([0x30, 0x03, 0x01, 0x01, 0xff]) }] });
+      const leaf = await issue('CN=client', { issuer: soft });
+      assertRefused(await validate(leaf.cert, [soft.cert]), 'not_a_ca', 'issuer CN=Soft BC CA basicConstraints is not marked critical, as RFC 5280 §4.2.1.9 requires of a CA');
     });
 
     it('refuses a chain longer than a pathLenConstraint allows', async () => {
@@ -181,7 +193,7 @@ describe('RFC 5280 §6.1 path validation for RFC 8705 §2.1 PKI client authentic
     it('refuses an issuer whose extendedKeyUsage is for servers only', async () => {
       const serverCa = await ca('CN=Server CA', { issuer: root, pathLength: 0, extKeyUsage: ['serverAuth'] });
       const leaf = await issue('CN=client', { issuer: serverCa });
-      assertRefused(await validate(leaf.cert, [serverCa.cert]), 'ext_key_usage', 'issuer CN=Server CA extendedKeyUsage does not include clientAuth or anyExtendedKeyUsage, so it cannot issue TLS client certificates');
+      assertRefused(await validate(leaf.cert, [serverCa.cert]), 'ext_key_usage', 'issuer CN=Server CA extendedKeyUsage does not include clientAuth, so it cannot issue TLS client certificates');
     });
 
     it('accepts an issuer whose extendedKeyUsage includes clientAuth', async () => {
@@ -230,6 +242,11 @@ describe('RFC 5280 §6.1 path validation for RFC 8705 §2.1 PKI client authentic
   });
 
   describe('the leaf is not a CA', () => {
+    it('refuses a non-CA leaf whose keyUsage includes keyCertSign', async () => {
+      const leaf = await issue('CN=signer', { issuer: root, keyUsage: ['digitalSignature', 'keyCertSign'] });
+      assertRefused(await validate(leaf.cert), 'key_usage', 'certificate keyUsage includes keyCertSign but the certificate is not a CA (RFC 5280 §4.2.1.3)');
+    });
+
     it('refuses a leaf with basicConstraints cA=TRUE', async () => {
       const leaf = await ca('CN=ca-as-client', { issuer: root, extKeyUsage: ['clientAuth'], keyUsage: ['digitalSignature', 'keyCertSign'] });
       assertRefused(await validate(leaf.cert), 'leaf_is_ca', 'certificate is a CA certificate (basicConstraints cA=TRUE) and cannot authenticate a client');
