@@ -4,6 +4,7 @@
 // and with certificate_pinning the only ones accepted at the token endpoint.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { issueCertificate, type IssuedCertificate } from '../../apps/authz-server/src/pki/issue.ts';
 import { x5tS256 } from '../../apps/authz-server/src/mtls/thumbprint.ts';
 import { makeTestPki, startTestAuthz, type TestAuthz, type TestPki } from '../support/authz.ts';
@@ -97,6 +98,19 @@ describe('/admin/v1 client certificates', () => {
     it('refuses a certificate that does not chain to a configured client CA', async () => {
       expectOAuthError(await addPem('settlement', certs.foreign!.certPem), 400, 'invalid_client_metadata',
         /^pem: certificate chain does not lead to a trusted client CA/);
+    });
+
+    it('refuses a certificate the token endpoint would refuse for its key (RSA-1024)', async () => {
+      const weakKey = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+      const weak = await issueCertificate({ subject: 'CN=settlement,O=Example Bank', issuer: pki.clientRoot, days: 30, keyPem: weakKey });
+      expectOAuthError(await addPem('settlement', weak.certPem), 400, 'invalid_client_metadata',
+        'pem: certificate public key is RSA with 1024 bits; at least 2048 bits are required');
+    });
+
+    it('refuses an unreadable extension, naming it (a truncated extendedKeyUsage)', async () => {
+      const hostile = await issueCertificate({ subject: 'CN=settlement,O=Example Bank', issuer: pki.clientRoot, days: 30, extKeyUsage: null, extraExtensions: [{ oid: '2.5.29.37', critical: false, value: Uint8Array.from([0x30, 0x02, 0x06, 0x84]) }] });
+      expectOAuthError(await addPem('settlement', hostile.certPem), 400, 'invalid_request',
+        /^pem: PEM block 1 is not a readable X\.509 certificate \(extendedKeyUsage is not valid DER/);
     });
 
     it('refuses a certificate that is already active: 409', async () => {

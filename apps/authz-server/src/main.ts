@@ -142,6 +142,7 @@ export async function startAuthzServer(
       sql: stores.sql,
       publicJwks: publicJwks(jwks),
       trustStore,
+      minRsaBits: config.clientCertMinRsaBits,
       revocations: stores.revocations,
       clientRevocations,
       revokeGrant: (grantId) => stores.adapterFactory('RefreshToken').revokeByGrantId(grantId),

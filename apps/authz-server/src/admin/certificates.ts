@@ -2,7 +2,7 @@
 // followed by its intermediates; never a private key), a description out (thumbprint, subject,
 // SANs, issuer, serial, validity), and the RFC 7517 JWK a self-signed client registers it as.
 import { X509Certificate } from 'node:crypto';
-import { fieldsOf } from '../mtls/parsing.ts';
+import { CertificateParseError, fieldsOf } from '../mtls/parsing.ts';
 import { issuerDnOf, subjectDnOf } from '../mtls/subject-dn.ts';
 import { sansOf } from '../mtls/san.ts';
 import { x5tS256 } from '../mtls/thumbprint.ts';
@@ -37,8 +37,10 @@ export function parseCertificatePem(text: string, field = 'pem'): ParsedPem {
       const cert = new X509Certificate(match[0]);
       fieldsOf(cert); // our own DER reading must succeed too (subject, SANs)
       certificates.push(cert);
-    } catch {
-      throw invalidRequest(field, `PEM block ${block} is not a readable X.509 certificate`);
+    } catch (error) {
+      // CertificateParseError says which part is unreadable and why; OpenSSL's own errors do not help
+      const why = error instanceof CertificateParseError ? ` (${error.message})` : '';
+      throw invalidRequest(field, `PEM block ${block} is not a readable X.509 certificate${why}`);
     }
   }
   if (certificates.length === 0) throw invalidRequest(field, 'no PEM certificate found (expected -----BEGIN CERTIFICATE-----)');

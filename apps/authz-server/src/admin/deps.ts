@@ -8,6 +8,8 @@ export interface RouteDeps extends RevokeDeps {
   sql: SqlClient;
   /** the configured client CAs: certificates added to tls_client_auth clients must chain to them */
   trustStore: TrustStore;
+  /** CLIENT_CERT_MIN_RSA_BITS: the same key-strength floor as the token endpoint */
+  minRsaBits?: number;
   /** oidc-provider's own client validation, on the metadata as oidc-provider will see it */
   validateWithProvider(metadata: ClientMetadata): Promise<void>;
   staticScopes: ReadonlySet<string>;

@@ -40,6 +40,8 @@ export interface AdminApiDeps {
   /** the public parts of the signing keys: admin tokens are verified locally */
   publicJwks: JSONWebKeySet;
   trustStore: TrustStore;
+  /** CLIENT_CERT_MIN_RSA_BITS */
+  minRsaBits?: number;
   revocations: RevocationList;
   clientRevocations: ClientRevocations;
   /** adapter revokeByGrantId */

@@ -56,7 +56,7 @@ async function checkForTlsClientAuth(deps: RouteDeps, metadata: ClientMetadata, 
     }
   }
   // RFC 8705 §2.1: it must chain to a configured client CA, as at the token endpoint.
-  const verdict = await validatePath({ leaf: parsed.leaf, presented: parsed.intermediates, trustStore: deps.trustStore });
+  const verdict = await validatePath({ leaf: parsed.leaf, presented: parsed.intermediates, trustStore: deps.trustStore, minRsaBits: deps.minRsaBits });
   if (!verdict.ok) throw invalidMetadata('pem', verdict.reason);
 }
 
