@@ -5,6 +5,13 @@
 // a client-side deadline, so a server that hangs on hostile input fails a test instead of hanging
 // the run. Also here: openssl-made certificates (crafted DER, weak keys, odd chains) in a
 // temporary directory that is removed at stop(); no key is ever written into the repository.
+//
+//   const server = await startSecurityServer();          // or: pki = await makeSecurityPki(); write
+//   const world = await registerWorld(server);           //   files into pki.dir; startSecurityServer({ pki,
+//   const cert = await craftCertificate(server.pki, {…}); //   clientCaPem, env: { REVOCATION_CHECK, CLIENT_CRL_FILE } })
+//   await world.tlsClient('victim', { tls_client_auth_subject_dn: cert.subject });
+//   expectRefusal(await attempt(server, 'victim', presenting(cert)), 401, 'invalid_client', '…');
+//   await expectStillServing(server, world.legit);
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { X509Certificate, createHash, randomBytes } from 'node:crypto';
