@@ -5,20 +5,20 @@
 // as RFC 4518 says, simplified: NFKC, case folding, control/zero-width characters dropped,
 // whitespace trimmed and inner runs collapsed to one space (§2.6.1 insignificant space handling).
 import type { X509Certificate } from 'node:crypto';
-import { fieldsOf } from './certificate-fields.ts';
-import { decodeName, type Rdn } from './dn-der.ts';
+import { fieldsOf } from './parsing.ts';
+import type { Rdn } from './names.ts';
 import { formatDn, parseDn } from './dn-string.ts';
 
 export { parseDn, formatDn, DnSyntaxError } from './dn-string.ts';
-export type { Rdn, AttributeTypeAndValue } from './dn-der.ts';
+export type { Rdn, AttributeTypeAndValue } from './names.ts';
 
 /** The certificate's subject as an RFC 4514 string, built from the DER (not node's `subject` text). */
 export function subjectDnOf(cert: X509Certificate): string {
-  return formatDn(decodeName(fieldsOf(cert).subject));
+  return formatDn(fieldsOf(cert).subjectRdns);
 }
 
 export function issuerDnOf(cert: X509Certificate): string {
-  return formatDn(decodeName(fieldsOf(cert).issuer));
+  return formatDn(fieldsOf(cert).issuerRdns);
 }
 
 // Matching runs on every token request: the certificate's key is kept per certificate object
@@ -58,11 +58,11 @@ export function dnKey(rdns: readonly Rdn[]): string {
 }
 
 export function subjectKeyOf(cert: X509Certificate): string {
-  return dnKey(decodeName(fieldsOf(cert).subject));
+  return dnKey(fieldsOf(cert).subjectRdns);
 }
 
 export function issuerKeyOf(cert: X509Certificate): string {
-  return dnKey(decodeName(fieldsOf(cert).issuer));
+  return dnKey(fieldsOf(cert).issuerRdns);
 }
 
 // RFC 4518 §2.2: characters mapped to nothing (soft hyphen, joiners, variation selectors, controls).
