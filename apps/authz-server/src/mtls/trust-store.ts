@@ -105,6 +105,12 @@ export function describeCert(cert: X509Certificate): string {
   try {
     return subjectDnOf(cert) || '(empty subject)';
   } catch {
-    return '(unreadable subject)';
+    // Our strict reading failed (the certificate is being refused for that): OpenSSL's lenient
+    // rendering still tells an operator whose certificate it was.
+    try {
+      return `${cert.subject.split('\n').reverse().join(',')} (as read by OpenSSL)`;
+    } catch {
+      return '(unreadable subject)';
+    }
   }
 }
