@@ -15,6 +15,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { X509Certificate, createHash, randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -352,6 +353,12 @@ export async function startSecurityServer(options: SecurityServerOptions = {}): 
     await rm(pki.dir, { recursive: true, force: true });
     throw err;
   }
+  // A test process that ends without stop() (a crash in a script, a runner timeout) must leave
+  // neither an orphaned server nor keys behind; 'exit' handlers run synchronously.
+  process.on('exit', () => {
+    if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGKILL');
+    rmSync(pki.dir, { recursive: true, force: true });
+  });
   /** Registrations in order, replayed by restart() into a fresh data directory. */
   const registered: Array<{ path: string; body: Record<string, unknown> }> = [];
   let generation = 0;
