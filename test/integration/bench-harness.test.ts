@@ -1,6 +1,7 @@
 // `npm run bench` at a tiny size (BENCH_SIZE=smoke, embedded storage): proves the harness —
-// certificates made at run time, the servers, the load generator, the verifier micro-benchmark,
-// the JSON and the table — works end to end. It asserts structure, never timings.
+// certificates made at run time, the OCSP responder they name, the servers, the load generator,
+// the verifier and parser micro-benchmarks, the JSON and the table — works end to end. It asserts
+// structure, never timings.
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -54,18 +55,43 @@ describe('npm run bench (smoke size)', () => {
     const ids = run.report.figures.map((f: { id: string }) => f.id);
     for (const id of ['token.keepalive.baseline', 'token.keepalive.embedded', 'token.full.baseline', 'token.resumed.baseline',
       'token.full.certbound', 'token.resumed.certbound', 'token.resumed_vs_full', 'verifier.jwtverify', 'verifier.mtls',
-      'verifier.dpop', 'growth.clients', 'growth.cas', 'growth.jwks', 'rss.embedded', 'rss.baseline']) {
+      'verifier.dpop', 'growth.clients', 'growth.cas', 'growth.jwks', 'rss.embedded', 'rss.baseline',
+      'revocation.keepalive.off', 'revocation.keepalive.soft', 'revocation.keepalive', 'revocation.full.off', 'revocation.full.soft',
+      'revocation.full', 'revocation.ocsp_fetches', 'revocation.cold_fetch', 'revocation.responder_down', 'parser.new_connection', 'parser.cold']) {
       assert.ok(ids.includes(id), `figure ${id}`);
     }
-    const targeted = { 'token.resumed_vs_full': '>=', 'verifier.mtls': '<=', 'verifier.dpop': '<=', 'growth.clients': '<=', 'growth.cas': '<=', 'growth.jwks': '<=' };
+    const targeted = {
+      'token.resumed_vs_full': '>=', 'verifier.mtls': '<=', 'verifier.dpop': '<=', 'growth.clients': '<=', 'growth.cas': '<=', 'growth.jwks': '<=',
+      'revocation.keepalive': '<=', 'parser.new_connection': '<=',
+    };
     for (const [id, op] of Object.entries(targeted)) {
       const figure = run.report.figures.find((f: { id: string }) => f.id === id);
       assert.equal(figure.target.op, op, id);
       assert.ok(figure.pass === true || figure.pass === false || figure.pass === null, id);
     }
+    for (const id of ['revocation.full', 'parser.cold']) {
+      assert.equal(run.report.figures.find((f: { id: string }) => f.id === id).target, undefined, `${id} is reported without a target`);
+    }
     for (const figure of run.report.figures) {
       assert.equal(typeof figure.label, 'string');
       assert.equal(typeof figure.display, 'string');
+    }
+  });
+
+  it('checked revocation against the OCSP responder the client certificate names, and timed both certificate parsers', () => {
+    for (const id of ['revocation.keepalive.off', 'revocation.keepalive.soft', 'revocation.full.off', 'revocation.full.soft']) {
+      const scenario = run.report.scenarios[id];
+      assert.ok(scenario.requests > 0, `${id} completed requests`);
+      assert.equal(scenario.errors, 0, `${id}: ${scenario.firstError}`);
+      assert.equal(typeof scenario.serverCpuUsPerRequest, 'number', id);
+    }
+    const revocation = run.report.revocation;
+    for (const key of ['fetchesInRun', 'serversWithRevocation', 'fetchesBySoftServer', 'fetchesByOffServer', 'fetchesWhileMeasuring', 'responderErrors']) {
+      assert.equal(typeof revocation[key], 'number', key);
+    }
+    assert.equal(revocation.responderDown.status, 200, 'soft mode lets a certificate through when its responder is down');
+    for (const name of ['X509Certificate only', 'new, seen before', 'old, seen before', 'new, first sight', 'old, first sight']) {
+      assert.equal(typeof run.report.parser.cases[name].usPerOp, 'number', name);
     }
   });
 
