@@ -5,7 +5,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { InvalidRequestError } from './errors.ts';
 import { parseClientCert, parseClientCertChain, parseEscapedPem, parseXfcc } from './client-cert-header.ts';
 import { x5tS256 } from './thumbprint.ts';
@@ -65,28 +65,21 @@ function tlsCertificate(socket: unknown): PresentedCertificate | undefined {
   if (!isTlsSocket(socket)) return undefined;
   const cached = socketCache.get(socket);
   if (cached !== undefined) return cached ?? undefined;
-  if (socket.isSessionReused?.()) {
-    // A resumed session holds the leaf only (OpenSSL keeps no chain in it): skip the detailed
-    // walk below, which builds objects for every field of every certificate.
-    const leaf = socket.getPeerX509Certificate();
-    const resumed: PresentedCertificate | null = leaf ? { leaf, chain: [], source: 'tls', thumbprint: x5tS256(leaf.raw) } : null;
-    socketCache.set(socket, resumed);
-    return resumed ?? undefined;
-  }
-  // getPeerCertificate(true) first: in Node 24 calling getPeerX509Certificate() before it
-  // drops the issuerCertificate links.
-  const detailed: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+  // getPeerX509Certificate() only, never getPeerCertificate(): that one converts every
+  // certificate of the chain to a legacy object, and Node 24.21 crashes the whole process
+  // (SIGSEGV) doing so for an EC key on a curve without a NIST name (brainpool, secp256k1) — one
+  // handshake from anyone would take the server down. The X509Certificate links the chain the
+  // client sent through issuerCertificate; a resumed session holds the leaf only.
+  const leaf = socket.getPeerX509Certificate();
   let result: PresentedCertificate | null = null;
-  if (detailed?.raw) {
-    const leaf = socket.getPeerX509Certificate() ?? new X509Certificate(detailed.raw);
+  if (leaf) {
     const chain: X509Certificate[] = [];
-    let current = detailed;
+    let current = leaf;
     // Follow issuerCertificate links; a self-signed root links to itself.
-    while (current.issuerCertificate && current.issuerCertificate !== current && chain.length < 16) {
-      const issuer: DetailedPeerCertificate = current.issuerCertificate;
-      if (!issuer.raw || issuer.raw.equals(current.raw)) break;
-      const cert = new X509Certificate(issuer.raw);
-      if (!isSelfSigned(cert)) chain.push(cert);
+    while (chain.length < 16) {
+      const issuer = current.issuerCertificate;
+      if (!issuer || issuer === current || issuer.raw.equals(current.raw)) break;
+      if (!isSelfSigned(issuer)) chain.push(issuer);
       current = issuer;
     }
     result = { leaf, chain, source: 'tls', thumbprint: x5tS256(leaf.raw) };

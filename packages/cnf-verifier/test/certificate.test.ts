@@ -78,6 +78,16 @@ describe('which certificate did this request present', () => {
       assert.ok(seen[0]!.chain[0]!.raw.equals(pki.intermediate.der));
     });
 
+    it('reads a brainpoolP256r1 certificate and its chain without crashing the process', async () => {
+      // Node 24's legacy certificate object (getPeerCertificate) segfaults on curves without a
+      // NIST name; a client can present one (TLS 1.3 ecdsa_brainpoolP256r1tls13_sha256).
+      reset({});
+      const client = pki.issue('client-brainpool', 'intermediate', 'brainpoolP256r1');
+      const res = await tlsRequest(pki, server, { client, chain: [pki.intermediate.cert] });
+      assert.equal(res.json().thumbprint, x5tS256(client.der));
+      assert.equal(res.json().chain, 1);
+    });
+
     it('reports nothing when the client presented no certificate', async () => {
       reset({});
       const res = await tlsRequest(pki, server, {});

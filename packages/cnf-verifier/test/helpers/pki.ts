@@ -14,7 +14,8 @@ export interface TestPki {
   ca: Issued;
   intermediate: Issued;
   server: Issued;
-  issue(cn: string, by?: 'ca' | 'intermediate'): Issued;
+  /** `curve`: an openssl EC curve name, default P-256 */
+  issue(cn: string, by?: 'ca' | 'intermediate', curve?: string): Issued;
   cleanup(): void;
 }
 
@@ -27,9 +28,9 @@ export function createTestPki(): TestPki {
     const der = openssl('x509', '-in', `${name}.crt`, '-outform', 'DER');
     return { cert, key: readFileSync(join(dir, `${name}.key`), 'utf8'), der };
   };
-  const key = (name: string) => openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', `${name}.key`);
-  const sign = (name: string, cn: string, issuer: string, ext: string) => {
-    key(name);
+  const key = (name: string, curve = 'P-256') => openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', `ec_paramgen_curve:${curve}`, '-out', `${name}.key`);
+  const sign = (name: string, cn: string, issuer: string, ext: string, curve?: string) => {
+    key(name, curve);
     openssl('req', '-new', '-key', `${name}.key`, '-subj', `/CN=${cn}`, '-out', `${name}.csr`);
     writeFileSync(join(dir, `${name}.ext`), ext);
     openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${issuer}.crt`, '-CAkey', `${issuer}.key`, '-set_serial', String(serial++), '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.crt`);
@@ -45,8 +46,8 @@ export function createTestPki(): TestPki {
     ca,
     intermediate,
     server,
-    issue(cn, by = 'ca') {
-      return sign(`client${n++}`, cn, by, 'extendedKeyUsage=clientAuth\n');
+    issue(cn, by = 'ca', curve) {
+      return sign(`client${n++}`, cn, by, 'extendedKeyUsage=clientAuth\n', curve);
     },
     cleanup() {
       rmSync(dir, { recursive: true, force: true });
