@@ -109,6 +109,12 @@ describe('/admin/v1/clients', () => {
       ['tls_client_auth without a subject matcher', tlsClient({ tls_client_auth_subject_dn: undefined }), /^tls_client_auth_subject_dn: tls_client_auth needs exactly one of/],
       ['tls_client_auth with two subject matchers', tlsClient({ tls_client_auth_san_dns: 'payments.example.com' }), 'tls_client_auth_san_dns: tls_client_auth needs exactly one subject matcher, got tls_client_auth_subject_dn and tls_client_auth_san_dns'],
       ['a malformed subject DN', tlsClient({ tls_client_auth_subject_dn: 'CN=payments,,O' }), /^tls_client_auth_subject_dn: is not an RFC 4514 distinguished name/],
+      // RFC 4514 §3 reads "" and "   " as the empty DN, the subject of every SAN-only certificate.
+      ['an empty subject DN', tlsClient({ tls_client_auth_subject_dn: '' }), 'tls_client_auth_subject_dn: must not be empty'],
+      ['a blank subject DN', tlsClient({ tls_client_auth_subject_dn: '   ' }), 'tls_client_auth_subject_dn: must not be empty'],
+      ['an empty SAN DNS matcher', { ...tlsClient({ tls_client_auth_subject_dn: undefined }), tls_client_auth_san_dns: '' }, 'tls_client_auth_san_dns: must not be empty'],
+      ['a subject DN with an RFC 4518 §2.4 prohibited character', tlsClient({ tls_client_auth_subject_dn: 'CN=payments\uE000,O=certbound tests' }),
+        'tls_client_auth_subject_dn: CN value: prohibited character U+E000 (RFC 4518 §2.4); this DN could never match a certificate'],
       ['a SAN IP that is not an address', { ...tlsClient({ tls_client_auth_subject_dn: undefined }), tls_client_auth_san_ip: '10.0.0.300' }, 'tls_client_auth_san_ip: is not an IPv4 or IPv6 address'],
       ['a subject matcher on a private_key_jwt client', { token_endpoint_auth_method: 'private_key_jwt', tls_client_auth_subject_dn: 'CN=x', jwks: { keys: [] } }, 'tls_client_auth_subject_dn: is only used with token_endpoint_auth_method tls_client_auth, not private_key_jwt'],
       ['self_signed_tls_client_auth keys without x5c', { token_endpoint_auth_method: 'self_signed_tls_client_auth', jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'a', y: 'b' }] } }, /^jwks\.keys\[0\]\.x5c: self_signed_tls_client_auth keys carry their certificate in x5c/],

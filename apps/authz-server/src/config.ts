@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parseDn } from './mtls/dn-string.ts';
 import { REVOCATION_MODES, type RevocationMode } from './mtls/revocation/answer.ts';
+import { dnPreparationProblem } from './mtls/subject-dn.ts';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -139,17 +140,29 @@ function proxies(raw: string | undefined): string[] {
 
 /** RFC 8705 §2.1.2: a client registers exactly one subject matcher, so at most one of the two. */
 function adminMatcher(env: Env): { adminSubjectDn: string | undefined; adminSanUri: string | undefined } {
+  // Set but blank is refused rather than read as unset (as other variables are): an empty DN is
+  // the subject of every SAN-only certificate, and a matcher that silently vanished would leave
+  // the deployment without the admin client its operator meant to register.
+  for (const name of ['ADMIN_SUBJECT_DN', 'ADMIN_SAN_URI']) {
+    if (env[name] !== undefined && env[name].trim() === '') {
+      throw new ConfigError(name, 'is set but empty; unset it or give the admin certificate\'s subject matcher');
+    }
+  }
   const adminSubjectDn = optional(env, 'ADMIN_SUBJECT_DN');
   const adminSanUri = optional(env, 'ADMIN_SAN_URI');
   if (adminSubjectDn !== undefined && adminSanUri !== undefined) {
     throw new ConfigError('ADMIN_SAN_URI', 'set ADMIN_SUBJECT_DN or ADMIN_SAN_URI, not both: a client registers exactly one subject matcher');
   }
   if (adminSubjectDn !== undefined) {
+    let rdns;
     try {
-      parseDn(adminSubjectDn);
+      rdns = parseDn(adminSubjectDn);
     } catch (err) {
       throw new ConfigError('ADMIN_SUBJECT_DN', `"${adminSubjectDn}" is not an RFC 4514 distinguished name (${(err as Error).message})`);
     }
+    // RFC 4518 §2.4: a prohibited character makes the DN match no certificate.
+    const problem = dnPreparationProblem(rdns);
+    if (problem !== undefined) throw new ConfigError('ADMIN_SUBJECT_DN', `${problem} (RFC 4518 §2.4); this DN could never match a certificate`);
   }
   if (adminSanUri !== undefined && !URL.canParse(adminSanUri)) {
     throw new ConfigError('ADMIN_SAN_URI', `"${adminSanUri}" is not an absolute URI`);

@@ -5,6 +5,7 @@
 import { randomBytes, type X509Certificate } from 'node:crypto';
 import type { ClientMetadata } from '../storage/clients-queries.ts';
 import { parseDn } from '../mtls/dn-string.ts';
+import { dnPreparationProblem } from '../mtls/subject-dn.ts';
 import { parseIp } from '../mtls/ip-address.ts';
 import { AdminError, invalidMetadata } from './errors.ts';
 import { refuseUnknownFields } from './body.ts';
@@ -114,26 +115,42 @@ function oneOf<T extends string>(field: string, value: string, allowed: readonly
   return value as T;
 }
 
-function subjectMatcher(field: SubjectMatcher, value: string): void {
+/**
+ * RFC 8705 §2.1.2: the one subject matcher, checked so it can match a certificate. An empty or
+ * blank matcher is refused outright: RFC 4514 §3 reads "" and " " as the empty DN, which is the
+ * subject of every SAN-only certificate (RFC 5280 §4.1.2.6), so storing it would let any such
+ * certificate from a trusted CA in.
+ */
+function subjectMatcher(body: Record<string, unknown>, field: SubjectMatcher): string {
+  const raw = body[field];
+  if (typeof raw === 'string' && raw.trim() === '') throw fail(field, 'must not be empty');
+  const value = string(body, field)!;
   switch (field) {
-    case 'tls_client_auth_subject_dn':
+    case 'tls_client_auth_subject_dn': {
+      let rdns;
       try {
-        parseDn(value);
+        rdns = parseDn(value);
       } catch (err) {
         throw fail(field, `is not an RFC 4514 distinguished name (${(err as Error).message})`);
       }
-      return;
+      if (rdns.length === 0) throw fail(field, 'must not be empty');
+      // RFC 4518 §2.4: such a value fails string preparation, so the DN would never match.
+      const problem = dnPreparationProblem(rdns);
+      if (problem !== undefined) throw fail(field, `${problem} (RFC 4518 §2.4); this DN could never match a certificate`);
+      return value;
+    }
     case 'tls_client_auth_san_ip':
       if (!parseIp(value)) throw fail(field, 'is not an IPv4 or IPv6 address');
-      return;
+      return value;
     case 'tls_client_auth_san_uri':
       if (!URL.canParse(value)) throw fail(field, 'is not an absolute URI');
-      return;
+      return value;
     case 'tls_client_auth_san_email':
       if (!/^[^@\s]+@[^@\s]+$/.test(value)) throw fail(field, 'is not an email address');
-      return;
+      return value;
     case 'tls_client_auth_san_dns':
       if (!/^[A-Za-z0-9*_-]+(\.[A-Za-z0-9*_-]+)*\.?$/.test(value)) throw fail(field, 'is not a DNS name');
+      return value;
   }
 }
 
@@ -212,9 +229,7 @@ export async function validateClientMetadata(body: Record<string, unknown>, ctx:
   if (method === 'tls_client_auth') {
     if (matchers.length === 0) throw fail('tls_client_auth_subject_dn', `tls_client_auth needs exactly one of ${SUBJECT_MATCHERS.join(', ')}`);
     if (matchers.length > 1) throw fail(matchers[1]!, `tls_client_auth needs exactly one subject matcher, got ${matchers.join(' and ')}`);
-    const value = string(body, matchers[0]!)!;
-    subjectMatcher(matchers[0]!, value);
-    metadata[matchers[0]!] = value;
+    metadata[matchers[0]!] = subjectMatcher(body, matchers[0]!);
   } else if (matchers.length > 0) {
     throw fail(matchers[0]!, `is only used with token_endpoint_auth_method tls_client_auth, not ${method}`);
   }

@@ -1,13 +1,16 @@
 // Subject DN matching for RFC 8705 §2.1.2 `tls_client_auth_subject_dn`: the registered RFC 4514
 // string is compared with the certificate's subject using RFC 4517 §4.2.15 distinguishedNameMatch
 // — same number of RDNs in the same order, each RDN the same set of AVAs, each value equal under
-// its type's equality rule. Every attribute we know is a caseIgnore type, so values are prepared
-// as RFC 4518 says, simplified: NFKC, case folding, control/zero-width characters dropped,
-// whitespace trimmed and inner runs collapsed to one space (§2.6.1 insignificant space handling).
+// its type's equality rule. Every attribute we know is a caseIgnore type (or caseIgnoreIA5, whose
+// preparation is the same for the ASCII it holds), so string values are prepared by RFC 4518
+// (string-prep.ts). A value whose preparation fails (RFC 4518 §2.4 prohibited characters) makes
+// the assertion Undefined (RFC 4518 §2), so its DN equals no DN, not even itself.
 import type { X509Certificate } from 'node:crypto';
 import { fieldsOf } from './parsing.ts';
 import type { Rdn } from './names.ts';
 import { formatDn, parseDn } from './dn-string.ts';
+import { attributeName } from './attribute-types.ts';
+import { prepareCaseIgnore } from './string-prep.ts';
 
 export { parseDn, formatDn, DnSyntaxError } from './dn-string.ts';
 export type { Rdn, AttributeTypeAndValue } from './names.ts';
@@ -34,7 +37,11 @@ export function subjectDnMatches(cert: X509Certificate, expected: string): boole
     if (actual === undefined) certificateKeys.set(cert, (actual = subjectKeyOf(cert)));
     let wanted = registeredKeys.get(expected);
     if (wanted === undefined) {
-      wanted = dnKey(parseDn(expected));
+      const rdns = parseDn(expected);
+      // Registration refuses an empty DN; should one reach here anyway (an old row, a direct
+      // store write), it must not match every certificate with an empty subject (RFC 5280
+      // §4.1.2.6 allows those, identified by SAN only).
+      wanted = rdns.length === 0 ? unmatchableKey() : dnKey(rdns);
       if (registeredKeys.size >= REGISTERED_KEYS_MAX) registeredKeys.clear();
       registeredKeys.set(expected, wanted);
     }
@@ -44,17 +51,46 @@ export function subjectDnMatches(cert: X509Certificate, expected: string): boole
   }
 }
 
-/** distinguishedNameMatch between two RFC 4514 strings; throws DnSyntaxError on malformed input. */
+/**
+ * distinguishedNameMatch between two RFC 4514 strings; throws DnSyntaxError on malformed input.
+ * False when either holds a value RFC 4518 §2.4 prohibits, even compared with itself.
+ */
 export function dnMatches(a: string, b: string): boolean {
   return dnKey(parseDn(a)) === dnKey(parseDn(b));
 }
 
 /**
  * A string equal for exactly the DNs that distinguishedNameMatch considers equal: used to
- * compare and to index (RFC 5280 §7.1 name chaining uses the same preparation).
+ * compare and to index (RFC 5280 §7.1 name chaining uses the same preparation). A DN with a
+ * value whose preparation fails gets a key equal to no other key, so it matches and chains to
+ * nothing: failing closed, as RFC 4518 §2 makes such an assertion Undefined.
  */
 export function dnKey(rdns: readonly Rdn[]): string {
-  return JSON.stringify(rdns.map((rdn) => rdn.map((ava) => `${ava.oid}=${valueKey(ava.value)}`).sort()));
+  const keys: string[][] = [];
+  for (const rdn of rdns) {
+    const avas: string[] = [];
+    for (const ava of rdn) {
+      const value = valueKey(ava.value);
+      if (value === undefined) return unmatchableKey();
+      avas.push(`${ava.oid}=${value}`);
+    }
+    keys.push(avas.sort());
+  }
+  return JSON.stringify(keys);
+}
+
+/**
+ * Why the DN's values cannot be prepared for matching (RFC 4518 §2.4), naming the attribute and
+ * the character; undefined when every value can. Registration refuses such a DN, since it could
+ * never match (dnKey makes it unmatchable).
+ */
+export function dnPreparationProblem(rdns: readonly Rdn[]): string | undefined {
+  for (const ava of rdns.flat()) {
+    if (typeof ava.value !== 'string') continue;
+    const prepared = prepareCaseIgnore(ava.value);
+    if (!prepared.ok) return `${attributeName(ava.oid)} value: ${prepared.problem}`;
+  }
+  return undefined;
 }
 
 export function subjectKeyOf(cert: X509Certificate): string {
@@ -65,18 +101,16 @@ export function issuerKeyOf(cert: X509Certificate): string {
   return dnKey(fieldsOf(cert).issuerRdns);
 }
 
-// RFC 4518 §2.2: characters mapped to nothing (soft hyphen, joiners, variation selectors, controls).
-const IGNORED = /[\u00AD\u034F\u1806\u180B-\u180D\u200B-\u200D\u2060\uFE00-\uFE0F\uFEFF\uFFFC\u0000-\u0008\u000E-\u001F\u007F-\u0084\u0086-\u009F]/g;
+// A key no other call returns (keys from JSON.stringify start with "["): the DN equals nothing.
+let unmatchable = 0;
+function unmatchableKey(): string {
+  return `!unmatchable ${++unmatchable}`;
+}
 
-function valueKey(value: string | Uint8Array): string {
+/** undefined: the value cannot be prepared, so the assertion is Undefined (RFC 4518 §2). */
+function valueKey(value: string | Uint8Array): string | undefined {
   // Values of non-string types compare as their exact encodings (octetStringMatch).
   if (typeof value !== 'string') return `#${Buffer.from(value).toString('hex')}`;
-  const prepared = value
-    .normalize('NFKC')
-    .replace(IGNORED, '')
-    .toUpperCase()
-    .toLowerCase() // upper then lower approximates RFC 3454 B.2 full case folding (ß -> ss)
-    .replace(/\s+/g, ' ')
-    .trim();
-  return `"${prepared}`;
+  const prepared = prepareCaseIgnore(value);
+  return prepared.ok ? `"${prepared.value}` : undefined;
 }

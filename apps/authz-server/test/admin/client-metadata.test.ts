@@ -97,6 +97,20 @@ describe('client metadata validation', () => {
     ['a redirect_uri with a fragment', { tls_client_auth_subject_dn: 'CN=a', grant_types: ['authorization_code'], response_types: ['code'], redirect_uris: ['https://a.test/cb#x'] }, 'redirect_uris[0]: must not carry a fragment (RFC 6749 §3.1.2)'],
     ['a scope that is not a scope token', { tls_client_auth_subject_dn: 'CN=a', scope: 'read "x"' }, 'scope: ""x"" is not a scope token (RFC 6749 §3.3)'],
     ['fapi_profile 1.0', { tls_client_auth_subject_dn: 'CN=a', fapi_profile: '1.0' }, 'fapi_profile: "1.0" is not supported; use 2.0'],
+    // RFC 4514 §3 reads "" and " " as the empty DN: the subject of every SAN-only certificate.
+    ['an empty subject DN', { tls_client_auth_subject_dn: '' }, 'tls_client_auth_subject_dn: must not be empty'],
+    ['a blank subject DN', { tls_client_auth_subject_dn: '   ' }, 'tls_client_auth_subject_dn: must not be empty'],
+    ['a subject DN of other white space', { tls_client_auth_subject_dn: '\t\u00A0\u3000' }, 'tls_client_auth_subject_dn: must not be empty'],
+    ['an empty SAN DNS matcher', { tls_client_auth_san_dns: '' }, 'tls_client_auth_san_dns: must not be empty'],
+    ['a blank SAN URI matcher', { tls_client_auth_san_uri: ' ' }, 'tls_client_auth_san_uri: must not be empty'],
+    ['an empty SAN IP matcher', { tls_client_auth_san_ip: '' }, 'tls_client_auth_san_ip: must not be empty'],
+    ['a blank SAN email matcher', { tls_client_auth_san_email: '  ' }, 'tls_client_auth_san_email: must not be empty'],
+    // RFC 4518 §2.4: the DN could never match, so it is refused rather than stored.
+    ['a subject DN with a private-use character', { tls_client_auth_subject_dn: 'CN=admin\uE000,O=Example' },
+      'tls_client_auth_subject_dn: CN value: prohibited character U+E000 (RFC 4518 §2.4); this DN could never match a certificate'],
+    ['a subject DN with REPLACEMENT CHARACTER, hex-escaped', { tls_client_auth_subject_dn: 'CN=admin,O=Ex\\EF\\BF\\BDample' },
+      'tls_client_auth_subject_dn: O value: prohibited character U+FFFD (RFC 4518 §2.4); this DN could never match a certificate'],
+    ['a subject DN that is not a string', { tls_client_auth_subject_dn: 42 }, 'tls_client_auth_subject_dn: must be a non-empty string'],
   ];
   for (const [what, body, description] of refusals) {
     it(`refuses ${what}`, async () => {

@@ -24,4 +24,18 @@ describe('ADMIN_SUBJECT_DN and ADMIN_SAN_URI', () => {
     assert.throws(() => loadConfig({ ADMIN_SUBJECT_DN: 'CN=a,,' }), (err: unknown) => err instanceof ConfigError && err.variable === 'ADMIN_SUBJECT_DN');
     assert.throws(() => loadConfig({ ADMIN_SAN_URI: 'not a uri' }), { message: 'ADMIN_SAN_URI: "not a uri" is not an absolute URI' });
   });
+
+  it('refuse a set but empty or blank matcher, naming the variable (an empty DN is every SAN-only certificate\'s subject)', () => {
+    for (const value of ['', ' ', '\t  ']) {
+      assert.throws(() => loadConfig({ ADMIN_SUBJECT_DN: value }), { name: 'ConfigError', message: 'ADMIN_SUBJECT_DN: is set but empty; unset it or give the admin certificate\'s subject matcher' });
+      assert.throws(() => loadConfig({ ADMIN_SAN_URI: value }), { name: 'ConfigError', message: 'ADMIN_SAN_URI: is set but empty; unset it or give the admin certificate\'s subject matcher' });
+    }
+  });
+
+  it('refuse a DN with an RFC 4518 §2.4 prohibited character, naming the variable and the character', () => {
+    assert.throws(() => loadConfig({ ADMIN_SUBJECT_DN: 'CN=ops\uE000admin,O=Example Bank' }), {
+      name: 'ConfigError',
+      message: 'ADMIN_SUBJECT_DN: CN value: prohibited character U+E000 (RFC 4518 §2.4); this DN could never match a certificate',
+    });
+  });
 });
