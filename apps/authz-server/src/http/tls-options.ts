@@ -49,7 +49,7 @@ export function mutualTlsOptions(material: ServerTlsMaterial): TlsOptions {
     rejectUnauthorized: false,
     sessionIdContext: 'certbound-mtls',
     // No `ca` here, on purpose: given one, OpenSSL verifies the chain itself and Node then
-    // reports only the leaf from getPeerCertificate(true), losing the intermediates the client
+    // links only the leaf from getPeerX509Certificate(), losing the intermediates the client
     // presented, which path validation needs. Without it the CertificateRequest carries no CA
     // hint, so every client sends its certificate and hears why it was refused, if it was.
   };

@@ -65,10 +65,14 @@ export function createClientCertificateChecks(deps: { source: CertificateSource;
     middleware: clientCertificate,
     mTLS: {
       // Every use of the certificate (client authentication of both methods, binding) starts
-      // here, so its validity window is checked here: a registered self-signed certificate has
+      // here, so its readability and validity window are checked here: a registered self-signed certificate has
       // no chain to validate, yet a not-yet-valid or expired one must not authenticate.
       getCertificate(ctx: KoaContextWithOIDC): X509Certificate | undefined {
-        const cert = certificateState(ctx)?.presented.leaf;
+        const state = certificateState(ctx);
+        const cert = state?.presented.leaf;
+        // A certificate certbound cannot read is refused as such for every method, not only
+        // where its chain is looked at: the partner learns which part is broken.
+        if (state?.verdict.ok === false && state.verdict.code === 'malformed') throw new errors.InvalidClientAuth(state.verdict.reason);
         if (cert) {
           const now = new Date();
           if (now < cert.validFromDate) throw new errors.InvalidClientAuth(`certificate not valid before ${cert.validFromDate.toISOString()}`);
