@@ -60,6 +60,7 @@ export function createVerdictCache(trustStore: TrustStore, options: VerdictCache
   const { revocation, minRsaBits, maxEntries = 10_000, failureTtlMs = 60_000, now = Date.now } = options;
   const bySocket = new WeakMap<object, Entry>();
   const byCertificate = new Map<string, Entry>(); // insertion order = recency
+  const seen = new WeakMap<Entry, PresentedCertificate>();
 
   async function decide(presented: PresentedCertificate, at: number): Promise<{ verdict: CertificateVerdict; expiresAt: number }> {
     const path = await validatePath({ leaf: presented.leaf, presented: presented.chain, trustStore, at: new Date(at), minRsaBits });
@@ -113,11 +114,15 @@ export function createVerdictCache(trustStore: TrustStore, options: VerdictCache
       const key = [presented.thumbprint, ...presented.chain.map((c) => c.fingerprint256)].join('.');
       if (socket !== undefined) {
         let entry = bySocket.get(socket);
+        // The same connection hands in the same PresentedCertificate object on every request
+        // (@certbound/cnf-verifier computes it once per socket): no key to build then.
+        if (entry && seen.get(entry) === presented && now() <= entry.expiresAt) return entry.verdict;
         // A different key means TLS 1.2 renegotiation brought another certificate.
         if (!entry || entry.key !== key || now() > entry.expiresAt) {
           entry = shared(key, presented);
           bySocket.set(socket, entry);
         }
+        seen.set(entry, presented);
         return entry.verdict;
       }
       return shared(key, presented).verdict;
