@@ -8,7 +8,7 @@ import type { Next } from 'koa';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { PresentedCertificate } from '@certbound/cnf-verifier';
 import type { ConnectionRecord, VerdictCache } from '../mtls/connection-verdict.ts';
-import { subjectDnMatches } from '../mtls/subject-dn.ts';
+import { subjectDnMatches, subjectDnOf } from '../mtls/subject-dn.ts';
 import { sanMatches, sansOf } from '../mtls/san.ts';
 import { describeCert } from '../mtls/trust-store.ts';
 
@@ -30,7 +30,13 @@ export function certificateState(ctx: { state: Record<string, unknown> }): Clien
 }
 
 function presentedValues(cert: X509Certificate, property: SubjectProperty): string {
-  if (property === 'tls_client_auth_subject_dn') return `"${describeCert(cert)}"`;
+  if (property === 'tls_client_auth_subject_dn') {
+    try {
+      return `"${subjectDnOf(cert)}"`; // "" for an empty subject: what the partner must see
+    } catch {
+      return `"${describeCert(cert)}"`;
+    }
+  }
   const sans = sansOf(cert);
   const values = {
     tls_client_auth_san_dns: sans.dns,

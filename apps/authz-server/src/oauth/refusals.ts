@@ -100,7 +100,7 @@ export function createRefusalReporter(provider: Provider, logger: Logger, mtlsTo
       client_id: ctx.oidc?.client?.clientId ?? ctx.oidc?.params?.client_id,
       certificate: cert
         // describeCert never throws: the certificate may be the unreadable one being refused
-        ? { serial: cert.serialNumber, subject: describeCert(cert), issuer: cert.issuer.split('\n').reverse().join(','), not_after: cert.validToDate.toISOString() }
+        ? { serial: cert.serialNumber, subject: describeCert(cert), issuer: cert.issuer?.split('\n').reverse().join(',') ?? '', not_after: cert.validToDate.toISOString() }
         : undefined,
     };
     if (err.error === 'server_error') {

@@ -51,8 +51,3 @@ export function serialHex(bytes: ArrayBuffer | Uint8Array): string {
 export function serialKey(hex: string): string {
   return hex.toUpperCase().replace(/^0+(?=.)/, '');
 }
-
-/** The subject in RFC 4514 order (most specific first), for messages and log lines. */
-export function displayName(cert: X509Certificate): string {
-  return cert.subject.split('\n').reverse().join(',');
-}

@@ -12,7 +12,7 @@ import type { Logger } from '../../log.ts';
 import type { KvStore } from '../../storage/kv.ts';
 import { reasonName, worstOf, type RevocationAnswer, type RevocationMode, type RevocationSource } from './answer.ts';
 import { createDerStore, createLru } from './cache.ts';
-import { displayName } from './certificate.ts';
+import { describeCert } from '../trust-store.ts';
 import { createCrlFileSource } from './crl-file.ts';
 import { crlDerBlocks, crlFreshness, lookupSerial, verifyCrl, type CrlLookup, type VerifiedCrl } from './crl.ts';
 import {
@@ -197,7 +197,7 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
   };
 
   const checkCertificate = async (cert: X509Certificate, issuer: X509Certificate): Promise<RevocationAnswer> => {
-    const about = { serial: cert.serialNumber, subject: displayName(cert) };
+    const about = { serial: cert.serialNumber, subject: describeCert(cert) };
     const consulted: RevocationAnswer[] = [];
     if (file !== undefined) {
       const found = await file.lookup(cert, issuer);
@@ -250,7 +250,7 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
       const leaf = chain[0];
       try {
         if (leaf === undefined) return { status: 'unknown', source: 'none', serial: '', subject: '', validUntil: now(), detail: 'no certificate to check' };
-        const about = { serial: leaf.serialNumber, subject: displayName(leaf) };
+        const about = { serial: leaf.serialNumber, subject: describeCert(leaf) };
         if (mode === 'off') {
           return { status: 'good', source: 'none', ...about, validUntil: now() + maxAgeMs, detail: 'revocation checking is off (REVOCATION_CHECK=off)' };
         }
@@ -266,7 +266,7 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
       } catch (err) {
         // Never throws: an internal failure is an unknown status, which soft/hard then decides.
         bump('answer:error');
-        return { status: 'unknown', source: 'none', serial: leaf?.serialNumber ?? '', subject: leaf ? displayName(leaf) : '', validUntil: now() + retryMs, detail: `revocation check failed (${(err as Error).message})` };
+        return { status: 'unknown', source: 'none', serial: leaf?.serialNumber ?? '', subject: leaf ? describeCert(leaf) : '', validUntil: now() + retryMs, detail: `revocation check failed (${(err as Error).message})` };
       }
     },
     counts: () => Object.fromEntries(tally),

@@ -6,7 +6,8 @@ import type { X509Certificate } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificateList } from '@peculiar/asn1-x509';
-import { comparableSubject, displayName } from './certificate.ts';
+import { comparableSubject } from './certificate.ts';
+import { describeCert } from '../trust-store.ts';
 import { crlDerBlocks, crlFreshness, lookupSerial, verifyCrl, type CrlLookup, type CrlVerdict } from './crl.ts';
 
 export interface CrlFileSource {
@@ -70,7 +71,7 @@ export function createCrlFileSource(path: string, options: { now: () => number; 
         if (verdict === undefined) entry.verified.set(issuer.fingerprint256, (verdict = verifyCrl(entry.der, issuer)));
         const stale = verdict.ok ? crlFreshness(verdict.crl, now()) : verdict.detail;
         if (!verdict.ok || stale !== undefined) {
-          refusal ??= `CLIENT_CRL_FILE ${path}: the CRL of ${displayName(issuer)} ${stale}`;
+          refusal ??= `CLIENT_CRL_FILE ${path}: the CRL of ${describeCert(issuer)} ${stale}`;
           continue;
         }
         const found = lookupSerial(verdict.crl, cert);

@@ -10,7 +10,8 @@ import {
   id_pe_authorityInfoAccess,
 } from '@peculiar/asn1-x509';
 import { fieldsOf } from '../parsing.ts';
-import { comparableSubject, displayName, serialHex, serialKey } from './certificate.ts';
+import { comparableSubject, serialHex, serialKey } from './certificate.ts';
+import { describeCert } from '../trust-store.ts';
 import { DEFAULT_SKEW_MS } from './ocsp.ts';
 import { verifySignature } from './signature.ts';
 
@@ -71,15 +72,15 @@ function verify(der: Uint8Array, issuer: X509Certificate): CrlVerdict {
   // RFC 5280 §5.1.1.2: the outer and inner algorithm identifiers must agree.
   if (list.signatureAlgorithm.algorithm !== tbs.signature.algorithm) return fail('names two different signature algorithms');
   if (!Buffer.from(AsnConvert.serialize(tbs.issuer)).equals(comparableSubject(issuer))) {
-    return fail(`is not issued by ${displayName(issuer)} (issuer name differs)`);
+    return fail(`is not issued by ${describeCert(issuer)} (issuer name differs)`);
   }
   // RFC 5280 §6.3.3 (f): the CRL signer's key must be allowed to sign CRLs.
   const keyUsage = fieldsOf(issuer).keyUsage;
   if (keyUsage !== undefined && !keyUsage.has('cRLSign')) {
-    return fail(`is signed by ${displayName(issuer)}, whose key usage does not include cRLSign`);
+    return fail(`is signed by ${describeCert(issuer)}, whose key usage does not include cRLSign`);
   }
   const signature = verifySignature(list.signatureAlgorithm, list.tbsCertListRaw, list.signature, issuer.publicKey);
-  if (!signature.ok) return fail(`${signature.detail} with the key of ${displayName(issuer)}`);
+  if (!signature.ok) return fail(`${signature.detail} with the key of ${describeCert(issuer)}`);
 
   // RFC 5280 §5.1.2.5: a conforming CRL issuer always includes nextUpdate; without it there is
   // no way to know how long the list may be relied on.

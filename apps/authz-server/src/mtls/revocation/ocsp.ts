@@ -8,7 +8,8 @@ import {
   BasicOCSPResponse, CertID, OCSPRequest, OCSPResponse, OCSPResponseStatus, Request, TBSRequest,
   id_kp_OCSPSigning, id_pkix_ocsp_basic, id_pkix_ocsp_nonce,
 } from '@peculiar/asn1-ocsp';
-import { serialBytes, subjectNameDer, subjectPublicKeyBits, displayName } from './certificate.ts';
+import { serialBytes, subjectNameDer, subjectPublicKeyBits } from './certificate.ts';
+import { describeCert } from '../trust-store.ts';
 import { verifySignature } from './signature.ts';
 
 const SHA1 = '1.3.14.3.2.26';
@@ -107,7 +108,7 @@ function verify(der: Uint8Array, { cert, issuer, now, skewMs = DEFAULT_SKEW_MS }
 
   const wanted = Buffer.from(AsnConvert.serialize(certIdOf(cert, issuer)));
   const single = data.responses.find((r) => Buffer.from(AsnConvert.serialize(r.certID)).equals(wanted));
-  if (single === undefined) return fail(`does not answer for serial ${cert.serialNumber} of ${displayName(issuer)}`);
+  if (single === undefined) return fail(`does not answer for serial ${cert.serialNumber} of ${describeCert(issuer)}`);
   const singleCritical = unhandledCritical(single.singleExtensions);
   if (singleCritical) return fail(`carries the unhandled critical extension ${singleCritical}`);
 
@@ -146,9 +147,9 @@ function signerOf(basic: BasicOCSPResponse, issuer: X509Certificate, now: number
       problems.push('an undecodable responder certificate');
       continue;
     }
-    const name = displayName(responder);
+    const name = describeCert(responder);
     if (!responder.checkIssued(issuer) || !responder.verify(issuer.publicKey)) {
-      problems.push(`responder certificate ${name} is not issued by ${displayName(issuer)}`);
+      problems.push(`responder certificate ${name} is not issued by ${describeCert(issuer)}`);
     } else if (!(responder.keyUsage ?? []).includes(id_kp_OCSPSigning)) {
       problems.push(`responder certificate ${name} lacks id-kp-OCSPSigning`);
     } else if (responder.validFromDate.getTime() > now || responder.validToDate.getTime() < now) {
@@ -160,7 +161,7 @@ function signerOf(basic: BasicOCSPResponse, issuer: X509Certificate, now: number
     }
   }
   const why = problems.length > 0 ? `: ${problems.join('; ')}` : ` (${byIssuer.detail} with the issuer's key)`;
-  return { ok: false, detail: `is signed neither by the issuer ${displayName(issuer)} nor by a responder it delegated with id-kp-OCSPSigning${why}` };
+  return { ok: false, detail: `is signed neither by the issuer ${describeCert(issuer)} nor by a responder it delegated with id-kp-OCSPSigning${why}` };
 }
 
 function unhandledCritical(extensions: Extension[] | undefined): string | undefined {
