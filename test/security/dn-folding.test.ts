@@ -5,116 +5,187 @@
 // tokens of "CN=admin-partner". And a blank tls_client_auth_subject_dn parsed as the empty DN,
 // which is the subject of every SAN-only certificate (RFC 5280 §4.1.2.6).
 //
-// Over real TLS to a real server, started in this process by startTestAuthz (loopback listeners,
-// embedded storage); clients are registered through /admin/v1 unless a test says otherwise.
-import { describe, it, before, after } from 'node:test';
+// The attacks go over real TLS to the server as a real child process (startSecurityServer:
+// apps/authz-server/src/main.ts, embedded storage in a temporary DATA_DIR), clients registered
+// through /admin/v1. Only the two legacy-row tests at the end use an in-process server, see there.
+import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { issueCertificate, type IssuedCertificate } from '../../apps/authz-server/src/pki/issue.ts';
-import { makeTestPki, startTestAuthz, type TestAuthz, type TestPki } from '../support/authz.ts';
+import { makeTestPki, startTestAuthz, type TestAuthz } from '../support/authz.ts';
 import { https, type HttpsAnswer } from '../support/https.ts';
 import { decodeJwt, expectOAuthError } from '../support/oauth.ts';
+import {
+  SECURITY_RESOURCE, attempt, ensureServing, expectRefusal, expectStillServing, expectToken, presenting, registerWorld,
+  startSecurityServer, type SecurityServer, type SecurityWorld,
+} from '../support/security-server.ts';
 
-const RESOURCE = 'https://partner-api.test';
+const LOOK_ALIKE = 'CN=adm\u0131n-partner,O=Example';
 
-function identity(cert: IssuedCertificate) {
-  return { cert: cert.certPem, key: cert.keyPem };
+/** The registered partner's certificate, its dotless-ı look-alike and a SAN-only one, all from the trusted client root. */
+async function issueCerts(issuer: IssuedCertificate): Promise<Record<'partner' | 'dotless' | 'sanOnly', IssuedCertificate>> {
+  return {
+    partner: await issueCertificate({ subject: 'CN=admin-partner,O=Example', issuer, days: 2 }),
+    dotless: await issueCertificate({ subject: LOOK_ALIKE, issuer, days: 2 }),
+    sanOnly: await issueCertificate({ subject: '', issuer, sanDns: ['partner.example.com'], days: 2 }),
+  };
 }
 
-describe('security: subject DN look-alikes and empty DNs (RFC 8705 §2.1.2, RFC 4518)', () => {
-  let pki: TestPki;
-  let as: TestAuthz;
-  const certs: Record<string, IssuedCertificate> = {};
+/** The child harness's answers (TimedAnswer) carry no headers; expectOAuthError reads only status, text and json. */
+function answer(res: Pick<HttpsAnswer, 'status' | 'text' | 'json'>): HttpsAnswer {
+  return { headers: {}, ...res };
+}
 
-  const client = (clientId: string, matcher: Record<string, unknown>) => ({
-    client_id: clientId, token_endpoint_auth_method: 'tls_client_auth', scope: 'partner:read', default_resource: RESOURCE, ...matcher,
+function refusedWithoutToken(res: Pick<HttpsAnswer, 'status' | 'text' | 'json'>): void {
+  expectOAuthError(answer(res), 401, 'invalid_client');
+  assert.equal(res.json.access_token, undefined);
+}
+
+// The two servers start side by side (each start takes seconds); the tests of each run in order.
+describe('security: subject DN look-alikes and empty DNs (RFC 8705 §2.1.2, RFC 4518)', { concurrency: true }, () => {
+  describe('real server process', { concurrency: 1 }, () => {
+    let server: SecurityServer;
+    let world: SecurityWorld;
+    let certs: Awaited<ReturnType<typeof issueCerts>>;
+
+    const client = (clientId: string, matcher: Record<string, unknown>) => ({
+      client_id: clientId, token_endpoint_auth_method: 'tls_client_auth', scope: 'read', default_resource: SECURITY_RESOURCE, ...matcher,
+    });
+
+    before(async () => {
+      server = await startSecurityServer();
+      world = await registerWorld(server);
+      certs = await issueCerts(server.pki.clientRoot); // the client CA the server trusts
+      await world.tlsClient('admin-partner', { tls_client_auth_subject_dn: 'CN=admin-partner,O=Example' });
+    });
+
+    after(async () => { await server?.stop(); });
+    beforeEach(async () => { await ensureServing(server); });
+
+    it('the look-alike certificate really carries U+0131 in a UTF8String', () => {
+      // UTF8String (tag 0x0c), 14 bytes: "adm" C4 B1 "n-partner"
+      assert.ok(certs.dotless.cert.raw.includes(Buffer.from('0c0e61646dc4b16e2d706172746e6572', 'hex')));
+      assert.equal(certs.dotless.subject, 'CN=adm\u0131n-partner,O=Example');
+    });
+
+    it('the registered partner\'s own certificate gets a token bound to it', async () => {
+      const thumbprint = createHash('sha256').update(certs.partner.cert.raw).digest('base64url');
+      const tried = await attempt(server, 'admin-partner', presenting(certs.partner));
+      expectToken(tried, thumbprint);
+      assert.equal(decodeJwt(tried.res.json.access_token).payload.cnf['x5t#S256'], thumbprint);
+    });
+
+    it('refuses a certificate for CN=admın-partner (dotless ı) from the same trusted CA', async () => {
+      const tried = await attempt(server, 'admin-partner', presenting(certs.dotless));
+      expectRefusal(tried, 401, 'invalid_client',
+        'certificate subject "CN=adm\u0131n-partner,O=Example" does not match the registered tls_client_auth_subject_dn');
+      assert.equal(tried.res.json.access_token, undefined);
+      await expectStillServing(server, world.legit);
+    });
+
+    it('refuses to register a blank tls_client_auth_subject_dn, naming the field', async () => {
+      for (const blank of [' ', '', '   ']) {
+        const res = await server.admin('POST', '/clients', client('blank-dn', { tls_client_auth_subject_dn: blank }));
+        expectOAuthError(answer(res), 400, 'invalid_client_metadata', 'tls_client_auth_subject_dn: must not be empty');
+      }
+      assert.equal((await server.admin('GET', '/clients/blank-dn')).status, 404, 'nothing was stored');
+      await expectStillServing(server, world.legit);
+    });
+
+    it('refuses to register a DN holding a prohibited character, naming the field and the character', async () => {
+      const res = await server.admin('POST', '/clients', client('private-use', { tls_client_auth_subject_dn: 'CN=admin-partner\uE000,O=Example' }));
+      expectOAuthError(answer(res),
+        400, 'invalid_client_metadata', 'tls_client_auth_subject_dn: CN value: prohibited character U+E000 (RFC 4518 §2.4); this DN could never match a certificate');
+      assert.equal((await server.admin('GET', '/clients/private-use')).status, 404, 'nothing was stored');
+      await expectStillServing(server, world.legit);
+    });
+
+    it('never authenticates a certificate with an empty subject as a DN-registered client', async () => {
+      const tried = await attempt(server, 'admin-partner', presenting(certs.sanOnly));
+      refusedWithoutToken(tried.res);
+      expectRefusal(tried, 401, 'invalid_client', 'certificate subject "" does not match the registered tls_client_auth_subject_dn');
+      await expectStillServing(server, world.legit);
+    });
+
+    it('refuses the empty subject at the DN comparison itself, while its SAN still authenticates it as a SAN client', async () => {
+      await world.tlsClient('partner-by-san', { tls_client_auth_san_dns: 'partner.example.com' });
+      const bySan = await attempt(server, 'partner-by-san', presenting(certs.sanOnly));
+      assert.equal(bySan.res.status, 200, bySan.res.text);
+      expectToken(bySan, createHash('sha256').update(certs.sanOnly.cert.raw).digest('base64url'));
+      const tried = await attempt(server, 'admin-partner', presenting(certs.sanOnly));
+      expectRefusal(tried, 401, 'invalid_client',
+        'certificate subject "" does not match the registered tls_client_auth_subject_dn');
+      await expectStillServing(server, world.legit);
+    });
   });
 
-  function refusedWithoutToken(res: HttpsAnswer): void {
-    expectOAuthError(res, 401, 'invalid_client');
-    assert.equal(res.json.access_token, undefined);
-  }
+  // Legacy rows: a client stored with a blank DN (' ') or an empty one ('') from before /admin/v1
+  // refused them. Such a row can only be written straight into the store, past the admin API's
+  // validation (as.register -> upsertClient), and the child process's embedded database cannot be
+  // written from the test process; so these two tests, and only these, run against an in-process
+  // server (startTestAuthz: still real TLS on loopback listeners, but the server's own store).
+  describe('legacy client rows with a blank or empty subject DN (in-process server: the row is written into its store)', { concurrency: 1 }, () => {
+    const RESOURCE = 'https://partner-api.test';
+    let as: TestAuthz;
+    let certs: Awaited<ReturnType<typeof issueCerts>>;
 
-  async function token(clientId: string, cert: IssuedCertificate) {
-    return https(`${as.mtlsUrl}/token`, { ca: as.ca, identity: identity(cert), form: { grant_type: 'client_credentials', client_id: clientId } });
-  }
+    const client = (clientId: string, matcher: Record<string, unknown>) => ({
+      client_id: clientId, token_endpoint_auth_method: 'tls_client_auth', scope: 'partner:read', default_resource: RESOURCE, ...matcher,
+    });
 
-  before(async () => {
-    pki = await makeTestPki();
-    const issuer = pki.clientRoot; // the client CA the server trusts
-    certs.partner = await issueCertificate({ subject: 'CN=admin-partner,O=Example', issuer, days: 2 });
-    certs.dotless = await issueCertificate({ subject: 'CN=adm\u0131n-partner,O=Example', issuer, days: 2 });
-    certs.sanOnly = await issueCertificate({ subject: '', issuer, sanDns: ['partner.example.com'], days: 2 });
-    as = await startTestAuthz({ pki });
-    await as.registerResource({ identifier: RESOURCE, scopes: ['partner:read'] });
-    const created = await as.admin.request('POST', '/clients', { json: client('admin-partner', { tls_client_auth_subject_dn: 'CN=admin-partner,O=Example' }) });
-    assert.equal(created.status, 201, created.text);
-  });
-
-  after(async () => { await as?.close(); });
-
-  it('the look-alike certificate really carries U+0131 in a UTF8String', () => {
-    // UTF8String (tag 0x0c), 13 bytes: "adm" C4 B1 "n-partner"
-    assert.ok(certs.dotless!.cert.raw.includes(Buffer.from('0c0e61646dc4b16e2d706172746e6572', 'hex')));
-    assert.equal(certs.dotless!.subject, 'CN=adm\u0131n-partner,O=Example');
-  });
-
-  it('the registered partner\'s own certificate gets a token bound to it', async () => {
-    const res = await token('admin-partner', certs.partner!);
-    assert.equal(res.status, 200, res.text);
-    assert.equal(decodeJwt(res.json.access_token).payload.cnf['x5t#S256'], createHash('sha256').update(certs.partner!.cert.raw).digest('base64url'));
-  });
-
-  it('refuses a certificate for CN=admın-partner (dotless ı) from the same trusted CA', async () => {
-    expectOAuthError(await token('admin-partner', certs.dotless!), 401, 'invalid_client',
-      'certificate subject "CN=adm\u0131n-partner,O=Example" does not match the registered tls_client_auth_subject_dn');
-  });
-
-  it('refuses to register a blank tls_client_auth_subject_dn, naming the field', async () => {
-    for (const blank of [' ', '', '   ']) {
-      expectOAuthError(await as.admin.request('POST', '/clients', { json: client('blank-dn', { tls_client_auth_subject_dn: blank }) }),
-        400, 'invalid_client_metadata', 'tls_client_auth_subject_dn: must not be empty');
+    async function token(clientId: string, cert: IssuedCertificate) {
+      return https(`${as.mtlsUrl}/token`, { ca: as.ca, identity: { cert: cert.certPem, key: cert.keyPem }, form: { grant_type: 'client_credentials', client_id: clientId } });
     }
-    assert.equal((await as.admin.request('GET', '/clients/blank-dn')).status, 404, 'nothing was stored');
-  });
 
-  it('refuses to register a DN holding a prohibited character, naming the field and the character', async () => {
-    expectOAuthError(await as.admin.request('POST', '/clients', { json: client('private-use', { tls_client_auth_subject_dn: 'CN=admin-partner\uE000,O=Example' }) }),
-      400, 'invalid_client_metadata', 'tls_client_auth_subject_dn: CN value: prohibited character U+E000 (RFC 4518 §2.4); this DN could never match a certificate');
-  });
-
-  it('never authenticates a certificate with an empty subject as a DN-registered client', async () => {
-    refusedWithoutToken(await token('admin-partner', certs.sanOnly!));
-  });
-
-  it('never authenticates it as a client stored with a blank DN either (a row from before registration refused them)', async () => {
-    // Written straight into the store, past /admin/v1's validation: matching must hold on its own.
-    await as.register({ ...client('legacy-blank', { tls_client_auth_subject_dn: ' ' }), grant_types: ['client_credentials'], response_types: [] });
-    refusedWithoutToken(await token('legacy-blank', certs.sanOnly!));
-    expectOAuthError(await token('legacy-blank', certs.partner!), 401, 'invalid_client',
-      'certificate subject "CN=admin-partner,O=Example" does not match the registered tls_client_auth_subject_dn');
-  });
-
-  it('refuses the empty subject at the DN comparison itself, while its SAN still authenticates it as a SAN client', async () => {
-    await as.register({ ...client('partner-by-san', { tls_client_auth_san_dns: 'partner.example.com' }), grant_types: ['client_credentials'], response_types: [] });
-    const bySan = await token('partner-by-san', certs.sanOnly!);
-    assert.equal(bySan.status, 200, bySan.text);
-    expectOAuthError(await token('admin-partner', certs.sanOnly!), 401, 'invalid_client',
-      'certificate subject "" does not match the registered tls_client_auth_subject_dn');
-    expectOAuthError(await token('legacy-blank', certs.sanOnly!), 401, 'invalid_client',
-      'certificate subject "" does not match the registered tls_client_auth_subject_dn');
-  });
-
-  it('never authenticates it as a client stored with an empty-string DN', async () => {
-    // oidc-provider's matching loop skips a falsy matcher (client_auth.js `if (value)`), so it is
-    // its client schema, refusing "" when the client is loaded, that keeps this client out. Today
-    // that answer is 400 invalid_client_metadata; what matters here is that no token is issued.
-    await as.register({ ...client('legacy-empty', { tls_client_auth_subject_dn: '' }), grant_types: ['client_credentials'], response_types: [] });
-    for (const cert of [certs.sanOnly!, certs.partner!]) {
-      const res = await token('legacy-empty', cert);
-      assert.ok(res.status >= 400 && res.status < 500, `${res.status} ${res.text}`);
-      assert.equal(res.json?.access_token, undefined);
-      assert.match(String(res.json?.error), /^invalid_client/);
+    /** Exactly one oauth_refusal line since `from`, naming the answer's reason, and no server error line. */
+    async function expectLoggedRefusal(from: number, res: HttpsAnswer): Promise<void> {
+      // The answer and the log line race, as in attempt(): wait for the line, then briefly for a second one.
+      const deadline = Date.now() + 1_000;
+      while (Date.now() < deadline && !as.logs.slice(from).some((l) => l.event === 'oauth_refusal')) await new Promise((resolve) => setTimeout(resolve, 10));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const lines = as.logs.slice(from);
+      const refusals = lines.filter((l) => l.event === 'oauth_refusal');
+      assert.equal(refusals.length, 1, `expected one oauth_refusal log line, got ${JSON.stringify(refusals)}`);
+      assert.equal(refusals[0]!.reason, res.json.error_description);
+      assert.deepEqual(lines.filter((l) => l.msg === 'server error' || (typeof l.level === 'number' && l.level >= 50)), [], 'no server error line');
     }
+
+    before(async () => {
+      const pki = await makeTestPki();
+      certs = await issueCerts(pki.clientRoot);
+      as = await startTestAuthz({ pki });
+      await as.registerResource({ identifier: RESOURCE, scopes: ['partner:read'] });
+    });
+
+    after(async () => { await as?.close(); });
+
+    it('never authenticates a certificate with an empty subject as a client stored with a blank DN (a row from before registration refused them)', async () => {
+      // Written straight into the store, past /admin/v1's validation: matching must hold on its own.
+      await as.register({ ...client('legacy-blank', { tls_client_auth_subject_dn: ' ' }), grant_types: ['client_credentials'], response_types: [] });
+      let mark = as.logs.length;
+      const sanOnly = await token('legacy-blank', certs.sanOnly);
+      refusedWithoutToken(sanOnly);
+      expectOAuthError(sanOnly, 401, 'invalid_client',
+        'certificate subject "" does not match the registered tls_client_auth_subject_dn');
+      await expectLoggedRefusal(mark, sanOnly);
+      mark = as.logs.length;
+      const partner = await token('legacy-blank', certs.partner);
+      expectOAuthError(partner, 401, 'invalid_client',
+        'certificate subject "CN=admin-partner,O=Example" does not match the registered tls_client_auth_subject_dn');
+      await expectLoggedRefusal(mark, partner);
+    });
+
+    it('never authenticates it as a client stored with an empty-string DN', async () => {
+      // oidc-provider's matching loop skips a falsy matcher (client_auth.js `if (value)`), so it is
+      // its client schema, refusing "" when the client is loaded, that keeps this client out. Today
+      // that answer is 400 invalid_client_metadata; what matters here is that no token is issued.
+      await as.register({ ...client('legacy-empty', { tls_client_auth_subject_dn: '' }), grant_types: ['client_credentials'], response_types: [] });
+      for (const cert of [certs.sanOnly, certs.partner]) {
+        const res = await token('legacy-empty', cert);
+        assert.ok(res.status >= 400 && res.status < 500, `${res.status} ${res.text}`);
+        assert.equal(res.json?.access_token, undefined);
+        assert.match(String(res.json?.error), /^invalid_client/);
+      }
+    });
   });
 });
