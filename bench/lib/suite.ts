@@ -391,9 +391,13 @@ export async function runBench(opts: BenchOptions, print: (line: string) => void
     figures.push({ id: 'revocation.keepalive.off', label: `Token endpoint, certbound ${where}, REVOCATION_CHECK=off, ${ka}`, value: s('revocation.keepalive.off')!.rps, unit: 'req/s', display: describeLoad(s('revocation.keepalive.off')!), pass: null });
     figures.push({ id: 'revocation.keepalive.soft', label: `Token endpoint, certbound ${where}, REVOCATION_CHECK=soft, OCSP answer cached, ${ka}`, value: s('revocation.keepalive.soft')!.rps, unit: 'req/s', display: describeLoad(s('revocation.keepalive.soft')!), pass: null });
     const keepAliveCost = pairedRatio(s('revocation.keepalive.off')!, s('revocation.keepalive.soft')!, rps);
+    // the steadier guide on a shared machine: the server's own CPU time per request, soft / off
+    const serverCpu = (r: LoadResult) => r.serverCpuUsPerRequest ?? NaN;
+    const keepAliveCpu = pairedRatio(s('revocation.keepalive.soft')!, s('revocation.keepalive.off')!, serverCpu);
+    const fullCpu = pairedRatio(s('revocation.full.soft')!, s('revocation.full.off')!, serverCpu);
     figures.push({
       id: 'revocation.keepalive', label: 'Keep-alive: revocation soft (warm OCSP cache) / off, time per request (req/s off ÷ soft)',
-      value: keepAliveCost, unit: '×', display: `${keepAliveCost}× (server CPU per request ${cpuOf('revocation.keepalive.soft')} / ${cpuOf('revocation.keepalive.off')} µs)`,
+      value: keepAliveCost, unit: '×', display: `${keepAliveCost}× (server CPU per request ${cpuOf('revocation.keepalive.soft')} / ${cpuOf('revocation.keepalive.off')} µs: ${keepAliveCpu}×)`,
       target: { op: '<=', value: 1.05, display: '≤ 1.05×' }, pass: check(keepAliveCost, '<=', 1.05),
     });
     figures.push({ id: 'revocation.full.off', label: `Token endpoint, certbound ${where}, REVOCATION_CHECK=off, ${conn}, full handshake`, value: s('revocation.full.off')!.rps, unit: 'req/s', display: describeLoad(s('revocation.full.off')!), pass: null });
@@ -401,7 +405,7 @@ export async function runBench(opts: BenchOptions, print: (line: string) => void
     const fullCost = pairedRatio(s('revocation.full.off')!, s('revocation.full.soft')!, rps);
     figures.push({
       id: 'revocation.full', label: 'Full handshake per request: revocation soft (OCSP) / off, time per request (req/s off ÷ soft)',
-      value: fullCost, unit: '×', display: `${fullCost}× (server CPU per request ${cpuOf('revocation.full.soft')} / ${cpuOf('revocation.full.off')} µs) · ${fetchNote}`, pass: null,
+      value: fullCost, unit: '×', display: `${fullCost}× (server CPU per request ${cpuOf('revocation.full.soft')} / ${cpuOf('revocation.full.off')} µs: ${fullCpu}×) · ${fetchNote}`, pass: null,
       note: 'the OCSP round trip is paid once per nextUpdate (at most 1 h) per server, not per request or per connection',
     });
     const firstRequests = `first request on a fresh server: soft ${firstSoft} ms with the fetch, off ${firstOff} ms`;
