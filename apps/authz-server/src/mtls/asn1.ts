@@ -22,6 +22,8 @@ const NOT_DER = /needlessly long format of sid|boolean value encoded in more|non
 
 /** Nesting deeper than this is refused: real certificates stay below 15 levels. */
 const MAX_DEPTH = 32;
+/** Elements in one value: a certificate has a few hundred. */
+const MAX_NODES = 10_000;
 
 // X.690 §8.23 / §10.2: universal types that DER encodes only in the primitive form.
 const PRIMITIVE_ONLY = new Set([1, 2, 3, 4, 5, 6, 10, 12, 18, 19, 20, 22, 23, 24, 26, 28, 30]);
@@ -34,7 +36,9 @@ export function decodeDer(bytes: Uint8Array, what: string): asn1js.AsnType {
   if (bytes.length === 0) throw new Asn1Error(`${what} is empty`);
   let decoded: ReturnType<typeof asn1js.fromBER>;
   try {
-    decoded = asn1js.fromBER(bytes);
+    // parseEmbedded off: asn1js would otherwise try to decode the content of every OCTET and BIT
+    // STRING (keys, signatures, extension values) as BER — wasted work, done again where needed.
+    decoded = asn1js.fromBER(bytes, { parseEmbedded: false, maxDepth: MAX_DEPTH + 1, maxNodes: MAX_NODES });
   } catch (error) {
     // a RangeError from a pathological nesting depth, say
     throw new Asn1Error(`${what} could not be decoded (${(error as Error).message})`);
