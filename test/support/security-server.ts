@@ -181,7 +181,7 @@ export async function asFiles(dir: string, name: string, issued: IssuedCertifica
   return { certPem: issued.certPem, keyPem: issued.keyPem, certFile, keyFile, subject: issued.subject, thumbprint: thumbprintOfPem(issued.certPem) };
 }
 
-export type CraftedKey = 'P-256' | 'P-384' | 'rsa2048' | 'rsa1024' | 'brainpoolP256r1' | 'secp256k1' | 'Ed25519';
+export type CraftedKey = 'P-256' | 'P-384' | 'rsa2048' | 'rsa1024' | 'brainpoolP256r1' | 'secp256k1' | 'Ed25519' | 'Ed448' | 'RSA-PSS' | 'DSA';
 
 export interface CraftSpec {
   /** file name stem, unique within the PKI directory */
@@ -206,6 +206,11 @@ const KEY_ARGS: Record<CraftedKey, string[]> = {
   rsa2048: ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048'],
   rsa1024: ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:1024'],
   Ed25519: ['-algorithm', 'ED25519'],
+  Ed448: ['-algorithm', 'ED448'],
+  // An RSASSA-PSS-restricted key (RFC 4055 id-RSASSA-PSS), not rsaEncryption.
+  'RSA-PSS': ['-algorithm', 'RSA-PSS', '-pkeyopt', 'rsa_keygen_bits:2048'],
+  // DSA keys come from domain parameters generated first (craftCertificate).
+  DSA: [],
 };
 
 async function openssl(args: string[], cwd: string): Promise<string> {
@@ -233,7 +238,13 @@ export async function craftCertificate(pki: SecurityPki, spec: CraftSpec): Promi
   const csrFile = join(dir, `${spec.name}.csr`);
   const extFile = join(dir, `${spec.name}.ext`);
   const certFile = join(dir, `${spec.name}.pem`);
-  await openssl(['genpkey', ...KEY_ARGS[spec.key ?? 'P-256'], '-out', keyFile], dir);
+  if (spec.key === 'DSA') {
+    const paramFile = join(dir, `${spec.name}-dsa-params.pem`);
+    await openssl(['genpkey', '-genparam', '-algorithm', 'DSA', '-pkeyopt', 'dsa_paramgen_bits:2048', '-out', paramFile], dir);
+    await openssl(['genpkey', '-paramfile', paramFile, '-out', keyFile], dir);
+  } else {
+    await openssl(['genpkey', ...KEY_ARGS[spec.key ?? 'P-256'], '-out', keyFile], dir);
+  }
   await openssl(['req', '-new', '-key', keyFile, '-subj', opensslSubject(spec.subject), '-out', csrFile], dir);
   await writeFile(extFile, `${spec.extensions.join('\n')}\n`);
   const signer = spec.issuer === 'self' ? ['-signkey', keyFile] : ['-CA', spec.issuer.certFile, '-CAkey', spec.issuer.keyFile];

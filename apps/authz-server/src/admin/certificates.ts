@@ -6,6 +6,7 @@ import { CertificateParseError, fieldsOf } from '../mtls/parsing.ts';
 import { issuerDnOf, subjectDnOf } from '../mtls/subject-dn.ts';
 import { sansOf } from '../mtls/san.ts';
 import { x5tS256 } from '../mtls/thumbprint.ts';
+import { acceptedKeys, keyWeakness, MIN_RSA_BITS } from '../mtls/key-strength.ts';
 import type { CertificateInput, CertificateRow } from '../storage/certificates-queries.ts';
 import { invalidRequest, type AdminError } from './errors.ts';
 
@@ -95,6 +96,21 @@ export function certificateView(row: CertificateRow): CertificateView {
   };
 }
 
+/**
+ * Why `cert` cannot be a self_signed_tls_client_auth client's key, or undefined: the key rule of
+ * path validation (mtls/key-strength.ts), and a key a JWK can carry. Checked before
+ * certificateJwk, which would throw on a key Node cannot export as a JWK.
+ */
+export function selfSignedKeyProblem(cert: X509Certificate, minRsaBits = MIN_RSA_BITS): string | undefined {
+  const weakness = keyWeakness(cert, minRsaBits);
+  if (weakness !== undefined) return `certificate public key ${weakness}`;
+  // RFC 7518 §6.3 RSA keys are rsaEncryption keys; an id-RSASSA-PSS key (RFC 4055) has no JWK form.
+  if (cert.publicKey.asymmetricKeyType === 'rsa-pss') {
+    return `certificate public key is RSA-PSS (id-RSASSA-PSS), which has no JWK form (RFC 7518 §6.3); ${acceptedKeys(minRsaBits)}`;
+  }
+  return undefined;
+}
+
 /** RFC 7517 §4.7: the public key of `cert` with the certificate itself in x5c (DER, base64). */
 export function certificateJwk(cert: X509Certificate): Record<string, unknown> {
   return { ...cert.publicKey.export({ format: 'jwk' }), x5c: [cert.raw.toString('base64')] };
@@ -105,6 +121,7 @@ export function certificateOfJwk(
   jwk: Record<string, unknown>,
   field: string,
   fail: (field: string, problem: string) => AdminError = invalidRequest,
+  minRsaBits = MIN_RSA_BITS,
 ): X509Certificate {
   const x5c = jwk.x5c;
   if (!Array.isArray(x5c) || x5c.length === 0 || typeof x5c[0] !== 'string') {
@@ -118,6 +135,8 @@ export function certificateOfJwk(
   } catch {
     throw fail(`${field}.x5c[0]`, 'is not a base64 DER X.509 certificate');
   }
+  const problem = selfSignedKeyProblem(cert, minRsaBits);
+  if (problem !== undefined) throw fail(`${field}.x5c[0]`, problem);
   const own = certificateJwk(cert);
   for (const [member, value] of Object.entries(own)) {
     if (member !== 'x5c' && jwk[member] !== undefined && jwk[member] !== value) {

@@ -33,6 +33,7 @@ import { OID, extensionName, fieldsOf } from './parsing.ts';
 import { nameConstraintViolation } from './name-constraints.ts';
 import { issuerDnOf, issuerKeyOf, subjectKeyOf } from './subject-dn.ts';
 import { describeCert, type TrustStore } from './trust-store.ts';
+import { keyWeakness } from './key-strength.ts';
 
 export type PathErrorCode =
   | 'untrusted'
@@ -257,28 +258,6 @@ function checkChain(chain: X509Certificate[], policy: { at: Date; minRsaBits: nu
     }
   }
   return { ok: true, chain };
-}
-
-const STRONG_CURVES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' };
-const ACCEPTED = 'only P-256, P-384, P-521 and Ed25519 are accepted';
-
-/** Why the certificate's key is too weak ("is RSA with 1024 bits; …"), or undefined. */
-function keyWeakness(cert: X509Certificate, minRsaBits: number): string | undefined {
-  let key;
-  try {
-    key = cert.publicKey;
-  } catch {
-    return `is of a type certbound cannot read; RSA (at least ${minRsaBits} bits), ${ACCEPTED.replace('only ', '')}`;
-  }
-  const type = key.asymmetricKeyType;
-  const details = key.asymmetricKeyDetails ?? {};
-  if (type === 'rsa' || type === 'rsa-pss') {
-    const bits = details.modulusLength ?? 0;
-    return bits >= minRsaBits ? undefined : `is RSA with ${bits} bits; at least ${minRsaBits} bits are required`;
-  }
-  if (type === 'ec') return details.namedCurve && STRONG_CURVES[details.namedCurve] ? undefined : `uses the curve ${details.namedCurve ?? '(unnamed)'}; ${ACCEPTED}`;
-  if (type === 'ed25519') return undefined;
-  return `is ${type?.toUpperCase() ?? 'of an unknown type'}; RSA (at least ${minRsaBits} bits), ${ACCEPTED.replace('only ', '')}`;
 }
 
 function signedBy(child: X509Certificate, issuer: X509Certificate): boolean {

@@ -21,7 +21,7 @@ import type { RouteDeps } from '../deps.ts';
 import type { Route } from '../router.ts';
 import { conflict, invalidMetadata, invalidRequest, notFound } from '../errors.ts';
 import { JSON_TYPE, PEM_TYPES, parseJsonObject, readText, refuseUnknownFields } from '../body.ts';
-import { certificateJwk, certificateRow, certificateView, parseCertificatePem, type ParsedPem } from '../certificates.ts';
+import { certificateJwk, certificateRow, certificateView, parseCertificatePem, selfSignedKeyProblem, type ParsedPem } from '../certificates.ts';
 import { SUBJECT_MATCHERS } from '../client-metadata.ts';
 import { decodeCursor, limitOf, page, queryOf } from '../query.ts';
 import { recordChange, targets } from '../audit.ts';
@@ -96,8 +96,10 @@ export function certificateRoutes(deps: RouteDeps): Route[] {
     }
     if (method === 'tls_client_auth') {
       await checkForTlsClientAuth(deps, client.metadata, parsed);
-    } else if (parsed.leaf.validToDate.getTime() < Date.now()) {
-      throw invalidMetadata('pem', `certificate expired at ${parsed.leaf.validToDate.toISOString()}`);
+    } else {
+      const problem = selfSignedKeyProblem(parsed.leaf, deps.minRsaBits);
+      if (problem !== undefined) throw invalidMetadata('pem', problem);
+      if (parsed.leaf.validToDate.getTime() < Date.now()) throw invalidMetadata('pem', `certificate expired at ${parsed.leaf.validToDate.toISOString()}`);
     }
     const x5t = x5tS256(parsed.leaf);
     const added = await deps.sql.transaction(async (tx) => {
