@@ -7,32 +7,19 @@
 // answer comes promptly and the server keeps serving.
 import assert from 'node:assert/strict';
 import type { X509Certificate } from 'node:crypto';
-import { readFile, readdir } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { describe, it, before, after, beforeEach } from 'node:test';
 import { closedPort, createFixture, type Fixture } from '../../apps/authz-server/test/mtls/revocation/fixture.ts';
 import {
-  attempt, ensureServing, expectRefusal, expectStillServing, expectToken, registerWorld, startSecurityServer, thumbprintOfPem,
-  makeSecurityPki, type SecurityServer, type SecurityWorld, type TlsClientIdentity,
+  attempt, ensureServing, expectRefusal, expectStillServing, expectToken, registerWorld, startSecurityServer,
+  makeSecurityPki, type SecurityServer, type SecurityWorld,
 } from '../support/security-server.ts';
+import { identityOf } from '../support/revocation-identities.ts';
 
 const TIMEOUT_MS = 500;
 /** how late past REVOCATION_TIMEOUT_MS an answer may come (process, TLS, a loaded 2-core machine) */
 const SLACK_MS = 3_000;
-
-/** The fixture writes leaf-N.pem / leaf-N.key; find the key of `cert` by its bytes. */
-async function identityOf(fixture: Fixture, cert: X509Certificate): Promise<{ identity: TlsClientIdentity; thumbprint: string }> {
-  for (const file of await readdir(fixture.dir)) {
-    if (!/^leaf-\d+\.pem$/.test(file)) continue;
-    const pem = await readFile(join(fixture.dir, file), 'utf8');
-    if (pem.includes(cert.raw.toString('base64').slice(0, 64))) {
-      return { identity: { cert: pem, key: await readFile(join(fixture.dir, file.replace(/\.pem$/, '.key')), 'utf8') }, thumbprint: thumbprintOfPem(pem) };
-    }
-  }
-  throw new Error(`no key for serial ${cert.serialNumber}`);
-}
 
 /** A TCP server that accepts, reads, and never answers; counts connections. */
 async function silentServer(): Promise<{ url: string; connections: () => number; close: () => Promise<void> }> {

@@ -10,35 +10,14 @@
 // POST on a loopback server (apps/authz-server/test/mtls/revocation/fixture.ts).
 import assert from 'node:assert/strict';
 import type { X509Certificate } from 'node:crypto';
-import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, before, after, beforeEach } from 'node:test';
 import { createFixture, type Fixture } from '../../apps/authz-server/test/mtls/revocation/fixture.ts';
 import {
   LEAF_EXTENSIONS, attempt, craftCertificate, ensureServing, expectRefusal, expectStillServing, expectToken, makeSecurityPki,
-  startSecurityServer, thumbprintOfPem, type CertFiles, type SecurityServer, type SecurityWorld, type TlsClientIdentity, registerWorld,
+  startSecurityServer, type CertFiles, type SecurityServer, type SecurityWorld, registerWorld,
 } from '../support/security-server.ts';
-
-/** The fixture writes leaf-N.pem / leaf-N.key; find the key of `cert` by its bytes. */
-async function identityOf(fixture: Fixture, cert: X509Certificate): Promise<{ identity: TlsClientIdentity; thumbprint: string }> {
-  for (const file of await readdir(fixture.dir)) {
-    if (!/^leaf-\d+\.pem$/.test(file)) continue;
-    const pem = await readFile(join(fixture.dir, file), 'utf8');
-    if (pem.includes(cert.raw.toString('base64').slice(0, 64))) {
-      return { identity: { cert: pem, key: await readFile(join(fixture.dir, file.replace(/\.pem$/, '.key')), 'utf8') }, thumbprint: thumbprintOfPem(pem) };
-    }
-  }
-  throw new Error(`no key for serial ${cert.serialNumber}`);
-}
-
-/** index.txt's revocation time (YYMMDDHHMMSSZ[,reason]) of `cert`, as the ISO string error_description uses. */
-async function revokedAt(fixture: Fixture, cert: X509Certificate): Promise<string> {
-  const line = (await readFile(join(fixture.dir, 'index.txt'), 'utf8')).split('\n').find((l) => l.split('\t')[3] === cert.serialNumber);
-  const time = /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z/.exec(line?.split('\t')[2] ?? '');
-  if (!line?.startsWith('R') || !time) throw new Error(`serial ${cert.serialNumber} is not revoked in index.txt`);
-  const [, yy, mo, dd, hh, mi, ss] = time;
-  return `20${yy}-${mo}-${dd}T${hh}:${mi}:${ss}.000Z`;
-}
+import { identityOf, revokedAt } from '../support/revocation-identities.ts';
 
 describe('a certificate revoked at its OCSP responder (RFC 6960)', () => {
   let fixture: Fixture;
