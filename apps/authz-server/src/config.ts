@@ -3,6 +3,7 @@
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import { PROXY_HEADER_FORMATS, type ProxyHeaderFormat } from '@certbound/cnf-verifier';
 import { parseDn } from './mtls/dn-string.ts';
 import { REVOCATION_MODES, type RevocationMode } from './mtls/revocation/answer.ts';
 import { dnPreparationProblem } from './mtls/subject-dn.ts';
@@ -37,6 +38,8 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** Peers allowed to pass a client certificate in a header (RFC 9440 and friends). */
   readonly trustedProxies: readonly string[];
+  /** The one header format TRUSTED_PROXIES pass the client certificate in; set whenever they are. */
+  readonly trustedProxyHeader: ProxyHeaderFormat | undefined;
   readonly accessTokenTtl: number;
   /** Smallest RSA modulus accepted in a client certificate chain; 2048 or more. */
   readonly clientCertMinRsaBits: number;
@@ -138,6 +141,22 @@ function proxies(raw: string | undefined): string[] {
   return entries;
 }
 
+/**
+ * TRUSTED_PROXY_HEADER: required with TRUSTED_PROXIES. A proxy clears the header it sets and
+ * forwards every other one its client sent, so believing more than one format let anyone name
+ * any certificate through it (issue 10).
+ */
+function trustedProxyHeader(raw: string | undefined, proxies: readonly string[]): ProxyHeaderFormat | undefined {
+  const choices = PROXY_HEADER_FORMATS.join(', ');
+  if (raw !== undefined && !(PROXY_HEADER_FORMATS as readonly string[]).includes(raw)) {
+    throw new ConfigError('TRUSTED_PROXY_HEADER', `"${raw}" is not one of ${choices}`);
+  }
+  if (raw === undefined && proxies.length > 0) {
+    throw new ConfigError('TRUSTED_PROXY_HEADER', `must be set when TRUSTED_PROXIES is set: the one header the proxy passes the client certificate in (${choices})`);
+  }
+  return raw as ProxyHeaderFormat | undefined;
+}
+
 /** RFC 8705 §2.1.2: a client registers exactly one subject matcher, so at most one of the two. */
 function adminMatcher(env: Env): { adminSubjectDn: string | undefined; adminSanUri: string | undefined } {
   // Set but blank is refused rather than read as unset (as other variables are): an empty DN is
@@ -235,6 +254,7 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('WORKERS', `must be 1 with embedded storage (got ${workers}): workers share state only through PostgreSQL and Redis, so set DATABASE_URL and REDIS_URL`);
   }
 
+  const trustedProxies = proxies(optional(env, 'TRUSTED_PROXIES'));
   return Object.freeze({
     issuer,
     mtlsBaseUrl,
@@ -253,7 +273,8 @@ export function loadConfig(env: Env = process.env): Config {
     revocationTimeoutMs: positiveInt(env, 'REVOCATION_TIMEOUT_MS', 2000),
     keyEncryptionKey,
     logLevel,
-    trustedProxies: Object.freeze(proxies(optional(env, 'TRUSTED_PROXIES'))),
+    trustedProxies: Object.freeze(trustedProxies),
+    trustedProxyHeader: trustedProxyHeader(optional(env, 'TRUSTED_PROXY_HEADER'), trustedProxies),
     accessTokenTtl: positiveInt(env, 'ACCESS_TOKEN_TTL', 600),
     clientCertMinRsaBits: minRsaBits(env),
     workers,
@@ -281,7 +302,8 @@ export const CONFIG_REFERENCE: ReadonlyArray<{ name: string; default: string; de
   { name: 'CLIENT_CRL_FILE', default: 'unset', description: 'PEM bundle of CRLs consulted for every client certificate in addition to the CAs\' own sources; re-read when it changes.' },
   { name: 'REVOCATION_TIMEOUT_MS', default: '2000', description: 'Deadline of one OCSP or CRL fetch, in milliseconds.' },
   { name: 'KEY_ENCRYPTION_KEY', default: 'unset: generated into DATA_DIR', description: '32 bytes (base64 or hex) encrypting signing keys at rest (AES-256-GCM); required with DATABASE_URL and TLS_CERT_FILE.' },
-  { name: 'TRUSTED_PROXIES', default: 'unset: none', description: 'Comma-separated IPs/CIDRs allowed to pass the client certificate in a header (RFC 9440, Envoy XFCC, nginx).' },
+  { name: 'TRUSTED_PROXIES', default: 'unset: none', description: 'Comma-separated IPs/CIDRs allowed to pass the client certificate in a header, in the one format TRUSTED_PROXY_HEADER names.' },
+  { name: 'TRUSTED_PROXY_HEADER', default: 'unset (required with TRUSTED_PROXIES)', description: '`client-cert` (RFC 9440 `Client-Cert`), `xfcc` (Envoy `x-forwarded-client-cert`, exactly one element) or `nginx` (`X-SSL-Client-Cert: $ssl_client_escaped_cert`); from a trusted proxy, a header of either other format is refused (400 `invalid_request`). See "Behind a TLS-terminating proxy".' },
   { name: 'CLIENT_CERT_MIN_RSA_BITS', default: '2048', description: 'Smallest RSA key (bits) accepted anywhere in a client certificate chain; can only be raised. EC keys must be on P-256, P-384 or P-521, or Ed25519.' },
   { name: 'ACCESS_TOKEN_TTL', default: '600', description: 'Access-token lifetime in seconds when the resource server sets none.' },
   { name: 'WORKERS', default: 'CPU cores with DATABASE_URL and REDIS_URL, else 1', description: 'Worker processes sharing both listeners; more than 1 needs PostgreSQL and Redis (embedded storage is single-process).' },

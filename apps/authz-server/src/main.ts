@@ -121,7 +121,7 @@ export async function startAuthzServer(
       adapterFactory: stores.adapterFactory,
       jwks,
       cookieKeys: cookieKeys(kek),
-      certificateSource: createCertificateSource({ trustedProxies: [...config.trustedProxies] }),
+      certificateSource: createCertificateSource({ trustedProxies: [...config.trustedProxies], proxyHeader: config.trustedProxyHeader }),
       // A resumed TLS session no longer carries the intermediates its client sent; a remembered
       // chain lives as long as two ticket windows, so every ticket still honoured is covered.
       verdicts: rememberResumedChains(verdicts, stores.kv, { ttlSeconds: 2 * TICKET_WINDOW_SECONDS }),
@@ -137,6 +137,7 @@ export async function startAuthzServer(
     const adminApi = createAdminApi({
       issuer: config.issuer,
       trustedProxies: config.trustedProxies,
+      trustedProxyHeader: config.trustedProxyHeader,
       defaultAccessTokenTtl: config.accessTokenTtl,
       logger,
       sql: stores.sql,

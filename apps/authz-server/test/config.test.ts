@@ -46,6 +46,27 @@ describe('configuration from the environment', () => {
   });
 
   it('reads trusted proxies as a list', () => {
-    assert.deepEqual(loadConfig({ TRUSTED_PROXIES: '10.0.0.1, 2001:db8::/32' }).trustedProxies, ['10.0.0.1', '2001:db8::/32']);
+    assert.deepEqual(loadConfig({ TRUSTED_PROXIES: '10.0.0.1, 2001:db8::/32', TRUSTED_PROXY_HEADER: 'nginx' }).trustedProxies, ['10.0.0.1', '2001:db8::/32']);
+  });
+
+  describe('TRUSTED_PROXY_HEADER: the one certificate header format of TRUSTED_PROXIES (issue 10)', () => {
+    it('is required when TRUSTED_PROXIES is set', () => {
+      fails({ TRUSTED_PROXIES: '10.0.0.1' }, 'TRUSTED_PROXY_HEADER',
+        /^TRUSTED_PROXY_HEADER: must be set when TRUSTED_PROXIES is set: the one header the proxy passes the client certificate in \(client-cert, xfcc, nginx\)$/);
+    });
+
+    it('is one of client-cert, xfcc, nginx', () => {
+      fails({ TRUSTED_PROXIES: '10.0.0.1', TRUSTED_PROXY_HEADER: 'all' }, 'TRUSTED_PROXY_HEADER', /^TRUSTED_PROXY_HEADER: "all" is not one of client-cert, xfcc, nginx$/);
+      fails({ TRUSTED_PROXIES: '10.0.0.1', TRUSTED_PROXY_HEADER: 'nginx,xfcc' }, 'TRUSTED_PROXY_HEADER', /"nginx,xfcc" is not one of/);
+      fails({ TRUSTED_PROXY_HEADER: 'X-SSL-Client-Cert' }, 'TRUSTED_PROXY_HEADER', /"X-SSL-Client-Cert" is not one of/);
+      for (const format of ['client-cert', 'xfcc', 'nginx'] as const) {
+        assert.equal(loadConfig({ TRUSTED_PROXIES: '10.0.0.1', TRUSTED_PROXY_HEADER: format }).trustedProxyHeader, format);
+      }
+    });
+
+    it('is unset, and not needed, without trusted proxies', () => {
+      assert.equal(loadConfig({}).trustedProxyHeader, undefined);
+      assert.equal(loadConfig({ TRUSTED_PROXIES: ' ' }).trustedProxyHeader, undefined);
+    });
   });
 });

@@ -1,6 +1,7 @@
 // The demo resource server's environment, read and validated once. Dev defaults line up with
 // the authorization server's dev bootstrap: its PKI under DATA_DIR/pki and its issuer.
 import { join, resolve } from 'node:path';
+import { PROXY_HEADER_FORMATS, type ProxyHeaderFormat } from '@certbound/cnf-verifier';
 
 export interface DemoConfig {
   readonly host: string;
@@ -19,6 +20,8 @@ export interface DemoConfig {
   readonly caFile: string;
   readonly mode: 'strict' | 'permissive';
   readonly trustedProxies: readonly string[];
+  /** The one certificate header format the trusted proxies set (the verifier's `proxyHeader`). */
+  readonly trustedProxyHeader: ProxyHeaderFormat | undefined;
   readonly redisUrl: string | undefined;
 }
 
@@ -39,6 +42,14 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
     const raw = value(env, name);
     if (raw !== undefined && !URL.canParse(raw)) throw new Error(`${name}: "${raw}" is not a URL`);
   }
+  const trustedProxies = (value(env, 'TRUSTED_PROXIES') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const trustedProxyHeader = value(env, 'TRUSTED_PROXY_HEADER');
+  if (trustedProxyHeader !== undefined && !(PROXY_HEADER_FORMATS as readonly string[]).includes(trustedProxyHeader)) {
+    throw new Error(`TRUSTED_PROXY_HEADER: "${trustedProxyHeader}" is not one of ${PROXY_HEADER_FORMATS.join(', ')}`);
+  }
+  if (trustedProxyHeader === undefined && trustedProxies.length > 0) {
+    throw new Error(`TRUSTED_PROXY_HEADER: must be set when TRUSTED_PROXIES is set (${PROXY_HEADER_FORMATS.join(', ')})`);
+  }
   return Object.freeze({
     host: value(env, 'DEMO_HOST') ?? '127.0.0.1',
     port,
@@ -50,7 +61,8 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
     tlsKeyFile: value(env, 'DEMO_TLS_KEY_FILE') ?? join(dataDir, 'pki', 'server-key.pem'),
     caFile: value(env, 'DEMO_CA_FILE') ?? join(dataDir, 'pki', 'ca.pem'),
     mode,
-    trustedProxies: Object.freeze((value(env, 'TRUSTED_PROXIES') ?? '').split(',').map((s) => s.trim()).filter(Boolean)),
+    trustedProxies: Object.freeze(trustedProxies),
+    trustedProxyHeader: trustedProxyHeader as ProxyHeaderFormat | undefined,
     redisUrl: value(env, 'REDIS_URL'),
   });
 }

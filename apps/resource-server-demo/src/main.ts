@@ -42,6 +42,7 @@ export async function startDemo(config: DemoConfig) {
     jwks: { url: config.jwksUri, ca },
     mode: config.mode,
     trustedProxies: config.trustedProxies,
+    proxyHeader: config.trustedProxyHeader,
     dpop: replayStore ? { replayStore } : {},
   });
   let externalOrigin = config.externalUrl;

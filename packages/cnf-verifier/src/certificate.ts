@@ -1,7 +1,8 @@
 /**
  * Which certificate did this request present: the TLS peer certificate, or — only when the
- * immediate peer is a configured trusted proxy — the one in a proxy header (RFC 9440
- * `Client-Cert`, Envoy `x-forwarded-client-cert`, nginx `$ssl_client_escaped_cert`).
+ * immediate peer is a configured trusted proxy — the one in the proxy header of the ONE configured
+ * format (RFC 9440 `Client-Cert`, Envoy `x-forwarded-client-cert` or nginx
+ * `$ssl_client_escaped_cert`).
  */
 import { X509Certificate } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
@@ -28,6 +29,9 @@ export interface PresentedCertificate {
 
 export type ProxyHeaderFormat = 'client-cert' | 'xfcc' | 'nginx';
 
+/** The header formats a trusted proxy may be configured with, in the order they are documented. */
+export const PROXY_HEADER_FORMATS: readonly ProxyHeaderFormat[] = Object.freeze(['client-cert', 'xfcc', 'nginx']);
+
 export interface CertificateSourceOptions {
   /**
    * Peers (IP addresses or CIDRs, IPv4 and IPv6) whose certificate headers are believed.
@@ -35,8 +39,15 @@ export interface CertificateSourceOptions {
    * from what its clients send.
    */
   trustedProxies?: readonly string[];
-  /** Header formats read from a trusted proxy. Default: all three. */
-  proxyHeaders?: readonly ProxyHeaderFormat[];
+  /**
+   * The ONE header format a trusted proxy passes the client certificate in: `client-cert`
+   * (RFC 9440 `Client-Cert` + `Client-Cert-Chain`), `xfcc` (Envoy `x-forwarded-client-cert`,
+   * exactly one element) or `nginx` (`$ssl_client_escaped_cert` in `nginxHeader`). Required when
+   * `trustedProxies` is non-empty: a proxy strips the header it sets, not the other formats, so
+   * believing all of them let anyone name any certificate. From a trusted proxy, a request that
+   * carries a header of another format is refused (`invalid_request` naming the header).
+   */
+  proxyHeader?: ProxyHeaderFormat;
   /** Header carrying nginx's `$ssl_client_escaped_cert`. Default `x-ssl-client-cert`. */
   nginxHeader?: string;
 }
@@ -50,8 +61,6 @@ export interface CertificateSource {
   /** How many requests carried a proxy certificate header from an untrusted peer (ignored). */
   readonly ignoredProxyHeaders: number;
 }
-
-const FORMATS: readonly ProxyHeaderFormat[] = ['client-cert', 'xfcc', 'nginx'];
 
 // Computed once per TLS connection: the peer certificate cannot change on an established socket.
 const socketCache = new WeakMap<object, PresentedCertificate | null>();
@@ -98,51 +107,76 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
+/** The headers of each format, the certificate's own header first. */
+function familyHeaders(nginxName: string): Record<ProxyHeaderFormat, readonly string[]> {
+  return { 'client-cert': ['client-cert', 'client-cert-chain'], xfcc: ['x-forwarded-client-cert'], nginx: [nginxName] };
+}
+
+/**
+ * The certificate a trusted proxy passed in the configured format. A header of another format
+ * means the proxy forwarded what its client sent (it clears only the header it sets), so the
+ * request is refused rather than read: DESIGN.md "one configured format".
+ */
 function fromHeaders(
   headers: IncomingHttpHeaders,
-  formats: readonly ProxyHeaderFormat[],
-  nginxHeader: string,
+  format: ProxyHeaderFormat,
+  families: Record<ProxyHeaderFormat, readonly string[]>,
 ): PresentedCertificate | undefined {
-  const present = formats.filter((f) => header(headers, f === 'client-cert' ? 'client-cert' : f === 'xfcc' ? 'x-forwarded-client-cert' : nginxHeader)?.trim());
-  if (present.length === 0) return undefined;
-  if (present.length > 1) throw new InvalidRequestError(`conflicting client certificate headers: ${present.join(', ')}`);
-  const source = present[0]!;
+  const expected = families[format][0]!;
+  for (const other of PROXY_HEADER_FORMATS) {
+    if (other === format) continue;
+    const name = families[other].find((n) => headers[n] !== undefined);
+    if (name !== undefined) {
+      throw new InvalidRequestError(`client certificate header ${name} is not accepted: the proxy passes the certificate in ${expected}`);
+    }
+  }
+  const value = header(headers, expected)?.trim();
+  if (!value) return undefined;
   let leaf: X509Certificate;
   let chain: X509Certificate[] = [];
-  if (source === 'client-cert') {
-    leaf = parseClientCert(header(headers, 'client-cert')!);
+  if (format === 'client-cert') {
+    leaf = parseClientCert(value);
     const chainHeader = header(headers, 'client-cert-chain');
     if (chainHeader !== undefined) chain = parseClientCertChain(chainHeader);
-  } else if (source === 'xfcc') {
-    const parsed = parseXfcc(header(headers, 'x-forwarded-client-cert')!);
+  } else if (format === 'xfcc') {
+    const parsed = parseXfcc(value);
     if (!parsed) return undefined;
     ({ leaf, chain } = parsed);
   } else {
-    leaf = parseEscapedPem(header(headers, nginxHeader)!, nginxHeader);
+    leaf = parseEscapedPem(value, expected);
   }
-  return { leaf, chain: chain.filter((c) => !isSelfSigned(c)), source, thumbprint: x5tS256(leaf.raw) };
+  return { leaf, chain: chain.filter((c) => !isSelfSigned(c)), source: format, thumbprint: x5tS256(leaf.raw) };
 }
 
 export function createCertificateSource(options: CertificateSourceOptions = {}): CertificateSource {
-  const isTrusted = createProxyMatcher(options.trustedProxies ?? []);
-  const formats = options.proxyHeaders ?? FORMATS;
-  if (!Array.isArray(formats) || formats.some((f) => !FORMATS.includes(f))) {
-    throw new TypeError(`proxyHeaders: must be a list of ${FORMATS.map((f) => `'${f}'`).join(', ')}`);
+  const trustedProxies = options.trustedProxies ?? [];
+  const isTrusted = createProxyMatcher(trustedProxies);
+  const format = options.proxyHeader;
+  const choices = PROXY_HEADER_FORMATS.map((f) => `'${f}'`).join(', ');
+  if (format !== undefined && !PROXY_HEADER_FORMATS.includes(format)) {
+    throw new TypeError(`proxyHeader: ${JSON.stringify(format)} is not one of ${choices}`);
+  }
+  if (trustedProxies.length > 0 && format === undefined) {
+    throw new TypeError(`proxyHeader: required with trustedProxies, one of ${choices} (the one format the proxy sets)`);
   }
   const nginxHeader = options.nginxHeader ?? 'x-ssl-client-cert';
   if (typeof nginxHeader !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(nginxHeader)) {
     throw new TypeError(`nginxHeader: ${JSON.stringify(nginxHeader)} is not a header name`);
   }
   const nginxName = nginxHeader.toLowerCase();
-  const proxyHeaderNames = ['client-cert', 'client-cert-chain', 'x-forwarded-client-cert', nginxName];
+  if (['client-cert', 'client-cert-chain', 'x-forwarded-client-cert'].includes(nginxName)) {
+    throw new TypeError(`nginxHeader: ${JSON.stringify(nginxHeader)} is the header of another format`);
+  }
+  const families = familyHeaders(nginxName);
+  const proxyHeaderNames = Object.values(families).flat();
   let ignored = 0;
   const counted = new WeakSet<object>();
 
   return {
     fromRequest(req) {
-      if (isTrusted(req.socket?.remoteAddress)) {
+      if (format !== undefined && isTrusted(req.socket?.remoteAddress)) {
         // Behind a trusted proxy the socket certificate (if any) is the proxy's own: never use it.
-        return fromHeaders(req.headers, formats, nginxName);
+        return fromHeaders(req.headers, format, families);
       }
       if (!counted.has(req) && proxyHeaderNames.some((name) => req.headers[name] !== undefined)) {
         counted.add(req);

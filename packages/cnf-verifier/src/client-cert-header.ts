@@ -99,15 +99,20 @@ function unquote(value: string): string {
 
 /**
  * Envoy `x-forwarded-client-cert`: comma-separated elements of `;`-separated `key=value` pairs.
- * Each proxy appends an element, so the last one describes the hop that terminated TLS with
- * the client. Returns undefined when that element carries no `Cert`.
+ * Exactly one element is accepted: the proxy that terminated TLS with the client must replace
+ * the header (`forward_client_cert_details: SANITIZE_SET`). A second element means some hop
+ * appended to or forwarded what the client sent (`APPEND_FORWARD`), and then which element is
+ * the client's own cannot be told from the header. Returns undefined when the element carries
+ * no `Cert`.
  */
 export function parseXfcc(value: string): { leaf: X509Certificate; chain: X509Certificate[] } | undefined {
   const header = 'x-forwarded-client-cert';
   const elements = splitQuoted(value, ',', header);
-  const last = elements[elements.length - 1]!;
+  if (elements.length !== 1) {
+    throw new InvalidRequestError(`${header} must hold exactly one element, not ${elements.length}: the proxy must set it (SANITIZE_SET), not append to it`);
+  }
   const pairs = new Map<string, string>();
-  for (const pair of splitQuoted(last, ';', header)) {
+  for (const pair of splitQuoted(elements[0]!, ';', header)) {
     if (pair.trim() === '') continue;
     const eq = pair.indexOf('=');
     if (eq <= 0) throw new InvalidRequestError(`${header} has a malformed key=value pair`);

@@ -3,6 +3,7 @@ export { DEFAULT_ALGORITHMS, type DpopOptions, type VerifierOptions } from './op
 export { requireScopes, type ScopedAuth } from './scopes.ts';
 export {
   createCertificateSource,
+  PROXY_HEADER_FORMATS,
   type CertificateRequest,
   type CertificateSource,
   type CertificateSourceOptions,

@@ -40,8 +40,8 @@ export interface VerifierOptions {
   dpop?: DpopOptions | false;
   /** Proxies whose certificate and X-Forwarded-* headers are believed. Default none. */
   trustedProxies?: readonly string[];
-  /** Certificate header formats read from trusted proxies. Default all three. */
-  proxyHeaders?: readonly ProxyHeaderFormat[];
+  /** The one certificate header format read from trusted proxies; required with `trustedProxies`. */
+  proxyHeader?: ProxyHeaderFormat;
   /** nginx escaped-certificate header name. Default `x-ssl-client-cert`. */
   nginxHeader?: string;
   /** `realm` auth-param of challenges. Default none. */
@@ -125,7 +125,7 @@ export function resolveOptions(options: VerifierOptions): VerifierConfig {
     verifyJwt,
     introspect,
     dpop,
-    certificates: createCertificateSource({ trustedProxies, proxyHeaders: options.proxyHeaders, nginxHeader: options.nginxHeader }),
+    certificates: createCertificateSource({ trustedProxies, proxyHeader: options.proxyHeader, nginxHeader: options.nginxHeader }),
     isTrustedProxy: createProxyMatcher(trustedProxies),
     realm: options.realm,
     now,

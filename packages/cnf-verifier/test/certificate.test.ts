@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { createHash } from 'node:crypto';
 import { Agent } from 'node:https';
-import { createCertificateSource, InvalidRequestError, x5tS256, type CertificateSourceOptions, type PresentedCertificate } from '@certbound/cnf-verifier';
+import { createCertificateSource, InvalidRequestError, x5tS256, type CertificateSource, type CertificateSourceOptions, type PresentedCertificate, type ProxyHeaderFormat } from '@certbound/cnf-verifier';
 import { createTestPki, type TestPki } from './helpers/pki.ts';
 import { startTlsServer, tlsRequest, type TestServer } from './helpers/tls.ts';
 
@@ -108,7 +108,7 @@ describe('which certificate did this request present', () => {
 
   describe('proxy headers from an untrusted peer', () => {
     it('ignores them, counts them and uses the TLS certificate', async () => {
-      reset({ trustedProxies: ['10.0.0.0/8'] });
+      reset({ trustedProxies: ['10.0.0.0/8'], proxyHeader: 'client-cert' });
       const real = pki.issue('real-client');
       const forged = pki.issue('forged');
       const res = await tlsRequest(pki, server, { client: real, headers: { 'client-cert': sfBinary(forged.der), 'x-ssl-client-cert': pem2escaped(forged.cert) } });
@@ -127,7 +127,7 @@ describe('which certificate did this request present', () => {
 
   describe('proxy headers from a trusted peer', () => {
     it('RFC 9440 Client-Cert and Client-Cert-Chain', async () => {
-      reset({ trustedProxies: ['127.0.0.1'] });
+      reset({ trustedProxies: ['127.0.0.1'], proxyHeader: 'client-cert' });
       const viaProxy = pki.issue('via-proxy', 'intermediate');
       const proxyOwn = pki.issue('the-proxy');
       const res = await tlsRequest(pki, server, {
@@ -139,26 +139,37 @@ describe('which certificate did this request present', () => {
       assert.equal(source.ignoredProxyHeaders, 0);
     });
 
-    it('Envoy x-forwarded-client-cert: the last element, quoted-string aware', async () => {
-      reset({ trustedProxies: ['127.0.0.0/8'] });
-      const first = pki.issue('first-hop');
-      const last = pki.issue('last-hop', 'intermediate');
-      const xfcc =
-        `By=spiffe://a;Hash=00;Cert="${pem2escaped(first.cert)}";Subject="CN=x, O=comma";URI=spiffe://x,` +
-        `By=spiffe://b;Hash=11;Subject="O=\\"quoted\\", CN=last-hop";Cert="${pem2escaped(last.cert)}";Chain="${pem2escaped(last.cert + pki.intermediate.cert)}"`;
+    it('Envoy x-forwarded-client-cert: its one element, quoted-string aware', async () => {
+      reset({ trustedProxies: ['127.0.0.0/8'], proxyHeader: 'xfcc' });
+      const client = pki.issue('envoy-client', 'intermediate');
+      const xfcc = `By=spiffe://b;Hash=11;Subject="O=\\"quoted\\", CN=envoy-client";Cert="${pem2escaped(client.cert)}";Chain="${pem2escaped(client.cert + pki.intermediate.cert)}"`;
       const res = await tlsRequest(pki, server, { headers: { 'x-forwarded-client-cert': xfcc } });
-      assert.deepEqual(res.json(), { source: 'xfcc', thumbprint: x5tS256(last.der), chain: 1, cn: 'CN=last-hop' });
+      assert.deepEqual(res.json(), { source: 'xfcc', thumbprint: x5tS256(client.der), chain: 1, cn: 'CN=envoy-client' });
+    });
+
+    it('refuses x-forwarded-client-cert with two elements (a hop appended instead of replacing)', async () => {
+      reset({ trustedProxies: ['127.0.0.0/8'], proxyHeader: 'xfcc' });
+      const first = pki.issue('first-hop');
+      const last = pki.issue('last-hop');
+      const xfcc = `By=spiffe://a;Cert="${pem2escaped(first.cert)}";Subject="CN=x, O=comma",By=spiffe://b;Cert="${pem2escaped(last.cert)}"`;
+      const res = await tlsRequest(pki, server, { headers: { 'x-forwarded-client-cert': xfcc } });
+      assert.equal(res.status, 400);
+      assert.deepEqual(res.json(), { error: 'x-forwarded-client-cert must hold exactly one element, not 2: the proxy must set it (SANITIZE_SET), not append to it' });
+      // Two header lines are two elements as well, and an empty trailing element counts.
+      const src = createCertificateSource({ trustedProxies: ['10.0.0.5'], proxyHeader: 'xfcc' });
+      expectInvalidRequest(() => src.fromRequest(fakeRequest({ 'x-forwarded-client-cert': [`Cert="${pem2escaped(first.cert)}"`, `Cert="${pem2escaped(last.cert)}"`] as unknown as string })), /^x-forwarded-client-cert must hold exactly one element, not 2:/);
+      expectInvalidRequest(() => src.fromRequest(fakeRequest({ 'x-forwarded-client-cert': `Cert="${pem2escaped(last.cert)}",` })), /^x-forwarded-client-cert must hold exactly one element, not 2:/);
     });
 
     it('nginx $ssl_client_escaped_cert under a configurable header name', async () => {
-      reset({ trustedProxies: ['::1', '127.0.0.1/32'], nginxHeader: 'X-Client-Cert-Escaped' });
+      reset({ trustedProxies: ['::1', '127.0.0.1/32'], proxyHeader: 'nginx', nginxHeader: 'X-Client-Cert-Escaped' });
       const client = pki.issue('nginx-client');
       const res = await tlsRequest(pki, server, { headers: { 'x-client-cert-escaped': pem2escaped(client.cert) } });
       assert.deepEqual(res.json(), { source: 'nginx', thumbprint: x5tS256(client.der), chain: 0, cn: 'CN=nginx-client' });
     });
 
     it('never falls back to the proxy’s own TLS certificate', async () => {
-      reset({ trustedProxies: ['127.0.0.1'] });
+      reset({ trustedProxies: ['127.0.0.1'], proxyHeader: 'nginx' });
       const res = await tlsRequest(pki, server, { client: pki.issue('proxy-itself') });
       assert.equal(res.body, 'null');
     });
@@ -166,23 +177,58 @@ describe('which certificate did this request present', () => {
     it('matches IPv4-mapped IPv6 peers and IPv6 CIDRs', () => {
       const client = pki.issue('mapped');
       const header = { 'client-cert': sfBinary(client.der) };
-      assert.equal(createCertificateSource({ trustedProxies: ['192.0.2.0/24'] }).fromRequest(fakeRequest(header, '::ffff:192.0.2.7'))?.source, 'client-cert');
-      assert.equal(createCertificateSource({ trustedProxies: ['2001:db8::/32'] }).fromRequest(fakeRequest(header, '2001:db8:1::9'))?.source, 'client-cert');
-      assert.equal(createCertificateSource({ trustedProxies: ['2001:db8::/32'] }).fromRequest(fakeRequest(header, '2001:db9::1')), undefined);
+      const proxyHeader = 'client-cert';
+      assert.equal(createCertificateSource({ trustedProxies: ['192.0.2.0/24'], proxyHeader }).fromRequest(fakeRequest(header, '::ffff:192.0.2.7'))?.source, 'client-cert');
+      assert.equal(createCertificateSource({ trustedProxies: ['2001:db8::/32'], proxyHeader }).fromRequest(fakeRequest(header, '2001:db8:1::9'))?.source, 'client-cert');
+      assert.equal(createCertificateSource({ trustedProxies: ['2001:db8::/32'], proxyHeader }).fromRequest(fakeRequest(header, '2001:db9::1')), undefined);
     });
 
-    it('refuses conflicting certificate headers', () => {
-      const client = pki.issue('conflict');
-      const src = createCertificateSource({ trustedProxies: ['10.0.0.5'] });
-      expectInvalidRequest(
-        () => src.fromRequest(fakeRequest({ 'client-cert': sfBinary(client.der), 'x-ssl-client-cert': pem2escaped(client.cert) })),
-        /^conflicting client certificate headers: client-cert, nginx$/,
-      );
+  });
+
+  describe('one configured format: the other two header families are refused, never read', () => {
+    const client = () => pki.issue('injected-admin');
+    const families: Array<[ProxyHeaderFormat, string, (c: ReturnType<typeof client>) => string]> = [
+      ['client-cert', 'client-cert', (c) => sfBinary(c.der)],
+      ['client-cert', 'client-cert-chain', (c) => sfBinary(c.der)],
+      ['xfcc', 'x-forwarded-client-cert', (c) => `Cert="${pem2escaped(c.cert)}"`],
+      ['nginx', 'x-ssl-client-cert', (c) => pem2escaped(c.cert)],
+    ];
+    const expected: Record<ProxyHeaderFormat, string> = { 'client-cert': 'client-cert', xfcc: 'x-forwarded-client-cert', nginx: 'x-ssl-client-cert' };
+    for (const configured of ['client-cert', 'xfcc', 'nginx'] as const) {
+      for (const [, name, value] of families.filter(([f]) => f !== configured)) {
+        it(`with proxyHeader '${configured}', refuses ${name} naming it`, () => {
+          const src = createCertificateSource({ trustedProxies: ['10.0.0.5'], proxyHeader: configured });
+          expectInvalidRequest(() => src.fromRequest(fakeRequest({ [name]: value(client()) })),
+            new RegExp(`^client certificate header ${name} is not accepted: the proxy passes the certificate in ${expected[configured]}$`));
+        });
+      }
+    }
+
+    it('refuses another family even when empty, and even beside the configured header', () => {
+      const c = client();
+      const src = createCertificateSource({ trustedProxies: ['10.0.0.5'], proxyHeader: 'nginx' });
+      expectInvalidRequest(() => src.fromRequest(fakeRequest({ 'x-ssl-client-cert': pem2escaped(c.cert), 'client-cert': '' })), /^client certificate header client-cert is not accepted/);
+      expectInvalidRequest(() => src.fromRequest(fakeRequest({ 'x-ssl-client-cert': pem2escaped(c.cert), 'x-forwarded-client-cert': `Cert="${pem2escaped(c.cert)}"` })), /^client certificate header x-forwarded-client-cert is not accepted/);
+    });
+
+    it('names a renamed nginx header in the refusal', () => {
+      const src = createCertificateSource({ trustedProxies: ['10.0.0.5'], proxyHeader: 'client-cert', nginxHeader: 'X-Client-Cert-Escaped' });
+      expectInvalidRequest(() => src.fromRequest(fakeRequest({ 'x-client-cert-escaped': pem2escaped(client().cert) })), /^client certificate header x-client-cert-escaped is not accepted: the proxy passes the certificate in client-cert$/);
+    });
+
+    it('an absent configured header is no certificate (the proxy had none to pass)', () => {
+      for (const proxyHeader of ['client-cert', 'xfcc', 'nginx'] as const) {
+        assert.equal(createCertificateSource({ trustedProxies: ['10.0.0.5'], proxyHeader }).fromRequest(fakeRequest({})), undefined);
+      }
     });
   });
 
   describe('malformed proxy headers only ever produce invalid_request', () => {
-    const src = createCertificateSource({ trustedProxies: ['10.0.0.5'] });
+    const sources = {
+      'client-cert': createCertificateSource({ trustedProxies: ['10.0.0.5'], proxyHeader: 'client-cert' }),
+      'x-forwarded-client-cert': createCertificateSource({ trustedProxies: ['10.0.0.5'], proxyHeader: 'xfcc' }),
+      'x-ssl-client-cert': createCertificateSource({ trustedProxies: ['10.0.0.5'], proxyHeader: 'nginx' }),
+    } as Record<string, CertificateSource>;
     const cases: Array<[string, Record<string, string>, RegExp]> = [
       ['Client-Cert without colons', { 'client-cert': 'MIIB' }, /^Client-Cert is not a structured-field byte sequence$/],
       ['Client-Cert with bad base64', { 'client-cert': ':MI*B$$:' }, /^Client-Cert is not a structured-field byte sequence$/],
@@ -197,6 +243,7 @@ describe('which certificate did this request present', () => {
     ];
     for (const [name, headers, description] of cases) {
       it(`refuses ${name}`, () => {
+        const src = sources[Object.keys(headers)[0]!]!;
         if (headers['client-cert'] === '') {
           // An empty Client-Cert is absent; its chain alone is not read.
           assert.equal(src.fromRequest(fakeRequest(headers)), undefined);
@@ -212,8 +259,18 @@ describe('which certificate did this request present', () => {
       assert.throws(() => createCertificateSource({ trustedProxies: ['10.0.0.1', 'proxy.local'] }), { name: 'TypeError', message: 'trustedProxies[1]: "proxy.local" is not an IP address or CIDR' });
       assert.throws(() => createCertificateSource({ trustedProxies: ['10.0.0.0/33'] }), { message: 'trustedProxies[0]: "10.0.0.0/33" is not an IP address or CIDR' });
     });
-    it('names a bad proxyHeaders format', () => {
-      assert.throws(() => createCertificateSource({ proxyHeaders: ['haproxy' as 'xfcc'] }), { message: "proxyHeaders: must be a list of 'client-cert', 'xfcc', 'nginx'" });
+    it('requires the one proxyHeader format with trustedProxies', () => {
+      assert.throws(() => createCertificateSource({ trustedProxies: ['10.0.0.1'] }),
+        { name: 'TypeError', message: "proxyHeader: required with trustedProxies, one of 'client-cert', 'xfcc', 'nginx' (the one format the proxy sets)" });
+      assert.doesNotThrow(() => createCertificateSource({ trustedProxies: [] }));
+      assert.doesNotThrow(() => createCertificateSource({ proxyHeader: 'xfcc' }));
+    });
+    it('names a bad proxyHeader format', () => {
+      assert.throws(() => createCertificateSource({ trustedProxies: ['10.0.0.1'], proxyHeader: 'haproxy' as 'xfcc' }), { name: 'TypeError', message: `proxyHeader: "haproxy" is not one of 'client-cert', 'xfcc', 'nginx'` });
+      assert.throws(() => createCertificateSource({ trustedProxies: ['10.0.0.1'], proxyHeader: ['nginx', 'xfcc'] as unknown as 'xfcc' }), { message: `proxyHeader: ["nginx","xfcc"] is not one of 'client-cert', 'xfcc', 'nginx'` });
+    });
+    it('refuses an nginxHeader that is another format\'s header', () => {
+      assert.throws(() => createCertificateSource({ trustedProxies: ['10.0.0.1'], proxyHeader: 'nginx', nginxHeader: 'Client-Cert' }), { name: 'TypeError', message: 'nginxHeader: "Client-Cert" is the header of another format' });
     });
   });
 });

@@ -54,7 +54,7 @@ describe('RFC 9449 DPoP-bound access tokens', () => {
 
     it('refuses a jti replayed on another instance sharing the store', async () => {
       const store = createMemoryReplayStore();
-      const options = { issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [key.publicJwk] }, trustedProxies: ['127.0.0.1'], dpop: { replayStore: store } };
+      const options = { issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [key.publicJwk] }, trustedProxies: ['127.0.0.1'], proxyHeader: 'nginx' as const, dpop: { replayStore: store } };
       await expectCrossInstanceReplay(createVerifier(options), createVerifier(options), client, token);
     });
 
@@ -248,7 +248,7 @@ describe('RFC 9449 §11.1 replay detection across replicas with Redis', { skip: 
       const client = await proofKey();
       const token = await accessToken(key, { cnf: { jkt: await jwkThumbprint(client.jwk) } });
       // x-forwarded-proto is honoured only from trusted proxies; both test servers see 127.0.0.1.
-      const options = { issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [key.publicJwk] }, trustedProxies: ['127.0.0.1'], dpop: { replayStore: store } };
+      const options = { issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [key.publicJwk] }, trustedProxies: ['127.0.0.1'], proxyHeader: 'nginx' as const, dpop: { replayStore: store } };
       await expectCrossInstanceReplay(createVerifier(options), createVerifier({ ...options, dpop: { replayStore: createRedisReplayStore(redis, { prefix }) } }), client, token);
       const keys = await redis.keys(`${prefix}*`);
       assert.equal(keys.length, 1);

@@ -50,6 +50,7 @@ describe('RFC 7662 introspection of opaque tokens, authenticated with mutual TLS
       audience: AUDIENCE,
       now: () => clock,
       trustedProxies: ['10.0.0.1'],
+      proxyHeader: 'client-cert',
       introspection: { endpoint, clientId: 'resource-server', clientCertificate: rs.cert, clientKey: rs.key, ca: pki.ca.cert },
     });
   const request = (token: string, cert?: Issued): VerifiableRequest =>

@@ -23,7 +23,9 @@ describe('malformed input only ever produces typed errors (never a raw exception
     const client = await proofKey();
     const dpopToken = await accessToken(key, { cnf: { jkt: await jwkThumbprint(client.jwk) } });
     const mtlsToken = await accessToken(key, { cnf: { 'x5t#S256': 'x'.repeat(43) } });
-    const verifier = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [key.publicJwk] }, trustedProxies: ['10.0.0.1'] });
+    // One verifier per proxy header format, each fed its own header (and, every other time, another format's).
+    const verifiers = (['client-cert', 'xfcc', 'nginx'] as const).map((proxyHeader) =>
+      createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [key.publicJwk] }, trustedProxies: ['10.0.0.1'], proxyHeader }));
     const g = garbage(42);
     const pick = () => g.next().value as string;
     for (let i = 0; i < 2000; i++) {
@@ -35,6 +37,7 @@ describe('malformed input only ever produces typed errors (never a raw exception
       if (choice === 3) Object.assign(headers, { authorization: `Bearer ${mtlsToken}`, 'x-forwarded-client-cert': pick() });
       if (choice === 4) Object.assign(headers, { authorization: `Bearer ${mtlsToken}`, 'x-ssl-client-cert': pick() });
       const req = { method: 'GET', url: '/', headers: { host: 'api.test', ...headers }, socket: { remoteAddress: '10.0.0.1' } } as unknown as VerifiableRequest;
+      const verifier = verifiers[choice >= 2 ? (choice - 2 + (i % 10 >= 5 ? 1 : 0)) % 3 : 0]!;
       const outcome = await verifier.verify(req).then(
         () => 'accepted',
         (err: unknown) => err,

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createVerifier, x5tS256, type VerifiedRequest, type Verifier, type VerifierOptions } from '@certbound/cnf-verifier';
+import { createVerifier, x5tS256, type ProxyHeaderFormat, type VerifiedRequest, type Verifier, type VerifierOptions } from '@certbound/cnf-verifier';
 import { nodeAuth } from '@certbound/cnf-verifier/node';
 import { createTestPki, type Issued, type TestPki } from './helpers/pki.ts';
 import { startTlsServer, tlsRequest, type TestResponse, type TestServer } from './helpers/tls.ts';
@@ -101,21 +101,21 @@ describe('RFC 8705 §3 certificate-bound access tokens', () => {
     const sf = (der: Buffer) => `:${der.toString('base64')}:`;
 
     it('ignores and counts a proxy header from an untrusted peer', async () => {
-      use({ trustedProxies: ['10.0.0.0/8'] });
+      use({ trustedProxies: ['10.0.0.0/8'], proxyHeader: 'client-cert' });
       const res = await tlsRequest(pki, server, { headers: { authorization: `Bearer ${await tokenFor(clientA)}`, 'client-cert': sf(clientA.der) } });
       const d = 'access token is bound to a certificate but none was presented';
       expectRefusal(res, 401, 'invalid_token', d, bearerError(d));
       assert.equal(verifier.certificates.ignoredProxyHeaders, 1);
     });
 
-    const formats: Array<[string, (c: Issued) => Record<string, string>]> = [
+    const formats: Array<[ProxyHeaderFormat, (c: Issued) => Record<string, string>]> = [
       ['client-cert', (c) => ({ 'client-cert': sf(c.der) })],
       ['xfcc', (c) => ({ 'x-forwarded-client-cert': `By=spiffe://api;Hash=x;Cert="${encodeURIComponent(c.cert)}"` })],
       ['nginx', (c) => ({ 'x-ssl-client-cert': encodeURIComponent(c.cert) })],
     ];
     for (const [source, header] of formats) {
       it(`uses ${source} from a trusted proxy`, async () => {
-        use({ trustedProxies: ['127.0.0.1'] });
+        use({ trustedProxies: ['127.0.0.1'], proxyHeader: source });
         const res = await tlsRequest(pki, server, { headers: { authorization: `Bearer ${await tokenFor(clientA)}`, ...header(clientA) } });
         assert.equal(res.status, 200);
         assert.deepEqual(res.json(), { binding: 'mtls', thumbprint: x5tS256(clientA.der), source });
@@ -123,15 +123,26 @@ describe('RFC 8705 §3 certificate-bound access tokens', () => {
       });
 
       it(`refuses a token for A when ${source} carries B`, async () => {
-        use({ trustedProxies: ['127.0.0.1'] });
+        use({ trustedProxies: ['127.0.0.1'], proxyHeader: source });
         const res = await tlsRequest(pki, server, { headers: { authorization: `Bearer ${await tokenFor(clientA)}`, ...header(clientB) } });
         const d = 'access token is bound to a different certificate';
         expectRefusal(res, 401, 'invalid_token', d, bearerError(d));
       });
+
+      for (const [other, otherHeader] of formats.filter(([f]) => f !== source)) {
+        it(`refuses ${other} injected through a proxy configured for ${source}, before the handler`, async () => {
+          use({ trustedProxies: ['127.0.0.1'], proxyHeader: source });
+          const name = Object.keys(otherHeader(clientA))[0]!;
+          const res = await tlsRequest(pki, server, { headers: { authorization: `Bearer ${await tokenFor(clientA)}`, ...otherHeader(clientA) } });
+          const d = `client certificate header ${name} is not accepted: the proxy passes the certificate in ${Object.keys(header(clientA))[0]}`;
+          expectRefusal(res, 400, 'invalid_request', d, `Bearer error="invalid_request", error_description="${d}", ${ALGS}`);
+          assert.equal(handled.length, 0);
+        });
+      }
     }
 
     it('answers invalid_request to a malformed header from a trusted proxy', async () => {
-      use({ trustedProxies: ['127.0.0.1'] });
+      use({ trustedProxies: ['127.0.0.1'], proxyHeader: 'client-cert' });
       const res = await tlsRequest(pki, server, { headers: { authorization: `Bearer ${await tokenFor(clientA)}`, 'client-cert': ':bm90IGEgY2VydA:' } });
       const d = 'Client-Cert does not hold a DER X.509 certificate';
       expectRefusal(res, 400, 'invalid_request', d, `Bearer error="invalid_request", error_description="${d}", ${ALGS}`);

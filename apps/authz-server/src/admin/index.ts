@@ -3,7 +3,7 @@
 // so the OpenAPI test (and anyone else) can walk it.
 import type { Middleware, Next, ParameterizedContext } from 'koa';
 import type { JSONWebKeySet } from 'jose';
-import { createVerifier } from '@certbound/cnf-verifier';
+import { createVerifier, type ProxyHeaderFormat } from '@certbound/cnf-verifier';
 import type { Logger } from '../log.ts';
 import { listenerOf } from '../http/listeners.ts';
 import type { SqlClient } from '../storage/sql.ts';
@@ -33,6 +33,8 @@ export const ADMIN_PREFIX = '/admin/v1';
 export interface AdminApiDeps {
   issuer: string;
   trustedProxies: readonly string[];
+  /** TRUSTED_PROXY_HEADER: required when trustedProxies is non-empty */
+  trustedProxyHeader?: ProxyHeaderFormat | undefined;
   /** ACCESS_TOKEN_TTL */
   defaultAccessTokenTtl: number;
   logger: Logger;
@@ -73,6 +75,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
     mode: 'strict',
     dpop: false,
     trustedProxies: [...deps.trustedProxies],
+    proxyHeader: deps.trustedProxyHeader,
   });
   const authenticate = createAdminAuthentication({ verifier, revocations: deps.revocations, clientRevocations: deps.clientRevocations });
   const router = createRouter([

@@ -53,10 +53,13 @@ export function createClientCertificateChecks(deps: { source: CertificateSource;
     try {
       presented = deps.source.fromRequest(ctx.req);
     } catch (err) {
-      // A malformed certificate header from a trusted proxy: the request is bad, not the server.
+      // A malformed certificate header from a trusted proxy, or one of a format other than the
+      // configured one: the request is bad, not the server. The refusal reporter logs it.
+      const refusal = new errors.InvalidRequest((err as Error).message);
+      ctx.state.oauthError = refusal;
       ctx.status = 400;
       ctx.set('Cache-Control', 'no-store');
-      ctx.body = { error: 'invalid_request', error_description: (err as Error).message };
+      ctx.body = { error: refusal.error, error_description: refusal.error_description };
       return;
     }
     if (presented) {
