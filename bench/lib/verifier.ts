@@ -129,7 +129,7 @@ export async function benchVerifier(client: IssuedCertificate, opts: { rounds: n
   const dpopToken = await accessToken(key, { jkt: await calculateJwkThumbprint(proofJwk, 'sha256') });
   const ath = createHash('sha256').update(dpopToken).digest('base64url');
 
-  const verifierOptions = { issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256'] };
+  const verifierOptions = { issuer: ISSUER, audience: AUDIENCE, origin: AUDIENCE, algorithms: ['ES256'] };
   const small = createVerifier({ ...verifierOptions, jwks: smallJwks });
   const large = createVerifier({ ...verifierOptions, jwks: largeJwks });
   const bareKeys = createLocalJWKSet(smallJwks);

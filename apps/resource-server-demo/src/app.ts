@@ -47,15 +47,11 @@ async function readJson(ctx: Context): Promise<unknown> {
 export function createDemoApp(deps: {
   verifier: Verifier;
   log?: (line: Record<string, unknown>) => void;
-  /** The origin clients call, for DPoP `htu` (RFC 9449 §4.3); read per request, so it may be set after listen. */
-  externalOrigin?: () => string | undefined;
 }) {
   const app = new Koa();
   const store = createSettlementStore();
-  // htu is the external URL: this origin plus the path the client asked for, never the Host
-  // header (a proxy may rewrite it, and a client could choose it).
-  const origin = deps.externalOrigin;
-  const auth = koaAuth(deps.verifier, origin ? { url: (ctx) => { const o = origin(); return o && `${o}${ctx.originalUrl}`; } } : {});
+  // DPoP htu: the verifier's configured origin plus ctx.originalUrl, never the Host header.
+  const auth = koaAuth(deps.verifier);
   const canRead = koaRequireScopes('settlements:read');
   const canWrite = koaRequireScopes('settlements:write');
 

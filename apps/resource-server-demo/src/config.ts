@@ -23,6 +23,8 @@ export interface DemoConfig {
   /** The one certificate header format the trusted proxies set (the verifier's `proxyHeader`). */
   readonly trustedProxyHeader: ProxyHeaderFormat | undefined;
   readonly redisUrl: string | undefined;
+  /** Without Redis: how many unexpired DPoP proofs the in-memory replay store holds before it answers 503. */
+  readonly replayMaxEntries: number;
 }
 
 function value(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -50,13 +52,19 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
   if (trustedProxyHeader === undefined && trustedProxies.length > 0) {
     throw new Error(`TRUSTED_PROXY_HEADER: must be set when TRUSTED_PROXIES is set (${PROXY_HEADER_FORMATS.join(', ')})`);
   }
+  const externalUrl = value(env, 'DEMO_EXTERNAL_URL')?.replace(/\/+$/, '');
+  if (externalUrl !== undefined && new URL(externalUrl).origin !== externalUrl) {
+    throw new Error(`DEMO_EXTERNAL_URL: "${externalUrl}" must be an origin (scheme, host and port; no path)`);
+  }
+  const replayRaw = value(env, 'DEMO_DPOP_REPLAY_MAX_ENTRIES') ?? '100000';
+  if (!/^[1-9]\d{0,8}$/.test(replayRaw)) throw new Error(`DEMO_DPOP_REPLAY_MAX_ENTRIES: "${replayRaw}" is not a positive integer`);
   return Object.freeze({
     host: value(env, 'DEMO_HOST') ?? '127.0.0.1',
     port,
     issuer,
     jwksUri: value(env, 'DEMO_JWKS_URI') ?? `${issuer}/jwks`,
     audience: value(env, 'DEMO_AUDIENCE') ?? `https://localhost:${port}`,
-    externalUrl: value(env, 'DEMO_EXTERNAL_URL')?.replace(/\/+$/, ''),
+    externalUrl,
     tlsCertFile: value(env, 'DEMO_TLS_CERT_FILE') ?? join(dataDir, 'pki', 'server.pem'),
     tlsKeyFile: value(env, 'DEMO_TLS_KEY_FILE') ?? join(dataDir, 'pki', 'server-key.pem'),
     caFile: value(env, 'DEMO_CA_FILE') ?? join(dataDir, 'pki', 'ca.pem'),
@@ -64,5 +72,6 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
     trustedProxies: Object.freeze(trustedProxies),
     trustedProxyHeader: trustedProxyHeader as ProxyHeaderFormat | undefined,
     redisUrl: value(env, 'REDIS_URL'),
+    replayMaxEntries: Number(replayRaw),
   });
 }

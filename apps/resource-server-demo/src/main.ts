@@ -4,7 +4,7 @@
 import { readFile, access } from 'node:fs/promises';
 import { createServer } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createVerifier, createRedisReplayStore } from '@certbound/cnf-verifier';
+import { createVerifier, createMemoryReplayStore, createRedisReplayStore, type ReplayStore } from '@certbound/cnf-verifier';
 import { loadDemoConfig, type DemoConfig } from './config.ts';
 import { createDemoApp } from './app.ts';
 
@@ -29,13 +29,22 @@ export async function startDemo(config: DemoConfig) {
     readFile(config.tlsCertFile, 'utf8'), readFile(config.tlsKeyFile, 'utf8'), readFile(config.caFile, 'utf8'),
   ]);
   let redis: { quit(): Promise<unknown> } | undefined;
-  let replayStore;
+  // One instance: the in-memory store, which refuses new proofs (503) rather than forget live ones.
+  let replayStore: ReplayStore = createMemoryReplayStore({ maxEntries: config.replayMaxEntries });
   if (config.redisUrl) {
     const { Redis } = await import('ioredis');
     const client = new Redis(config.redisUrl);
     redis = client;
     replayStore = createRedisReplayStore(client, { prefix: 'demo-dpop-jti:' });
   }
+  // Listen first: the external origin (RFC 9449 §4.3 htu) defaults to the port actually bound.
+  // Request a certificate, never require one: a DPoP client has none, and a refusal must be an
+  // HTTP answer the client can read. No `ca`: the verifier compares thumbprints, not chains.
+  const server = createServer({ cert, key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' });
+  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const externalOrigin = config.externalUrl ?? `https://localhost:${port}`;
   const verifier = createVerifier({
     issuer: config.issuer,
     audience: config.audience,
@@ -43,17 +52,11 @@ export async function startDemo(config: DemoConfig) {
     mode: config.mode,
     trustedProxies: config.trustedProxies,
     proxyHeader: config.trustedProxyHeader,
-    dpop: replayStore ? { replayStore } : {},
+    // htu is compared with this origin and the request path, never with the Host header.
+    origin: externalOrigin,
+    dpop: { replayStore },
   });
-  let externalOrigin = config.externalUrl;
-  const app = createDemoApp({ verifier, log, externalOrigin: () => externalOrigin });
-  // Request a certificate, never require one: a DPoP client has none, and a refusal must be an
-  // HTTP answer the client can read. No `ca`: the verifier compares thumbprints, not chains.
-  const server = createServer({ cert, key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, app.callback());
-  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  externalOrigin ??= `https://localhost:${port}`;
+  server.on('request', createDemoApp({ verifier, log }).callback());
   log({ event: 'listening', url: `https://${config.host}:${port}`, external_url: externalOrigin, audience: config.audience, mode: config.mode });
   return {
     port,

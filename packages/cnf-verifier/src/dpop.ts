@@ -1,7 +1,7 @@
 /** DPoP proof validation, RFC 9449 §4.3 and §7.1. */
 import { createHash } from 'node:crypto';
 import { EmbeddedJWK, decodeProtectedHeader, errors, jwtVerify, type CryptoKey, type FlattenedJWSInput, type JWK, type JWSHeaderParameters, type JWTPayload } from 'jose';
-import { InvalidDpopProofError, InvalidTokenError, UseDpopNonceError } from './errors.ts';
+import { InvalidDpopProofError, InvalidTokenError, UseDpopNonceError, VerifierError } from './errors.ts';
 import type { NonceIssuer } from './nonce.ts';
 import type { ReplayStore } from './replay-store.ts';
 import { normalizeHtu } from './request-url.ts';
@@ -23,8 +23,11 @@ export interface DpopRequest {
   /** Every DPoP header value received. */
   proofs: string[];
   method: string;
-  /** The external request URL (query and fragment are ignored). */
-  url: string | undefined;
+  /**
+   * The external request URL, or one per origin the resource server answers on (query and
+   * fragment are ignored). Build it from configured origins, never from the Host header.
+   */
+  url: string | readonly string[] | undefined;
   accessToken: string;
   /** The `cnf.jkt` of the access token. */
   boundJkt: string;
@@ -123,8 +126,9 @@ export async function verifyDpopProof(req: DpopRequest, policy: DpopPolicy): Pro
   // Step 8: htm equals the method.
   if (htm !== req.method) throw new InvalidDpopProofError('DPoP proof htm does not match the request method');
   // Step 9: htu equals the request URL, without query and fragment.
-  const expected = req.url === undefined ? undefined : normalizeHtu(req.url);
-  if (expected === undefined || normalizeHtu(htu) !== expected) throw new InvalidDpopProofError('DPoP proof htu does not match the request URL');
+  const expected = (req.url === undefined ? [] : typeof req.url === 'string' ? [req.url] : req.url).map(normalizeHtu);
+  const actual = normalizeHtu(htu);
+  if (actual === undefined || !expected.includes(actual)) throw new InvalidDpopProofError('DPoP proof htu does not match the request URL');
   // Step 11: iat within the acceptable window.
   const now = req.nowMs / 1000;
   if (claims.iat < now - policy.iatPast || claims.iat > now + policy.iatFuture) {
@@ -153,6 +157,8 @@ export async function verifyDpopProof(req: DpopRequest, policy: DpopPolicy): Pro
   try {
     first = await policy.replayStore.add(replayKey, ttlMs);
   } catch (cause) {
+    // A full store says when to come back (503 with Retry-After); anything else is an outage.
+    if (cause instanceof VerifierError) throw cause;
     throw new UpstreamError('DPoP replay store could not be used', { cause });
   }
   if (!first) throw new InvalidDpopProofError('DPoP proof jti has already been used');

@@ -1,12 +1,13 @@
 import { renderWwwAuthenticate, sanitizeDescription, type ChallengeContext } from './www-authenticate.ts';
 
-/** Every error code the verifier answers with (RFC 6750 §3.1, RFC 9449 §7.1 and §9). */
+/** Every error code the verifier answers with (RFC 6750 §3.1, RFC 9449 §7.1 and §9, RFC 6749 §4.1.2.1). */
 export type VerifierErrorCode =
   | 'invalid_request'
   | 'invalid_token'
   | 'insufficient_scope'
   | 'invalid_dpop_proof'
-  | 'use_dpop_nonce';
+  | 'use_dpop_nonce'
+  | 'temporarily_unavailable';
 
 export interface VerifierErrorOptions {
   cause?: unknown;
@@ -25,7 +26,7 @@ export interface VerifierErrorOptions {
  */
 export abstract class VerifierError extends Error {
   abstract readonly code: VerifierErrorCode;
-  abstract readonly status: 400 | 401 | 403;
+  abstract readonly status: 400 | 401 | 403 | 503;
   /** Safe to show to the client (koa's convention). */
   readonly expose = true;
   readonly description: string;
@@ -96,6 +97,28 @@ export class UseDpopNonceError extends VerifierError {
   readonly code = 'use_dpop_nonce' as const;
   readonly status = 401 as const;
   override name = 'UseDpopNonceError';
+}
+
+/**
+ * 503: the DPoP replay store is full of proofs that have not expired. A new proof is refused
+ * rather than an unexpired one forgotten (forgetting would let that proof be replayed, RFC 9449
+ * §11.1); `Retry-After` says when the oldest entry expires. Not a challenge: no WWW-Authenticate.
+ */
+export class TemporarilyUnavailableError extends VerifierError {
+  readonly code = 'temporarily_unavailable' as const;
+  readonly status = 503 as const;
+  override name = 'TemporarilyUnavailableError';
+  /** Seconds the client should wait (RFC 9110 §10.2.3 `Retry-After`), at least 1. */
+  readonly retryAfter: number;
+
+  constructor(description: string, options: VerifierErrorOptions & { retryAfter: number }) {
+    super(description, options);
+    this.retryAfter = Math.max(1, Math.ceil(Number.isFinite(options.retryAfter) ? options.retryAfter : 1));
+  }
+
+  override get headers(): Record<string, string> {
+    return { 'retry-after': String(this.retryAfter), 'cache-control': 'no-store' };
+  }
 }
 
 export function isVerifierError(value: unknown): value is VerifierError {

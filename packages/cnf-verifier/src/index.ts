@@ -11,7 +11,7 @@ export {
   type ProxyHeaderFormat,
 } from './certificate.ts';
 export { verifyDpopProof, type DpopPolicy, type DpopRequest, type DpopResult } from './dpop.ts';
-export { createMemoryReplayStore, createRedisReplayStore, type MemoryReplayStoreOptions, type RedisReplayStoreOptions, type RedisSetNx, type ReplayStore } from './replay-store.ts';
+export { createMemoryReplayStore, createRedisReplayStore, type MemoryReplayStore, type MemoryReplayStoreOptions, type RedisReplayStoreOptions, type RedisSetNx, type ReplayStore } from './replay-store.ts';
 export { createNonceIssuer, type NonceIssuer, type NonceOptions } from './nonce.ts';
 export { x5tS256, jwkThumbprint } from './thumbprint.ts';
 export { normalizeHtu } from './request-url.ts';
@@ -25,6 +25,7 @@ export {
   InsufficientScopeError,
   InvalidDpopProofError,
   UseDpopNonceError,
+  TemporarilyUnavailableError,
   isVerifierError,
   type VerifierErrorCode,
   type VerifierErrorOptions,

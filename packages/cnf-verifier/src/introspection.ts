@@ -103,10 +103,11 @@ export function createIntrospector(options: IntrospectionOptions, policy: Intros
     // RFC 7662 §2.2: active is the only required member.
     if (claims.active !== true) throw new InvalidTokenError('access token is not active');
     if (claims.iss !== undefined && claims.iss !== policy.issuer) throw new InvalidTokenError('access token iss does not match the expected issuer');
-    if (claims.aud !== undefined) {
-      const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-      if (!aud.some((a) => policy.audience.includes(a))) throw new InvalidTokenError('access token aud does not include this resource server');
-    }
+    // RFC 7662 §2.2 makes aud optional, but a token without one was meant for no one in
+    // particular: accepting it would let a token for any resource server be replayed here.
+    if (claims.aud === undefined) throw new InvalidTokenError('access token aud claim is missing');
+    const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+    if (!aud.some((a) => typeof a === 'string' && policy.audience.includes(a))) throw new InvalidTokenError('access token aud does not include this resource server');
     if (typeof claims.exp === 'number' && claims.exp + tolerance <= now) throw new InvalidTokenError('access token has expired');
     if (typeof claims.nbf === 'number' && claims.nbf - tolerance > now) throw new InvalidTokenError('access token is not yet valid (nbf)');
 

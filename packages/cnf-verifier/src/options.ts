@@ -6,6 +6,7 @@ import { createKeyResolver, type JwksOption } from './jwks.ts';
 import type { DpopPolicy } from './dpop.ts';
 import { createNonceIssuer, type NonceOptions } from './nonce.ts';
 import { createMemoryReplayStore, type ReplayStore } from './replay-store.ts';
+import { parseOrigin } from './request-url.ts';
 import { createProxyMatcher } from './trusted-proxies.ts';
 
 export interface DpopOptions {
@@ -38,6 +39,12 @@ export interface VerifierOptions {
   introspection?: IntrospectionOptions;
   /** DPoP (RFC 9449). Default enabled with default settings; false disables it. */
   dpop?: DpopOptions | false;
+  /**
+   * The external origin(s) clients call (`https://api.example.com`): a DPoP proof's htu must be
+   * one of them plus the request path. Required unless `dpop: false`; the Host header and an
+   * absolute-form request target never decide it.
+   */
+  origin?: string | readonly string[];
   /** Proxies whose certificate and X-Forwarded-* headers are believed. Default none. */
   trustedProxies?: readonly string[];
   /** The one certificate header format read from trusted proxies; required with `trustedProxies`. */
@@ -56,6 +63,8 @@ export interface VerifierConfig {
   verifyJwt: AccessTokenVerifier | undefined;
   introspect: Introspector | undefined;
   dpop: DpopPolicy | undefined;
+  /** Serialised external origins for DPoP htu; empty when DPoP is off. */
+  origins: readonly string[];
   certificates: CertificateSource;
   isTrustedProxy: (address: string | undefined) => boolean;
   realm: string | undefined;
@@ -78,6 +87,19 @@ function algorithms(value: unknown, name: string): readonly string[] {
     if (!ASYMMETRIC.has(alg)) throw new TypeError(`${name}[${i}]: ${JSON.stringify(alg)} is not a supported asymmetric JWS algorithm`);
   });
   return Object.freeze([...new Set(value as string[])]);
+}
+
+function origins(value: unknown): readonly string[] {
+  // RFC 9449 §4.3 step 9: htu is the URL the client called; only configuration knows it.
+  if (value === undefined) throw new TypeError('origin: required when DPoP is accepted (the external origin clients call, e.g. https://api.example.com), or set dpop: false');
+  const list = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list) || list.length === 0) throw new TypeError('origin: must be an origin or a non-empty array of origins');
+  return Object.freeze(list.map((entry: unknown, i) => {
+    const origin = parseOrigin(entry);
+    const name = typeof value === 'string' ? 'origin' : `origin[${i}]`;
+    if (origin === undefined) throw new TypeError(`${name}: ${JSON.stringify(entry)} is not an http(s) origin (scheme, host and port only)`);
+    return origin;
+  }));
 }
 
 function seconds(value: unknown, name: string, fallback: number): number {
@@ -107,10 +129,12 @@ export function resolveOptions(options: VerifierOptions): VerifierConfig {
   if (typeof now !== 'function') throw new TypeError('now: must be a function returning milliseconds');
 
   let dpop: VerifierConfig['dpop'];
+  let origin: readonly string[] = [];
   if (options.dpop !== false) {
     const d = options.dpop ?? {};
     if (typeof d !== 'object' || d === null) throw new TypeError('dpop: must be an object or false');
     if (d.replayStore !== undefined && typeof d.replayStore?.add !== 'function') throw new TypeError('dpop.replayStore: must have add(key, ttlMs)');
+    origin = origins(options.origin);
     dpop = {
       algorithms: d.algorithms === undefined ? algs : algorithms(d.algorithms, 'dpop.algorithms'),
       iatPast: seconds(d.iatWindowSeconds, 'dpop.iatWindowSeconds', 60),
@@ -125,6 +149,7 @@ export function resolveOptions(options: VerifierOptions): VerifierConfig {
     verifyJwt,
     introspect,
     dpop,
+    origins: origin,
     certificates: createCertificateSource({ trustedProxies, proxyHeader: options.proxyHeader, nginxHeader: options.nginxHeader }),
     isTrustedProxy: createProxyMatcher(trustedProxies),
     realm: options.realm,

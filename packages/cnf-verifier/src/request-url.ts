@@ -1,30 +1,46 @@
-/** The URL a request was sent to, and the RFC 9449 §4.3 htu comparison form of a URL. */
-import type { IncomingHttpHeaders } from 'node:http';
+/**
+ * The URLs a request may have been sent to, for RFC 9449 §4.3 htu, and the htu comparison form
+ * of a URL. The origin comes only from configuration: the `Host` header, `X-Forwarded-Host` and
+ * the authority of an absolute-form request target are chosen by whoever sends the request.
+ */
 
-export interface UrlRequest {
-  url?: string | undefined;
-  headers: IncomingHttpHeaders;
-  socket?: { encrypted?: boolean } | object | null | undefined;
-}
-
-function first(value: string | string[] | undefined): string | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
-  return v?.split(',')[0]?.trim() || undefined;
+/**
+ * A configured external origin (`https://api.example.com[:port]`), in its serialised form;
+ * undefined when the value is not an http(s) origin (a path, query, fragment or credentials).
+ */
+export function parseOrigin(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return undefined;
+  if (url.username || url.password || url.search || url.hash || value.includes('?') || value.includes('#')) return undefined;
+  if (url.pathname !== '/' || /^[a-z]+:\/\/[^/]+\/./i.test(value)) return undefined;
+  return url.origin;
 }
 
 /**
- * The external URL of the request: scheme from the socket, authority from `Host`. When the peer
- * is a trusted proxy, `X-Forwarded-Proto` / `X-Forwarded-Host` win. Undefined without a host.
+ * The path and query of a request target: origin-form as sent; absolute-form (RFC 9112 §3.2.2)
+ * reduced to its path and query, its authority ignored. Undefined for any other form.
  */
-export function requestUrl(req: UrlRequest, fromTrustedProxy: boolean): string | undefined {
-  const path = req.url ?? '/';
-  // RFC 9112 §3.2.2 absolute-form request target: already a full URL.
-  if (/^https?:\/\//i.test(path)) return path;
-  const encrypted = (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true;
-  const proto = (fromTrustedProxy && first(req.headers['x-forwarded-proto'])) || (encrypted ? 'https' : 'http');
-  const host = (fromTrustedProxy && first(req.headers['x-forwarded-host'])) || first(req.headers.host) || first(req.headers[':authority']);
-  if (!host) return undefined;
-  return `${proto}://${host}${path}`;
+export function requestPath(target: string | undefined): string | undefined {
+  const value = target ?? '/';
+  if (value.startsWith('/')) return value;
+  if (!/^https?:\/\//i.test(value)) return undefined;
+  try {
+    const url = new URL(value);
+    return `${url.pathname}${url.search}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The URL the request was sent to under each configured origin. */
+export function externalUrls(origins: readonly string[], path: string): string[] {
+  return origins.map((origin) => `${origin}${path}`);
 }
 
 const UNRESERVED = /[A-Za-z0-9\-._~]/;

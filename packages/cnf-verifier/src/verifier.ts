@@ -4,10 +4,10 @@ import type { JWTPayload } from 'jose';
 import { headerValues, readCredentials } from './authorization.ts';
 import type { CertificateSource, PresentedCertificate } from './certificate.ts';
 import { verifyDpopProof } from './dpop.ts';
-import { InvalidRequestError, InvalidTokenError, VerifierError } from './errors.ts';
+import { InvalidRequestError, InvalidTokenError, TemporarilyUnavailableError, VerifierError } from './errors.ts';
 import { looksLikeJwt } from './access-token.ts';
 import { resolveOptions, type VerifierConfig, type VerifierOptions } from './options.ts';
-import { requestUrl } from './request-url.ts';
+import { externalUrls, requestPath } from './request-url.ts';
 import { rememberChallenge } from './scopes.ts';
 import { sameString } from './thumbprint.ts';
 import type { AuthScheme, ChallengeContext } from './www-authenticate.ts';
@@ -22,7 +22,10 @@ export interface VerifiableRequest {
 }
 
 export interface VerifyOverrides {
-  /** The external URL of the request (for DPoP htu) when a proxy rewrites it. */
+  /**
+   * The external URL of the request when a proxy rewrites its path. Only its path and query are
+   * used for DPoP htu: the origin is always one of the configured `origin`s.
+   */
   url?: string | undefined;
   /** The original path and query when a router rewrote `req.url` (Express `req.originalUrl`, Koa `ctx.originalUrl`). */
   path?: string | undefined;
@@ -55,27 +58,33 @@ export interface Verifier {
    *
    * 1. scheme: exactly one `Authorization: Bearer|DPoP <token68>` (none → 401 without error code);
    * 2. token form: a JWT, or — when `introspection` is configured — an opaque token sent to RFC
-   *    7662 introspection (must be `active`; iss, aud, exp, nbf checked when present);
+   *    7662 introspection (must be `active` with an `aud` naming this resource server; iss, exp,
+   *    nbf checked when present);
    * 3. for a JWT: `typ` at+jwt, `alg` in the pinned asymmetric list, signature against the JWKS
    *    (an unknown `kid` triggers a refetch), `iss`, `aud`, `exp`/`nbf` with clockTolerance;
    * 4. `client_id` present;
-   * 5. binding: a `cnf.jkt` token must use the DPoP scheme (RFC 9449 §7.2) and the DPoP scheme
-   *    needs a `cnf.jkt` token; `cnf.x5t#S256` equals the presented certificate's thumbprint
-   *    (constant time); the DPoP proof passes RFC 9449 §4.3 (see verifyDpopProof) with `ath`,
-   *    the key's thumbprint equal to `cnf.jkt`, the server nonce, and a fresh `jti`; both
-   *    bindings present → both must hold; no binding → refused in strict mode.
+   * 5. binding: a `cnf` with no member this verifier knows is refused (a binding it cannot check
+   *    is not "no binding"); a `cnf.jkt` token must use the DPoP scheme (RFC 9449 §7.2) and the
+   *    DPoP scheme needs a `cnf.jkt` token; `cnf.x5t#S256` equals the presented certificate's
+   *    thumbprint (constant time); the DPoP proof passes RFC 9449 §4.3 (see verifyDpopProof) with
+   *    htu = a configured `origin` + the request path, `ath`, the key's thumbprint equal to
+   *    `cnf.jkt`, the server nonce, and a fresh `jti`; both bindings present → both must hold;
+   *    no `cnf` → refused in strict mode.
    *
    * Not checked — left to the caller: scope policy (use requireScopes per route), `sub`/account
    * lookups, whether the client certificate chains to a CA (binding pins the exact certificate),
    * revocation of JWT access tokens, and rate limiting.
    *
    * @throws VerifierError (InvalidRequestError, InvalidTokenError, InvalidDpopProofError,
-   *   UseDpopNonceError) with status, code, description and a ready `wwwAuthenticate`.
+   *   UseDpopNonceError) with status, code, description and a ready `wwwAuthenticate`;
+   *   TemporarilyUnavailableError (503, `Retry-After`) when the replay store is full.
    * @throws UpstreamError (503) when the JWKS, introspection endpoint or replay store is unusable.
    */
   verify(req: VerifiableRequest, overrides?: VerifyOverrides): Promise<VerifiedRequest>;
   /** The certificate source in use (for the `ignoredProxyHeaders` counter). */
   readonly certificates: CertificateSource;
+  /** DPoP proofs refused (503) because the replay store was full of unexpired proofs. */
+  readonly replayStoreFullRefusals: number;
 }
 
 async function tokenClaims(token: string, config: VerifierConfig, nowMs: number): Promise<JWTPayload> {
@@ -89,9 +98,12 @@ function confirmation(claims: JWTPayload): { x5t?: string; jkt?: string } {
   if (cnf === undefined) return {};
   const x5t = (cnf as Record<string, unknown> | null)?.['x5t#S256'];
   const jkt = (cnf as Record<string, unknown> | null)?.jkt;
-  if (typeof cnf !== 'object' || cnf === null || (x5t !== undefined && typeof x5t !== 'string') || (jkt !== undefined && typeof jkt !== 'string')) {
+  if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf) || (x5t !== undefined && typeof x5t !== 'string') || (jkt !== undefined && typeof jkt !== 'string')) {
     throw new InvalidTokenError('access token cnf claim is malformed');
   }
+  // RFC 7800 §3.1: the token is bound to something; a method we cannot check (x5u, jwk, a future
+  // one) must not pass as an unbound token, even in permissive mode.
+  if (x5t === undefined && jkt === undefined) throw new InvalidTokenError('access token cnf claim has no confirmation method this resource server supports (x5t#S256, jkt)');
   return { ...(x5t === undefined ? {} : { x5t }), ...(jkt === undefined ? {} : { jkt }) };
 }
 
@@ -102,6 +114,7 @@ function scopesOf(claims: JWTPayload): string[] {
 export function createVerifier(options: VerifierOptions): Verifier {
   const config = resolveOptions(options);
   const { dpop, certificates } = config;
+  let replayStoreFullRefusals = 0;
 
   async function check(req: VerifiableRequest, overrides: VerifyOverrides, ctx: ChallengeContext): Promise<VerifiedRequest> {
     const nowMs = config.now();
@@ -134,10 +147,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
       result.certificate = certificate;
     }
     if (jkt !== undefined && dpop) {
-      const url = overrides.url ?? requestUrl({ url: overrides.path ?? req.url, headers: req.headers, socket: req.socket }, config.isTrustedProxy(req.socket?.remoteAddress));
-      if (url === undefined) throw new InvalidRequestError('request URL unknown (no Host header) for DPoP htu');
+      // RFC 9449 §4.3 step 9: htu is compared with a configured origin + the path the client sent;
+      // Host, X-Forwarded-Host and an absolute-form authority are the sender's choice.
+      const path = requestPath(overrides.url ?? overrides.path ?? req.url);
+      if (path === undefined) throw new InvalidRequestError('request target has no path to compare with the DPoP proof htu');
       const proof = await verifyDpopProof(
-        { proofs: headerValues(req, 'dpop'), method: req.method ?? 'GET', url, accessToken: token, boundJkt: jkt, nowMs },
+        { proofs: headerValues(req, 'dpop'), method: req.method ?? 'GET', url: externalUrls(config.origins, path), accessToken: token, boundJkt: jkt, nowMs },
         dpop,
       );
       result.dpopJkt = proof.jkt;
@@ -149,6 +164,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   return {
     certificates,
+    get replayStoreFullRefusals() {
+      return replayStoreFullRefusals;
+    },
     async verify(req, overrides = {}) {
       const ctx: ChallengeContext = {};
       if (dpop) ctx.dpopAlgs = dpop.algorithms;
@@ -158,6 +176,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       } catch (err) {
         // Every refusal offers the challenges this resource server accepts (RFC 9449 §7.1).
         if (err instanceof VerifierError) err.challenge = ctx;
+        if (err instanceof TemporarilyUnavailableError) replayStoreFullRefusals++;
         throw err;
       }
     },

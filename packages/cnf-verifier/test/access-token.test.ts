@@ -15,7 +15,7 @@ describe('RFC 9068 §4 JWT access token validation', () => {
   before(async () => {
     key = await signingKey();
     // Permissive: these tokens are unbound, so only the JWT checks are under test.
-    verifier = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [key.publicJwk] }, mode: 'permissive', clockTolerance: 0 });
+    verifier = createVerifier({ issuer: ISSUER, audience: AUDIENCE, origin: AUDIENCE, jwks: { keys: [key.publicJwk] }, mode: 'permissive', clockTolerance: 0 });
     served = await serve(verifier);
   });
   after(() => served.close());
@@ -97,6 +97,14 @@ describe('RFC 9068 §4 JWT access token validation', () => {
     expectOAuthError(reply, 401, 'invalid_token', 'access token cnf claim is malformed', CHALLENGE('access token cnf claim is malformed'));
   });
 
+  it('refuses, in permissive mode, a cnf with only members it does not know (not treated as bearer)', async () => {
+    const d = 'access token cnf claim has no confirmation method this resource server supports (x5t#S256, jkt)';
+    for (const cnf of [{ 'x5t#S512': 'x'.repeat(86) }, { jwk: { kty: 'EC' } }, { x5u: 'https://attacker.example/c.pem' }, {}]) {
+      expectOAuthError(await get(await accessToken(key, { cnf })), 401, 'invalid_token', d, CHALLENGE(d));
+    }
+    expectOAuthError(await get(await accessToken(key, { cnf: [] as unknown as object })), 401, 'invalid_token', 'access token cnf claim is malformed', CHALLENGE('access token cnf claim is malformed'));
+  });
+
   it('never puts the token in an error', async () => {
     const token = await accessToken(key, { exp: nowSeconds() - 10 });
     const err = await verifier.verify({ headers: { authorization: `Bearer ${token}` }, socket: {} as never }).catch((e: unknown) => e as Error);
@@ -109,7 +117,7 @@ describe('RFC 6750 §2.1 and §3.1 the Authorization header', () => {
   let served: Served;
   before(async () => {
     const key = await signingKey();
-    served = await serve(createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [key.publicJwk] } }));
+    served = await serve(createVerifier({ issuer: ISSUER, audience: AUDIENCE, origin: AUDIENCE, jwks: { keys: [key.publicJwk] } }));
   });
   after(() => served.close());
 
@@ -158,7 +166,7 @@ describe('JWKS: keys fetched, cached, and refetched on an unknown kid', () => {
   after(() => jwks.close());
 
   it('picks up a rotated key without a restart', async () => {
-    const verifier = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { url: jwks.url, cooldownMs: 0 }, mode: 'permissive' });
+    const verifier = createVerifier({ issuer: ISSUER, audience: AUDIENCE, origin: AUDIENCE, jwks: { url: jwks.url, cooldownMs: 0 }, mode: 'permissive' });
     const served = await serve(verifier);
     try {
       jwks.fetches = 0;
@@ -176,7 +184,7 @@ describe('JWKS: keys fetched, cached, and refetched on an unknown kid', () => {
   });
 
   it('does not refetch during the cooldown, and names the failure', async () => {
-    const verifier = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { url: jwks.url, cooldownMs: 60_000 }, mode: 'permissive' });
+    const verifier = createVerifier({ issuer: ISSUER, audience: AUDIENCE, origin: AUDIENCE, jwks: { url: jwks.url, cooldownMs: 60_000 }, mode: 'permissive' });
     const served = await serve(verifier);
     try {
       jwks.keys = [first.publicJwk];
@@ -193,7 +201,7 @@ describe('JWKS: keys fetched, cached, and refetched on an unknown kid', () => {
   });
 
   it('answers 503 (not a client error) when the JWKS cannot be fetched', async () => {
-    const verifier = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { url: 'http://127.0.0.1:1/jwks', timeoutMs: 500 }, mode: 'permissive' });
+    const verifier = createVerifier({ issuer: ISSUER, audience: AUDIENCE, origin: AUDIENCE, jwks: { url: 'http://127.0.0.1:1/jwks', timeoutMs: 500 }, mode: 'permissive' });
     const served = await serve(verifier);
     try {
       const reply = await call(served.origin, { headers: { authorization: `Bearer ${await accessToken(first)}` } });
@@ -220,10 +228,10 @@ describe('JWKS over HTTPS under a private CA', () => {
     const url = `https://localhost:${(server.address() as import('node:net').AddressInfo).port}/jwks`;
     const request = async () => ({ headers: { authorization: `Bearer ${await accessToken(key)}` }, socket: {} as never });
     try {
-      const trusted = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { url, ca: pki.ca.cert }, mode: 'permissive' });
+      const trusted = createVerifier({ issuer: ISSUER, audience: AUDIENCE, origin: AUDIENCE, jwks: { url, ca: pki.ca.cert }, mode: 'permissive' });
       assert.equal((await trusted.verify(await request())).clientId, 'client-1');
       // Without the CA the server's certificate is not trusted, and nothing turns verification off.
-      const untrusted = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { url, timeoutMs: 2000 }, mode: 'permissive' });
+      const untrusted = createVerifier({ issuer: ISSUER, audience: AUDIENCE, origin: AUDIENCE, jwks: { url, timeoutMs: 2000 }, mode: 'permissive' });
       await assert.rejects(untrusted.verify(await request()), { name: 'UpstreamError', status: 503 });
     } finally {
       server.close();

@@ -4,14 +4,14 @@ import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:https';
 import Koa from 'koa';
 import type { Request, Response } from 'express';
-import { createVerifier, x5tS256, type VerifiedRequest, type Verifier } from '@certbound/cnf-verifier';
+import { createVerifier, jwkThumbprint, TemporarilyUnavailableError, x5tS256, type ReplayStore, type VerifiedRequest, type Verifier } from '@certbound/cnf-verifier';
 import { koaAuth, koaRequireScopes } from '@certbound/cnf-verifier/koa';
 import { expressAuth, expressRequireScopes, type AuthenticatedRequest } from '@certbound/cnf-verifier/express';
 import { nodeAuth, nodeRequireScopes } from '@certbound/cnf-verifier/node';
 import { createTestPki, type Issued, type TestPki } from './helpers/pki.ts';
 import { tlsRequest, type TestServer } from './helpers/tls.ts';
 import { call, expectOAuthError } from './helpers/http.ts';
-import { accessToken, AUDIENCE, ISSUER, signingKey, type SigningKey } from './helpers/tokens.ts';
+import { accessToken, AUDIENCE, dpopProof, ISSUER, proofKey, signingKey, type SigningKey } from './helpers/tokens.ts';
 
 const ALGS = 'DPoP algs="ES256 PS256 EdDSA"';
 const SCOPE_CHALLENGE = 'Bearer error="insufficient_scope", error_description="access token lacks scope settlements:write", scope="settlements:write", ' + ALGS;
@@ -26,7 +26,7 @@ before(async () => {
   pki = createTestPki();
   key = await signingKey();
   client = pki.issue('client-a');
-  verifier = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [key.publicJwk] } });
+  verifier = createVerifier({ issuer: ISSUER, audience: AUDIENCE, origin: AUDIENCE, jwks: { keys: [key.publicJwk] } });
 });
 after(() => pki.cleanup());
 
@@ -123,7 +123,7 @@ describe('Express adapter', () => {
   });
 
   it('sets req.auth and calls next() for a permissive bearer token', async () => {
-    const permissive = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [key.publicJwk] }, mode: 'permissive' });
+    const permissive = createVerifier({ issuer: ISSUER, audience: AUDIENCE, origin: AUDIENCE, jwks: { keys: [key.publicJwk] }, mode: 'permissive' });
     const req = fakeReq({ authorization: `Bearer ${await accessToken(key, { scope: 'settlements:read' })}` });
     const { next } = await run(expressAuth(permissive), req);
     assert.deepEqual(next, []);
@@ -138,7 +138,7 @@ describe('Express adapter', () => {
   });
 
   it('passes errors that are not refusals to next(err)', async () => {
-    const down = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { url: 'http://127.0.0.1:1/jwks', timeoutMs: 300 } });
+    const down = createVerifier({ issuer: ISSUER, audience: AUDIENCE, origin: AUDIENCE, jwks: { url: 'http://127.0.0.1:1/jwks', timeoutMs: 300 } });
     const { next, rec } = await run(expressAuth(down), fakeReq({ authorization: `Bearer ${await boundToken('a')}` }));
     assert.equal((next?.[0] as Error | undefined)?.name, 'UpstreamError');
     assert.equal(rec.status, undefined);
@@ -147,7 +147,7 @@ describe('Express adapter', () => {
 
 describe('node:http adapter', () => {
   it('runs the handler only with every scope, else 403', async () => {
-    const permissive = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [key.publicJwk] }, mode: 'permissive' });
+    const permissive = createVerifier({ issuer: ISSUER, audience: AUDIENCE, origin: AUDIENCE, jwks: { keys: [key.publicJwk] }, mode: 'permissive' });
     let ran = 0;
     const server = (await import('node:http')).createServer(
       nodeAuth(
@@ -167,6 +167,88 @@ describe('node:http adapter', () => {
       const allowed = await call(url, { headers: { authorization: `Bearer ${await accessToken(key, { scope: 'settlements:write' })}` } });
       assert.equal(allowed.status, 200);
       assert.equal(ran, 1);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+});
+
+describe('a full replay store: 503 temporarily_unavailable with Retry-After in every adapter', () => {
+  // A shared store at capacity answers as the in-memory one does; the handler must never run.
+  const full: ReplayStore = {
+    async add() {
+      throw new TemporarilyUnavailableError('DPoP replay store is full; retry later', { retryAfter: 41.2 });
+    },
+  };
+  const body = { error: 'temporarily_unavailable', error_description: 'DPoP replay store is full; retry later' };
+  let ran = 0;
+  const dpopRequest = async (origin: string, path = '/') => {
+    const client = await proofKey();
+    const token = await accessToken(key, { cnf: { jkt: await jwkThumbprint(client.jwk) } });
+    return { authorization: `DPoP ${token}`, dpop: await dpopProof(client, { htu: `${origin}${path}`, accessToken: token }) };
+  };
+  const listen = async (handler: Parameters<typeof import('node:http').createServer>[1]) => {
+    const server = (await import('node:http')).createServer(handler);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  };
+  const expect503 = (status: number | undefined, headers: Record<string, unknown>, json: unknown) => {
+    assert.equal(status, 503);
+    assert.equal(headers['retry-after'], '42');
+    assert.equal(headers['cache-control'], 'no-store');
+    assert.equal(headers['www-authenticate'], undefined);
+    assert.deepEqual(json, body);
+    assert.equal(ran, 0);
+  };
+
+  it('Koa', async () => {
+    ran = 0;
+    const app = new Koa();
+    let v: Verifier | undefined;
+    app.use((ctx, next) => koaAuth(v!)(ctx, next));
+    app.use((ctx) => { ran++; ctx.body = {}; });
+    const { server, origin } = await listen(app.callback());
+    v = createVerifier({ issuer: ISSUER, audience: AUDIENCE, origin, jwks: { keys: [key.publicJwk] }, dpop: { replayStore: full } });
+    try {
+      const res = await call(`${origin}/`, { headers: await dpopRequest(origin) });
+      expect503(res.status, res.headers, res.body);
+      assert.equal(v.replayStoreFullRefusals, 1);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('Express', async () => {
+    ran = 0;
+    const v = createVerifier({ issuer: ISSUER, audience: AUDIENCE, origin: AUDIENCE, jwks: { keys: [key.publicJwk] }, dpop: { replayStore: full } });
+    const headers: Record<string, string> = {};
+    let status: number | undefined;
+    const json = await new Promise<unknown>((resolve, reject) => {
+      const res = {
+        status(code: number) { status = code; return res; },
+        set(field: Record<string, string>) { Object.assign(headers, field); return res; },
+        json: resolve,
+      } as unknown as Response;
+      const req = { method: 'GET', url: '/', originalUrl: '/', socket: {} } as unknown as Request;
+      dpopRequest(AUDIENCE).then((h) => {
+        req.headers = h;
+        expressAuth(v)(req, res, (err?: unknown) => { ran++; reject(err ?? new Error('next() was called')); });
+      }, reject);
+    });
+    expect503(status, headers, json);
+  });
+
+  it('node:http', async () => {
+    ran = 0;
+    let listener: ReturnType<typeof nodeAuth> | undefined;
+    const { server, origin } = await listen((req, res) => void listener!(req, res));
+    const v = createVerifier({ issuer: ISSUER, audience: AUDIENCE, origin, jwks: { keys: [key.publicJwk] }, dpop: { replayStore: full } });
+    listener = nodeAuth(v, (_req, res) => { ran++; res.end(); });
+    try {
+      const res = await call(`${origin}/`, { headers: await dpopRequest(origin) });
+      expect503(res.status, res.headers, res.body);
     } finally {
       server.closeAllConnections();
       server.close();

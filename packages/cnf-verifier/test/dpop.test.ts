@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createMemoryReplayStore, createRedisReplayStore, createVerifier, jwkThumbprint, type ReplayStore, type Verifier, type VerifierOptions } from '@certbound/cnf-verifier';
-import { call, expectOAuthError, serve, type Reply, type Served } from './helpers/http.ts';
+import { createMemoryReplayStore, createRedisReplayStore, createVerifier, jwkThumbprint, TemporarilyUnavailableError, type ReplayStore, type Verifier, type VerifierOptions } from '@certbound/cnf-verifier';
+import { call, expectOAuthError, rawRequest, serve, type Reply, type Served } from './helpers/http.ts';
 import { accessToken, AUDIENCE, dpopProof, ISSUER, nowSeconds, proofKey, signingKey, type ProofInput, type ProofKey, type SigningKey } from './helpers/tokens.ts';
 
 const ALGS = 'algs="ES256 PS256 EdDSA"';
@@ -17,7 +17,7 @@ describe('RFC 9449 DPoP-bound access tokens', () => {
 
   const start = async (extra: Partial<VerifierOptions> = {}) => {
     served?.close();
-    served = await serve(createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [key.publicJwk] }, ...extra }));
+    served = await serve((origin) => createVerifier({ issuer: ISSUER, audience: AUDIENCE, origin, jwks: { keys: [key.publicJwk] }, ...extra }));
   };
   const htu = (path = '/settlements') => `${served.origin}${path}`;
   const send = async (input: Partial<ProofInput> & { path?: string; method?: string; proofs?: string[]; scheme?: string; as?: ProofKey; at?: string } = {}): Promise<Reply> => {
@@ -54,7 +54,7 @@ describe('RFC 9449 DPoP-bound access tokens', () => {
 
     it('refuses a jti replayed on another instance sharing the store', async () => {
       const store = createMemoryReplayStore();
-      const options = { issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [key.publicJwk] }, trustedProxies: ['127.0.0.1'], proxyHeader: 'nginx' as const, dpop: { replayStore: store } };
+      const options = { issuer: ISSUER, audience: AUDIENCE, origin: AUDIENCE, jwks: { keys: [key.publicJwk] }, trustedProxies: ['127.0.0.1'], proxyHeader: 'nginx' as const, dpop: { replayStore: store } };
       await expectCrossInstanceReplay(createVerifier(options), createVerifier(options), client, token);
     });
 
@@ -123,6 +123,105 @@ describe('RFC 9449 DPoP-bound access tokens', () => {
     it('refuses a proof without jti', async () => {
       const d = 'DPoP proof jti claim is missing';
       expectOAuthError(await send({ omit: ['jti'] }), 401, 'invalid_dpop_proof', d, proofError(d));
+    });
+  });
+
+  describe('§4.3 step 9 htu: the configured origin, never Host or an absolute-form authority', () => {
+    const d = 'DPoP proof htu does not match the request URL';
+    const attacker = 'https://attacker.example';
+
+    it('refuses a proof for an attacker host sent with a matching forged Host header', async () => {
+      const handled = served.handled.length;
+      const proof = await dpopProof(client, { htu: `${attacker}/settlements`, accessToken: token });
+      const reply = await call(htu(), { headers: { authorization: `DPoP ${token}`, dpop: proof, host: 'attacker.example' } });
+      expectOAuthError(reply, 401, 'invalid_dpop_proof', d, proofError(d));
+      assert.equal(served.handled.length, handled);
+    });
+
+    it('refuses it with an absolute-form request target naming the attacker host', async () => {
+      const proof = await dpopProof(client, { htu: `${attacker}/settlements`, accessToken: token });
+      const reply = await rawRequest(served.origin, `GET ${attacker}/settlements HTTP/1.1\r\nHost: attacker.example\r\nAuthorization: DPoP ${token}\r\nDPoP: ${proof}\r\nConnection: close\r\n\r\n`);
+      expectOAuthError(reply, 401, 'invalid_dpop_proof', d, proofError(d));
+    });
+
+    it('ignores X-Forwarded-Host and -Proto (the origin is configured, not forwarded)', async () => {
+      const proof = await dpopProof(client, { htu: `${attacker}/settlements`, accessToken: token });
+      const reply = await call(htu(), { headers: { authorization: `DPoP ${token}`, dpop: proof, 'x-forwarded-host': 'attacker.example', 'x-forwarded-proto': 'https' } });
+      expectOAuthError(reply, 401, 'invalid_dpop_proof', d, proofError(d));
+    });
+
+    it('accepts a proof for the configured origin whatever Host says, and the path of an absolute-form target', async () => {
+      const forged = await call(htu(), { headers: { authorization: `DPoP ${token}`, dpop: await dpopProof(client, { htu: htu(), accessToken: token }), host: 'attacker.example' } });
+      assert.equal(forged.status, 200);
+      const proof = await dpopProof(client, { htu: htu(), accessToken: token });
+      const absolute = await rawRequest(served.origin, `GET ${attacker}/settlements?x=1 HTTP/1.1\r\nHost: attacker.example\r\nAuthorization: DPoP ${token}\r\nDPoP: ${proof}\r\nConnection: close\r\n\r\n`);
+      assert.equal(absolute.status, 200);
+    });
+
+    it('accepts any of several configured origins, and takes only the path of a url override', async () => {
+      const verifier = createVerifier({ issuer: ISSUER, audience: AUDIENCE, origin: ['https://api.certbound.test', 'https://internal.certbound.test:8443'], jwks: { keys: [key.publicJwk] } });
+      const request = async (proofHtu: string, overrides = {}) => verifier.verify({
+        method: 'GET', url: '/settlements', headers: { host: 'attacker.example', authorization: `DPoP ${token}`, dpop: await dpopProof(client, { htu: proofHtu, accessToken: token }) }, socket: {} as never,
+      }, overrides);
+      assert.equal((await request('https://api.certbound.test/settlements')).binding, 'dpop');
+      assert.equal((await request('https://INTERNAL.certbound.test:8443/settlements')).binding, 'dpop');
+      await assert.rejects(request('https://attacker.example/settlements'), { code: 'invalid_dpop_proof', message: d });
+      await assert.rejects(request('https://attacker.example/v1/settlements', { url: 'https://attacker.example/v1/settlements' }), { code: 'invalid_dpop_proof', message: d });
+      assert.equal((await request('https://api.certbound.test/v1/settlements', { url: 'https://attacker.example/v1/settlements' })).binding, 'dpop');
+    });
+  });
+
+  describe('§11.1 a full in-memory replay store refuses, never forgets', () => {
+    it('answers 503 temporarily_unavailable with Retry-After, counts it, and still refuses a replay of an early proof', async () => {
+      let clock = Date.now();
+      const store = createMemoryReplayStore({ maxEntries: 2, now: () => clock });
+      await start({ now: () => clock, dpop: { replayStore: store } });
+      try {
+        const iat = () => Math.floor(clock / 1000);
+        const early = await dpopProof(client, { htu: htu(), accessToken: token, iat: iat() });
+        assert.equal((await send({ proofs: [early] })).status, 200);
+        clock += 10_000;
+        assert.equal((await send({ iat: iat() })).status, 200);
+        assert.equal(store.size, 2);
+
+        const handled = served.handled.length;
+        const full = await send({ iat: iat() });
+        assert.equal(full.status, 503);
+        assert.deepEqual(full.body, { error: 'temporarily_unavailable', error_description: 'DPoP replay store is full; retry later' });
+        // The early proof was recorded for (60 + 5 + 1) s; 10 s have passed.
+        assert.equal(full.headers['retry-after'], '56');
+        assert.equal(full.headers['cache-control'], 'no-store');
+        assert.equal(full.headers['www-authenticate'], undefined);
+        assert.equal(served.handled.length, handled);
+        assert.equal(store.refusedWhenFull, 1);
+        assert.equal(served.verifier.replayStoreFullRefusals, 1);
+
+        const replay = 'DPoP proof jti has already been used';
+        expectOAuthError(await send({ proofs: [early] }), 401, 'invalid_dpop_proof', replay, proofError(replay));
+
+        // Once the early proof has expired, its slot is free again (and the proof is too old to use).
+        clock += 56_000;
+        assert.equal((await send({ iat: iat() })).status, 200);
+        const old = 'DPoP proof iat is outside the acceptable window';
+        expectOAuthError(await send({ proofs: [early] }), 401, 'invalid_dpop_proof', old, proofError(old));
+      } finally {
+        await start();
+      }
+    });
+
+    it('throws a TemporarilyUnavailableError from the store itself, with at least 1 s to wait', async () => {
+      let clock = 1_000_000;
+      const store = createMemoryReplayStore({ maxEntries: 1, now: () => clock });
+      assert.equal(await store.add('a', 1_500), true);
+      assert.equal(await store.add('a', 1_500), false);
+      clock += 1_400;
+      await assert.rejects(store.add('b', 1_500), (err: unknown) =>
+        err instanceof TemporarilyUnavailableError && err.status === 503 && err.code === 'temporarily_unavailable' && err.retryAfter === 1 && err.headers['retry-after'] === '1');
+      assert.equal(await store.add('a', 1_500), false, 'a is still remembered');
+      clock += 100;
+      assert.equal(await store.add('b', 1_500), true);
+      assert.equal(store.refusedWhenFull, 1);
+      assert.throws(() => createMemoryReplayStore({ maxEntries: 0 }), { name: 'TypeError', message: 'maxEntries: must be a positive integer' });
     });
   });
 
@@ -221,10 +320,10 @@ async function expectCrossInstanceReplay(a: Verifier, b: Verifier, client: Proof
   const first = await serve(a);
   const second = await serve(b);
   try {
-    // The same proof, presented to two instances behind one load balancer (same external URL).
+    // The same proof, presented to two instances behind one load balancer (one configured origin).
     const url = 'https://api.certbound.test/settlements';
     const proof = await dpopProof(client, { htu: url, accessToken: token });
-    const headers = { authorization: `DPoP ${token}`, dpop: proof, host: 'api.certbound.test', 'x-forwarded-proto': 'https' };
+    const headers = { authorization: `DPoP ${token}`, dpop: proof };
     const ok = await call(`${first.origin}/settlements`, { headers });
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
     const replay = await call(`${second.origin}/settlements`, { headers });
@@ -247,8 +346,8 @@ describe('RFC 9449 §11.1 replay detection across replicas with Redis', { skip: 
       const key = await signingKey();
       const client = await proofKey();
       const token = await accessToken(key, { cnf: { jkt: await jwkThumbprint(client.jwk) } });
-      // x-forwarded-proto is honoured only from trusted proxies; both test servers see 127.0.0.1.
-      const options = { issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [key.publicJwk] }, trustedProxies: ['127.0.0.1'], proxyHeader: 'nginx' as const, dpop: { replayStore: store } };
+      // Both instances are configured with the one external origin the load balancer serves.
+      const options = { issuer: ISSUER, audience: AUDIENCE, origin: AUDIENCE, jwks: { keys: [key.publicJwk] }, trustedProxies: ['127.0.0.1'], proxyHeader: 'nginx' as const, dpop: { replayStore: store } };
       await expectCrossInstanceReplay(createVerifier(options), createVerifier({ ...options, dpop: { replayStore: createRedisReplayStore(redis, { prefix }) } }), client, token);
       const keys = await redis.keys(`${prefix}*`);
       assert.equal(keys.length, 1);

@@ -37,7 +37,10 @@ describe('RFC 7662 introspection of opaque tokens, authenticated with mutual TLS
     const exp = clock / 1000 + 60;
     responses.set('opaque-mtls', { active: true, client_id: 'client-a', scope: 'settlements:read', iss: ISSUER, aud: AUDIENCE, exp, cnf: { 'x5t#S256': x5tS256(client.der) } });
     responses.set('opaque-other-aud', { active: true, client_id: 'client-a', aud: 'https://other.test', exp });
-    responses.set('opaque-unbound', { active: true, client_id: 'client-a', exp });
+    responses.set('opaque-unbound', { active: true, client_id: 'client-a', aud: AUDIENCE, exp });
+    // RFC 7662 §2.2 lets aud be absent; a token meant for no one in particular is refused.
+    responses.set('opaque-no-aud', { active: true, client_id: 'client-a', scope: 'settlements:read', iss: ISSUER, exp, cnf: { 'x5t#S256': x5tS256(client.der) } });
+    responses.set('opaque-unknown-cnf', { active: true, client_id: 'client-a', aud: AUDIENCE, exp, cnf: { 'x5t#S512': 'not-a-method-we-check' } });
   });
   after(async () => {
     server.close();
@@ -48,6 +51,7 @@ describe('RFC 7662 introspection of opaque tokens, authenticated with mutual TLS
     createVerifier({
       issuer: ISSUER,
       audience: AUDIENCE,
+      origin: AUDIENCE,
       now: () => clock,
       trustedProxies: ['10.0.0.1'],
       proxyHeader: 'client-cert',
@@ -77,6 +81,30 @@ describe('RFC 7662 introspection of opaque tokens, authenticated with mutual TLS
     await assert.rejects(v.verify(request('opaque-unbound')), (err: unknown) => err instanceof InvalidTokenError && err.description === 'access token is not sender-constrained');
   });
 
+  it('refuses an active token without aud, over the certificate it is bound to, and does not cache it', async () => {
+    const v = verifier();
+    calls.length = 0;
+    for (let i = 0; i < 2; i++) {
+      await assert.rejects(v.verify(request('opaque-no-aud', client)), (err: unknown) =>
+        err instanceof InvalidTokenError && err.status === 401 && err.description === 'access token aud claim is missing');
+    }
+    assert.equal(calls.length, 2);
+  });
+
+  it('refuses a cnf with only unknown members in permissive mode, rather than treat it as bearer', async () => {
+    const permissive = createVerifier({
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      dpop: false,
+      mode: 'permissive',
+      now: () => clock,
+      introspection: { endpoint, clientId: 'resource-server', clientCertificate: rs.cert, clientKey: rs.key, ca: pki.ca.cert },
+    });
+    assert.equal((await permissive.verify(request('opaque-unbound'))).binding, 'bearer');
+    await assert.rejects(permissive.verify(request('opaque-unknown-cnf')), (err: unknown) =>
+      err instanceof InvalidTokenError && err.description === 'access token cnf claim has no confirmation method this resource server supports (x5t#S256, jkt)');
+  });
+
   it('caches an active response until exp and never longer', async () => {
     const v = verifier();
     calls.length = 0;
@@ -93,7 +121,7 @@ describe('RFC 7662 introspection of opaque tokens, authenticated with mutual TLS
     const v = verifier();
     calls.length = 0;
     await assert.rejects(v.verify(request('later-active')));
-    responses.set('later-active', { active: true, client_id: 'client-a', exp: clock / 1000 + 60, cnf: { 'x5t#S256': x5tS256(client.der) } });
+    responses.set('later-active', { active: true, client_id: 'client-a', aud: AUDIENCE, exp: clock / 1000 + 60, cnf: { 'x5t#S256': x5tS256(client.der) } });
     assert.equal((await v.verify(request('later-active', client))).binding, 'mtls');
     assert.equal(calls.length, 2);
   });
@@ -105,6 +133,7 @@ describe('RFC 7662 introspection of opaque tokens, authenticated with mutual TLS
       const v = createVerifier({
         issuer: ISSUER,
         audience: AUDIENCE,
+        dpop: false,
         introspection: { endpoint, clientId: 'resource-server', clientCertificate: other.cert, clientKey: other.key, ca: pki.ca.cert },
       });
       await assert.rejects(v.verify(request('opaque-mtls')), { name: 'UpstreamError', status: 503 });
@@ -117,6 +146,7 @@ describe('RFC 7662 introspection of opaque tokens, authenticated with mutual TLS
     const v = createVerifier({
       issuer: ISSUER,
       audience: AUDIENCE,
+      dpop: false,
       introspection: { endpoint, clientId: 'resource-server', clientCertificate: rs.cert, clientKey: rs.key },
     });
     // Without our private CA, the endpoint's certificate is not trusted: the call fails.

@@ -25,7 +25,7 @@ describe('malformed input only ever produces typed errors (never a raw exception
     const mtlsToken = await accessToken(key, { cnf: { 'x5t#S256': 'x'.repeat(43) } });
     // One verifier per proxy header format, each fed its own header (and, every other time, another format's).
     const verifiers = (['client-cert', 'xfcc', 'nginx'] as const).map((proxyHeader) =>
-      createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [key.publicJwk] }, trustedProxies: ['10.0.0.1'], proxyHeader }));
+      createVerifier({ issuer: ISSUER, audience: AUDIENCE, origin: AUDIENCE, jwks: { keys: [key.publicJwk] }, trustedProxies: ['10.0.0.1'], proxyHeader }));
     const g = garbage(42);
     const pick = () => g.next().value as string;
     for (let i = 0; i < 2000; i++) {

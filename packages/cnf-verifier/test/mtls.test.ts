@@ -27,7 +27,7 @@ describe('RFC 8705 §3 certificate-bound access tokens', () => {
   let handled: VerifiedRequest[] = [];
 
   const use = (extra: Partial<VerifierOptions> = {}) => {
-    verifier = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [key.publicJwk] }, ...extra });
+    verifier = createVerifier({ issuer: ISSUER, audience: AUDIENCE, origin: AUDIENCE, jwks: { keys: [key.publicJwk] }, ...extra });
     handled = [];
   };
   const tokenFor = (client: Issued, claims: Record<string, unknown> = {}) => accessToken(key, { cnf: { 'x5t#S256': x5tS256(client.der) }, ...claims });
@@ -160,7 +160,7 @@ describe('RFC 8705 §3 certificate-bound access tokens', () => {
     });
 
     it('accepts the right certificate with the right DPoP key', async () => {
-      use();
+      use({ origin: `https://localhost:${server.port}` });
       const proof = await dpopProof(dpopKey, { htu: url(), accessToken: token });
       const res = await tlsRequest(pki, server, { client: clientA, path: '/settlements', headers: { authorization: `DPoP ${token}`, dpop: proof, host: `localhost:${server.port}` } });
       assert.equal(res.status, 200);
@@ -170,7 +170,7 @@ describe('RFC 8705 §3 certificate-bound access tokens', () => {
     });
 
     it('refuses the right DPoP key over the wrong certificate', async () => {
-      use();
+      use({ origin: `https://localhost:${server.port}` });
       const proof = await dpopProof(dpopKey, { htu: url(), accessToken: token });
       const res = await tlsRequest(pki, server, { client: clientB, path: '/settlements', headers: { authorization: `DPoP ${token}`, dpop: proof, host: `localhost:${server.port}` } });
       const d = 'access token is bound to a different certificate';
@@ -178,7 +178,7 @@ describe('RFC 8705 §3 certificate-bound access tokens', () => {
     });
 
     it('refuses the right certificate with another DPoP key', async () => {
-      use();
+      use({ origin: `https://localhost:${server.port}` });
       const proof = await dpopProof(await proofKey(), { htu: url(), accessToken: token });
       const res = await tlsRequest(pki, server, { client: clientA, path: '/settlements', headers: { authorization: `DPoP ${token}`, dpop: proof, host: `localhost:${server.port}` } });
       const d = 'DPoP proof key does not match the access token cnf.jkt';

@@ -2,12 +2,21 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createVerifier, type VerifierOptions } from '@certbound/cnf-verifier';
 
-const base: VerifierOptions = { issuer: 'https://as.test', audience: 'https://api.test', jwks: { keys: [] } };
+const base: VerifierOptions = { issuer: 'https://as.test', audience: 'https://api.test', origin: 'https://api.test', jwks: { keys: [] } };
 
 describe('createVerifier checks its options once, naming the option', () => {
   const cases: Array<[string, Partial<VerifierOptions> | Record<string, unknown>, string]> = [
     ['a missing issuer', { issuer: '' }, 'issuer: must be a non-empty string'],
+    ['no audience', { audience: undefined }, 'audience: must be a non-empty string or array of strings'],
     ['an empty audience list', { audience: [] }, 'audience: must be a non-empty string or array of strings'],
+    ['DPoP accepted without an origin', { origin: undefined }, 'origin: required when DPoP is accepted (the external origin clients call, e.g. https://api.example.com), or set dpop: false'],
+    ['DPoP options without an origin', { origin: undefined, dpop: { iatWindowSeconds: 30 } }, 'origin: required when DPoP is accepted (the external origin clients call, e.g. https://api.example.com), or set dpop: false'],
+    ['an empty origin list', { origin: [] }, 'origin: must be an origin or a non-empty array of origins'],
+    ['an origin that is a host name', { origin: 'api.test' }, 'origin: "api.test" is not an http(s) origin (scheme, host and port only)'],
+    ['an origin with a path', { origin: 'https://api.test/v1' }, 'origin: "https://api.test/v1" is not an http(s) origin (scheme, host and port only)'],
+    ['an origin with a query', { origin: ['https://api.test', 'https://b.test?x=1'] }, 'origin[1]: "https://b.test?x=1" is not an http(s) origin (scheme, host and port only)'],
+    ['an origin with credentials', { origin: 'https://u:p@api.test' }, 'origin: "https://u:p@api.test" is not an http(s) origin (scheme, host and port only)'],
+    ['an origin of another scheme', { origin: 'wss://api.test' }, 'origin: "wss://api.test" is not an http(s) origin (scheme, host and port only)'],
     ['HS256 in the algorithms', { algorithms: ['ES256', 'HS256'] }, 'algorithms[1]: HS256 is symmetric; only asymmetric algorithms are accepted'],
     ['none in the algorithms', { algorithms: ['none'] }, 'algorithms[0]: "none" is never accepted'],
     ['an unknown algorithm', { algorithms: ['ES257'] }, 'algorithms[0]: "ES257" is not a supported asymmetric JWS algorithm'],
@@ -38,5 +47,8 @@ describe('createVerifier checks its options once, naming the option', () => {
     assert.doesNotThrow(() => createVerifier(base));
     assert.doesNotThrow(() => createVerifier({ ...base, jwks: 'https://as.test/jwks', algorithms: ['ES256', 'Ed25519', 'RS256'], dpop: false, mode: 'permissive' }));
     assert.doesNotThrow(() => createVerifier({ ...base, jwks: 'http://localhost:8080/jwks' }));
+    assert.doesNotThrow(() => createVerifier({ ...base, origin: ['https://api.test/', 'http://localhost:9443'] }));
+    // No DPoP, no htu: the origin is not needed.
+    assert.doesNotThrow(() => createVerifier({ ...base, origin: undefined, dpop: false }));
   });
 });

@@ -1,29 +1,35 @@
 /** A plain HTTP server around the node adapter, and a client that can repeat headers. */
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import assert from 'node:assert/strict';
 import { nodeAuth } from '@certbound/cnf-verifier/node';
 import type { VerifiedRequest, Verifier } from '@certbound/cnf-verifier';
 
 export interface Served {
   origin: string;
+  /** The verifier behind the server. */
+  verifier: Verifier;
   /** Every request the protected handler saw. */
   handled: VerifiedRequest[];
   close(): Promise<void>;
 }
 
-export async function serve(verifier: Verifier): Promise<Served> {
+/** Serves `verifier`, or the verifier built for the server's own origin once it listens. */
+export async function serve(verifier: Verifier | ((origin: string) => Verifier)): Promise<Served> {
   const handled: VerifiedRequest[] = [];
-  const server: Server = createServer(
-    nodeAuth(verifier, (_req, res, auth) => {
-      handled.push(auth);
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ clientId: auth.clientId, binding: auth.binding, scopes: auth.scopes }));
-    }),
-  );
+  let listener: ReturnType<typeof nodeAuth> | undefined;
+  const server: Server = createServer((req, res) => void listener!(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const built = typeof verifier === 'function' ? verifier(origin) : verifier;
+  listener = nodeAuth(built, (_req, res, auth) => {
+    handled.push(auth);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ clientId: auth.clientId, binding: auth.binding, scopes: auth.scopes }));
+  });
   return {
-    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    origin,
+    verifier: built,
     handled,
     close: () =>
       new Promise<void>((resolve) => {
@@ -49,6 +55,40 @@ export function call(url: string, options: { method?: string; headers?: Record<s
     });
     req.on('error', reject);
     req.end();
+  });
+}
+
+/** Sends `head` exactly as written (an absolute-form target, a forged Host) and parses the answer. */
+export function rawRequest(origin: string, head: string): Promise<Reply> {
+  const { hostname, port } = new URL(origin);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(head));
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (c: string) => (text += c));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const [head = '', body = ''] = text.split('\r\n\r\n');
+      const [status = '', ...lines] = head.split('\r\n');
+      const headers: Record<string, string> = {};
+      for (const line of lines) {
+        const i = line.indexOf(':');
+        headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+      }
+      // A chunked body (RFC 9112 §7.1): size lines and chunks, until the zero-size chunk.
+      let content = body;
+      if (headers['transfer-encoding'] === 'chunked') {
+        content = '';
+        for (let rest = body; ;) {
+          const eol = rest.indexOf('\r\n');
+          const size = parseInt(rest.slice(0, eol), 16);
+          if (!(size > 0)) break;
+          content += rest.slice(eol + 2, eol + 2 + size);
+          rest = rest.slice(eol + 2 + size + 2);
+        }
+      }
+      resolve({ status: Number(status.split(' ')[1]), headers, body: content ? JSON.parse(content) : undefined });
+    });
   });
 }
 

@@ -1,0 +1,162 @@
+// Attack class: DPoP proof htu chosen by the attacker (RFC 9449 §4.3 step 9, §11.1). A proof
+// captured or minted for another server (https://attacker.example/…) is presented to the resource
+// server with a Host header — or an absolute-form request target (RFC 9112 §3.2.2) — naming that
+// same server, hoping the resource server builds "the request URL" from what the request says.
+// The verifier compares htu only with its configured external origin (DEMO_EXTERNAL_URL, default
+// https://localhost:<port>) plus the request path, so every variant is refused 401
+// invalid_dpop_proof naming htu, and the protected handler never runs.
+//
+// Real processes: the authorization server after its dev bootstrap and the demo settlement API,
+// over real TLS; the token is a real DPoP-bound token for demo-dpop-client (private_key_jwt).
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
+import { connect } from 'node:tls';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exportJWK, generateKeyPair, importPKCS8, calculateJwkThumbprint } from 'jose';
+import * as oauth from 'oauth4webapi';
+import { ensureDevPki } from '../../apps/authz-server/src/pki/dev-pki.ts';
+import { openStores } from '../../apps/authz-server/src/storage/index.ts';
+import { bootstrapDevRegistrations, DEMO_RESOURCE } from '../../apps/authz-server/src/bootstrap.ts';
+import { demoDpopClientKeyFile } from '../../apps/authz-server/src/oauth/dpop-demo-client.ts';
+import { dpopProof, type TestKey } from '../support/dpop.ts';
+import { freePort } from '../support/https.ts';
+import { startProcess, type RunningProcess } from '../support/processes.ts';
+import { tlsFetch } from '../support/tls-fetch.ts';
+
+const ATTACKER = 'attacker.example';
+const HTU_REFUSAL = 'DPoP proof htu does not match the request URL';
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  json: any;
+}
+
+describe('DPoP htu from a forged Host or an absolute-form target (demo resource server process)', () => {
+  let dir: string;
+  let ca: string;
+  let as: RunningProcess;
+  let demo: RunningProcess;
+  let demoPort: number;
+  let origin: string;
+  let key: TestKey;
+  let accessToken: string;
+
+  /** One request over its own TLS connection to the demo, with exactly the headers given (Host included). */
+  const send = (path: string, headers: Record<string, string>): Promise<Answer> =>
+    new Promise((resolve, reject) => {
+      const req = httpsRequest({ host: '127.0.0.1', port: demoPort, servername: 'localhost', path, method: 'GET', ca, headers, agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, json: text ? JSON.parse(text) : undefined }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+  /** The request line and headers exactly as written (an absolute-form target), over verified TLS. */
+  const sendRaw = (head: string): Promise<Answer> =>
+    new Promise((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port: demoPort, servername: 'localhost', ca }, () => socket.write(head));
+      let text = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (c: string) => (text += c));
+      socket.on('error', reject);
+      socket.on('end', () => {
+        const [top = '', body = ''] = text.split('\r\n\r\n');
+        const [statusLine = '', ...lines] = top.split('\r\n');
+        const headers: Record<string, string> = {};
+        for (const line of lines) headers[line.slice(0, line.indexOf(':')).toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
+        resolve({ status: Number(statusLine.split(' ')[1]), headers, json: body ? JSON.parse(body) : undefined });
+      });
+    });
+
+  const expectHtuRefusal = (answer: Answer) => {
+    assert.equal(answer.status, 401, JSON.stringify(answer.json));
+    assert.deepEqual(answer.json, { error: 'invalid_dpop_proof', error_description: HTU_REFUSAL });
+    assert.match(String(answer.headers['www-authenticate']), new RegExp(`^DPoP error="invalid_dpop_proof", error_description="${HTU_REFUSAL}"`));
+  };
+  const refusals = () => demo.logs().filter((l) => l.event === 'refusal');
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'certbound-security-htu-'));
+    const dataDir = join(dir, '.data');
+    const pki = await ensureDevPki(dataDir);
+    ca = await readFile(pki.caFile, 'utf8');
+    const stores = await openStores({ dataDir });
+    await bootstrapDevRegistrations(stores.sql, pki);
+    await stores.close();
+
+    const [publicPort, mtlsPort] = [await freePort(), await freePort()];
+    demoPort = await freePort();
+    origin = `https://localhost:${demoPort}`;
+    as = await startProcess('apps/authz-server/src/main.ts', { PUBLIC_PORT: String(publicPort), MTLS_PORT: String(mtlsPort), DATA_DIR: dataDir }, { ready: /"event":"listening"/, cwd: dir });
+    // No DEMO_EXTERNAL_URL: the external origin is https://localhost:<DEMO_PORT>.
+    demo = await startProcess('apps/resource-server-demo/src/main.ts', {
+      DATA_DIR: dataDir, DEMO_ISSUER: `https://localhost:${publicPort}`, DEMO_PORT: String(demoPort), DEMO_AUDIENCE: DEMO_RESOURCE,
+    }, { ready: /"event":"listening"/ });
+
+    // A real DPoP-bound token for demo-dpop-client, through the authorization server's nonce challenge.
+    const issuer = new URL(`https://localhost:${publicPort}`);
+    const fetchOptions = { [oauth.customFetch]: tlsFetch({ ca }) };
+    const server = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, fetchOptions));
+    const client: oauth.Client = { client_id: 'demo-dpop-client' };
+    const auth = oauth.PrivateKeyJwt(await importPKCS8(await readFile(demoDpopClientKeyFile(pki.dir), 'utf8'), 'ES256') as oauth.CryptoKey);
+    const pair = await generateKeyPair('ES256', { extractable: true });
+    const publicJwk = await exportJWK(pair.publicKey);
+    key = { privateKey: pair.privateKey, publicJwk, jkt: await calculateJwkThumbprint(publicJwk) };
+    const DPoP = oauth.DPoP(client, pair as oauth.CryptoKeyPair);
+    const request = async () => oauth.processClientCredentialsResponse(server, client,
+      await oauth.clientCredentialsGrantRequest(server, client, auth, { scope: 'settlements:read' }, { ...fetchOptions, DPoP }));
+    const tokens = await request().catch((err: unknown) => (oauth.isDPoPNonceError(err) ? request() : Promise.reject(err)));
+    assert.equal(tokens.token_type, 'dpop');
+    accessToken = tokens.access_token;
+  });
+
+  after(async () => {
+    await Promise.all([demo?.stop(), as?.stop()]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const path = '/api/v1/settlements/00000000-0000-4000-8000-000000000000';
+
+  it('refuses a proof whose htu names the attacker host, sent with a matching forged Host header', async () => {
+    const before = refusals().length;
+    const proof = await dpopProof(key, { htm: 'GET', htu: `https://${ATTACKER}${path}`, accessToken });
+    expectHtuRefusal(await send(path, { host: ATTACKER, authorization: `DPoP ${accessToken}`, dpop: proof }));
+    // The same with the port a client would put in Host for a non-default port.
+    const withPort = await dpopProof(key, { htm: 'GET', htu: `https://${ATTACKER}:${demoPort}${path}`, accessToken });
+    expectHtuRefusal(await send(path, { host: `${ATTACKER}:${demoPort}`, authorization: `DPoP ${accessToken}`, dpop: withPort }));
+    // One refusal line per request, naming the check; the settlement handler never answered.
+    const lines = refusals().slice(before);
+    assert.deepEqual(lines.map((l) => [l.status, l.error, l.reason]), [[401, 'invalid_dpop_proof', HTU_REFUSAL], [401, 'invalid_dpop_proof', HTU_REFUSAL]]);
+  });
+
+  it('refuses it with an absolute-form request target naming the attacker host (node accepts the form)', async () => {
+    const proof = await dpopProof(key, { htm: 'GET', htu: `https://${ATTACKER}${path}`, accessToken });
+    expectHtuRefusal(await sendRaw(`GET https://${ATTACKER}${path} HTTP/1.1\r\nHost: ${ATTACKER}\r\nAuthorization: DPoP ${accessToken}\r\nDPoP: ${proof}\r\nConnection: close\r\n\r\n`));
+    // Absolute-form naming the attacker, Host naming the real server: the authority still does not count.
+    const again = await dpopProof(key, { htm: 'GET', htu: `https://${ATTACKER}${path}`, accessToken });
+    expectHtuRefusal(await sendRaw(`GET https://${ATTACKER}${path} HTTP/1.1\r\nHost: localhost:${demoPort}\r\nAuthorization: DPoP ${accessToken}\r\nDPoP: ${again}\r\nConnection: close\r\n\r\n`));
+  });
+
+  it('refuses an htu built from X-Forwarded-Host / -Proto (the demo trusts no proxy, and htu never reads them)', async () => {
+    const proof = await dpopProof(key, { htm: 'GET', htu: `https://${ATTACKER}${path}`, accessToken });
+    expectHtuRefusal(await send(path, { 'x-forwarded-host': ATTACKER, 'x-forwarded-proto': 'https', authorization: `DPoP ${accessToken}`, dpop: proof }));
+  });
+
+  it('still serves the client whose proof names the configured origin, whatever Host and the target authority say', async () => {
+    const proof = await dpopProof(key, { htm: 'GET', htu: `${origin}${path}`, accessToken });
+    const forgedHost = await send(path, { host: ATTACKER, authorization: `DPoP ${accessToken}`, dpop: proof });
+    // Past the verifier: the settlement does not exist.
+    assert.equal(forgedHost.status, 404, JSON.stringify(forgedHost.json));
+    assert.equal(forgedHost.json.error, 'not_found');
+    const absolute = await dpopProof(key, { htm: 'GET', htu: `${origin}${path}`, accessToken });
+    const answer = await sendRaw(`GET https://${ATTACKER}${path} HTTP/1.1\r\nHost: ${ATTACKER}\r\nAuthorization: DPoP ${accessToken}\r\nDPoP: ${absolute}\r\nConnection: close\r\n\r\n`);
+    assert.equal(answer.status, 404, JSON.stringify(answer.json));
+  });
+});

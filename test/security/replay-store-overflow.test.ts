@@ -1,0 +1,120 @@
+// Attack class: flushing the DPoP replay store (RFC 9449 §11.1). An in-memory store that forgot
+// its oldest unexpired jti when full let anyone who could send enough fresh proofs (100 000 by
+// default) make a captured proof acceptable again. The store now refuses the new proof instead:
+// 503 temporarily_unavailable with Retry-After (seconds until its oldest entry expires), and a
+// replay of an early proof is still refused as a replay.
+//
+// Real processes: the authorization server after its dev bootstrap and the demo settlement API
+// with its in-memory store at a small capacity (DEMO_DPOP_REPLAY_MAX_ENTRIES=3), over real TLS,
+// with a real DPoP-bound token for demo-dpop-client. The refusal counter
+// (verifier.replayStoreFullRefusals) is asserted in packages/cnf-verifier/test (dpop, adapters).
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exportJWK, generateKeyPair, importPKCS8, calculateJwkThumbprint } from 'jose';
+import * as oauth from 'oauth4webapi';
+import { ensureDevPki } from '../../apps/authz-server/src/pki/dev-pki.ts';
+import { openStores } from '../../apps/authz-server/src/storage/index.ts';
+import { bootstrapDevRegistrations, DEMO_RESOURCE } from '../../apps/authz-server/src/bootstrap.ts';
+import { demoDpopClientKeyFile } from '../../apps/authz-server/src/oauth/dpop-demo-client.ts';
+import { dpopProof, type TestKey } from '../support/dpop.ts';
+import { freePort, https, type HttpsAnswer } from '../support/https.ts';
+import { startProcess, type RunningProcess } from '../support/processes.ts';
+import { tlsFetch } from '../support/tls-fetch.ts';
+
+const CAPACITY = 3;
+
+describe('a full DPoP replay store refuses new proofs and forgets none (demo resource server process)', () => {
+  let dir: string;
+  let ca: string;
+  let as: RunningProcess;
+  let demo: RunningProcess;
+  let url: string;
+  let key: TestKey;
+  let accessToken: string;
+
+  const present = (proof: string): Promise<HttpsAnswer> =>
+    https(url, { method: 'GET', ca, headers: { authorization: `DPoP ${accessToken}`, dpop: proof } });
+  const freshProof = () => dpopProof(key, { htm: 'GET', htu: url, accessToken });
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'certbound-security-replay-'));
+    const dataDir = join(dir, '.data');
+    const pki = await ensureDevPki(dataDir);
+    ca = await readFile(pki.caFile, 'utf8');
+    const stores = await openStores({ dataDir });
+    await bootstrapDevRegistrations(stores.sql, pki);
+    await stores.close();
+
+    const [publicPort, mtlsPort, demoPort] = [await freePort(), await freePort(), await freePort()];
+    as = await startProcess('apps/authz-server/src/main.ts', { PUBLIC_PORT: String(publicPort), MTLS_PORT: String(mtlsPort), DATA_DIR: dataDir }, { ready: /"event":"listening"/, cwd: dir });
+    demo = await startProcess('apps/resource-server-demo/src/main.ts', {
+      DATA_DIR: dataDir, DEMO_ISSUER: `https://localhost:${publicPort}`, DEMO_PORT: String(demoPort), DEMO_AUDIENCE: DEMO_RESOURCE,
+      DEMO_DPOP_REPLAY_MAX_ENTRIES: String(CAPACITY),
+    }, { ready: /"event":"listening"/ });
+    url = `https://localhost:${demoPort}/api/v1/settlements/00000000-0000-4000-8000-000000000000`;
+
+    const issuer = new URL(`https://localhost:${publicPort}`);
+    const fetchOptions = { [oauth.customFetch]: tlsFetch({ ca }) };
+    const server = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, fetchOptions));
+    const client: oauth.Client = { client_id: 'demo-dpop-client' };
+    const auth = oauth.PrivateKeyJwt(await importPKCS8(await readFile(demoDpopClientKeyFile(pki.dir), 'utf8'), 'ES256') as oauth.CryptoKey);
+    const pair = await generateKeyPair('ES256', { extractable: true });
+    const publicJwk = await exportJWK(pair.publicKey);
+    key = { privateKey: pair.privateKey, publicJwk, jkt: await calculateJwkThumbprint(publicJwk) };
+    const DPoP = oauth.DPoP(client, pair as oauth.CryptoKeyPair);
+    const request = async () => oauth.processClientCredentialsResponse(server, client,
+      await oauth.clientCredentialsGrantRequest(server, client, auth, { scope: 'settlements:read' }, { ...fetchOptions, DPoP }));
+    const tokens = await request().catch((err: unknown) => (oauth.isDPoPNonceError(err) ? request() : Promise.reject(err)));
+    assert.equal(tokens.token_type, 'dpop');
+    accessToken = tokens.access_token;
+  });
+
+  after(async () => {
+    await Promise.all([demo?.stop(), as?.stop()]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('answers 503 with Retry-After once full of unexpired proofs, and still refuses a replay of the first', async () => {
+    // Fill the store: each proof passes the verifier (the settlement does not exist: 404 from the route).
+    const early: string[] = [];
+    for (let i = 0; i < CAPACITY; i++) {
+      const proof = await freshProof();
+      const answer = await present(proof);
+      assert.equal(answer.status, 404, answer.text);
+      early.push(proof);
+    }
+
+    // The next new proof: refused, not a slot freed by forgetting the first.
+    const full = await present(await freshProof());
+    assert.equal(full.status, 503, full.text);
+    assert.deepEqual(full.json, { error: 'temporarily_unavailable', error_description: 'DPoP replay store is full; retry later' });
+    const retryAfter = Number(full.headers['retry-after']);
+    // Proofs are remembered for iat window + future skew + 1 = 66 s; the first was recorded moments ago.
+    assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 66, `Retry-After ${full.headers['retry-after']}`);
+    assert.equal(full.headers['cache-control'], 'no-store');
+
+    // Still full: another fresh proof is refused the same way (the store did not evict to make room).
+    assert.equal((await present(await freshProof())).status, 503);
+
+    // Every early proof is still remembered: a replay is a replay, not a new proof.
+    for (const proof of early) {
+      const replay = await present(proof);
+      assert.equal(replay.status, 401, replay.text);
+      assert.deepEqual(replay.json, { error: 'invalid_dpop_proof', error_description: 'DPoP proof jti has already been used' });
+      assert.match(String(replay.headers['www-authenticate']), /^DPoP error="invalid_dpop_proof"/);
+    }
+
+    // One refusal log line each, with the status and code; the process is still serving.
+    const lines = demo.logs().filter((l) => l.event === 'refusal');
+    assert.deepEqual(lines.map((l) => [l.status, l.error]), [
+      [404, 'not_found'], [404, 'not_found'], [404, 'not_found'],
+      [503, 'temporarily_unavailable'], [503, 'temporarily_unavailable'],
+      [401, 'invalid_dpop_proof'], [401, 'invalid_dpop_proof'], [401, 'invalid_dpop_proof'],
+    ]);
+    assert.equal(demo.child.exitCode, null);
+    assert.equal(demo.stderr(), '');
+  });
+});
