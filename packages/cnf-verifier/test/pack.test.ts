@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const smoke = `
-import { createVerifier, InvalidTokenError } from '@certbound/cnf-verifier';
+import { createVerifier, InvalidTokenError, TemporarilyUnavailableError } from '@certbound/cnf-verifier';
 import { koaAuth } from '@certbound/cnf-verifier/koa';
 import { expressAuth } from '@certbound/cnf-verifier/express';
 import { nodeAuth } from '@certbound/cnf-verifier/node';
@@ -23,9 +23,11 @@ const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' };
 const token = await new SignJWT({ client_id: 'c1', scope: 'a b' }).setProtectedHeader({ alg: 'ES256', kid: 'k1', typ: 'at+jwt' })
   .setIssuer('https://as').setAudience('https://rs').setIssuedAt().setExpirationTime('5m').sign(privateKey);
 const req = { method: 'GET', url: '/', headers: { authorization: 'Bearer ' + token }, socket: {} };
-const auth = await createVerifier({ issuer: 'https://as', audience: 'https://rs', jwks: { keys: [jwk] }, mode: 'permissive' }).verify(req);
-const refused = await createVerifier({ issuer: 'https://as', audience: 'https://rs', jwks: { keys: [jwk] } }).verify(req).catch((e) => e);
-console.log(JSON.stringify({ binding: auth.binding, refused: refused instanceof InvalidTokenError && refused.status, adapters: [koaAuth, expressAuth, nodeAuth].map((f) => typeof f) }));
+const auth = await createVerifier({ issuer: 'https://as', audience: 'https://rs', origin: 'https://rs', jwks: { keys: [jwk] }, mode: 'permissive' }).verify(req);
+const refused = await createVerifier({ issuer: 'https://as', audience: 'https://rs', origin: 'https://rs', jwks: { keys: [jwk] } }).verify(req).catch((e) => e);
+let noOrigin;
+try { createVerifier({ issuer: 'https://as', audience: 'https://rs', jwks: { keys: [jwk] } }); } catch (e) { noOrigin = e instanceof TypeError && e.message.split(':')[0]; }
+console.log(JSON.stringify({ binding: auth.binding, refused: refused instanceof InvalidTokenError && refused.status, noOrigin, unavailable: new TemporarilyUnavailableError('full', { retryAfter: 0.2 }).headers['retry-after'], adapters: [koaAuth, expressAuth, nodeAuth].map((f) => typeof f) }));
 `;
 
 describe('npm pack yields a tarball a plain Node project installs and imports', { skip: process.env.TEST_PACK ? false : 'set TEST_PACK=1 (needs the npm registry)' }, () => {
@@ -43,7 +45,7 @@ describe('npm pack yields a tarball a plain Node project installs and imports', 
       npm(['install', '--no-audit', '--no-fund', join(dir, tarball)], app);
       // process.execPath is the Node running this test; no --conditions flag is passed on.
       const out = execFileSync(process.execPath, ['smoke.js'], { cwd: app, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
-      assert.deepEqual(JSON.parse(out), { binding: 'bearer', refused: 401, adapters: ['function', 'function', 'function'] });
+      assert.deepEqual(JSON.parse(out), { binding: 'bearer', refused: 401, noOrigin: 'origin', unavailable: '1', adapters: ['function', 'function', 'function'] });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
