@@ -288,6 +288,8 @@ export interface SecurityServer {
   readonly env: Record<string, string>;
   /** the process's JSON log lines so far (stdout; partial last lines are skipped) */
   logs(): Array<Record<string, any>>;
+  /** stdout so far, as written (every line should be one JSON log line) */
+  stdout(): string;
   /** stderr so far */
   stderr(): string;
   /** client_credentials at the mutual-TLS token endpoint, bounded by `timeoutMs` (default 5 s) */
@@ -437,6 +439,7 @@ export async function startSecurityServer(options: SecurityServerOptions = {}): 
       if (!line.startsWith('{')) return [];
       try { return [JSON.parse(line) as Record<string, any>]; } catch { return []; }
     }),
+    stdout: () => proc.stdout(),
     stderr: () => proc.stderr(),
     token,
     async alive() {

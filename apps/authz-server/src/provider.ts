@@ -9,6 +9,8 @@ import { createClientCertificateChecks, type CertificateSource } from './oauth/c
 import type { VerdictCache } from './mtls/connection-verdict.ts';
 import { createResourceIndicators, type ResourceServerRecord } from './oauth/resource-servers.ts';
 import { createRefusalReporter } from './oauth/refusals.ts';
+import { createHostHeaderCheck } from './http/host-header.ts';
+import { logAppErrors } from './http/app-errors.ts';
 import { createStructuredTokenEndpoints, type ClientRevocations, type RevocationList } from './oauth/structured-tokens.ts';
 import { withClientDefaults, type AdapterFactory } from './oauth/client-defaults.ts';
 import type { KvStore } from './storage/kv.ts';
@@ -195,6 +197,10 @@ export function createProvider(deps: ProviderDeps): Provider {
   const { userinfo_endpoint: _mtls, ...mtlsEndpoints } = aliases;
   acceptPublishedAudiences(provider, [...Object.values(publicEndpoints), ...Object.values(mtlsEndpoints)]);
 
+  // An error no middleware answered: one structured line, not Koa's stack on stderr.
+  logAppErrors(provider, deps.logger);
+  // Before anything builds a URL from the Host header (oidc-provider's urlFor): 400, not 500.
+  provider.use(createHostHeaderCheck(deps.logger));
   // Outermost first: the reporter sees the final answer after structuredTokens had its say.
   provider.use(createRefusalReporter(provider, deps.logger, aliases.token_endpoint));
   provider.use(certificates.middleware);

@@ -55,9 +55,11 @@ export async function startListeners(options: {
   /** Session-ticket keys shared by every worker and instance (resumption across processes). */
   sessionTickets?: SessionTickets;
 }): Promise<Listeners> {
-  const tickets = options.sessionTickets?.serverOptions() ?? {};
-  const publicServer = createServer({ ...publicTlsOptions(options.tls), ...tickets }, tagged('public', options.handler));
-  const mtlsServer = createServer({ ...mutualTlsOptions(options.tls), ...tickets }, tagged('mtls', options.handler));
+  // requireHostHeader: false lets an HTTP/1.1 request without Host reach the application, whose
+  // Host check (host-header.ts) answers it as an OAuth error rather than Node's bare 400.
+  const common = { ...options.sessionTickets?.serverOptions(), requireHostHeader: false };
+  const publicServer = createServer({ ...publicTlsOptions(options.tls), ...common }, tagged('public', options.handler));
+  const mtlsServer = createServer({ ...mutualTlsOptions(options.tls), ...common }, tagged('mtls', options.handler));
   const stopRotation: Array<() => void> = [];
   for (const server of [publicServer, mtlsServer]) {
     // A client that never finishes its handshake or request must not hold a socket forever.
