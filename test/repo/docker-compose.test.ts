@@ -44,6 +44,13 @@ describe('docker-compose.yml', () => {
     assert.equal(demo.audience, 'https://localhost:9443');
   });
 
+  it('requires KEY_ENCRYPTION_KEY from the environment (.env), as DATABASE_URL does, and ships none', () => {
+    const env = compose.services['authz-server'].environment as Record<string, string>;
+    // Compose's ${VAR:?message} refuses to start without it; a key written into the file would be everyone's.
+    assert.match(env.KEY_ENCRYPTION_KEY!, /^\$\{KEY_ENCRYPTION_KEY:\?[^}]+\}$/);
+    assert.throws(() => loadConfig({ ...env, KEY_ENCRYPTION_KEY: '' }), /^ConfigError: KEY_ENCRYPTION_KEY: must be set when DATABASE_URL is set/);
+  });
+
   it('points authz-server at the postgres and redis services with their credentials', () => {
     const env = compose.services['authz-server'].environment as Record<string, string>;
     const pg = compose.services.postgres.environment as Record<string, string>;

@@ -47,8 +47,11 @@ export async function bootstrapDevRegistrations(sql: SqlClient, pki: DevPki): Pr
   return created;
 }
 
-/** The quick-start a newcomer copies: paths relative to where `npm start` ran. */
-export function quickStart(pki: DevPki, tokenEndpoint: string, cwd = process.cwd()): string {
+/**
+ * The quick-start a newcomer copies: paths relative to where `npm start` ran. `devKekFile`: the
+ * generated key-encryption key, when KEY_ENCRYPTION_KEY is unset (keys/kek.ts generatedKekFile).
+ */
+export function quickStart(pki: DevPki, tokenEndpoint: string, devKekFile: string | undefined, cwd = process.cwd()): string {
   const rel = (file: string) => relative(cwd, file) || file;
   const tls = `--cacert ${rel(pki.caFile)} --cert ${rel(pki.demoClientCertFile)} --key ${rel(pki.demoClientKeyFile)}`;
   return [
@@ -77,5 +80,11 @@ export function quickStart(pki: DevPki, tokenEndpoint: string, cwd = process.cwd
     '',
     `The token's cnf.x5t#S256 is the SHA-256 thumbprint of ${rel(pki.demoClientCertFile)}:`,
     `  openssl x509 -in ${rel(pki.demoClientCertFile)} -outform DER | openssl dgst -sha256 -binary | basenc --base64url | tr -d '='`,
+    ...(devKekFile === undefined ? [] : [
+      '',
+      `Development key: the signing keys are encrypted with ${rel(devKekFile)}, a key generated next to the data it`,
+      'protects. Never use it in production: set KEY_ENCRYPTION_KEY (openssl rand -base64 32), which certbound',
+      'requires once TLS_CERT_FILE or DATABASE_URL is set.',
+    ]),
   ].join('\n');
 }

@@ -241,10 +241,13 @@ export function loadConfig(env: Env = process.env): Config {
 
   const keyEncryptionKey = optional(env, 'KEY_ENCRYPTION_KEY');
   const databaseUrl = serviceUrl('DATABASE_URL', optional(env, 'DATABASE_URL'), ['postgres:', 'postgresql:']);
-  if (databaseUrl !== undefined && keyEncryptionKey === undefined && tlsCertFile !== undefined) {
-    // Production shape (real database, real TLS): a key generated into one instance's DATA_DIR
-    // would not be shared by the others, so the signing keys could only be read by one of them.
-    throw new ConfigError('KEY_ENCRYPTION_KEY', 'must be set when DATABASE_URL and TLS_CERT_FILE are set (32 random bytes, base64)');
+  if (keyEncryptionKey === undefined && (tlsCertFile !== undefined || databaseUrl !== undefined)) {
+    // Only the dev bootstrap generates its key into DATA_DIR: there it sits next to the keys it
+    // encrypts, and another instance sharing DATABASE_URL could not read them.
+    const why = tlsCertFile !== undefined
+      ? 'TLS_CERT_FILE is set (no dev bootstrap): a key generated into DATA_DIR would sit next to the signing keys it encrypts'
+      : 'DATABASE_URL is set: a key generated into one instance\'s DATA_DIR would sit next to the keys and be unknown to the other instances';
+    throw new ConfigError('KEY_ENCRYPTION_KEY', `must be set when ${why}; make one with \`openssl rand -base64 32\` (32 random bytes, base64)`);
   }
 
   // Workers share nothing but the stores: with an in-process store each would see its own state.
@@ -301,7 +304,7 @@ export const CONFIG_REFERENCE: ReadonlyArray<{ name: string; default: string; de
   { name: 'REVOCATION_CHECK', default: 'soft', description: 'Client-certificate revocation (OCSP, CRL): `soft` allows a certificate whose status cannot be learned (and logs it), `hard` refuses it, `off` never asks. A revoked certificate is always refused.' },
   { name: 'CLIENT_CRL_FILE', default: 'unset', description: 'PEM bundle of CRLs consulted for every client certificate in addition to the CAs\' own sources; re-read when it changes.' },
   { name: 'REVOCATION_TIMEOUT_MS', default: '2000', description: 'Deadline of one OCSP or CRL fetch, in milliseconds.' },
-  { name: 'KEY_ENCRYPTION_KEY', default: 'unset: generated into DATA_DIR', description: '32 bytes (base64 or hex) encrypting signing keys at rest (AES-256-GCM); required with DATABASE_URL and TLS_CERT_FILE.' },
+  { name: 'KEY_ENCRYPTION_KEY', default: 'unset: a dev key generated into DATA_DIR', description: '32 bytes (base64 or hex) encrypting signing keys at rest (AES-256-GCM); required with TLS_CERT_FILE or DATABASE_URL (`openssl rand -base64 32`).' },
   { name: 'TRUSTED_PROXIES', default: 'unset: none', description: 'Comma-separated IPs/CIDRs allowed to pass the client certificate in a header, in the one format TRUSTED_PROXY_HEADER names.' },
   { name: 'TRUSTED_PROXY_HEADER', default: 'unset (required with TRUSTED_PROXIES)', description: '`client-cert` (RFC 9440 `Client-Cert`), `xfcc` (Envoy `x-forwarded-client-cert`, exactly one element) or `nginx` (`X-SSL-Client-Cert: $ssl_client_escaped_cert`); from a trusted proxy, a header of either other format is refused (400 `invalid_request`). See "Behind a TLS-terminating proxy".' },
   { name: 'CLIENT_CERT_MIN_RSA_BITS', default: '2048', description: 'Smallest RSA key (bits) accepted anywhere in a client certificate chain; can only be raised. EC keys must be on P-256, P-384 or P-521, or Ed25519.' },

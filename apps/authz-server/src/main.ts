@@ -5,7 +5,7 @@ import { loadConfig, ConfigError, type Config } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
 import { openStores, type Stores } from './storage/index.ts';
 import { findResourceServer } from './storage/clients-queries.ts';
-import { resolveKeyEncryptionKey } from './keys/kek.ts';
+import { generatedKekFile, resolveKeyEncryptionKey } from './keys/kek.ts';
 import { deriveKey } from './keys/derive.ts';
 import { loadOrCreateSigningKeys } from './keys/signing-keys.ts';
 import { ensureDevPki, type DevPki } from './pki/dev-pki.ts';
@@ -172,7 +172,7 @@ export async function startAuthzServer(
       revocation_check: config.revocationCheck,
     }, 'certbound authorization server listening');
     // With WORKERS > 1 the primary prints it once (http/cluster.ts).
-    if (devPki && !inWorker()) process.stdout.write(`\n${quickStart(devPki, mtlsEndpointAliases(config).token_endpoint)}\n\n`);
+    if (devPki && !inWorker()) process.stdout.write(`\n${quickStart(devPki, mtlsEndpointAliases(config).token_endpoint, generatedKekFile({ value: config.keyEncryptionKey, dataDir: config.dataDir }))}\n\n`);
 
     let closing: Promise<void> | undefined;
     return {

@@ -15,6 +15,7 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { ensureDevPki } from '../pki/dev-pki.ts';
 import { quickStart } from '../bootstrap.ts';
+import { generatedKekFile } from '../keys/kek.ts';
 import { mtlsEndpointAliases } from '../provider.ts';
 
 /** A worker that dies this soon after it started counts as dying young. */
@@ -136,7 +137,7 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
     void (async () => {
       if (config.devBootstrap) {
         const devPki = await ensureDevPki(config.dataDir);
-        process.stdout.write(`\n${quickStart(devPki, mtlsEndpointAliases(config).token_endpoint)}\n\n`);
+        process.stdout.write(`\n${quickStart(devPki, mtlsEndpointAliases(config).token_endpoint, generatedKekFile({ value: config.keyEncryptionKey, dataDir: config.dataDir }))}\n\n`);
       }
     })().catch((err: unknown) => logger.error({ err }, 'could not print the quick start'));
   });

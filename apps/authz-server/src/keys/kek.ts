@@ -12,9 +12,14 @@ export class KeyEncryptionKeyError extends Error {
   override name = 'KeyEncryptionKeyError';
 }
 
-export async function resolveKeyEncryptionKey(opts: { value?: string; dataDir: string }): Promise<Buffer> {
-  if (opts.value !== undefined) return parseKeyEncryptionKey(opts.value, 'KEY_ENCRYPTION_KEY');
-  return loadOrCreateKekFile(join(opts.dataDir, 'kek'));
+export async function resolveKeyEncryptionKey(opts: { value?: string | undefined; dataDir: string }): Promise<Buffer> {
+  const generated = generatedKekFile(opts);
+  return generated === undefined ? parseKeyEncryptionKey(opts.value!, 'KEY_ENCRYPTION_KEY') : loadOrCreateKekFile(generated);
+}
+
+/** The file of the generated development KEK, or undefined when KEY_ENCRYPTION_KEY is given. */
+export function generatedKekFile(opts: { value?: string | undefined; dataDir: string }): string | undefined {
+  return opts.value === undefined ? join(opts.dataDir, 'kek') : undefined;
 }
 
 /** Never echoes the value: it is a secret even when malformed. */

@@ -6,7 +6,8 @@ import { describe, it } from 'node:test';
 import { ConfigError, CONFIG_REFERENCE, loadConfig } from '../../src/config.ts';
 import { withWorkerHeader } from '../../src/http/cluster.ts';
 
-const external = { DATABASE_URL: 'postgres://u:p@db.internal/certbound', REDIS_URL: 'redis://cache.internal:6379/0' };
+const KEY_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');
+const external = { DATABASE_URL: 'postgres://u:p@db.internal/certbound', REDIS_URL: 'redis://cache.internal:6379/0', KEY_ENCRYPTION_KEY };
 
 function configError(env: Record<string, string>): ConfigError {
   try {
@@ -21,7 +22,7 @@ function configError(env: Record<string, string>): ConfigError {
 describe('WORKERS', () => {
   it('defaults to one process on embedded storage', () => {
     assert.equal(loadConfig({}).workers, 1);
-    assert.equal(loadConfig({ DATABASE_URL: external.DATABASE_URL }).workers, 1, 'PostgreSQL without Redis is still partly in-process');
+    assert.equal(loadConfig({ DATABASE_URL: external.DATABASE_URL, KEY_ENCRYPTION_KEY }).workers, 1, 'PostgreSQL without Redis is still partly in-process');
   });
 
   it('defaults to the number of cores on PostgreSQL + Redis', () => {
