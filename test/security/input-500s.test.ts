@@ -2,11 +2,19 @@
 // authority (oidc-provider builds discovery URLs and DPoP htu from it with `new URL`), and a
 // certificate whose key a self-signed client cannot register (Node cannot export DSA, RSA-PSS or
 // brainpool keys as a JWK). Each must be a 400 naming what is wrong, with exactly one structured
-// log line and nothing multi-line on stdout or stderr.
+// log line and nothing multi-line on stdout or stderr. And the demo resource server, whose
+// verifier cannot reach the JWKS: 503, and one JSON line carrying the UpstreamError and its cause
+// (it printed Koa's multi-line stack on stderr).
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { describe, it, before, after } from 'node:test';
+import { makeTestPki, type TestPki } from '../support/authz.ts';
+import { freePort } from '../support/https.ts';
+import { startProcess, type RunningProcess } from '../support/processes.ts';
 import {
   ANSWER_DEADLINE_MS, LEAF_EXTENSIONS, SECURITY_RESOURCE, craftCertificate, describeAnswer, registerWorld, selfSignedJwks,
   startSecurityServer, type CertFiles, type CraftedKey, type SecurityServer, type TimedAnswer,
@@ -30,7 +38,8 @@ function rawRequest(server: SecurityServer, url: string, options: {
   const started = performance.now();
   return new Promise((resolve) => {
     let out = '';
-    const socket = connect({ host: 'localhost', port: Number(port), servername: 'localhost', ca: server.ca, ...options.identity }, () => socket.end(`${head}\r\n\r\n${body}`));
+    // write, not end: a TLS close_notify from the client may close the connection before a slow answer.
+    const socket = connect({ host: 'localhost', port: Number(port), servername: 'localhost', ca: server.ca, ...options.identity }, () => socket.write(`${head}\r\n\r\n${body}`));
     const finish = (timedOut: boolean, error?: string) => {
       clearTimeout(timer);
       const ms = Math.round(performance.now() - started);
@@ -195,3 +204,69 @@ describe('input that used to answer 500', () => {
     }
   });
 });
+
+describe('the demo resource server when its upstream is unreachable', () => {
+  let pki: TestPki;
+  let dir: string;
+  let demo: RunningProcess;
+  let url: string;
+
+  before(async () => {
+    pki = await makeTestPki();
+    dir = await mkdtemp(join(tmpdir(), 'certbound-demo-log-'));
+    await writeFile(join(dir, 'server.pem'), pki.server.certPem);
+    await writeFile(join(dir, 'server-key.pem'), pki.server.keyPem, { mode: 0o600 });
+    await writeFile(join(dir, 'ca.pem'), pki.serverCa.certPem);
+    const [port, nothing] = [await freePort(), await freePort()];
+    url = `https://localhost:${port}`;
+    demo = await startProcess('apps/resource-server-demo/src/main.ts', {
+      DEMO_PORT: String(port),
+      DEMO_TLS_CERT_FILE: join(dir, 'server.pem'),
+      DEMO_TLS_KEY_FILE: join(dir, 'server-key.pem'),
+      DEMO_CA_FILE: join(dir, 'ca.pem'),
+      DEMO_ISSUER: `https://localhost:${nothing}`,
+      // Nothing listens there: every JWKS fetch is refused (ECONNREFUSED).
+      DEMO_JWKS_URI: `https://localhost:${nothing}/jwks`,
+    }, { ready: /"event":"listening"/, timeoutMs: 30_000 });
+  });
+
+  after(async () => {
+    await demo?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('answers 503 temporarily_unavailable and logs one JSON line with the UpstreamError and its cause', async () => {
+    const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const now = Math.floor(Date.now() / 1000);
+    // Well-formed enough that the verifier needs the JWKS to check its signature.
+    const token = `${b64({ alg: 'ES256', typ: 'at+jwt', kid: 'k1' })}.${b64({ iss: 'x', aud: url, exp: now + 60, iat: now })}.${randomBytes(64).toString('base64url')}`;
+    const marks = { stdout: demo.stdout().length, stderr: demo.stderr().length };
+    const res = await rawRequestTo(url, pki.serverCa.certPem, { cert: pki.admin.certPem, key: pki.admin.keyPem }, `Bearer ${token}`);
+    assert.equal(res.status, 503, describeAnswer(res));
+    assert.equal(res.json?.error, 'temporarily_unavailable');
+    const deadline = Date.now() + 2_000;
+    while (Date.now() < deadline && !demo.stdout().slice(marks.stdout).includes('upstream_error')) await new Promise((resolve) => setTimeout(resolve, 10));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const written = demo.stdout().slice(marks.stdout).split('\n').filter(Boolean);
+    assert.equal(written.length, 1, `one line for the request: ${JSON.stringify(written)}`);
+    const line = JSON.parse(written[0]!);
+    assert.equal(line.level, 50);
+    assert.equal(line.service, 'resource-server-demo');
+    assert.equal(line.event, 'upstream_error');
+    assert.equal(line.status, 503);
+    assert.equal(line.err.type, 'UpstreamError');
+    assert.match(line.err.message, /JWKS at https:\/\/localhost:\d+\/jwks could not be used/);
+    const causes: string[] = [];
+    for (let cause = line.err.cause; cause; cause = cause.cause) causes.push(`${cause.code ?? ''} ${cause.message}`);
+    assert.ok(causes.some((c) => /ECONNREFUSED/.test(c)), `the cause names the refused connection: ${JSON.stringify(line.err.cause)}`);
+    assert.ok(!written[0]!.includes(token), 'the token is not logged');
+    assert.equal(demo.stderr().slice(marks.stderr), '', 'nothing on stderr');
+  });
+});
+
+function rawRequestTo(url: string, ca: string, identity: { cert: string; key: string }, authorization: string): Promise<TimedAnswer> {
+  return rawRequest({ ca } as SecurityServer, url, {
+    method: 'GET', path: '/api/v1/settlements/00000000-0000-4000-8000-000000000000', hostLines: [`Host: ${new URL(url).host}`], identity,
+    headers: { Authorization: authorization },
+  });
+}

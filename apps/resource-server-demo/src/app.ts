@@ -1,9 +1,10 @@
 // The settlement API: Koa, protected by @certbound/cnf-verifier exactly as a third party would
 // protect theirs. Every response says who called (client_id, certificate subject, binding).
 import Koa, { type Context, type Next } from 'koa';
-import type { Verifier, VerifiedRequest } from '@certbound/cnf-verifier';
+import { UpstreamError, type Verifier, type VerifiedRequest } from '@certbound/cnf-verifier';
 import { koaAuth, koaRequireScopes } from '@certbound/cnf-verifier/koa';
 import { createSettlementStore, parseSettlement, SettlementInputError } from './settlements.ts';
+import type { Logger } from './log.ts';
 
 const BODY_LIMIT = 16 * 1024;
 
@@ -46,7 +47,8 @@ async function readJson(ctx: Context): Promise<unknown> {
 
 export function createDemoApp(deps: {
   verifier: Verifier;
-  log?: (line: Record<string, unknown>) => void;
+  /** One line per refusal or error (log.ts); none when absent. */
+  logger?: Logger;
 }) {
   const app = new Koa();
   const store = createSettlementStore();
@@ -55,19 +57,30 @@ export function createDemoApp(deps: {
   const canRead = koaRequireScopes('settlements:read');
   const canWrite = koaRequireScopes('settlements:write');
 
+  // Anything a middleware throws is answered here and logged once, on one line: a known refusal
+  // at warn; an UpstreamError (JWKS, introspection or replay store unusable) as 503 and an
+  // unknown error as 500, both at error level with the error and its cause.
   app.use(async function errors(ctx: Context, next: Next) {
+    let failure: unknown;
     try {
       await next();
     } catch (err) {
       const known = err instanceof HttpError ? err
-        : err instanceof SettlementInputError ? new HttpError(400, 'invalid_request', err.message) : undefined;
-      if (!known) throw err;
+        : err instanceof SettlementInputError ? new HttpError(400, 'invalid_request', err.message)
+        : err instanceof UpstreamError ? new HttpError(503, 'temporarily_unavailable', 'a service this API depends on is unavailable; retry later')
+        : new HttpError(500, 'server_error', 'internal error');
+      if (!(err instanceof HttpError || err instanceof SettlementInputError)) failure = err;
       ctx.status = known.status;
+      if (known.status === 503) ctx.set('Retry-After', '5');
       ctx.body = { error: known.code, error_description: known.message };
     }
-    if (ctx.status >= 400) {
-      const body = ctx.body as { error?: string; error_description?: string } | undefined;
-      deps.log?.({ event: 'refusal', method: ctx.method, path: ctx.path, status: ctx.status, error: body?.error, reason: body?.error_description });
+    const body = ctx.body as { error?: string; error_description?: string } | undefined;
+    const line = { method: ctx.method, path: ctx.path, status: ctx.status, error: body?.error };
+    if (failure !== undefined) {
+      const event = failure instanceof UpstreamError ? 'upstream_error' : 'server_error';
+      deps.logger?.error({ event, ...line, err: failure }, `${event}: ${(failure as Error)?.message ?? String(failure)}`);
+    } else if (ctx.status >= 400) {
+      deps.logger?.warn({ event: 'refusal', ...line, reason: body?.error_description }, `refused: ${body?.error_description ?? ctx.status}`);
     }
   });
 
@@ -97,6 +110,11 @@ export function createDemoApp(deps: {
       return;
     }
     await next();
+  });
+
+  // What still reaches Koa (a failure after the answer began): one line, not a stack on stderr.
+  app.on('error', function appError(err: Error, ctx?: Context) {
+    deps.logger?.error({ event: 'app_error', method: ctx?.method, path: ctx?.path, err }, `app error: ${err.message}`);
   });
 
   return app;

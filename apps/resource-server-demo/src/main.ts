@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createVerifier, createMemoryReplayStore, createRedisReplayStore, type ReplayStore } from '@certbound/cnf-verifier';
 import { loadDemoConfig, type DemoConfig } from './config.ts';
 import { createDemoApp } from './app.ts';
+import { createDemoLogger } from './log.ts';
 
 /** In the dev setup the authorization server creates the PKI; wait for it rather than race it. */
 async function waitForFiles(files: string[], timeoutMs = 60_000): Promise<void> {
@@ -19,9 +20,7 @@ async function waitForFiles(files: string[], timeoutMs = 60_000): Promise<void> 
   }
 }
 
-function log(line: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify({ time: Date.now(), service: 'resource-server-demo', ...line })}\n`);
-}
+const logger = createDemoLogger();
 
 export async function startDemo(config: DemoConfig) {
   await waitForFiles([config.tlsCertFile, config.tlsKeyFile, config.caFile]);
@@ -56,8 +55,8 @@ export async function startDemo(config: DemoConfig) {
     origin: externalOrigin,
     dpop: { replayStore },
   });
-  server.on('request', createDemoApp({ verifier, log }).callback());
-  log({ event: 'listening', url: `https://${config.host}:${port}`, external_url: externalOrigin, audience: config.audience, mode: config.mode });
+  server.on('request', createDemoApp({ verifier, logger }).callback());
+  logger.info({ event: 'listening', url: `https://${config.host}:${port}`, external_url: externalOrigin, audience: config.audience, mode: config.mode }, 'settlement API listening');
   return {
     port,
     async close() {
