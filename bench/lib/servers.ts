@@ -153,7 +153,7 @@ async function registerBench(sql: SqlClient): Promise<void> {
     tls_client_auth_subject_dn: BENCH_CLIENT_SUBJECT,
     grant_types: ['client_credentials'],
     response_types: [],
-    scope: 'bench:read',
+    resources: { [RESOURCE]: ['bench:read'] },
     default_resource: RESOURCE,
   });
 }
@@ -171,7 +171,7 @@ async function registerFillers(sql: SqlClient, extra: number): Promise<void> {
          'tls_client_auth_subject_dn', 'CN=bulk-' || g || ',O=certbound bench',
          'grant_types', jsonb_build_array('client_credentials'),
          'response_types', '[]'::jsonb,
-         'scope', 'bench:read',
+         'resources', jsonb_build_object($1::text, jsonb_build_array('bench:read')),
          'default_resource', $1::text)
        from generate_series($2::integer, $3::integer) g
        on conflict (client_id) do nothing`,

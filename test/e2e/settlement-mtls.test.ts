@@ -59,7 +59,9 @@ describe('settlement API protected by @certbound/cnf-verifier (real processes)',
     await upsertClient(stores.sql, {
       client_id: 'legacy-client', token_endpoint_auth_method: 'tls_client_auth',
       tls_client_auth_subject_dn: legacyCert.subject, tls_client_certificate_bound_access_tokens: false,
-      grant_types: ['client_credentials'], response_types: [], scope: 'settlements:read settlements:write',
+      grant_types: ['client_credentials'], response_types: [],
+      // It holds the strict demo resource too, so that refusal is the sender constraint's.
+      resources: { [LEGACY_RESOURCE]: ['settlements:read', 'settlements:write'], [DEMO_RESOURCE]: ['settlements:read'] },
       default_resource: LEGACY_RESOURCE,
     });
     await stores.close();

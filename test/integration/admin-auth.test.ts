@@ -25,7 +25,8 @@ describe('/admin/v1 authentication (RFC 8705 certificate-bound admin tokens)', (
     pki = await makeTestPki();
     ledger = await issueCertificate({ subject: 'CN=ledger,O=certbound tests', issuer: pki.clientRoot, days: 5 });
     auditor = await issueCertificate({ subject: 'CN=auditor,O=certbound tests', issuer: pki.clientRoot, days: 5 });
-    as = await startTestAuthz({ pki });
+    // auditor is an admin client (ADMIN_CLIENT_IDS) that holds the admin API without its scope.
+    as = await startTestAuthz({ pki, env: { ADMIN_CLIENT_IDS: 'admin,auditor' } });
     await as.registerResource({ identifier: OTHER_API, scopes: ['settlements:read'] });
     await as.register({
       client_id: 'ledger', token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_subject_dn: 'CN=ledger,O=certbound tests',
@@ -34,7 +35,12 @@ describe('/admin/v1 authentication (RFC 8705 certificate-bound admin tokens)', (
     // Registered for the admin API's audience, but without the admin scope.
     await as.register({
       client_id: 'auditor', token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_subject_dn: 'CN=auditor,O=certbound tests',
-      grant_types: ['client_credentials'], response_types: [], scope: 'settlements:read', default_resource: ADMIN_RESOURCE,
+      grant_types: ['client_credentials'], response_types: [], resources: { [ADMIN_RESOURCE]: [] }, default_resource: ADMIN_RESOURCE,
+    });
+    // Written past /admin/v1 (which refuses it): a client outside ADMIN_CLIENT_IDS holding the admin API.
+    await as.register({
+      client_id: 'intruder', token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_subject_dn: 'CN=ledger,O=certbound tests',
+      grant_types: ['client_credentials'], response_types: [], resources: { [ADMIN_RESOURCE]: ['admin'] }, default_resource: ADMIN_RESOURCE,
     });
   });
 
@@ -46,7 +52,8 @@ describe('/admin/v1 authentication (RFC 8705 certificate-bound admin tokens)', (
       assert.equal(res.status, 200, res.text);
       assert.equal(res.json.tls_client_auth_subject_dn, pki.admin.subject);
       assert.equal(res.json.default_resource, ADMIN_RESOURCE);
-      assert.equal(res.json.scope, 'admin');
+      assert.deepEqual(res.json.resources, { [ADMIN_RESOURCE]: ['admin'] });
+      assert.equal(res.json.scope, undefined);
       const rs = await as.admin.request('GET', `/resource-servers/${encodeURIComponent(ADMIN_RESOURCE)}`);
       assert.deepEqual(rs.json, {
         identifier: ADMIN_RESOURCE, name: 'certbound management API', scopes: ['admin'], token_format: 'jwt', access_token_ttl: null, sender_constraint_required: true,
@@ -101,6 +108,11 @@ describe('/admin/v1 authentication (RFC 8705 certificate-bound admin tokens)', (
       expectOAuthError(res, 403, 'insufficient_scope', 'access token lacks scope admin');
       assert.match(String(res.headers['www-authenticate']), /error="insufficient_scope"/);
       assert.match(String(res.headers['www-authenticate']), /scope="admin"/);
+    });
+
+    it('never issues an admin-API token to a client outside ADMIN_CLIENT_IDS, even one whose stored metadata holds it', async () => {
+      const res = await https(`${as.mtlsUrl}/token`, { ca: as.ca, identity: identity(ledger), form: { grant_type: 'client_credentials', client_id: 'intruder', scope: 'admin' } });
+      expectOAuthError(res, 400, 'invalid_target', `resource "${ADMIN_RESOURCE}" is granted only to the admin clients (ADMIN_CLIENT_IDS), and client "intruder" is not one`);
     });
 
     it('refuses a forged token: 401 invalid_token', async () => {

@@ -57,13 +57,15 @@ describe('/admin/v1/clients', () => {
       assert.deepEqual(res.json, {
         client_id: 'payments', client_name: 'Payments', token_endpoint_auth_method: 'tls_client_auth',
         tls_client_auth_subject_dn: 'CN=payments,O=certbound tests', grant_types: ['client_credentials'], response_types: [],
-        scope: 'ledger:read', default_resource: API, disabled: false,
+        resources: { [API]: ['ledger:read'] }, default_resource: API, disabled: false,
       });
       const { rows } = await as.server.stores.sql.query<{ metadata: Record<string, unknown>; disabled: boolean; version: number }>(
         'select metadata, disabled, version from clients where client_id = $1', ['payments']);
       assert.equal(rows[0]!.version, 1);
       assert.equal(rows[0]!.disabled, false);
-      assert.equal(rows[0]!.metadata.scope, 'ledger:read');
+      // Stored in the resources form: the scope was mapped to the one resource server defining it.
+      assert.deepEqual(rows[0]!.metadata.resources, { [API]: ['ledger:read'] });
+      assert.equal(rows[0]!.metadata.scope, undefined);
       assert.equal(rows[0]!.metadata.disabled, undefined, 'disabled lives in its own column');
     });
 
@@ -125,6 +127,18 @@ describe('/admin/v1/clients', () => {
       ['a scope no resource server has', tlsClient({ scope: 'ledger:read ledger:delete' }), 'scope: "ledger:delete" is not a scope of any registered resource server'],
       ['an http redirect_uri', tlsClient({ grant_types: ['authorization_code'], response_types: ['code'], redirect_uris: ['http://app.example.com/cb'] }), /^redirect_uris\[0\]: must be an https URL/],
       ['a default_resource that is not registered', tlsClient({ default_resource: 'https://unknown.test' }), 'default_resource: "https://unknown.test" is not a registered resource server'],
+      ['resources that is not an object', tlsClient({ scope: undefined, resources: [API] }), 'resources: must be an object mapping resource identifiers to arrays of scopes'],
+      ['resources naming an unregistered resource server', tlsClient({ scope: undefined, resources: { 'https://unknown.test': [] } }), 'resources["https://unknown.test"]: is not a registered resource server'],
+      ['resources with scopes that are not an array', tlsClient({ scope: undefined, resources: { [API]: 'ledger:read' } }), `resources["${API}"]: must be an array of scopes of this resource server (empty: the audience without scopes)`],
+      ['a scope of another resource server in resources', tlsClient({ scope: undefined, resources: { [API]: ['ledger:read', 'reports:read'] } }), `resources["${API}"][1]: "reports:read" is not a scope of this resource server (its scopes: ledger:read, ledger:write)`],
+      ['a repeated scope in resources', tlsClient({ scope: undefined, resources: { [API]: ['ledger:read', 'ledger:read'] } }), `resources["${API}"]: must not repeat a scope`],
+      ['a default_resource the client does not hold', tlsClient({ scope: undefined, resources: { [OTHER_API]: ['reports:read'] } }), `default_resource: "${API}" is not one of the client's resources`],
+      ['the admin API for a client outside ADMIN_CLIENT_IDS', tlsClient({ scope: undefined, client_id: 'payments-x', resources: { 'urn:certbound:admin-api': ['admin'] }, default_resource: undefined }),
+        'resources["urn:certbound:admin-api"]: urn:certbound:admin-api (the admin API) is granted only to the admin clients (ADMIN_CLIENT_IDS: admin), and "payments-x" is not one'],
+      ['the admin scope for a client outside ADMIN_CLIENT_IDS', tlsClient({ client_id: 'payments-x', scope: 'admin', default_resource: undefined }),
+        'scope: "admin" is the scope of the admin API (urn:certbound:admin-api), which is granted only to the admin clients (ADMIN_CLIENT_IDS: admin), and "payments-x" is not one'],
+      ['the admin API as default_resource of a client outside ADMIN_CLIENT_IDS', tlsClient({ client_id: 'payments-x', scope: undefined, default_resource: 'urn:certbound:admin-api' }),
+        'default_resource: urn:certbound:admin-api (the admin API) is granted only to the admin clients (ADMIN_CLIENT_IDS: admin), and "payments-x" is not one'],
       ['certificate_pinning on a private_key_jwt client', { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [] }, certificate_pinning: true }, /^certificate_pinning: is only used with tls_client_auth/],
       ['a client_id with a space', tlsClient({ client_id: 'two words' }), 'client_id: must be 1 to 255 visible ASCII characters (no spaces)'],
       ['a boolean that is a string', tlsClient({ disabled: 'yes' }), 'disabled: must be true or false'],
@@ -197,10 +211,10 @@ describe('/admin/v1/clients', () => {
 
     it('PUT replaces the metadata, bumps the ETag, and the next token request sees it', async () => {
       const current = await as.admin.request('GET', '/clients/payments');
-      const res = await as.admin.request('PUT', '/clients/payments', { json: { ...current.json, scope: 'ledger:read ledger:write' }, headers: { 'if-match': current.headers.etag as string } });
+      const res = await as.admin.request('PUT', '/clients/payments', { json: { ...current.json, resources: { [API]: ['ledger:read', 'ledger:write'] } }, headers: { 'if-match': current.headers.etag as string } });
       assert.equal(res.status, 200, res.text);
       assert.equal(res.headers.etag, `"${Number(JSON.parse(current.headers.etag as string)) + 1}"`);
-      assert.equal(res.json.scope, 'ledger:read ledger:write');
+      assert.deepEqual(res.json.resources, { [API]: ['ledger:read', 'ledger:write'] });
       const issued = await token('payments', payments);
       assert.equal(issued.status, 200, issued.text);
       assert.equal(issued.json.scope, 'ledger:read ledger:write');

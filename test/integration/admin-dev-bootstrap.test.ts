@@ -51,7 +51,8 @@ describe('dev setup: bootstrap the admin client and call /admin/v1 with curl', (
     assert.match(out, /"client_id":"admin"/, 'the client list');
     assert.match(out, /"x5t#S256"/, 'the certificate was registered');
     assert.match(out, /ETag: "1"/i, 'GET answered the ETag');
-    assert.match(out, /"scope":"settlements:read settlements:write"/, 'the PUT was applied');
+    // The README's `scope` is mapped to the one resource server defining it; answers use `resources`.
+    assert.match(out, /"resources":\{"https:\/\/localhost:9443":\["settlements:read","settlements:write"\]\}/, 'the PUT was applied');
     assert.match(out, /"action":"client.update"/, 'the audit log');
     assert.doesNotMatch(out, /"error"/, `no refusal:\n${out}`);
 

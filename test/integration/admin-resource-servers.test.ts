@@ -70,10 +70,29 @@ describe('/admin/v1/resource-servers', () => {
     assert.equal(rest.json.next_cursor, null);
   });
 
-  it('refuses to delete one that a client names as default_resource: 409', async () => {
+  it('refuses to delete one that a client holds: 409 naming the clients', async () => {
     expectOAuthError(await as.admin.request('DELETE', path(API)), 409, 'conflict',
-      `resource server "${API}" is the default_resource of client "trader"; change it first`);
-    expectOAuthError(await as.admin.request('DELETE', path('urn:certbound:admin-api')), 409, 'conflict', /default_resource of client "admin"/);
+      `resource server "${API}" is held by client "trader"; remove it from their resources first`);
+  });
+
+  it('refuses to remove a scope that a client holds: 409 naming the clients; an unheld scope goes', async () => {
+    const current = await as.admin.request('GET', path(API));
+    const etag = current.headers.etag as string;
+    expectOAuthError(await as.admin.request('PUT', path(API), { json: { ...current.json, scopes: ['fx:quote'] }, headers: { 'if-match': etag } }), 409, 'conflict',
+      `scopes: "fx:trade" of resource server "${API}" is held by client "trader"; remove it from their resources first`);
+    // Adding one and removing it again, while nobody holds it, is fine.
+    const added = await as.admin.request('PUT', path(API), { json: { ...current.json, scopes: ['fx:quote', 'fx:trade', 'fx:cancel'] }, headers: { 'if-match': etag } });
+    assert.equal(added.status, 200, added.text);
+    const removed = await as.admin.request('PUT', path(API), { json: { ...current.json, scopes: ['fx:quote', 'fx:trade'] }, headers: { 'if-match': added.headers.etag as string } });
+    assert.equal(removed.status, 200, removed.text);
+  });
+
+  it('the admin API\'s resource server is certbound\'s: PUT and DELETE are 409', async () => {
+    const admin = await as.admin.request('GET', path('urn:certbound:admin-api'));
+    expectOAuthError(await as.admin.request('PUT', path('urn:certbound:admin-api'), { json: { ...admin.json, scopes: ['admin', 'read'] }, headers: { 'if-match': admin.headers.etag as string } }), 409, 'conflict',
+      'resource server "urn:certbound:admin-api" is the admin API, registered and managed by certbound; it cannot be changed');
+    expectOAuthError(await as.admin.request('DELETE', path('urn:certbound:admin-api')), 409, 'conflict',
+      'resource server "urn:certbound:admin-api" is the admin API, registered and managed by certbound; it cannot be deleted');
   });
 
   it('deletes one nobody uses: 204, then 404', async () => {
@@ -92,6 +111,7 @@ describe('/admin/v1/resource-servers', () => {
     ['an identifier too long for an index entry', { identifier: `https://x.test/${'é'.repeat(600)}` }, 'identifier: must be an absolute URI of at most 1024 bytes'],
     ['a scope with a space', { identifier: 'https://y.test', scopes: ['a b'] }, 'scopes[0]: is not a scope token (RFC 6749 §3.3)'],
     ['a reserved scope', { identifier: 'https://y.test', scopes: ['openid'] }, 'scopes[0]: "openid" is reserved by the authorization server'],
+    ['the admin scope', { identifier: 'https://billing.test', scopes: ['invoices:read', 'admin'] }, 'scopes[1]: "admin" is reserved for the admin API (urn:certbound:admin-api)'],
     ['a repeated scope', { identifier: 'https://y.test', scopes: ['a', 'a'] }, 'scopes: must not repeat a scope'],
     ['an unknown token format', { identifier: 'https://y.test', token_format: 'paseto' }, 'token_format: must be "jwt" or "opaque"'],
     ['a negative lifetime', { identifier: 'https://y.test', access_token_ttl: -5 }, 'access_token_ttl: must be null (the server default) or an integer number of seconds from 1 to 86400'],

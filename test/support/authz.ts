@@ -9,7 +9,8 @@ import { Writable } from 'node:stream';
 import { loadConfig } from '../../apps/authz-server/src/config.ts';
 import { createLogger } from '../../apps/authz-server/src/log.ts';
 import { startAuthzServer, type AuthzServer } from '../../apps/authz-server/src/main.ts';
-import { upsertClient, upsertResourceServer } from '../../apps/authz-server/src/storage/clients-queries.ts';
+import { listResourceServers, upsertClient, upsertResourceServer } from '../../apps/authz-server/src/storage/clients-queries.ts';
+import type { SqlClient } from '../../apps/authz-server/src/storage/sql.ts';
 import { issueCertificate, type IssuedCertificate } from '../../apps/authz-server/src/pki/issue.ts';
 import { freePort, https, type HttpsAnswer, type TlsIdentity } from './https.ts';
 
@@ -45,6 +46,10 @@ export interface TestAuthz {
   env: Record<string, string>;
   /** The bootstrapped `admin` client: its certificate, a token, and calls to /admin/v1. */
   admin: TestAdmin;
+  /**
+   * Writes the client straight into the store (no admin validation). Metadata in the old form
+   * (`scope` + `default_resource`, no `resources`) is stored as db/migrations/0004 moves it.
+   */
   register(metadata: Record<string, unknown>): Promise<unknown>;
   registerResource(rs: { identifier: string; scopes: string[]; token_format?: 'jwt' | 'opaque'; sender_constraint_required?: boolean; access_token_ttl?: number | null }): Promise<unknown>;
   close(): Promise<void>;
@@ -123,7 +128,7 @@ export async function startTestAuthz(options: {
     logs,
     env,
     admin: testAdmin(mtlsUrl, pki.serverCa.certPem, { cert: pki.admin.certPem, key: pki.admin.keyPem }),
-    register: (metadata) => upsertClient(server.stores.sql, metadata as Parameters<typeof upsertClient>[1]),
+    register: async (metadata) => upsertClient(server.stores.sql, await asStored(server.stores.sql, metadata) as Parameters<typeof upsertClient>[1]),
     registerResource: (rs) => upsertResourceServer(server.stores.sql, {
       name: rs.identifier, token_format: 'jwt', sender_constraint_required: false, access_token_ttl: null, ...rs,
     }),
@@ -132,6 +137,21 @@ export async function startTestAuthz(options: {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The old form as migration 0004 moves it: each scope held on every resource server defining it. */
+async function asStored(sql: SqlClient, metadata: Record<string, unknown>): Promise<Record<string, unknown>> {
+  if (metadata.resources !== undefined) return metadata;
+  const scopes = typeof metadata.scope === 'string' ? metadata.scope.split(' ').filter(Boolean) : [];
+  const resources: Record<string, string[]> = {};
+  for (const rs of await listResourceServers(sql)) {
+    const held = scopes.filter((s) => rs.scopes.includes(s));
+    if (held.length) resources[rs.identifier] = held;
+  }
+  if (typeof metadata.default_resource === 'string') resources[metadata.default_resource] ??= [];
+  const statics = scopes.filter((s) => s === 'openid' || s === 'offline_access');
+  const { scope: _scope, ...rest } = metadata;
+  return { ...rest, ...(statics.length ? { scope: statics.join(' ') } : {}), resources };
 }
 
 function pick(env: Record<string, string> | undefined, names: string[]): Record<string, string> {

@@ -34,7 +34,7 @@ export async function bootstrapDevRegistrations(sql: SqlClient, pki: DevPki): Pr
       tls_client_certificate_bound_access_tokens: true,
       grant_types: ['client_credentials'],
       response_types: [],
-      scope: DEMO_SCOPES.join(' '),
+      resources: { [DEMO_RESOURCE]: DEMO_SCOPES },
       default_resource: DEMO_RESOURCE,
     });
     created.push(`client ${DEMO_CLIENT_ID}`);

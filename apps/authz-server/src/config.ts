@@ -53,6 +53,8 @@ export interface Config {
   readonly adminSubjectDn: string | undefined;
   /** SAN URI (e.g. a SPIFFE ID) of the admin client's certificate; exclusive with adminSubjectDn. */
   readonly adminSanUri: string | undefined;
+  /** Client ids that may hold the admin API's resource (urn:certbound:admin-api); the first is registered on first start. */
+  readonly adminClientIds: readonly string[];
 }
 
 export class ConfigError extends Error {
@@ -189,6 +191,22 @@ function adminMatcher(env: Env): { adminSubjectDn: string | undefined; adminSanU
   return { adminSubjectDn, adminSanUri };
 }
 
+/**
+ * ADMIN_CLIENT_IDS: the only clients granted the admin API's resource. Each a client_id as the
+ * admin API accepts one (RFC 6749 Appendix A.1 VSCHAR without space or comma); none repeated.
+ */
+function adminClientIds(raw: string | undefined): readonly string[] {
+  if (raw === undefined) return Object.freeze(['admin']);
+  const ids = raw.split(',').map((s) => s.trim());
+  for (const id of ids) {
+    if (!/^[\x21-\x2b\x2d-\x7e]{1,255}$/.test(id)) {
+      throw new ConfigError('ADMIN_CLIENT_IDS', `"${id}" is not a client_id (1 to 255 visible ASCII characters, no space or comma)`);
+    }
+  }
+  if (new Set(ids).size !== ids.length) throw new ConfigError('ADMIN_CLIENT_IDS', 'names a client twice');
+  return Object.freeze(ids);
+}
+
 function revocationMode(raw: string | undefined): RevocationMode {
   if (raw === undefined) return 'soft';
   if (!(REVOCATION_MODES as readonly string[]).includes(raw)) throw new ConfigError('REVOCATION_CHECK', `"${raw}" is not one of ${REVOCATION_MODES.join(', ')}`);
@@ -284,6 +302,7 @@ export function loadConfig(env: Env = process.env): Config {
     fapiProfile: fapiProfile(optional(env, 'FAPI_PROFILE')),
     devBootstrap: tlsCertFile === undefined,
     ...adminMatcher(env),
+    adminClientIds: adminClientIds(optional(env, 'ADMIN_CLIENT_IDS')),
   });
 }
 
@@ -314,4 +333,5 @@ export const CONFIG_REFERENCE: ReadonlyArray<{ name: string; default: string; de
   { name: 'FAPI_PROFILE', default: 'unset: per client', description: '`2.0` applies the FAPI 2.0 Security Profile to every client (PAR, PKCE S256, sender-constrained tokens, no public clients); unset, a client opts in with `fapi_profile: "2.0"`.' },
   { name: 'ADMIN_SUBJECT_DN', default: 'unset: dev PKI admin.pem', description: 'Subject DN of the admin client certificate; the `admin` client is registered with it on first start (`/admin/v1`).' },
   { name: 'ADMIN_SAN_URI', default: 'unset', description: 'SAN URI (e.g. SPIFFE ID) of the admin client certificate, instead of ADMIN_SUBJECT_DN.' },
+  { name: 'ADMIN_CLIENT_IDS', default: 'admin', description: 'Comma-separated client ids that may hold the admin API\'s resource `urn:certbound:admin-api`; no other client can be registered with it or get a token for it. The first is the client registered on first start.' },
 ];

@@ -26,7 +26,7 @@ import type { AdminMatcher } from './admin/bootstrap.ts';
 import { createClientRevocations } from './storage/client-revocations.ts';
 import { applyClientDefaults } from './oauth/client-defaults.ts';
 import type { ServerTlsMaterial } from './http/tls-options.ts';
-import type { ResourceServerRecord } from './oauth/resource-servers.ts';
+import type { ResourceServerRecord } from './oidc/resource-indicators.ts';
 
 export interface AuthzServer {
   readonly config: Config;
@@ -103,10 +103,13 @@ export async function startAuthzServer(
     if (devPki) {
       for (const what of await bootstrapDevRegistrations(stores.sql, devPki)) logger.info({ event: 'bootstrap' }, `registered ${what}`);
     }
-    const admin = await bootstrapAdmin(stores.sql, adminMatcher(config, devPki));
+    const admin = await bootstrapAdmin(stores.sql, adminMatcher(config, devPki), config.adminClientIds);
     for (const what of admin.created) logger.info({ event: 'bootstrap' }, `registered ${what}`);
     if (admin.missingAdmin) {
       logger.warn({ event: 'bootstrap' }, 'no admin client: set ADMIN_SUBJECT_DN or ADMIN_SAN_URI to register one on the next start; /admin/v1 accepts no one until then');
+    }
+    if (admin.strayAdminHolders.length > 0) {
+      logger.warn({ event: 'bootstrap', clients: admin.strayAdminHolders }, `clients ${admin.strayAdminHolders.join(', ')} hold the admin API's resource but are not in ADMIN_CLIENT_IDS: it is refused to them; remove it from their resources or add them to ADMIN_CLIENT_IDS`);
     }
     const clientRevocations = createClientRevocations(stores.kv);
     const revocation = createRevocationChecker({
@@ -149,6 +152,7 @@ export async function startAuthzServer(
       revokeGrant: (grantId) => stores.adapterFactory('RefreshToken').revokeByGrantId(grantId),
       validateWithProvider: async (metadata) => provider.Client.validate(applyClientDefaults(metadata, STATIC_SCOPES) as Parameters<typeof provider.Client.validate>[0]),
       staticScopes: STATIC_SCOPES,
+      adminClientIds: config.adminClientIds,
       signingAlgs: SIGNING_ALGS,
       invalidateClient: (clientId) => stores.clientCache.invalidate(clientId),
     });

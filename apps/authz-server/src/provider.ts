@@ -7,7 +7,7 @@ import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import { createClientCertificateChecks, type CertificateSource } from './oauth/client-certificate.ts';
 import type { VerdictCache } from './mtls/connection-verdict.ts';
-import { createResourceIndicators, type ResourceServerRecord } from './oauth/resource-servers.ts';
+import { createResourceIndicators, type ResourceServerRecord } from './oidc/resource-indicators.ts';
 import { createRefusalReporter } from './oauth/refusals.ts';
 import { createHostHeaderCheck } from './http/host-header.ts';
 import { logAppErrors } from './http/app-errors.ts';
@@ -96,11 +96,11 @@ export function createProvider(deps: ProviderDeps): Provider {
     extraClientMetadata: {
       // default_resource: the audience a client gets when it names none (RFC 8707 §2).
       // introspection_allowed: a resource server's client may introspect others' tokens.
-      // resource_scopes: the resource-server part of the registered `scope` (client-defaults.ts).
+      // resources: resource identifier -> the scopes of it the client holds (oidc/resource-indicators.ts).
       // fapi_profile: "2.0" puts one client under the FAPI 2.0 Security Profile (oauth/fapi.ts).
       // certificate_pinning: a tls_client_auth client accepts only its certificates registered
       // through /admin/v1; certificate_thumbprints: those, attached by storage/client-adapter.ts.
-      properties: ['default_resource', 'introspection_allowed', 'resource_scopes', 'fapi_profile', 'certificate_pinning', 'certificate_thumbprints'],
+      properties: ['default_resource', 'introspection_allowed', 'resources', 'fapi_profile', 'certificate_pinning', 'certificate_thumbprints'],
       validator(_ctx, key, value, metadata) {
         if (key === 'certificate_pinning' && value !== undefined && typeof value !== 'boolean') {
           throw new Error('certificate_pinning must be a boolean');
@@ -112,6 +112,10 @@ export function createProvider(deps: ProviderDeps): Provider {
         if (key === 'fapi_profile') applyClientPolicy(metadata as Record<string, unknown>, config.fapiProfile);
         if (key === 'default_resource' && value !== undefined && (typeof value !== 'string' || !URL.canParse(value))) {
           throw new Error('default_resource must be an absolute URI');
+        }
+        if (key === 'resources' && value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value)
+          || !Object.values(value).every((scopes) => Array.isArray(scopes) && scopes.every((s) => typeof s === 'string')))) {
+          throw new Error('resources must map resource identifiers to arrays of scopes');
         }
         if (key === 'introspection_allowed' && value !== undefined && typeof value !== 'boolean') {
           throw new Error('introspection_allowed must be a boolean');
@@ -173,6 +177,7 @@ export function createProvider(deps: ProviderDeps): Provider {
         find: deps.findResourceServer,
         defaultTtl: config.accessTokenTtl,
         signingAlg: 'ES256',
+        adminClientIds: config.adminClientIds,
       }),
     } as Configuration['features'],
     ttl: {

@@ -3,6 +3,8 @@
 // (admin/client-metadata.ts), so the CLI checks only the shape of each flag value.
 // `update` reads the client (GET, ETag), changes what the flags name, and writes it back with
 // If-Match (RFC 9110 §13.1.1): a change made by someone else in between is a 412, never lost.
+// Scopes belong to resource servers: `--resource "URI SCOPE..."` sets what the client holds on
+// each (metadata `resources`); `--scope` still works where each scope has one resource server.
 import { isIP } from 'node:net';
 import type { CliIo, Command, CommandGroup, FlagSpec, FlagValues } from '../cli.ts';
 import { answerObject, segment } from './api.ts';
@@ -31,7 +33,8 @@ const fieldFlags = {
   'san-dns': { type: 'string', help: 'tls_client_auth_san_dns' },
   'san-ip': { type: 'string', help: 'tls_client_auth_san_ip (IPv4 or IPv6)', check: (v) => (isIP(v) ? undefined : 'not an IP address') },
   'san-email': { type: 'string', help: 'tls_client_auth_san_email' },
-  scope: { type: 'strings', help: 'scope the client may request; space-separated or repeated' },
+  resource: { type: 'strings', help: 'a resource server the client holds and its scopes there: "URI SCOPE SCOPE..." (URI alone: the audience without scopes); repeated; replaces the client\'s resources' },
+  scope: { type: 'strings', help: 'scopes the client holds, each of exactly one resource server (mapped to it); space-separated or repeated; replaces the client\'s resources' },
   'default-resource': { type: 'string', help: 'default_resource: the audience when a token request names none', check: checkAbsoluteUri },
   'grant-type': { type: 'strings', help: 'grant_types: client_credentials (server default), authorization_code, refresh_token' },
   'redirect-uri': { type: 'strings', help: 'redirect_uris (authorization_code)' },
@@ -52,6 +55,7 @@ async function fieldsOf(flags: FieldFlags, io: CliIo): Promise<Record<string, un
   if (flags['auth-method'] !== undefined) fields.token_endpoint_auth_method = flags['auth-method'];
   for (const [flag, field] of Object.entries(MATCHERS)) if (flags[flag as keyof typeof MATCHERS] !== undefined) fields[field] = flags[flag as keyof typeof MATCHERS];
   if (flags.scope.length > 0) fields.scope = words(flags.scope).join(' ');
+  if (flags.resource.length > 0) fields.resources = resourcesOf(flags.resource);
   if (flags['default-resource'] !== undefined) fields.default_resource = flags['default-resource'];
   if (flags['grant-type'].length > 0) fields.grant_types = flags['grant-type'];
   if (flags['redirect-uri'].length > 0) fields.redirect_uris = flags['redirect-uri'];
@@ -63,23 +67,53 @@ async function fieldsOf(flags: FieldFlags, io: CliIo): Promise<Record<string, un
   return fields;
 }
 
-/** `body` with `fields` set; a matcher among them replaces the client's matcher (it has exactly one). */
+/** --resource "URI SCOPE..." values as `resources`; the server validates URIs and scopes. */
+function resourcesOf(values: readonly string[]): Record<string, string[]> {
+  const resources: Record<string, string[]> = {};
+  for (const value of values) {
+    const [identifier, ...scopes] = value.split(/\s+/).filter(Boolean);
+    if (identifier === undefined) throw new LateUsageError('--resource: give "URI SCOPE..." (the resource server, then its scopes)');
+    const problem = checkAbsoluteUri(identifier);
+    if (problem !== undefined) throw new LateUsageError(`--resource ${identifier}: ${problem}`);
+    if (Object.hasOwn(resources, identifier)) throw new LateUsageError(`--resource ${identifier}: given twice; list all its scopes in one --resource`);
+    Object.defineProperty(resources, identifier, { value: scopes, enumerable: true, writable: true, configurable: true });
+  }
+  return resources;
+}
+
+/** `{"https://a": ["x", "y"], "https://b": []}` as `https://a (x y); https://b (no scopes)`. */
+function resourcesSummary(resources: unknown): string {
+  if (resources === null || typeof resources !== 'object' || Array.isArray(resources)) return show(resources);
+  const entries = Object.entries(resources);
+  if (entries.length === 0) return '-';
+  return entries.map(([identifier, scopes]) => `${show(identifier)} (${Array.isArray(scopes) && scopes.length ? scopes.map(show).join(' ') : 'no scopes'})`).join('; ');
+}
+
+/**
+ * `body` with `fields` set; a matcher among them replaces the client's matcher (it has exactly
+ * one), and --scope or --resource replaces what the client holds (the server would otherwise
+ * add a mapped `scope` to the `resources` it was given).
+ */
 function withFields(body: Record<string, unknown>, fields: Record<string, unknown>): Record<string, unknown> {
   const out = { ...body };
   if (Object.values(MATCHERS).some((m) => m in fields)) for (const m of Object.values(MATCHERS)) delete out[m];
+  if ('scope' in fields || 'resources' in fields) {
+    // openid / offline_access stay in `scope` unless --scope replaces it too.
+    delete out.resources;
+  }
   return { ...out, ...fields };
 }
 
 /** The order `show` prints fields in; anything else follows. */
 const FIELD_ORDER = [
   'client_id', 'client_name', 'disabled', 'token_endpoint_auth_method', 'token_endpoint_auth_signing_alg', ...Object.values(MATCHERS),
-  'certificate_pinning', 'tls_client_certificate_bound_access_tokens', 'dpop_bound_access_tokens', 'scope', 'default_resource',
+  'certificate_pinning', 'tls_client_certificate_bound_access_tokens', 'dpop_bound_access_tokens', 'resources', 'scope', 'default_resource',
   'grant_types', 'response_types', 'redirect_uris', 'contacts', 'introspection_allowed', 'require_pushed_authorization_requests', 'fapi_profile', 'jwks',
 ];
 
 function describeClient(client: Record<string, unknown>, etag: string | undefined): string {
   const keys = [...FIELD_ORDER.filter((k) => k in client), ...Object.keys(client).filter((k) => !FIELD_ORDER.includes(k)).sort()];
-  const entries: [string, unknown][] = keys.map((k) => [k, k === 'jwks' ? jwksSummary(client.jwks) : client[k]]);
+  const entries: [string, unknown][] = keys.map((k) => [k, k === 'jwks' ? jwksSummary(client.jwks) : k === 'resources' ? resourcesSummary(client.resources) : client[k]]);
   if (etag !== undefined) entries.push(['etag', etag]);
   return summary(entries);
 }
@@ -135,8 +169,8 @@ const list: Command<typeof listFlags> = {
       if (flags.json) return printJson(io, { items, next_cursor: null });
       if (items.length === 0) return io.stdout('no clients registered\n');
       io.stdout(table(
-        ['CLIENT_ID', 'STATUS', 'AUTH_METHOD', 'SUBJECT', 'SCOPE'],
-        items.map((c) => [show(c.client_id), c.disabled === true ? 'disabled' : 'enabled', show(c.token_endpoint_auth_method ?? 'tls_client_auth'), matcherOf(c), show(c.scope)]),
+        ['CLIENT_ID', 'STATUS', 'AUTH_METHOD', 'SUBJECT', 'RESOURCES'],
+        items.map((c) => [show(c.client_id), c.disabled === true ? 'disabled' : 'enabled', show(c.token_endpoint_auth_method ?? 'tls_client_auth'), matcherOf(c), resourcesSummary(c.resources)]),
       ));
     }),
 };

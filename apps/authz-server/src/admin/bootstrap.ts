@@ -1,8 +1,9 @@
-// First start: the admin API's own resource server and the `admin` client, each registered only
-// when absent (several instances may start at once: insert ... on conflict do nothing), each with
-// its audit row in the same transaction. The admin is an OAuth client like any other: it
-// authenticates with tls_client_auth and its plain client_credentials request
-// (client_id=admin&scope=admin) gets a certificate-bound token for ADMIN_RESOURCE.
+// First start: the admin API's own resource server and the admin client (the first of
+// ADMIN_CLIENT_IDS, `admin` by default), each registered only when absent (several instances may
+// start at once: insert ... on conflict do nothing), each with its audit row in the same
+// transaction. The admin is an OAuth client like any other: it authenticates with
+// tls_client_auth, holds ADMIN_RESOURCE with scope `admin`, and its plain client_credentials
+// request (client_id=admin&scope=admin) gets a certificate-bound token for it.
 import type { SqlClient } from '../storage/sql.ts';
 import type { ClientMetadata } from '../storage/clients-queries.ts';
 import { insertClient } from '../storage/admin-clients-queries.ts';
@@ -11,11 +12,12 @@ import { appendAudit } from '../storage/audit-queries.ts';
 import { changedFields, SYSTEM_ACTOR, targets } from './audit.ts';
 import { clientView } from './routes/clients.ts';
 import { resourceServerView } from './routes/resource-servers.ts';
-import { ADMIN_SCOPE } from './authenticate.ts';
+import { ADMIN_RESOURCE, ADMIN_SCOPE } from '../oidc/resource-indicators.ts';
+import { clientsHoldingResource } from '../storage/admin-clients-queries.ts';
 
+/** The default of ADMIN_CLIENT_IDS: the client registered on first start. */
 export const ADMIN_CLIENT_ID = 'admin';
-/** The admin API's resource indicator (RFC 8707): the audience of admin tokens. */
-export const ADMIN_RESOURCE = 'urn:certbound:admin-api';
+export { ADMIN_RESOURCE };
 
 export type AdminMatcher = { tls_client_auth_subject_dn: string } | { tls_client_auth_san_uri: string };
 
@@ -24,6 +26,12 @@ export interface AdminBootstrap {
   created: string[];
   /** true when there is no admin client and none could be registered (no matcher configured) */
   missingAdmin: boolean;
+  /**
+   * Clients whose metadata holds ADMIN_RESOURCE but that are not in ADMIN_CLIENT_IDS (e.g. kept by
+   * db/migrations/0004 from a flat `scope` with `admin`): the token endpoint refuses them that
+   * resource; listed so the operator can remove it or add them to ADMIN_CLIENT_IDS.
+   */
+  strayAdminHolders: string[];
 }
 
 async function audited(tx: SqlClient, action: string, target: string, after: Record<string, unknown>): Promise<void> {
@@ -31,8 +39,14 @@ async function audited(tx: SqlClient, action: string, target: string, after: Rec
   await appendAudit(tx, { requestId: 'bootstrap', actorClientId: SYSTEM_ACTOR, actorX5t: null, action, target, before: null, after: diff.after });
 }
 
-export async function bootstrapAdmin(sql: SqlClient, matcher: AdminMatcher | undefined): Promise<AdminBootstrap> {
+export async function bootstrapAdmin(
+  sql: SqlClient,
+  matcher: AdminMatcher | undefined,
+  adminClientIds: readonly string[] = [ADMIN_CLIENT_ID],
+): Promise<AdminBootstrap> {
   const created: string[] = [];
+  const adminClientId = adminClientIds[0] ?? ADMIN_CLIENT_ID;
+  const strayAdminHolders = (await clientsHoldingResource(sql, ADMIN_RESOURCE, { limit: 100 })).filter((id) => !adminClientIds.includes(id));
   await sql.transaction(async (tx) => {
     const rs = await insertResourceServer(tx, {
       identifier: ADMIN_RESOURCE,
@@ -48,27 +62,27 @@ export async function bootstrapAdmin(sql: SqlClient, matcher: AdminMatcher | und
     }
   });
 
-  const { rows } = await sql.query<{ n: number }>('select count(*)::int as n from clients where client_id = $1', [ADMIN_CLIENT_ID]);
-  if (rows[0]!.n > 0) return { created, missingAdmin: false };
-  if (matcher === undefined) return { created, missingAdmin: true };
+  const { rows } = await sql.query<{ n: number }>('select count(*)::int as n from clients where client_id = $1', [adminClientId]);
+  if (rows[0]!.n > 0) return { created, missingAdmin: false, strayAdminHolders };
+  if (matcher === undefined) return { created, missingAdmin: true, strayAdminHolders };
 
   const metadata: ClientMetadata = {
-    client_id: ADMIN_CLIENT_ID,
+    client_id: adminClientId,
     client_name: 'certbound administrator',
     token_endpoint_auth_method: 'tls_client_auth',
     ...matcher,
     tls_client_certificate_bound_access_tokens: true,
     grant_types: ['client_credentials'],
     response_types: [],
-    scope: ADMIN_SCOPE,
+    resources: { [ADMIN_RESOURCE]: [ADMIN_SCOPE] },
     default_resource: ADMIN_RESOURCE,
   };
   await sql.transaction(async (tx) => {
     const client = await insertClient(tx, metadata, false);
     if (client) {
-      await audited(tx, 'client.create', targets.client(ADMIN_CLIENT_ID), clientView(client));
-      created.push(`client ${ADMIN_CLIENT_ID} (${Object.entries(matcher).map(([k, v]) => `${k} "${v}"`).join('')})`);
+      await audited(tx, 'client.create', targets.client(adminClientId), clientView(client));
+      created.push(`client ${adminClientId} (${Object.entries(matcher).map(([k, v]) => `${k} "${v}"`).join('')})`);
     }
   });
-  return { created, missingAdmin: false };
+  return { created, missingAdmin: false, strayAdminHolders };
 }

@@ -10,6 +10,7 @@ import { parseIp } from '../mtls/ip-address.ts';
 import { AdminError, invalidMetadata } from './errors.ts';
 import { refuseUnknownFields } from './body.ts';
 import { certificateJwk, certificateOfJwk } from './certificates.ts';
+import { ADMIN_RESOURCE, mayHoldResource, scopesToResources, type HeldResources } from '../oidc/resource-indicators.ts';
 
 export const AUTH_METHODS = ['tls_client_auth', 'self_signed_tls_client_auth', 'private_key_jwt'] as const;
 export type AuthMethod = (typeof AUTH_METHODS)[number];
@@ -40,6 +41,8 @@ export const CLIENT_FIELDS: ReadonlySet<string> = new Set([
   'response_types',
   'redirect_uris',
   'scope',
+  // certbound: resource identifier -> the scopes of that resource server the client holds
+  'resources',
   'default_resource',
   'introspection_allowed',
   'dpop_bound_access_tokens',
@@ -68,6 +71,8 @@ export interface ClientValidationContext {
   resourceServers: ReadonlyMap<string, readonly string[]>;
   /** scopes oidc-provider knows statically (openid, offline_access) */
   staticScopes: ReadonlySet<string>;
+  /** ADMIN_CLIENT_IDS: the only clients that may hold ADMIN_RESOURCE */
+  adminClientIds: readonly string[];
   signingAlgs: readonly string[];
   /** oidc-provider's own client validation (throws its InvalidClientMetadata) */
   validateWithProvider(metadata: ClientMetadata): Promise<void>;
@@ -204,6 +209,87 @@ function providerRefusal(err: unknown): AdminError {
   return CLIENT_FIELDS.has(first!) && rest.length ? fail(first!, rest.join(' ')) : fail('metadata', text);
 }
 
+/** `resources["https://x"]`: the JSON path of one member, as the 400s name it. */
+const memberPath = (identifier: string) => `resources[${JSON.stringify(identifier.slice(0, 200))}]`;
+
+const MAX_RESOURCES = 50;
+
+/**
+ * The resource servers the client holds and its scopes on each (DESIGN.md: scopes belong to a
+ * resource server). `resources` is the form stored and answered; `scope` (RFC 7591 §2) still
+ * works where each of its scopes belongs to exactly one registered resource server, which it is
+ * mapped to (both may be given: their union is held). `scope` keeps only openid/offline_access.
+ * `default_resource` must be a held resource; in a registration without `resources` (the `scope`
+ * form) it is held with whatever scopes `scope` maps to it, possibly none, as before.
+ * ADMIN_RESOURCE is held only by ADMIN_CLIENT_IDS.
+ */
+function resourcesOf(body: Record<string, unknown>, ctx: ClientValidationContext, clientId: string): { statics: string[]; resources: HeldResources; defaultResource: string | undefined } {
+  // Where each held resource came from, so a refusal names the field the caller wrote.
+  const origin = new Map<string, string>();
+  const resources: HeldResources = {};
+
+  const statics: string[] = [];
+  const scope = body.scope;
+  if (scope !== undefined) {
+    if (typeof scope !== 'string' || scope.length > 4096) throw fail('scope', 'must be a space-separated string of scopes');
+    const scopes = scope.split(' ').filter(Boolean);
+    for (const s of scopes) {
+      if (!SCOPE_TOKEN.test(s)) throw fail('scope', `"${s.slice(0, 100)}" is not a scope token (RFC 6749 §3.3)`);
+    }
+    if (new Set(scopes).size !== scopes.length) throw fail('scope', 'must not repeat a scope');
+    statics.push(...scopes.filter((s) => ctx.staticScopes.has(s)));
+    const mapped = scopesToResources(scopes.filter((s) => !ctx.staticScopes.has(s)), ctx.resourceServers);
+    if (mapped.unknown !== undefined) throw fail('scope', `"${mapped.unknown.slice(0, 100)}" is not a scope of any registered resource server`);
+    if (mapped.ambiguous !== undefined) {
+      const { scope: shared, identifiers } = mapped.ambiguous;
+      throw fail('scope', `"${shared}" is a scope of ${identifiers.length} resource servers (${identifiers.join(', ')}); name the one meant with resources: {"<identifier>": ["${shared}"]}`);
+    }
+    for (const [identifier, scopes] of Object.entries(mapped.resources)) {
+      resources[identifier] = scopes;
+      origin.set(identifier, 'scope');
+    }
+  }
+
+  const given = body.resources;
+  if (given !== undefined) {
+    if (given === null || typeof given !== 'object' || Array.isArray(given)) throw fail('resources', 'must be an object mapping resource identifiers to arrays of scopes');
+    const entries = Object.entries(given);
+    if (entries.length > MAX_RESOURCES) throw fail('resources', `must name at most ${MAX_RESOURCES} resource servers`);
+    for (const [identifier, scopes] of entries) {
+      const field = memberPath(identifier);
+      const defined = ctx.resourceServers.get(identifier);
+      if (defined === undefined) throw fail(field, 'is not a registered resource server');
+      if (!Array.isArray(scopes)) throw fail(field, 'must be an array of scopes of this resource server (empty: the audience without scopes)');
+      scopes.forEach((s: unknown, i) => {
+        if (typeof s !== 'string' || !SCOPE_TOKEN.test(s)) throw fail(`${field}[${i}]`, 'is not a scope token (RFC 6749 §3.3)');
+        if (!defined.includes(s)) throw fail(`${field}[${i}]`, `"${s.slice(0, 100)}" is not a scope of this resource server (its scopes: ${defined.join(', ') || 'none'})`);
+      });
+      if (new Set(scopes).size !== scopes.length) throw fail(field, 'must not repeat a scope');
+      const union = [...new Set([...(resources[identifier] ?? []), ...(scopes as string[])])];
+      resources[identifier] = union;
+      origin.set(identifier, field);
+    }
+  }
+
+  const defaultResource = string(body, 'default_resource');
+  if (defaultResource !== undefined) {
+    if (!ctx.resourceServers.has(defaultResource)) throw fail('default_resource', `"${defaultResource.slice(0, 200)}" is not a registered resource server`);
+    if (resources[defaultResource] === undefined) {
+      if (given !== undefined) throw fail('default_resource', `"${defaultResource.slice(0, 200)}" is not one of the client's resources`);
+      resources[defaultResource] = [];
+      origin.set(defaultResource, 'default_resource');
+    }
+  }
+
+  // DESIGN.md: the admin resource is granted only to the configured admin clients.
+  if (resources[ADMIN_RESOURCE] !== undefined && !mayHoldResource(ADMIN_RESOURCE, clientId, ctx.adminClientIds)) {
+    const field = origin.get(ADMIN_RESOURCE)!;
+    const what = field === 'scope' ? `"${resources[ADMIN_RESOURCE]!.join(' ')}" is the scope of the admin API (${ADMIN_RESOURCE}), which` : `${ADMIN_RESOURCE} (the admin API)`;
+    throw fail(field, `${what} is granted only to the admin clients (ADMIN_CLIENT_IDS: ${ctx.adminClientIds.join(', ')}), and "${clientId}" is not one`);
+  }
+  return { statics, resources, defaultResource };
+}
+
 export async function validateClientMetadata(body: Record<string, unknown>, ctx: ClientValidationContext): Promise<ValidatedClient> {
   if (body.client_secret !== undefined) throw fail('client_secret', 'client secrets are not supported; use tls_client_auth, self_signed_tls_client_auth or private_key_jwt');
   refuseUnknownFields(body, CLIENT_FIELDS, 'invalid_client_metadata');
@@ -262,24 +348,10 @@ export async function validateClientMetadata(body: Record<string, unknown>, ctx:
     metadata.redirect_uris = redirectUris;
   }
 
-  const scope = body.scope;
-  if (scope !== undefined) {
-    if (typeof scope !== 'string' || scope.length > 4096) throw fail('scope', 'must be a space-separated string of scopes');
-    const scopes = scope.split(' ').filter(Boolean);
-    const known = new Set([...ctx.staticScopes, ...[...ctx.resourceServers.values()].flat()]);
-    for (const s of scopes) {
-      if (!SCOPE_TOKEN.test(s)) throw fail('scope', `"${s.slice(0, 100)}" is not a scope token (RFC 6749 §3.3)`);
-      if (!known.has(s)) throw fail('scope', `"${s.slice(0, 100)}" is not a scope of any registered resource server`);
-    }
-    if (new Set(scopes).size !== scopes.length) throw fail('scope', 'must not repeat a scope');
-    if (scopes.length) metadata.scope = scopes.join(' ');
-  }
-
-  const defaultResource = string(body, 'default_resource');
-  if (defaultResource !== undefined) {
-    if (!ctx.resourceServers.has(defaultResource)) throw fail('default_resource', `"${defaultResource.slice(0, 200)}" is not a registered resource server`);
-    metadata.default_resource = defaultResource;
-  }
+  const held = resourcesOf(body, ctx, clientId);
+  if (held.statics.length) metadata.scope = held.statics.join(' ');
+  metadata.resources = held.resources;
+  if (held.defaultResource !== undefined) metadata.default_resource = held.defaultResource;
 
   for (const flag of ['introspection_allowed', 'dpop_bound_access_tokens', 'require_pushed_authorization_requests'] as const) {
     const value = boolean(body, flag);

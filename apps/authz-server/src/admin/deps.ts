@@ -13,5 +13,7 @@ export interface RouteDeps extends RevokeDeps {
   /** oidc-provider's own client validation, on the metadata as oidc-provider will see it */
   validateWithProvider(metadata: ClientMetadata): Promise<void>;
   staticScopes: ReadonlySet<string>;
+  /** ADMIN_CLIENT_IDS: the only clients that may hold the admin API's resource */
+  adminClientIds: readonly string[];
   signingAlgs: readonly string[];
 }

@@ -51,6 +51,8 @@ export interface AdminApiDeps {
   /** oidc-provider's client validation on metadata as oidc-provider sees it */
   validateWithProvider(metadata: ClientMetadata): Promise<void>;
   staticScopes: ReadonlySet<string>;
+  /** ADMIN_CLIENT_IDS: the only clients that may hold ADMIN_RESOURCE and call /admin/v1 */
+  adminClientIds: readonly string[];
   signingAlgs: readonly string[];
   /**
    * The Client adapter's cache invalidation (storage/client-cache.ts): called after each request
@@ -77,7 +79,9 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
     trustedProxies: [...deps.trustedProxies],
     proxyHeader: deps.trustedProxyHeader,
   });
-  const authenticate = createAdminAuthentication({ verifier, revocations: deps.revocations, clientRevocations: deps.clientRevocations });
+  const authenticate = createAdminAuthentication({
+    verifier, revocations: deps.revocations, clientRevocations: deps.clientRevocations, adminClientIds: deps.adminClientIds,
+  });
   const router = createRouter([
     ...metaRoutes(),
     ...clientRoutes(deps),

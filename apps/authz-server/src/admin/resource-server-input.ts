@@ -3,6 +3,7 @@
 import type { ResourceServerValues } from '../storage/resource-servers-queries.ts';
 import { invalidRequest } from './errors.ts';
 import { refuseUnknownFields } from './body.ts';
+import { ADMIN_RESOURCE, ADMIN_SCOPE } from '../oidc/resource-indicators.ts';
 
 export const RESOURCE_SERVER_FIELDS: ReadonlySet<string> = new Set([
   'identifier',
@@ -49,6 +50,8 @@ export function validateResourceServer(
   scopes.forEach((scope: unknown, i) => {
     if (typeof scope !== 'string' || !SCOPE_TOKEN.test(scope) || scope.length > 255) throw invalidRequest(`scopes[${i}]`, 'is not a scope token (RFC 6749 §3.3)');
     if (ctx.staticScopes.has(scope)) throw invalidRequest(`scopes[${i}]`, `"${scope}" is reserved by the authorization server`);
+    // A partner granted another API's `admin` must never look like an administrator anywhere.
+    if (scope === ADMIN_SCOPE) throw invalidRequest(`scopes[${i}]`, `"${ADMIN_SCOPE}" is reserved for the admin API (${ADMIN_RESOURCE})`);
   });
   if (new Set(scopes).size !== scopes.length) throw invalidRequest('scopes', 'must not repeat a scope');
 

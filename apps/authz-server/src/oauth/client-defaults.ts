@@ -2,9 +2,10 @@
 // the client:
 // - RFC 8705 §3 certificate-bound access tokens are on for every client that authenticates
 //   with a certificate unless its registration says otherwise;
-// - `scope` is split: oidc-provider accepts only the static scopes it was configured with
-//   (openid, offline_access), while resource-server scopes are registered at run time. Those
-//   move to `resource_scopes`, which resource-servers.ts enforces per audience.
+// - `scope` keeps only the static scopes oidc-provider was configured with (openid,
+//   offline_access). A client holds resource-server scopes per resource server in `resources`
+//   (oidc/resource-indicators.ts); a resource-server scope left in a stored `scope` (written by an
+//   instance older than db/migrations/0004) grants nothing and is dropped, so the client loads.
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 
 export type AdapterFactory = (model: string) => Adapter;
@@ -21,7 +22,6 @@ export function applyClientDefaults(stored: AdapterPayload, staticScopes: Readon
   if (typeof metadata.scope === 'string') {
     const scopes = metadata.scope.split(' ').filter(Boolean);
     const statics = scopes.filter((s) => staticScopes.has(s));
-    metadata.resource_scopes = scopes.filter((s) => !staticScopes.has(s)).join(' ');
     if (statics.length) metadata.scope = statics.join(' ');
     else delete metadata.scope;
   }

@@ -44,7 +44,7 @@ export async function ensureDemoDpopClient(sql: SqlClient, pkiDir: string, resou
     grant_types: ['client_credentials', 'authorization_code', 'refresh_token'],
     response_types: ['code'],
     redirect_uris: [DEMO_DPOP_REDIRECT_URI],
-    scope: scopes.join(' '),
+    resources: { [resource]: [...scopes] },
     default_resource: resource,
   });
   return existing ? `client ${DEMO_DPOP_CLIENT_ID} (new key ${keyFile})` : `client ${DEMO_DPOP_CLIENT_ID}`;

@@ -59,11 +59,24 @@ export async function deleteClient(sql: SqlClient, clientId: string): Promise<bo
   return rowCount > 0;
 }
 
-/** Up to `limit` clients whose default_resource is `identifier`. */
-export async function clientsWithDefaultResource(sql: SqlClient, identifier: string, limit = 10): Promise<string[]> {
+/**
+ * Up to `limit` clients (client_id order) that hold the resource server `identifier` in their
+ * metadata `resources`; with `scopes`, only those holding one of these scopes on it.
+ */
+export async function clientsHoldingResource(
+  sql: SqlClient,
+  identifier: string,
+  options: { scopes?: readonly string[]; limit?: number } = {},
+): Promise<string[]> {
   const { rows } = await sql.query<{ client_id: string }>(
-    `select client_id from clients where metadata->>'default_resource' = $1 order by client_id collate "C" limit $2`,
-    [identifier, limit],
+    `select client_id from clients
+     where jsonb_typeof(metadata->'resources') = 'object' and metadata->'resources' ? $1
+       and ($2::text[] is null or exists (
+         select 1 from jsonb_array_elements_text(
+           case when jsonb_typeof(metadata->'resources'->$1) = 'array' then metadata->'resources'->$1 else '[]'::jsonb end
+         ) as held(scope) where held.scope = any($2::text[])))
+     order by client_id collate "C" limit $3`,
+    [identifier, options.scopes ? [...options.scopes] : null, options.limit ?? 10],
   );
   return rows.map((r) => r.client_id);
 }

@@ -39,6 +39,19 @@ export async function registeredScopes(sql: SqlClient): Promise<Map<string, stri
   return new Map(rows.map((r) => [r.identifier, r.scopes]));
 }
 
+/**
+ * identifier -> scopes of those resource servers, locked against change until the transaction
+ * ends (for share: a concurrent scope removal or delete waits, and then sees the new holder).
+ */
+export async function shareResourceServers(tx: SqlClient, identifiers: readonly string[]): Promise<Map<string, string[]>> {
+  if (identifiers.length === 0) return new Map();
+  const { rows } = await tx.query<{ identifier: string; scopes: string[] }>(
+    'select identifier, scopes from resource_servers where identifier = any($1::text[]) order by identifier collate "C" for share',
+    [[...identifiers]],
+  );
+  return new Map(rows.map((r) => [r.identifier, r.scopes]));
+}
+
 /** Inserts; undefined when the identifier is taken. */
 export async function insertResourceServer(sql: SqlClient, rs: ResourceServerValues): Promise<VersionedResourceServerRow | undefined> {
   const { rows } = await sql.query<VersionedResourceServerRow>(

@@ -108,7 +108,7 @@ describe('certbound admin commands against /admin/v1', () => {
         'token_endpoint_auth_method  tls_client_auth',
         `tls_client_auth_subject_dn  ${LEDGER_DN}`,
         'certificate_pinning         true',
-        'scope                       ledger:read',
+        `resources                   ${API} (ledger:read)`,
         `default_resource            ${API}`,
         'grant_types                 client_credentials',
         'response_types              -',
@@ -121,9 +121,9 @@ describe('certbound admin commands against /admin/v1', () => {
       const out = await ok(['clients', 'list']);
       const width = `subject dn: ${pki.admin.subject}`.length + 2;
       assert.equal(out, [
-        `CLIENT_ID  STATUS   AUTH_METHOD      ${'SUBJECT'.padEnd(width)}SCOPE`,
-        `admin      enabled  tls_client_auth  ${`subject dn: ${pki.admin.subject}`.padEnd(width)}admin`,
-        `ledger     enabled  tls_client_auth  ${`subject dn: ${LEDGER_DN}`.padEnd(width)}ledger:read`,
+        `CLIENT_ID  STATUS   AUTH_METHOD      ${'SUBJECT'.padEnd(width)}RESOURCES`,
+        `admin      enabled  tls_client_auth  ${`subject dn: ${pki.admin.subject}`.padEnd(width)}urn:certbound:admin-api (admin)`,
+        `ledger     enabled  tls_client_auth  ${`subject dn: ${LEDGER_DN}`.padEnd(width)}${API} (ledger:read)`,
         '',
       ].join('\n'));
       const json = JSON.parse(await ok(['clients', 'list', '--json']));
@@ -136,14 +136,15 @@ describe('certbound admin commands against /admin/v1', () => {
       const json = JSON.parse(await ok(['clients', 'show', 'ledger', '--json']));
       assert.deepEqual(json, {
         client_id: 'ledger', client_name: 'Ledger', token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_subject_dn: LEDGER_DN,
-        grant_types: ['client_credentials'], response_types: [], scope: 'ledger:read', default_resource: API, certificate_pinning: true, disabled: false,
+        grant_types: ['client_credentials'], response_types: [], resources: { [API]: ['ledger:read'] }, default_resource: API, certificate_pinning: true, disabled: false,
       });
     });
 
     it('clients update changes only what the flags name (GET, then PUT with If-Match)', async () => {
       const out = await ok(['clients', 'update', 'ledger', '--scope', 'ledger:read', '--scope', 'ledger:write', '--contact', 'ops@example.com', '--json']);
       const updated = JSON.parse(out);
-      assert.equal(updated.scope, 'ledger:read ledger:write');
+      assert.deepEqual(updated.resources, { [API]: ['ledger:read', 'ledger:write'] });
+      assert.equal(updated.scope, undefined);
       assert.deepEqual(updated.contacts, ['ops@example.com']);
       assert.equal(updated.client_name, 'Ledger');
       assert.equal(updated.certificate_pinning, true);
@@ -218,10 +219,21 @@ describe('certbound admin commands against /admin/v1', () => {
       assert.match(out, /^revoked client "ledger": 0 grant\(s\), 0 refresh token\(s\); its access tokens issued before \d{4}-\d\d-\d\dT[\d:.]+Z are no longer accepted/);
     });
 
-    it('resource-servers delete is refused (exit 4) while the client names it as default_resource', async () => {
+    it('resource-servers delete is refused (exit 4) while the client holds it', async () => {
       const result = await run(['resource-servers', 'delete', API]);
       assert.equal(result.code, 4);
-      assert.equal(result.stderr, `certbound: cannot delete resource server "${API}": 409 conflict: resource server "${API}" is the default_resource of client "ledger"; change it first\n`);
+      assert.equal(result.stderr, `certbound: cannot delete resource server "${API}": 409 conflict: resource server "${API}" is held by client "ledger"; remove it from their resources first\n`);
+    });
+
+    it('clients update --resource sets what the client holds per resource server; a scope of another is refused naming the member', async () => {
+      const out = JSON.parse(await ok(['clients', 'update', 'ledger', '--resource', `${API} ledger:write`, '--json']));
+      assert.deepEqual(out.resources, { [API]: ['ledger:write'] });
+      assert.match(await ok(['clients', 'show', 'ledger']), new RegExp(`\nresources {19}${API.replace(/[.:/]/g, '\\$&')} \\(ledger:write\\)\n`));
+      const refused = await run(['clients', 'update', 'ledger', '--resource', `${API} admin`]);
+      assert.equal(refused.code, 1);
+      assert.equal(refused.stderr, `certbound: cannot update client "ledger": 400 invalid_client_metadata: resources["${API}"][0]: "admin" is not a scope of this resource server (its scopes: ledger:read, ledger:write)\n`);
+      const back = JSON.parse(await ok(['clients', 'update', 'ledger', '--resource', `${API} ledger:read ledger:write`, '--json']));
+      assert.deepEqual(back.resources, { [API]: ['ledger:read', 'ledger:write'] });
     });
 
     it('clients delete removes it; show then exits 3 quoting the API\'s not_found', async () => {

@@ -11,6 +11,7 @@ function context(overrides: Partial<ClientValidationContext> = {}): ClientValida
     mode: 'create',
     resourceServers: new Map([['https://api.test', ['read', 'write']]]),
     staticScopes: new Set(['openid', 'offline_access']),
+    adminClientIds: ['admin'],
     signingAlgs: ['ES256', 'PS256', 'EdDSA'],
     validateWithProvider: async () => undefined,
     ...overrides,
@@ -33,7 +34,7 @@ describe('client metadata validation', () => {
       { client_id: 'a', tls_client_auth_subject_dn: 'CN=a', scope: 'read openid', default_resource: 'https://api.test', disabled: true }, context());
     assert.deepEqual(metadata, {
       client_id: 'a', token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_subject_dn: 'CN=a',
-      grant_types: ['client_credentials'], response_types: [], scope: 'read openid', default_resource: 'https://api.test',
+      grant_types: ['client_credentials'], response_types: [], scope: 'openid', resources: { 'https://api.test': ['read'] }, default_resource: 'https://api.test',
     });
     assert.equal(disabled, true);
     assert.deepEqual(certificates, []);

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import type { SqlClient } from '../../src/storage/sql.ts';
 import { openPglite } from '../../src/storage/embedded/pglite.ts';
 import { migrate } from '../../src/storage/migrate.ts';
-import { findClient } from '../../src/storage/clients-queries.ts';
-import { insertClient, listClientsPage, updateClientIfVersion } from '../../src/storage/admin-clients-queries.ts';
+import { findClient, upsertClient } from '../../src/storage/clients-queries.ts';
+import { clientsHoldingResource, insertClient, listClientsPage, updateClientIfVersion } from '../../src/storage/admin-clients-queries.ts';
 import { findResourceServerRow, insertResourceServer, updateResourceServerIfVersion } from '../../src/storage/resource-servers-queries.ts';
 import { appendAudit, listAudit } from '../../src/storage/audit-queries.ts';
 import { activeThumbprints, addClientCertificate, retireClientCertificate } from '../../src/storage/certificates-queries.ts';
@@ -82,16 +82,30 @@ function suite(engine: string, skip: string | false, open: () => Promise<{ sql: 
 
     it('bootstrapAdmin registers the admin resource server and client once, with audit rows', async () => {
       const missing = await bootstrapAdmin(sql, undefined);
-      assert.deepEqual(missing, { created: [`resource server ${ADMIN_RESOURCE}`], missingAdmin: true });
+      assert.deepEqual(missing, { created: [`resource server ${ADMIN_RESOURCE}`], missingAdmin: true, strayAdminHolders: [] });
       const first = await bootstrapAdmin(sql, { tls_client_auth_san_uri: 'spiffe://example.org/admin' });
-      assert.deepEqual(first, { created: ['client admin (tls_client_auth_san_uri "spiffe://example.org/admin")'], missingAdmin: false });
+      assert.deepEqual(first, { created: ['client admin (tls_client_auth_san_uri "spiffe://example.org/admin")'], missingAdmin: false, strayAdminHolders: [] });
       const again = await bootstrapAdmin(sql, { tls_client_auth_subject_dn: 'CN=someone else' });
-      assert.deepEqual(again, { created: [], missingAdmin: false });
+      assert.deepEqual(again, { created: [], missingAdmin: false, strayAdminHolders: [] });
       const admin = await findClient(sql, 'admin');
       assert.equal(admin!.metadata.tls_client_auth_san_uri, 'spiffe://example.org/admin');
       assert.equal(admin!.metadata.tls_client_auth_subject_dn, undefined);
+      assert.deepEqual(admin!.metadata.resources, { [ADMIN_RESOURCE]: ['admin'] }, 'the admin holds the admin API with scope admin');
+      assert.equal(admin!.metadata.scope, undefined);
       const rows = await listAudit(sql, { actor: 'certbound', limit: 10 });
       assert.deepEqual(rows.map((r) => r.action).sort(), ['client.create', 'resource_server.create']);
+    });
+
+    it('bootstrapAdmin registers the first of ADMIN_CLIENT_IDS and names clients holding the admin API outside it', async () => {
+      await bootstrapAdmin(sql, { tls_client_auth_subject_dn: 'CN=ops' }, ['ops', 'admin']);
+      assert.deepEqual((await findClient(sql, 'ops'))!.metadata.resources, { [ADMIN_RESOURCE]: ['admin'] });
+      await upsertClient(sql, { client_id: 'partner', resources: { [ADMIN_RESOURCE]: ['admin'], 'https://x.test': [] } });
+      await upsertClient(sql, { client_id: 'other', resources: { 'https://x.test': ['admin'] } });
+      const result = await bootstrapAdmin(sql, { tls_client_auth_subject_dn: 'CN=ops' }, ['ops', 'admin']);
+      assert.deepEqual(result.strayAdminHolders, ['partner']);
+      assert.deepEqual(await clientsHoldingResource(sql, ADMIN_RESOURCE), ['admin', 'ops', 'partner']);
+      assert.deepEqual(await clientsHoldingResource(sql, 'https://x.test', { scopes: ['admin'] }), ['other']);
+      assert.deepEqual(await clientsHoldingResource(sql, 'https://x.test', { scopes: ['read'] }), []);
     });
   });
 }

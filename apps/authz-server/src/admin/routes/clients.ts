@@ -3,7 +3,7 @@
 import { findClient, type ClientRow } from '../../storage/clients-queries.ts';
 import { deleteClient, insertClient, listClientsPage, lockClient, updateClientIfVersion } from '../../storage/admin-clients-queries.ts';
 import { addClientCertificate, listClientCertificates, retireClientCertificate } from '../../storage/certificates-queries.ts';
-import { registeredScopes } from '../../storage/resource-servers-queries.ts';
+import { registeredScopes, shareResourceServers } from '../../storage/resource-servers-queries.ts';
 import type { SqlClient } from '../../storage/sql.ts';
 import { x5tS256 } from '../../mtls/thumbprint.ts';
 import { X509Certificate } from 'node:crypto';
@@ -61,9 +61,27 @@ export function clientRoutes(deps: RouteDeps): Route[] {
       ...(pathClientId === undefined ? {} : { pathClientId }),
       resourceServers: await registeredScopes(deps.sql),
       staticScopes: deps.staticScopes,
+      adminClientIds: deps.adminClientIds,
       signingAlgs: deps.signingAlgs,
       validateWithProvider: deps.validateWithProvider,
     });
+  }
+
+  /**
+   * Inside the write's transaction: the resource servers the client is to hold still define its
+   * scopes, and stay so until the commit (for share), so a concurrent scope removal or delete
+   * (routes/resource-servers.ts) either waits and then sees this client, or has already won.
+   */
+  async function confirmResources(tx: SqlClient, client: ValidatedClient): Promise<void> {
+    const resources = client.metadata.resources as Record<string, string[]>;
+    const current = await shareResourceServers(tx, Object.keys(resources));
+    for (const [identifier, scopes] of Object.entries(resources)) {
+      const defined = current.get(identifier);
+      const lost = defined === undefined ? undefined : scopes.find((s) => !defined.includes(s));
+      if (defined === undefined || lost !== undefined) {
+        throw conflict(`resources[${JSON.stringify(identifier)}]: the resource server ${defined === undefined ? 'was deleted' : `no longer defines "${lost}"`} while this request ran; retry`);
+      }
+    }
   }
 
   function refuseSelf(ctx: AdminContext, clientId: string, what: string): void {
@@ -86,6 +104,7 @@ export function clientRoutes(deps: RouteDeps): Route[] {
     const client = await validate(await readJsonObject(ctx), 'create');
     const clientId = client.metadata.client_id;
     const row = await deps.sql.transaction(async (tx) => {
+      await confirmResources(tx, client);
       const created = await insertClient(tx, client.metadata, client.disabled ?? false);
       if (!created) throw conflict(`client_id: "${clientId}" is already registered`);
       for (const cert of client.certificates) await addClientCertificate(tx, certificateRow(clientId, cert));
@@ -119,6 +138,7 @@ export function clientRoutes(deps: RouteDeps): Route[] {
       const locked = await lockClient(tx, clientId);
       if (!locked) throw notFound(`client "${clientId}" is not registered`);
       checkVersion(locked.version, expected); // the compare-and-set: one of two concurrent PUTs gets 412
+      await confirmResources(tx, client);
       const updated = await updateClientIfVersion(tx, { metadata: client.metadata, disabled: client.disabled ?? locked.disabled, version: expected });
       if (!updated) throw changedSinceEtag();
       if (isSelfSigned(updated.metadata)) await syncCertificates(tx, clientId, client.certificates);
