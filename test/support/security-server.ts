@@ -26,6 +26,10 @@ import { makeTestPki, realStores, type TestPki } from './authz.ts';
 import { freePort } from './https.ts';
 import { startProcess, type RunningProcess } from './processes.ts';
 import { issueCertificate, type IssuedCertificate } from '../../apps/authz-server/src/pki/issue.ts';
+import { createLocalAccount, findLocalAccountByUsername } from '../../apps/authz-server/src/accounts/local-accounts.ts';
+import { openPglite } from '../../apps/authz-server/src/storage/embedded/pglite.ts';
+import { openPostgres } from '../../apps/authz-server/src/storage/postgres/pool.ts';
+import { migrate } from '../../apps/authz-server/src/storage/migrate.ts';
 
 const run = promisify(execFile);
 
@@ -332,6 +336,27 @@ export interface SecurityServerOptions {
   clientCaPem?: string;
   /** more environment, e.g. REVOCATION_CHECK, CLIENT_CRL_FILE (revocation tests) */
   env?: Record<string, string>;
+  /**
+   * Local accounts for the login page, written into the server's database before it starts (and
+   * again before a restart into a fresh DATA_DIR); an existing username is left as it is.
+   */
+  accounts?: Array<{ username: string; password: string }>;
+}
+
+/** Writes `accounts` into the database the server configured by `env` will open. */
+async function seedAccounts(env: Record<string, string>, accounts: Array<{ username: string; password: string }> | undefined): Promise<void> {
+  if (!accounts?.length) return;
+  const sql = env.DATABASE_URL
+    ? await openPostgres(env.DATABASE_URL, { schema: env.DATABASE_SCHEMA! })
+    : await openPglite(join(env.DATA_DIR!, 'pglite'));
+  try {
+    await migrate(sql);
+    for (const account of accounts) {
+      if (!await findLocalAccountByUsername(sql, account.username)) await createLocalAccount(sql, account);
+    }
+  } finally {
+    await sql.close();
+  }
 }
 
 export async function startSecurityServer(options: SecurityServerOptions = {}): Promise<SecurityServer> {
@@ -361,6 +386,7 @@ export async function startSecurityServer(options: SecurityServerOptions = {}): 
   const spawn = () => startProcess('apps/authz-server/src/main.ts', env, { ready: /"event":"listening"/, timeoutMs: 60_000 });
   let proc: RunningProcess;
   try {
+    await seedAccounts(env, options.accounts);
     proc = await spawn();
   } catch (err) {
     await rm(pki.dir, { recursive: true, force: true });
@@ -466,6 +492,7 @@ export async function startSecurityServer(options: SecurityServerOptions = {}): 
       await kill(0);
       generation++;
       env.DATA_DIR = join(dir, `data-${generation}`);
+      await seedAccounts(env, options.accounts);
       proc = await spawn();
       suspect = undefined;
       adminToken = undefined;

@@ -14,6 +14,8 @@ import { createVerdictCache } from './mtls/connection-verdict.ts';
 import { createProvider, mtlsEndpointAliases, SIGNING_ALGS, STATIC_SCOPES, publicJwks } from './provider.ts';
 import { dpopNonceSecret } from './oauth/dpop.ts';
 import { createLocalAccountSource } from './accounts/local-accounts.ts';
+import { createLoginThrottle } from './accounts/login-throttle.ts';
+import { withLoginThrottle } from './accounts/throttled-account-source.ts';
 import type { AccountSource } from './accounts/account-source.ts';
 import { startListeners } from './http/listeners.ts';
 import { announceReady, inWorker, runPrimary, withWorkerHeader, workerLogger } from './http/cluster.ts';
@@ -133,8 +135,9 @@ export async function startAuthzServer(
       clientRevocations,
       dpopNonceSecret: dpopNonceSecret(kek),
       kv: stores.kv,
-      // The extension point for a real account source (accounts/account-source.ts).
-      accounts: extensions.accounts ?? createLocalAccountSource(stores.sql),
+      // The extension point for a real account source (accounts/account-source.ts), behind the
+      // login throttle whichever it is (accounts/login-throttle.ts, counters in Redis when shared).
+      accounts: withLoginThrottle(extensions.accounts ?? createLocalAccountSource(stores.sql), createLoginThrottle(stores.rateLimits)),
     });
     // The management API answers everything under /admin before oidc-provider's routes.
     const adminApi = createAdminApi({

@@ -23,9 +23,17 @@ export interface AccountSource {
   findAccount(accountId: string): Promise<Account | undefined>;
   /**
    * The account id these credentials belong to, or undefined. Implementations must take about
-   * the same time whether or not the username exists, and must never log the password.
+   * the same time whether or not the username exists, and must never log the password. `attempt`
+   * says where the attempt came from; main.ts wraps every source in the login throttle
+   * (throttled-account-source.ts), which may throw a LoginDeferredError (login-errors.ts) instead.
    */
-  authenticate(username: string, password: string): Promise<string | undefined>;
+  authenticate(username: string, password: string, attempt?: LoginAttempt): Promise<string | undefined>;
+}
+
+/** Where a sign-in attempt came from. */
+export interface LoginAttempt {
+  /** The client's IP address as the server saw it (the TCP peer). */
+  readonly address: string;
 }
 
 /** oidc-provider's `findAccount` (configuration reference "findAccount") over an AccountSource. */

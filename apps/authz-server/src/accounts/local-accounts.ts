@@ -1,10 +1,11 @@
 // The built-in AccountSource: the `accounts` table (db/migrations/0003_accounts.sql), passwords
 // hashed with scrypt. Usernames match case-insensitively; a disabled account cannot sign in and
-// is not found for tokens either.
+// is not found for tokens either. A successful sign-in whose hash was made at an older cost
+// (N = 2^15 before issue 10) stores a new one at the current cost.
 import { randomUUID } from 'node:crypto';
 import type { SqlClient } from '../storage/sql.ts';
 import type { Account, AccountSource } from './account-source.ts';
-import { hashPassword, verifyPassword, MAX_PASSWORD_LENGTH } from './passwords.ts';
+import { hashPassword, passwords as processHasher, HashingBusyError, MAX_PASSWORD_LENGTH, type PasswordHasher } from './passwords.ts';
 
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/;
 
@@ -52,7 +53,26 @@ export async function createLocalAccount(sql: SqlClient, input: {
   return accountId;
 }
 
-export function createLocalAccountSource(sql: SqlClient): AccountSource {
+export interface LocalAccountSourceOptions {
+  /** Default: the process's hasher, whose queue every password check in the process shares. */
+  passwords?: PasswordHasher;
+}
+
+export function createLocalAccountSource(sql: SqlClient, opts: LocalAccountSourceOptions = {}): AccountSource {
+  const passwords = opts.passwords ?? processHasher;
+
+  /** Stores a hash at the current cost, unless the password changed meanwhile; a busy queue skips it. */
+  async function upgrade(row: AccountRow, password: string): Promise<void> {
+    let hash: string;
+    try {
+      hash = await passwords.hash(password);
+    } catch (err) {
+      if (err instanceof HashingBusyError) return; // the next sign-in tries again
+      throw err;
+    }
+    await sql.query('update accounts set password_hash = $1 where account_id = $2 and password_hash = $3', [hash, row.account_id, row.password_hash]);
+  }
+
   return {
     async findAccount(accountId: string): Promise<Account | undefined> {
       const { rows } = await sql.query<AccountRow>(
@@ -64,9 +84,11 @@ export function createLocalAccountSource(sql: SqlClient): AccountSource {
     },
     async authenticate(username: string, password: string): Promise<string | undefined> {
       const row = await findLocalAccountByUsername(sql, username);
-      // verifyPassword runs scrypt even without a row: an unknown user takes as long as a wrong password.
-      const ok = await verifyPassword(password, row?.password_hash);
-      return ok && row && !row.disabled ? row.account_id : undefined;
+      // verify runs scrypt even without a row: an unknown user takes as long as a wrong password.
+      const ok = await passwords.verify(password, row?.password_hash);
+      if (!ok || !row || row.disabled) return undefined;
+      if (passwords.needsRehash(row.password_hash)) await upgrade(row, password);
+      return row.account_id;
     },
   };
 }

@@ -1,6 +1,7 @@
 // The login and consent interaction (oidc-provider "User flows"): Koa middleware answering
 //   GET  /interaction/:uid          the page for the pending prompt (login or consent)
-//   POST /interaction/:uid/login    username + password -> AccountSource.authenticate
+//   POST /interaction/:uid/login    username + password -> AccountSource.authenticate (throttled:
+//                                   429 or 503 with Retry-After and the reason on the page)
 //   POST /interaction/:uid/consent  grants what the prompt lists as missing
 //   POST /interaction/:uid/abort    access_denied back to the client
 // on the public listener only. oidc-provider keeps the interaction session in its store and
@@ -10,6 +11,7 @@ import type { Next } from 'koa';
 import { errors, type KoaContextWithOIDC, type Provider } from 'oidc-provider';
 import type { Logger } from '../log.ts';
 import type { AccountSource } from '../accounts/account-source.ts';
+import { LoginDeferredError, LoginThrottledError } from '../accounts/login-errors.ts';
 import { listenerOf } from '../http/listeners.ts';
 import { createCsrfGuard } from './csrf.ts';
 import { FormError, readForm } from './form-body.ts';
@@ -44,6 +46,19 @@ function redirect(ctx: KoaContextWithOIDC, to: string): void {
   ctx.set('Cache-Control', 'no-store');
   ctx.status = 303;
   ctx.redirect(to);
+}
+
+/** "1 minute", "2 hours": the wait in words, rounded up. */
+export function waitInWords(seconds: number): string {
+  const [amount, unit] = seconds < 90 ? [seconds, 'second'] : seconds < 90 * 60 ? [Math.ceil(seconds / 60), 'minute'] : [Math.ceil(seconds / 3600), 'hour'];
+  return `${amount} ${unit}${amount === 1 ? '' : 's'}`;
+}
+
+function deferredMessage(err: LoginDeferredError): string {
+  if (err instanceof LoginThrottledError) {
+    return `Too many failed sign-in attempts. Sign-in is paused: try again in ${waitInWords(err.retryAfterSeconds)}.`;
+  }
+  return `The server is busy and could not check your password. Try again in ${waitInWords(err.retryAfterSeconds)}.`;
 }
 
 function strings(value: unknown): string[] {
@@ -89,7 +104,24 @@ export function createInteractionRoutes(deps: InteractionDeps) {
   async function login(ctx: KoaContextWithOIDC, interaction: Interaction, form: Map<string, string>): Promise<void> {
     const username = (form.get('username') ?? '').trim();
     const password = form.get('password') ?? '';
-    const accountId = username && password ? await accounts.authenticate(username, password) : undefined;
+    const address = ctx.req.socket.remoteAddress ?? 'unknown';
+    let accountId: string | undefined;
+    try {
+      accountId = username && password ? await accounts.authenticate(username, password, { address }) : undefined;
+    } catch (err) {
+      if (!(err instanceof LoginDeferredError)) throw err;
+      // One line per deferred attempt; never the username (the page may not reveal it either).
+      deps.logger.warn({
+        event: err.code, interaction: interaction.uid, client_id: interaction.params.client_id, address,
+        ...(err instanceof LoginThrottledError ? { rule: err.rule } : {}), retry_after: err.retryAfterSeconds,
+      }, `deferred: ${err.message}`);
+      ctx.set('Retry-After', String(err.retryAfterSeconds));
+      respond(ctx, err.status, loginPage({
+        uid: interaction.uid, csrf: csrf.token(interaction.uid), clientName: await clientName(interaction),
+        username: username.slice(0, 64), error: deferredMessage(err),
+      }));
+      return;
+    }
     if (!accountId) {
       deps.logger.warn({ event: 'login_refused', interaction: interaction.uid, client_id: interaction.params.client_id }, 'refused: wrong username or password');
       respond(ctx, 401, loginPage({

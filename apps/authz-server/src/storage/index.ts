@@ -12,12 +12,14 @@ import { migrate } from './migrate.ts';
 import { createAdapterFactory, type AdapterFactory } from './adapter-factory.ts';
 import { createRevocationList, type RevocationList } from './revocation-list.ts';
 import { attachClientCache, createClientCache, type ClientCache } from './client-cache.ts';
+import { createMemoryRateLimits, openRedisRateLimits, type RateLimits } from './rate-limits.ts';
 
 export type { SqlClient, SqlResult } from './sql.ts';
 export type { KvStore } from './kv.ts';
 export type { AdapterFactory } from './adapter-factory.ts';
 export type { RevocationList } from './revocation-list.ts';
 export type { ClientCache } from './client-cache.ts';
+export type { RateLimits, WindowCounter, WindowCount } from './rate-limits.ts';
 export { createClientCache, CLIENT_CHANGED_CHANNEL } from './client-cache.ts';
 export type { ClientMetadata, ClientRow, ResourceServerInput, ResourceServerRow } from './clients-queries.ts';
 export { createAdapterFactory } from './adapter-factory.ts';
@@ -57,6 +59,8 @@ export interface Stores {
    * upsertClient / setClientDisabled invalidate by themselves.
    */
   clientCache: ClientCache;
+  /** Rate-limit counters (login throttling): in Redis with REDIS_URL, else in process. */
+  rateLimits: RateLimits;
   /** True when either store is in-process: state is not shared, so run one instance only. */
   embedded: boolean;
   close(): Promise<void>;
@@ -72,6 +76,7 @@ export async function openStores(opts: StoresOptions): Promise<Stores> {
     : await openPglite(join(opts.dataDir, 'pglite'));
 
   let kv: KvStore | undefined;
+  let rateLimits: RateLimits | undefined;
   let clientCache: ClientCache;
   let unsubscribe: () => Promise<void>;
   try {
@@ -81,13 +86,19 @@ export async function openStores(opts: StoresOptions): Promise<Stores> {
           ...(report === undefined ? {} : { onError: (err: Error) => report('redis', err) }),
         })
       : createMemoryKv();
+    rateLimits = opts.redisUrl
+      ? await openRedisRateLimits(opts.redisUrl, {
+          ...(opts.redisKeyPrefix === undefined ? {} : { keyPrefix: opts.redisKeyPrefix }),
+          ...(report === undefined ? {} : { onError: (err: Error) => report('redis', err) }),
+        })
+      : createMemoryRateLimits();
     await migrate(sql);
     clientCache = createClientCache({ kv });
     // Other instances' invalidations (admin changes): subscribed before the server serves.
     unsubscribe = await clientCache.subscribe();
     attachClientCache(sql, clientCache);
   } catch (err) {
-    await Promise.allSettled([sql.close(), kv?.close()]);
+    await Promise.allSettled([sql.close(), kv?.close(), rateLimits?.close()]);
     throw err;
   }
 
@@ -97,10 +108,11 @@ export async function openStores(opts: StoresOptions): Promise<Stores> {
     adapterFactory: createAdapterFactory({ sql, kv, clientCache }),
     revocations: createRevocationList(kv),
     clientCache,
+    rateLimits,
     embedded: !opts.databaseUrl || !opts.redisUrl,
     async close() {
       await unsubscribe().catch(() => undefined);
-      const results = await Promise.allSettled([sql.close(), stores.kv.close()]);
+      const results = await Promise.allSettled([sql.close(), stores.kv.close(), stores.rateLimits.close()]);
       const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
       if (failures.length > 0) throw new AggregateError(failures, 'closing the stores failed');
     },

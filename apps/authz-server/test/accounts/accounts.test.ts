@@ -17,7 +17,7 @@ import { SKIP_POSTGRES, openTestPostgres } from '../storage/helpers.ts';
 describe('scrypt password hashes', () => {
   it('stores parameters and salt with the hash, and never the password', async () => {
     const hash = await hashPassword('correct horse battery staple');
-    assert.match(hash, /^scrypt\$32768\$8\$1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);
+    assert.match(hash, /^scrypt\$131072\$8\$1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);
     assert.doesNotMatch(hash, /correct/);
     assert.notEqual(await hashPassword('correct horse battery staple'), hash, 'a fresh salt every time');
   });
