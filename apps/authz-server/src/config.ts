@@ -331,7 +331,7 @@ export const CONFIG_REFERENCE: ReadonlyArray<{ name: string; default: string; de
   { name: 'WORKERS', default: 'CPU cores with DATABASE_URL and REDIS_URL, else 1', description: 'Worker processes sharing both listeners; more than 1 needs PostgreSQL and Redis (embedded storage is single-process).' },
   { name: 'LOG_LEVEL', default: 'info', description: 'fatal, error, warn, info, debug, trace or silent.' },
   { name: 'FAPI_PROFILE', default: 'unset: per client', description: '`2.0` applies the FAPI 2.0 Security Profile to every client (PAR, PKCE S256, sender-constrained tokens, no public clients); unset, a client opts in with `fapi_profile: "2.0"`.' },
-  { name: 'ADMIN_SUBJECT_DN', default: 'unset: dev PKI admin.pem', description: 'Subject DN of the admin client certificate; the `admin` client is registered with it on first start (`/admin/v1`).' },
+  { name: 'ADMIN_SUBJECT_DN', default: 'unset: dev PKI admin.pem', description: 'Subject DN of the admin client certificate; the first client of `ADMIN_CLIENT_IDS` (default `admin`) is registered with it on first start (`/admin/v1`).' },
   { name: 'ADMIN_SAN_URI', default: 'unset', description: 'SAN URI (e.g. SPIFFE ID) of the admin client certificate, instead of ADMIN_SUBJECT_DN.' },
   { name: 'ADMIN_CLIENT_IDS', default: 'admin', description: 'Comma-separated client ids that may hold the admin API\'s resource `urn:certbound:admin-api`; no other client can be registered with it or get a token for it. The first is the client registered on first start.' },
 ];

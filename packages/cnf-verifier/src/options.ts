@@ -7,7 +7,6 @@ import type { DpopPolicy } from './dpop.ts';
 import { createNonceIssuer, type NonceOptions } from './nonce.ts';
 import { createMemoryReplayStore, type ReplayStore } from './replay-store.ts';
 import { parseOrigin } from './request-url.ts';
-import { createProxyMatcher } from './trusted-proxies.ts';
 
 export interface DpopOptions {
   /** Proof algorithms. Default: the verifier's `algorithms`. */
@@ -45,7 +44,7 @@ export interface VerifierOptions {
    * absolute-form request target never decide it.
    */
   origin?: string | readonly string[];
-  /** Proxies whose certificate and X-Forwarded-* headers are believed. Default none. */
+  /** Proxies whose client-certificate header (in the one `proxyHeader` format) is believed. Default none. */
   trustedProxies?: readonly string[];
   /** The one certificate header format read from trusted proxies; required with `trustedProxies`. */
   proxyHeader?: ProxyHeaderFormat;
@@ -66,7 +65,6 @@ export interface VerifierConfig {
   /** Serialised external origins for DPoP htu; empty when DPoP is off. */
   origins: readonly string[];
   certificates: CertificateSource;
-  isTrustedProxy: (address: string | undefined) => boolean;
   realm: string | undefined;
   now: () => number;
 }
@@ -151,7 +149,6 @@ export function resolveOptions(options: VerifierOptions): VerifierConfig {
     dpop,
     origins: origin,
     certificates: createCertificateSource({ trustedProxies, proxyHeader: options.proxyHeader, nginxHeader: options.nginxHeader }),
-    isTrustedProxy: createProxyMatcher(trustedProxies),
     realm: options.realm,
     now,
   });

@@ -74,6 +74,8 @@ export interface ClientValidationContext {
   /** ADMIN_CLIENT_IDS: the only clients that may hold ADMIN_RESOURCE */
   adminClientIds: readonly string[];
   signingAlgs: readonly string[];
+  /** CLIENT_CERT_MIN_RSA_BITS: self-signed certificates in jwks meet the token endpoint's floor */
+  minRsaBits?: number;
   /** oidc-provider's own client validation (throws its InvalidClientMetadata) */
   validateWithProvider(metadata: ClientMetadata): Promise<void>;
 }
@@ -168,7 +170,7 @@ function redirectUri(field: string, value: string): void {
 }
 
 /** jwks: public keys only; for self-signed clients each key carries its certificate. */
-function jwksOf(body: Record<string, unknown>, method: AuthMethod): { keys: Record<string, unknown>[]; certificates: X509Certificate[] } | undefined {
+function jwksOf(body: Record<string, unknown>, method: AuthMethod, minRsaBits: number | undefined): { keys: Record<string, unknown>[]; certificates: X509Certificate[] } | undefined {
   const jwks = body.jwks;
   if (jwks === undefined) return undefined;
   if (method === 'tls_client_auth') throw fail('jwks', 'is not used with tls_client_auth; register certificates through /certificates');
@@ -190,7 +192,7 @@ function jwksOf(body: Record<string, unknown>, method: AuthMethod): { keys: Reco
     if (secret !== undefined) throw fail(`${field}.${secret}`, 'is private key material; register public keys only');
     if (!['EC', 'RSA', 'OKP'].includes(String(jwk.kty))) throw fail(`${field}.kty`, 'must be EC, RSA or OKP (asymmetric keys only)');
     if (method === 'self_signed_tls_client_auth') {
-      const cert = certificateOfJwk(jwk, field, fail);
+      const cert = certificateOfJwk(jwk, field, fail, minRsaBits);
       if (certificates.some((c) => c.fingerprint256 === cert.fingerprint256)) throw fail(field, 'repeats a certificate of another key');
       certificates.push(cert);
       out.push(certificateJwk(cert)); // stored in canonical form: {kty..., x5c}
@@ -360,7 +362,7 @@ export async function validateClientMetadata(body: Record<string, unknown>, ctx:
   const fapi = string(body, 'fapi_profile');
   if (fapi !== undefined) metadata.fapi_profile = oneOf('fapi_profile', fapi, ['2.0']);
 
-  const jwks = jwksOf(body, method);
+  const jwks = jwksOf(body, method, ctx.minRsaBits);
   if (jwks) metadata.jwks = { keys: jwks.keys };
   // A self-signed client may start without certificates and receive them through /certificates.
   else if (method === 'self_signed_tls_client_auth') metadata.jwks = { keys: [] };

@@ -63,6 +63,7 @@ export function clientRoutes(deps: RouteDeps): Route[] {
       staticScopes: deps.staticScopes,
       adminClientIds: deps.adminClientIds,
       signingAlgs: deps.signingAlgs,
+      ...(deps.minRsaBits === undefined ? {} : { minRsaBits: deps.minRsaBits }),
       validateWithProvider: deps.validateWithProvider,
     });
   }
