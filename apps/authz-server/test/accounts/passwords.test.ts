@@ -33,17 +33,16 @@ describe('scrypt at N = 2^17', () => {
   });
 
   it('pads the check of a cheaper legacy hash to about the time of a current one (no user enumeration by timing)', async () => {
-    const hasher = createPasswordHasher();
+    // A controlled clock: every scrypt "takes" 5 ms, so the wait asked for is exact.
+    let clock = 0;
+    const waits: number[] = [];
+    const hasher = createPasswordHasher({ now: () => (clock += 5), sleep: async (ms) => { waits.push(ms); } });
     const legacy = await createPasswordHasher({ cost: LEGACY_COST }).hash('old password');
-    const time = async (run: () => Promise<unknown>) => {
-      const start = performance.now();
-      await run();
-      return performance.now() - start;
-    };
-    await hasher.verify('warm up', undefined);
-    const unknownUser = await time(() => hasher.verify('a guess', undefined));
-    const legacyUser = await time(() => hasher.verify('a guess', legacy));
-    assert.ok(legacyUser > unknownUser * 0.6, `legacy ${legacyUser.toFixed(0)} ms vs unknown user ${unknownUser.toFixed(0)} ms`);
+    await hasher.verify('a guess', undefined);
+    assert.deepEqual(waits, [], 'a hash at the current cost waits for nothing');
+    await hasher.verify('a guess', legacy);
+    // N = 2^17 is 4 × the work of N = 2^15: the 5 ms legacy hash waits 15 ms more.
+    assert.deepEqual(waits, [5 * (2 ** 17 / 2 ** 15 - 1)]);
   });
 
   it('refuses a stored hash whose N is not a power of 2 without throwing', async () => {
