@@ -58,7 +58,7 @@ describe('WORKERS=2 on PostgreSQL + Redis', { skip }, () => {
       await upsertResourceServer(stores.sql, { identifier: RESOURCE, name: 'workers', scopes: ['ledger:read'], token_format: 'jwt', access_token_ttl: null, sender_constraint_required: true });
       await upsertClient(stores.sql, {
         client_id: 'worker-client', token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_subject_dn: 'CN=worker-client,O=certbound tests',
-        grant_types: ['client_credentials'], response_types: [], scope: 'ledger:read', default_resource: RESOURCE,
+        grant_types: ['client_credentials'], response_types: [], resources: { [RESOURCE]: ['ledger:read'] }, default_resource: RESOURCE,
       });
     } finally {
       await stores.close();

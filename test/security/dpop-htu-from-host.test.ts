@@ -81,6 +81,11 @@ describe('DPoP htu from a forged Host or an absolute-form target (demo resource 
     assert.match(String(answer.headers['www-authenticate']), new RegExp(`^DPoP error="invalid_dpop_proof", error_description="${HTU_REFUSAL}"`));
   };
   const refusals = () => demo.logs().filter((l) => l.event === 'refusal');
+  /** The child's log lines arrive through a pipe: wait (bounded) until `count` refusals after `from` are in. */
+  const refusalsAfter = async (from: number, count: number) => {
+    for (let i = 0; i < 50 && refusals().length - from < count; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    return refusals().slice(from);
+  };
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'certbound-security-htu-'));
@@ -132,7 +137,7 @@ describe('DPoP htu from a forged Host or an absolute-form target (demo resource 
     const withPort = await dpopProof(key, { htm: 'GET', htu: `https://${ATTACKER}:${demoPort}${path}`, accessToken });
     expectHtuRefusal(await send(path, { host: `${ATTACKER}:${demoPort}`, authorization: `DPoP ${accessToken}`, dpop: withPort }));
     // One refusal line per request, naming the check; the settlement handler never answered.
-    const lines = refusals().slice(before);
+    const lines = await refusalsAfter(before, 2);
     assert.deepEqual(lines.map((l) => [l.status, l.error, l.reason]), [[401, 'invalid_dpop_proof', HTU_REFUSAL], [401, 'invalid_dpop_proof', HTU_REFUSAL]]);
   });
 
