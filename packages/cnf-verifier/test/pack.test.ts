@@ -1,12 +1,14 @@
 /**
- * Publishability: build, `npm pack`, install the tarball into an empty `"type": "module"` project
- * (jose comes from the registry) and import it with plain node — no certbound-source condition.
- * Needs the network, so it runs only with TEST_PACK=1.
+ * Publishability: `npm pack` (its prepack script cleans dist and builds), check that the tarball
+ * holds only dist + README + LICENSE + CHANGELOG + package.json, install it into an empty
+ * `"type": "module"` project (jose from the npm cache, else the registry) and import it with
+ * plain node — no certbound-source condition. On by default in `npm test` (a few seconds);
+ * TEST_PACK=0 skips it on a machine that cannot reach the registry.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,19 +32,21 @@ try { createVerifier({ issuer: 'https://as', audience: 'https://rs', jwks: { key
 console.log(JSON.stringify({ binding: auth.binding, refused: refused instanceof InvalidTokenError && refused.status, noOrigin, unavailable: new TemporarilyUnavailableError('full', { retryAfter: 0.2 }).headers['retry-after'], adapters: [koaAuth, expressAuth, nodeAuth].map((f) => typeof f) }));
 `;
 
-describe('npm pack yields a tarball a plain Node project installs and imports', { skip: process.env.TEST_PACK ? false : 'set TEST_PACK=1 (needs the npm registry)' }, () => {
-  it('builds, packs, installs and runs createVerifier from dist', () => {
+describe('npm pack yields a tarball a plain Node project installs and imports', { skip: process.env.TEST_PACK === '0' ? 'TEST_PACK=0' : false }, () => {
+  it('builds, packs only what is published, installs and runs createVerifier from dist', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cnf-verifier-pack-'));
     try {
       const npm = (args: string[], cwd: string) => execFileSync('npm', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
-      npm(['run', 'build'], packageDir);
-      npm(['pack', '--pack-destination', dir], packageDir);
-      const tarball = readdirSync(dir).find((f) => f.endsWith('.tgz'))!;
+      const [packed] = JSON.parse(npm(['pack', '--json', '--pack-destination', dir], packageDir)) as [{ filename: string; files: { path: string }[] }];
+      const files = packed.files.map((f) => f.path).sort();
+      const strays = files.filter((f) => !/^(dist\/.+\.(js|d\.ts)|README\.md|LICENSE|CHANGELOG\.md|package\.json)$/.test(f));
+      assert.deepEqual(strays, [], 'only dist, README.md, LICENSE, CHANGELOG.md and package.json are published');
+      for (const f of ['LICENSE', 'CHANGELOG.md', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/adapters/koa.d.ts']) assert.ok(files.includes(f), `${f} is published`);
       const app = join(dir, 'app');
-      execFileSync('mkdir', [app]);
+      mkdirSync(app);
       writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
       writeFileSync(join(app, 'smoke.js'), smoke);
-      npm(['install', '--no-audit', '--no-fund', join(dir, tarball)], app);
+      npm(['install', '--prefer-offline', '--no-audit', '--no-fund', join(dir, packed.filename)], app);
       // process.execPath is the Node running this test; no --conditions flag is passed on.
       const out = execFileSync(process.execPath, ['smoke.js'], { cwd: app, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
       assert.deepEqual(JSON.parse(out), { binding: 'bearer', refused: 401, noOrigin: 'origin', unavailable: '1', adapters: ['function', 'function', 'function'] });
