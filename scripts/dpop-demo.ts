@@ -3,8 +3,9 @@
 //   npm run demo:dpop            client_credentials
 //   npm run demo:dpop -- login   authorization code + PAR + PKCE: sign in as alice in a browser
 // It registers nothing: it uses the client, key and CA the authorization server's dev bootstrap
-// created under DATA_DIR. Environment: DATA_DIR (.data), ISSUER (https://localhost:8443),
-// DEMO_URL (https://localhost:9443). TLS is verified against DATA_DIR/pki/ca.pem.
+// created under DATA_DIR. Environment: DATA_DIR (.data), ISSUER (https://localhost:PUBLIC_PORT,
+// 8443 unless set), DEMO_URL (DEMO_EXTERNAL_URL, else https://localhost:DEMO_PORT, 9443 unless
+// set): the same variables `npm start` reads. TLS is verified against DATA_DIR/pki/ca.pem.
 import { createServer } from 'node:http';
 import { request } from 'node:https';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
@@ -17,8 +18,9 @@ const REDIRECT_URI = 'http://127.0.0.1:8788/callback';
 const SETTLEMENT = { amount: '125.00', currency: 'EUR', counterparty: 'ACME GmbH', reference: 'INV-2026-0042' };
 
 const dataDir = resolve(process.env.DATA_DIR ?? '.data');
-const issuer = (process.env.ISSUER ?? 'https://localhost:8443').replace(/\/+$/, '');
-const demoUrl = (process.env.DEMO_URL ?? 'https://localhost:9443').replace(/\/+$/, '');
+const env = (name: string) => process.env[name]?.trim() || undefined;
+const issuer = (env('ISSUER') ?? `https://localhost:${env('PUBLIC_PORT') ?? '8443'}`).replace(/\/+$/, '');
+const demoUrl = (env('DEMO_URL') ?? env('DEMO_EXTERNAL_URL') ?? `https://localhost:${env('DEMO_PORT') ?? '9443'}`).replace(/\/+$/, '');
 const mode = process.argv[2] ?? 'token';
 
 interface Answer { status: number; headers: Record<string, string | string[] | undefined>; json: any; text: string }

@@ -1,6 +1,10 @@
 // `npm start`: the authorization server and the demo resource server side by side, on embedded
-// storage, as separate processes (exactly as they would run in production). Output of each is
-// passed through unchanged; Ctrl-C or SIGTERM stops both, and if one dies the other is stopped.
+// storage, as separate processes (exactly as they would run in production). Both get the same
+// environment, so PUBLIC_PORT, MTLS_PORT and DEMO_PORT reach each of them (and the banner's
+// commands follow them). Log lines of each are passed through unchanged, line by line; the
+// authorization server's quick-start banner is held back until both servers have logged that they
+// listen, then printed in one piece. Ctrl-C or SIGTERM stops both, and if one dies the other is
+// stopped.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -17,7 +21,38 @@ const services: Array<{ name: string; entry: string }> = [
 ];
 
 const children: ChildProcess[] = services.map(({ entry }) =>
-  spawn(process.execPath, ['--conditions=certbound-source', ...V8_FLAGS, entry], { cwd: root, stdio: 'inherit', env: process.env }));
+  spawn(process.execPath, ['--conditions=certbound-source', ...V8_FLAGS, entry], { cwd: root, stdio: ['inherit', 'pipe', 'inherit'], env: process.env }));
+
+// The servers log JSON lines; anything else on the authorization server's stdout is the banner.
+const listening = new Set<number>();
+let held: string[] | undefined = [];
+function release() {
+  if (!held) return;
+  if (held.length > 0) process.stdout.write(`${held.join('\n')}\n`);
+  held = undefined;
+}
+function onLine(i: number, line: string) {
+  const log = line.startsWith('{');
+  if (held && i === 0 && !log) {
+    held.push(line);
+    return;
+  }
+  process.stdout.write(`${line}\n`);
+  if (log && /"event":"listening"/.test(line)) {
+    listening.add(i);
+    if (listening.size === children.length) release();
+  }
+}
+children.forEach((child, i) => {
+  let partial = '';
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) onLine(i, line);
+  });
+  child.stdout!.on('end', () => { if (partial) onLine(i, partial); partial = ''; });
+});
 
 let stopping = false;
 function stopAll(signal: NodeJS.Signals = 'SIGTERM') {
@@ -29,13 +64,13 @@ function stopAll(signal: NodeJS.Signals = 'SIGTERM') {
 let exitCode = 0;
 let running = children.length;
 children.forEach((child, i) => {
-  child.on('exit', (code, signal) => {
+  child.on('close', (code, signal) => { // after its stdout has ended
     if (!stopping) {
       process.stderr.write(`certbound: ${services[i]!.name} exited (${signal ?? code}); stopping the others\n`);
       exitCode = code || 1;
       stopAll();
     }
-    if (--running === 0) process.exit(exitCode);
+    if (--running === 0) { release(); process.exit(exitCode); }
   });
 });
 process.once('SIGINT', () => stopAll('SIGTERM'));

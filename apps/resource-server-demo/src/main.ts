@@ -66,10 +66,21 @@ export async function startDemo(config: DemoConfig) {
   };
 }
 
+/**
+ * Next to the authorization server (`npm start` hands both the same environment), the issuer
+ * follows its ISSUER, else its PUBLIC_PORT; DEMO_ISSUER still overrides. The JWKS URI follows
+ * the issuer and the audience DEMO_PORT (config.ts).
+ */
+export function withDevDefaults(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  if (env.DEMO_ISSUER?.trim()) return env;
+  const issuer = env.ISSUER?.trim() || `https://localhost:${env.PUBLIC_PORT?.trim() || '8443'}`;
+  return { ...env, DEMO_ISSUER: issuer.replace(/\/+$/, '') };
+}
+
 if (import.meta.main) {
   let config: DemoConfig;
   try {
-    config = loadDemoConfig();
+    config = loadDemoConfig(withDevDefaults(process.env));
   } catch (err) {
     process.stderr.write(`resource-server-demo: configuration error: ${(err as Error).message}\n`);
     process.exit(78);

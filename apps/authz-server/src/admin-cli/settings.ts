@@ -9,11 +9,13 @@ import type { CliIo, FlagSpec } from '../cli.ts';
 import { CommandError, LateUsageError } from './errors.ts';
 import type { TlsMaterial } from './https.ts';
 
-const DEFAULT_URL = 'https://localhost:8444';
+/** The dev server's mutual-TLS listener: `npm start` binds it to MTLS_PORT (8444 unless set). */
+const DEFAULT_URL = 'https://localhost:$MTLS_PORT';
+const defaultUrl = (env: CliIo['env']) => `https://localhost:${env.MTLS_PORT?.trim() || '8444'}`;
 const DEFAULT_ADMIN_CLIENT_ID = 'admin';
 
 export const connectionFlags = {
-  url: { type: 'string', help: `the mutual-TLS listener (default $CERTBOUND_URL, else ${DEFAULT_URL})`, check: checkHttpsUrl },
+  url: { type: 'string', help: `the mutual-TLS listener (default $CERTBOUND_URL, else ${DEFAULT_URL}, 8444 unless set)`, check: checkHttpsUrl },
   cert: { type: 'string', help: 'admin client certificate, PEM (default $CERTBOUND_ADMIN_CERT, else $DATA_DIR/pki/admin.pem)' },
   key: { type: 'string', help: 'its private key, PEM (default $CERTBOUND_ADMIN_KEY, else $DATA_DIR/pki/admin-key.pem)' },
   ca: { type: 'string', help: "CA that verifies the server's certificate (default $CERTBOUND_CA, else $DATA_DIR/pki/ca.pem)" },
@@ -49,7 +51,7 @@ function dataDir(io: CliIo): string {
 
 export async function settingsOf(flags: ConnectionFlags, io: CliIo): Promise<Settings> {
   const env = io.env;
-  const url = flags.url ?? (env.CERTBOUND_URL || DEFAULT_URL);
+  const url = flags.url ?? (env.CERTBOUND_URL || defaultUrl(env));
   const problem = checkHttpsUrl(url);
   if (problem) throw new LateUsageError(`CERTBOUND_URL ${url}: ${problem}`);
   const base = new URL(url);
