@@ -10,6 +10,15 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
+// The project brings its runtime (the `node` devDependency, which `npm start` finds first on
+// PATH), so the root package.json declares no `engines`: npm would check it against the machine's
+// own Node during `npm ci` and warn. The check is here instead, against the Node that runs.
+const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
+if (major !== 24 || minor < 11) {
+  process.stderr.write(`certbound: needs Node.js >=24.11 <25, this is ${process.version}; run it with \`npm start\` (the project's own Node 24, node_modules/.bin/node)\n`);
+  process.exit(1);
+}
+
 // V8 otherwise grows the young generation to ~64 MB semi-spaces on a machine with memory to
 // spare; 4 MB keeps the server's RSS in budget at no measured throughput cost (bench/README.md).
 const V8_FLAGS = ['--max-semi-space-size=4'];
