@@ -147,4 +147,22 @@ describe('quick start on configured ports: PUBLIC_PORT, MTLS_PORT, DEMO_PORT', (
   it('stops both servers on SIGTERM with exit code 0', async () => {
     assert.equal(await proc!.stop('SIGTERM'), 0);
   });
+
+  it('started again on the same DATA_DIR with another DEMO_PORT, the demo clients get the new resource as default', async () => {
+    const demoPort = await freePort();
+    proc = await startProcess('scripts/start.ts', {
+      PUBLIC_PORT: String(ports.public), MTLS_PORT: String(ports.mtls), DEMO_PORT: String(demoPort),
+      DATA_DIR: join(dir, '.data'), LOG_LEVEL: 'info',
+    }, { ready: /requires once TLS_CERT_FILE or DATABASE_URL is set\.\n/ });
+    const bootstrap = proc.logs().filter((l) => l.event === 'bootstrap').map((l) => l.msg);
+    assert.ok(bootstrap.includes(`registered resource https://localhost:${demoPort} for client demo-client (DEMO_PORT changed)`), bootstrap.join('\n'));
+    const again = printedCommands(proc.stdout().slice(proc.stdout().indexOf('Get a certificate-bound access token')));
+    const tokenLine = again.find((c) => c.startsWith('TOKEN=$(curl'))!;
+    const fresh = (await sh(`${tokenLine}; printf %s "$TOKEN"`)).trim();
+    assert.equal(decodeJwt(fresh).payload.aud, `https://localhost:${demoPort}`);
+    const created = JSON.parse(await sh(again.find((c) => c.endsWith(`https://localhost:${demoPort}/api/v1/settlements`))!, { TOKEN: fresh }));
+    assert.equal(created.caller.client_id, 'demo-client');
+    assert.match(await sh(again.find((c) => c.endsWith('npm run demo:dpop'))!), /Done: the token works only together with the DPoP key/);
+    assert.equal(await proc.stop('SIGTERM'), 0);
+  });
 });
