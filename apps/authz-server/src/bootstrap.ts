@@ -36,18 +36,17 @@ export function devDemoEndpoints(env: Env = process.env): { resource: string; ur
  * the current one is added, and the demo clients get it as a resource and as their default.
  */
 export async function bootstrapDevRegistrations(sql: SqlClient, pki: DevPki, demoResource = devDemoEndpoints().resource): Promise<string[]> {
-  const DEMO_RESOURCE = demoResource;
   const created: string[] = [];
-  if (!await findResourceServer(sql, DEMO_RESOURCE)) {
+  if (!await findResourceServer(sql, demoResource)) {
     await upsertResourceServer(sql, {
-      identifier: DEMO_RESOURCE,
+      identifier: demoResource,
       name: 'Settlement API (demo)',
       scopes: DEMO_SCOPES,
       token_format: 'jwt',
       access_token_ttl: null,
       sender_constraint_required: true,
     });
-    created.push(`resource server ${DEMO_RESOURCE}`);
+    created.push(`resource server ${demoResource}`);
   }
   if (!await findClient(sql, DEMO_CLIENT_ID)) {
     await upsertClient(sql, {
@@ -58,31 +57,34 @@ export async function bootstrapDevRegistrations(sql: SqlClient, pki: DevPki, dem
       tls_client_certificate_bound_access_tokens: true,
       grant_types: ['client_credentials'],
       response_types: [],
-      resources: { [DEMO_RESOURCE]: DEMO_SCOPES },
-      default_resource: DEMO_RESOURCE,
+      resources: { [demoResource]: DEMO_SCOPES },
+      default_resource: demoResource,
     });
     created.push(`client ${DEMO_CLIENT_ID}`);
   }
   // DPoP with private_key_jwt and no certificate (scripts/dpop-demo.ts), and a person to sign in.
-  const dpopClient = await ensureDemoDpopClient(sql, pki.dir, DEMO_RESOURCE, DEMO_SCOPES);
+  const dpopClient = await ensureDemoDpopClient(sql, pki.dir, demoResource, DEMO_SCOPES);
   if (dpopClient) created.push(dpopClient);
   for (const clientId of [DEMO_CLIENT_ID, DEMO_DPOP_CLIENT_ID]) {
-    if (await followDemoResource(sql, clientId, DEMO_RESOURCE)) created.push(`resource ${DEMO_RESOURCE} for client ${clientId} (DEMO_PORT changed)`);
+    if (await followDemoResource(sql, clientId, demoResource)) created.push(`resource ${demoResource} for client ${clientId} (DEMO_PORT changed)`);
   }
   const user = await ensureDevUser(sql, dirname(pki.dir));
   if (user.created) created.push(`dev user ${user.username} (password in ${user.file})`);
   return created;
 }
 
-/** Adds the demo resource to a demo client registered under another one and makes it the default. */
+/**
+ * A demo client registered under another DEMO_PORT gets the current demo resource, as its
+ * default. A client that holds it already is left alone (an admin's edits survive a restart).
+ */
 async function followDemoResource(sql: SqlClient, clientId: string, resource: string): Promise<boolean> {
   const client = await findClient(sql, clientId);
   if (!client) return false;
   const resources = (client.metadata.resources ?? {}) as Record<string, string[]>;
-  if (resources[resource] && client.metadata.default_resource === resource) return false;
+  if (resources[resource]) return false;
   await upsertClient(sql, {
     ...client.metadata,
-    resources: { ...resources, [resource]: resources[resource] ?? DEMO_SCOPES },
+    resources: { ...resources, [resource]: DEMO_SCOPES },
     default_resource: resource,
   });
   return true;
