@@ -98,6 +98,7 @@ export async function startAuthzServer(
   const stores = await openStores({
     databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, dataDir: config.dataDir, schema: config.databaseSchema,
     onConnectionError: (store, err) => logger.error({ event: 'store_connection_error', store, err }, `${store} connection error`),
+    logger,
   });
   try {
     const kek = await resolveKeyEncryptionKey({ value: config.keyEncryptionKey, dataDir: config.dataDir });

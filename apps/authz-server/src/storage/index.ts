@@ -13,6 +13,7 @@ import { createAdapterFactory, type AdapterFactory } from './adapter-factory.ts'
 import { createRevocationList, type RevocationList } from './revocation-list.ts';
 import { attachClientCache, createClientCache, type ClientCache } from './client-cache.ts';
 import { createMemoryRateLimits, openRedisRateLimits, type RateLimits } from './rate-limits.ts';
+import { scheduleModelSweep, type ModelSweeper, type ScheduleOptions, type SweepLogger } from './sweep.ts';
 
 export type { SqlClient, SqlResult } from './sql.ts';
 export type { KvStore } from './kv.ts';
@@ -20,6 +21,7 @@ export type { AdapterFactory } from './adapter-factory.ts';
 export type { RevocationList } from './revocation-list.ts';
 export type { ClientCache } from './client-cache.ts';
 export type { RateLimits, WindowCounter, WindowCount } from './rate-limits.ts';
+export type { SweepLogger } from './sweep.ts';
 export { createClientCache, CLIENT_CHANGED_CHANNEL } from './client-cache.ts';
 export type { ClientMetadata, ClientRow, ResourceServerInput, ResourceServerRow } from './clients-queries.ts';
 export { createAdapterFactory } from './adapter-factory.ts';
@@ -46,6 +48,10 @@ export interface StoresOptions {
   redisKeyPrefix?: string;
   /** Connection-level errors of PostgreSQL idle connections and Redis reconnects, for the log. */
   onConnectionError?: (store: 'postgres' | 'redis', err: Error) => void;
+  /** Where the sweep of expired oidc_models rows logs its count and failures (storage/sweep.ts). */
+  logger?: SweepLogger;
+  /** That sweep's schedule (default every 10 minutes ± 20 %); false = no sweep (tests). */
+  sweep?: false | Omit<ScheduleOptions, 'logger'>;
 }
 
 export interface Stores {
@@ -102,6 +108,11 @@ export async function openStores(opts: StoresOptions): Promise<Stores> {
     throw err;
   }
 
+  // Every instance schedules the sweep; an advisory lock lets one of them run each round.
+  const sweeper: ModelSweeper | undefined = opts.sweep === false
+    ? undefined
+    : scheduleModelSweep(sql, { ...opts.sweep, ...(opts.logger === undefined ? {} : { logger: opts.logger }) });
+
   const stores: Stores = {
     sql,
     kv,
@@ -111,6 +122,7 @@ export async function openStores(opts: StoresOptions): Promise<Stores> {
     rateLimits,
     embedded: !opts.databaseUrl || !opts.redisUrl,
     async close() {
+      await sweeper?.stop();
       await unsubscribe().catch(() => undefined);
       const results = await Promise.allSettled([sql.close(), stores.kv.close(), stores.rateLimits.close()]);
       const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));

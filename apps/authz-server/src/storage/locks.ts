@@ -6,6 +6,7 @@ export const LOCK_CLASS = {
   createSchema: 0x63620001,
   migrate: 0x63620002,
   signingKeys: 0x63620003,
+  sweepModels: 0x63620004,
 } as const;
 
 /** SQL expression for a transaction-level lock on `lockClass` in the current schema. */
