@@ -8,12 +8,41 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+const repoRoot = join(packageDir, '..', '..');
+// A TypeScript consumer of the published .d.ts files: every entry point, Koa and Express types
+// from the optional peer dependencies. skipLibCheck is on, as in most projects, so each expected
+// error below proves a type really resolved (an unresolved import would be any, and an unused
+// expect-error directive fails the check).
+const consumer = `
+import { createVerifier, type VerifiedRequest, type VerifierOptions } from '@certbound/cnf-verifier';
+import { koaAuth } from '@certbound/cnf-verifier/koa';
+import { expressAuth, type AuthenticatedRequest } from '@certbound/cnf-verifier/express';
+import { nodeAuth } from '@certbound/cnf-verifier/node';
+const options: VerifierOptions = { issuer: 'https://as', audience: 'https://rs', origin: 'https://rs', jwks: { keys: [] } };
+const verifier = createVerifier(options);
+export const handlers = [koaAuth(verifier), expressAuth(verifier), nodeAuth(verifier, (_req, res) => res.end())];
+export type Seen = [VerifiedRequest, AuthenticatedRequest];
+// @ts-expect-error issuer is a string
+export const badOptions: VerifierOptions = { issuer: 1, audience: 'https://rs' };
+// @ts-expect-error a Koa middleware (from @types/koa) is not a string
+export const notKoa: string = koaAuth(verifier);
+// @ts-expect-error an Express handler (from @types/express) is not a string
+export const notExpress: string = expressAuth(verifier);
+// @ts-expect-error each adapter takes a Verifier (its .d.ts imports the package's own types)
+koaAuth({});
+// @ts-expect-error as above
+expressAuth({});
+// @ts-expect-error as above
+nodeAuth({}, () => undefined);
+// @ts-expect-error the verifier's result has a binding
+export const noBinding: VerifiedRequest['binding'] = 'nothing';
+`;
 const smoke = `
 import { createVerifier, InvalidTokenError, TemporarilyUnavailableError } from '@certbound/cnf-verifier';
 import { koaAuth } from '@certbound/cnf-verifier/koa';
@@ -33,7 +62,7 @@ console.log(JSON.stringify({ binding: auth.binding, refused: refused instanceof 
 `;
 
 describe('npm pack yields a tarball a plain Node project installs and imports', { skip: process.env.TEST_PACK === '0' ? 'TEST_PACK=0' : false }, () => {
-  it('builds, packs only what is published, installs and runs createVerifier from dist', () => {
+  it('builds, packs only what is published, installs, runs createVerifier from dist and type-checks a consumer', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cnf-verifier-pack-'));
     try {
       const npm = (args: string[], cwd: string) => execFileSync('npm', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
@@ -50,6 +79,17 @@ describe('npm pack yields a tarball a plain Node project installs and imports', 
       // process.execPath is the Node running this test; no --conditions flag is passed on.
       const out = execFileSync(process.execPath, ['smoke.js'], { cwd: app, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
       assert.deepEqual(JSON.parse(out), { binding: 'bearer', refused: 401, noOrigin: 'origin', unavailable: '1', adapters: ['function', 'function', 'function'] });
+
+      // The .d.ts files serve a strict consumer. @types (node, koa, express) comes from this
+      // repository, linked in rather than installed.
+      symlinkSync(join(repoRoot, 'node_modules', '@types'), join(app, 'node_modules', '@types'), 'dir');
+      writeFileSync(join(app, 'consumer.ts'), consumer);
+      writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({
+        compilerOptions: { strict: true, module: 'nodenext', target: 'es2022', noEmit: true, skipLibCheck: true, types: ['node'] },
+        files: ['consumer.ts'],
+      }));
+      const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+      execFileSync(process.execPath, [tsc, '-p', app], { cwd: app, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
