@@ -11,7 +11,7 @@ import { loadOrCreateSigningKeys } from './keys/signing-keys.ts';
 import { ensureDevPki, type DevPki } from './pki/dev-pki.ts';
 import { loadTrustStore } from './mtls/trust-store.ts';
 import { createVerdictCache } from './mtls/connection-verdict.ts';
-import { createProvider, mtlsEndpointAliases, SIGNING_ALGS, STATIC_SCOPES, publicJwks } from './provider.ts';
+import { createProvider, mountBeforeEngine, mtlsEndpointAliases, SIGNING_ALGS, STATIC_SCOPES, publicJwks } from './provider.ts';
 import { dpopNonceSecret } from './oauth/dpop.ts';
 import { createLocalAccountSource } from './accounts/local-accounts.ts';
 import { createLoginThrottle } from './accounts/login-throttle.ts';
@@ -160,7 +160,7 @@ export async function startAuthzServer(
       signingAlgs: SIGNING_ALGS,
       invalidateClient: (clientId) => stores.clientCache.invalidate(clientId),
     });
-    provider.use(adminApi.middleware);
+    mountBeforeEngine(provider, adminApi.middleware);
 
     const listeners = await startListeners({
       host: config.host,

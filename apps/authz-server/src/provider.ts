@@ -2,26 +2,26 @@
 // adapter factory and the callbacks in oauth/. Every option that differs from oidc-provider's
 // default carries a comment saying why.
 import type { JSONWebKeySet } from 'jose';
+import type { Middleware } from 'koa';
 import { Provider, type Configuration } from 'oidc-provider';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import { createClientCertificateChecks, type CertificateSource } from './oauth/client-certificate.ts';
 import type { VerdictCache } from './mtls/connection-verdict.ts';
 import { createResourceIndicators, type ResourceServerRecord } from './oidc/resource-indicators.ts';
-import { createRefusalReporter } from './oauth/refusals.ts';
+import { createRefusalReporter, renderError } from './oidc/errors.ts';
 import { createHostHeaderCheck } from './http/host-header.ts';
 import { logAppErrors } from './http/app-errors.ts';
 import { createStructuredTokenEndpoints, type ClientRevocations, type RevocationList } from './oauth/structured-tokens.ts';
 import { withClientDefaults, type AdapterFactory } from './oauth/client-defaults.ts';
 import type { KvStore } from './storage/kv.ts';
 import { oidcFindAccount, type AccountSource } from './accounts/account-source.ts';
-import { dpopFeature, dpopReplayRefusal, installAtomicReplayDetection } from './oauth/dpop.ts';
+import { dpopFeature, installAtomicReplayDetection } from './oauth/dpop.ts';
 import { authorizationCodeTtl, fapiFeature } from './oauth/fapi.ts';
 import { applyClientPolicy } from './oauth/client-policy.ts';
 import { GRANT_TTL, issueRefreshToken, refreshTokenTtl, rotateRefreshToken } from './oauth/refresh-tokens.ts';
 import { acceptPublishedAudiences } from './oauth/client-assertion-audience.ts';
 import { createInteractionRoutes, INTERACTION_TTL, SESSION_TTL } from './interactions/routes.ts';
-import { renderErrorPage } from './interactions/error-page.ts';
 
 /** Only asymmetric JWS algorithms (DESIGN.md security rules); ES256 signs by default. */
 export const SIGNING_ALGS = ['ES256', 'PS256', 'EdDSA'] as const;
@@ -74,10 +74,26 @@ export function publicJwks(jwks: JSONWebKeySet): JSONWebKeySet {
   };
 }
 
+/** The first middleware of the oidc-provider routes' own stack, per provider. */
+const ENGINE_STACK_START = new WeakMap<Provider, unknown>();
+
+/**
+ * Mounts `middleware` after the Host check and before the middleware of oidc-provider's routes
+ * (certificate verdicts, refusal reporting, structured tokens, interactions), so a request it
+ * answers (/admin) never passes through them. `provider.use` would append it after them: in
+ * oidc-provider 9 it inserts each middleware just before the engine's own router.
+ */
+export function mountBeforeEngine(provider: Provider, middleware: Middleware): void {
+  const start = ENGINE_STACK_START.get(provider);
+  const at = start ? provider.middleware.indexOf(start as (typeof provider.middleware)[number]) : -1;
+  if (at < 0) throw new Error('mountBeforeEngine: the provider was not built by createProvider');
+  provider.middleware.splice(at, 0, middleware as (typeof provider.middleware)[number]);
+}
+
 export function createProvider(deps: ProviderDeps): Provider {
   const { config } = deps;
   const aliases = mtlsEndpointAliases(config);
-  const certificates = createClientCertificateChecks({ source: deps.certificateSource, verdicts: deps.verdicts });
+  const certificates = createClientCertificateChecks({ source: deps.certificateSource, verdicts: deps.verdicts, mtlsTokenEndpoint: aliases.token_endpoint });
 
   const configuration: Configuration = {
     adapter: withClientDefaults(deps.adapterFactory, STATIC_SCOPES) as unknown as Configuration['adapter'],
@@ -190,8 +206,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       Interaction: INTERACTION_TTL,
       Session: SESSION_TTL,
     },
-    // A person's browser gets a page; machines get the JSON error.
-    renderError: renderErrorPage,
+    // A person's browser gets a page; machines get the JSON error (oidc/errors.ts).
+    renderError,
   };
 
   const provider = new Provider(config.issuer, configuration);
@@ -206,8 +222,11 @@ export function createProvider(deps: ProviderDeps): Provider {
   logAppErrors(provider, deps.logger);
   // Before anything builds a URL from the Host header (oidc-provider's urlFor): 400, not 500.
   provider.use(createHostHeaderCheck(deps.logger));
-  // Outermost first: the reporter sees the final answer after structuredTokens had its say.
-  provider.use(createRefusalReporter(provider, deps.logger, aliases.token_endpoint));
+  // Everything below serves oidc-provider's routes; mountBeforeEngine puts /admin in front of it.
+  const refusals = createRefusalReporter(provider, deps.logger, aliases.token_endpoint);
+  ENGINE_STACK_START.set(provider, refusals);
+  // Outermost: one log line per refusal, once the answer is final (structuredTokens may answer instead).
+  provider.use(refusals);
   provider.use(certificates.middleware);
   provider.use(createStructuredTokenEndpoints({
     issuer: config.issuer,
@@ -217,7 +236,6 @@ export function createProvider(deps: ProviderDeps): Provider {
     ...(deps.clientRevocations ? { clientRevocations: deps.clientRevocations } : {}),
     logger: deps.logger,
   }));
-  provider.use(dpopReplayRefusal);
   provider.use(createInteractionRoutes({
     provider, accounts: deps.accounts, issuer: config.issuer, cookieKey: deps.cookieKeys[0]!, logger: deps.logger,
   }));

@@ -5,12 +5,13 @@
 import type { IncomingMessage } from 'node:http';
 import type { X509Certificate } from 'node:crypto';
 import type { Next } from 'koa';
-import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { PresentedCertificate } from '@certbound/cnf-verifier';
 import type { ConnectionRecord, VerdictCache } from '../mtls/connection-verdict.ts';
 import { subjectDnMatches, subjectDnOf } from '../mtls/subject-dn.ts';
 import { sanMatches, sansOf } from '../mtls/san.ts';
 import { describeCert } from '../mtls/trust-store.ts';
+import { answerRefusal, CertificateHeaderRefused, ClientCertificateRefused, noCertificateDescription } from '../oidc/errors.ts';
 
 export interface CertificateSource {
   fromRequest(req: IncomingMessage): PresentedCertificate | undefined;
@@ -47,7 +48,10 @@ function presentedValues(cert: X509Certificate, property: SubjectProperty): stri
   return values.length ? values.map((v) => `"${v}"`).join(', ') : 'none';
 }
 
-export function createClientCertificateChecks(deps: { source: CertificateSource; verdicts: VerdictCache }) {
+/** Clients whose authentication is the certificate itself (RFC 8705 §2.1, §2.2). */
+const CERTIFICATE_AUTH_METHODS: ReadonlySet<string> = new Set(['tls_client_auth', 'self_signed_tls_client_auth']);
+
+export function createClientCertificateChecks(deps: { source: CertificateSource; verdicts: VerdictCache; mtlsTokenEndpoint: string }) {
   async function clientCertificate(ctx: KoaContextWithOIDC, next: Next): Promise<void> {
     let presented: PresentedCertificate | undefined;
     try {
@@ -55,11 +59,7 @@ export function createClientCertificateChecks(deps: { source: CertificateSource;
     } catch (err) {
       // A malformed certificate header from a trusted proxy, or one of a format other than the
       // configured one: the request is bad, not the server. The refusal reporter logs it.
-      const refusal = new errors.InvalidRequest((err as Error).message);
-      ctx.state.oauthError = refusal;
-      ctx.status = 400;
-      ctx.set('Cache-Control', 'no-store');
-      ctx.body = { error: refusal.error, error_description: refusal.error_description };
+      await answerRefusal(ctx, new CertificateHeaderRefused((err as Error).message));
       return;
     }
     if (presented) {
@@ -81,20 +81,28 @@ export function createClientCertificateChecks(deps: { source: CertificateSource;
         const cert = state?.presented.leaf;
         // A certificate certbound cannot read is refused as such for every method, not only
         // where its chain is looked at: the partner learns which part is broken.
-        if (state?.verdict.ok === false && state.verdict.code === 'malformed') throw new errors.InvalidClientAuth(state.verdict.reason);
+        if (state?.verdict.ok === false && state.verdict.code === 'malformed') throw new ClientCertificateRefused('certificate_malformed', state.verdict.reason);
         if (cert) {
           const now = new Date();
-          if (now < cert.validFromDate) throw new errors.InvalidClientAuth(`certificate not valid before ${cert.validFromDate.toISOString()}`);
-          if (now >= cert.validToDate) throw new errors.InvalidClientAuth(`certificate expired at ${cert.validToDate.toISOString()}`);
+          if (now < cert.validFromDate) throw new ClientCertificateRefused('certificate_not_yet_valid', `certificate not valid before ${cert.validFromDate.toISOString()}`);
+          if (now >= cert.validToDate) throw new ClientCertificateRefused('certificate_expired', `certificate expired at ${cert.validToDate.toISOString()}`);
+          return cert;
         }
-        return cert;
+        // oidc-provider asks during client authentication (lib/shared/client_auth.js, which then
+        // refuses 401 invalid_client itself) and, for bound tokens, later; a client that
+        // authenticates with its certificate has always been asked here first. Refused in
+        // certbound's words, naming the listener that does request a certificate.
+        if (CERTIFICATE_AUTH_METHODS.has(ctx.oidc.client?.clientAuthMethod ?? '')) {
+          throw new ClientCertificateRefused('certificate_missing', noCertificateDescription(ctx, deps.mtlsTokenEndpoint));
+        }
+        return undefined;
       },
       // Only tls_client_auth reaches this (RFC 8705 §2.1): the chain must lead to a configured
       // client CA. The verdict's reason names the failed check; it becomes error_description.
       certificateAuthorized(ctx: KoaContextWithOIDC): boolean {
         const verdict = certificateState(ctx)?.verdict;
         if (!verdict) return false;
-        if (!verdict.ok) throw new errors.InvalidClientAuth(verdict.reason);
+        if (!verdict.ok) throw new ClientCertificateRefused('certificate_chain', verdict.reason);
         return true;
       },
       // RFC 8705 §2.1.2: exactly one subject matcher is registered; compare it the way its
@@ -107,7 +115,8 @@ export function createClientCertificateChecks(deps: { source: CertificateSource;
           ? subjectDnMatches(cert, expected)
           : sanMatches(cert, key, expected);
         if (!matches) {
-          throw new errors.InvalidClientAuth(
+          throw new ClientCertificateRefused(
+            'certificate_subject',
             `certificate ${key === 'tls_client_auth_subject_dn' ? 'subject' : key.slice('tls_client_auth_'.length).replace('_', ' ').toUpperCase()} ${presentedValues(cert, key)} does not match the registered ${key}`,
           );
         }
@@ -118,7 +127,7 @@ export function createClientCertificateChecks(deps: { source: CertificateSource;
           const pinned = client['certificate_thumbprints'];
           const thumbprint = certificateState(ctx)!.presented.thumbprint;
           if (!Array.isArray(pinned) || !pinned.includes(thumbprint)) {
-            throw new errors.InvalidClientAuth(`certificate x5t#S256 ${thumbprint} is not among the certificates registered for this client`);
+            throw new ClientCertificateRefused('certificate_pinning', `certificate x5t#S256 ${thumbprint} is not among the certificates registered for this client`);
           }
         }
         return true;

@@ -3,14 +3,12 @@
 // - server nonces from a secret every instance derives alike from the key-encryption key, so a
 //   nonce handed out by one instance is accepted by the next (RFC 9449 §8);
 // - `jti` replay detection that is atomic across instances (RFC 9449 §11.1);
-// - the RFC 9449 §5 error code for a replayed proof.
+// (the RFC 9449 §5 error code for a replayed proof is oidc/errors.ts's).
 import { createHash } from 'node:crypto';
 import { deriveKey } from '../keys/derive.ts';
-import type { Next } from 'koa';
-import type { KoaContextWithOIDC, Provider } from 'oidc-provider';
+import type { Provider } from 'oidc-provider';
 import type { KvStore } from '../storage/kv.ts';
 import { kvKeys } from '../storage/kv-oidc-queries.ts';
-import { oauthErrorOf } from './refusals.ts';
 
 /**
  * The 32-byte DPoP nonce secret, derived with HKDF from the key-encryption key (as the cookie
@@ -51,24 +49,4 @@ export function installAtomicReplayDetection(provider: Provider, kv: KvStore): v
     const payload = { jti: id, iss, kind: 'ReplayDetection', iat: now, exp };
     return kv.setIfAbsent(kvKeys.entry('ReplayDetection', id), JSON.stringify(payload), Math.max(1, exp - now) * 1000);
   };
-}
-
-const REPLAY_DETAIL = 'DPoP proof JWT Replay detected';
-
-/**
- * RFC 9449 §5: an invalid proof is answered `invalid_dpop_proof`; oidc-provider answers a
- * replayed one `invalid_grant` (token) or `invalid_request` (PAR). Same status, standard code.
- */
-export async function dpopReplayRefusal(ctx: KoaContextWithOIDC, next: Next): Promise<void> {
-  await next();
-  const err = oauthErrorOf(ctx);
-  if (err?.error_detail !== REPLAY_DETAIL) return;
-  const description = 'DPoP proof jti has already been used';
-  err.error = 'invalid_dpop_proof';
-  err.error_detail = description;
-  const body = ctx.body as Record<string, unknown> | undefined;
-  if (body && typeof body === 'object') {
-    body.error = 'invalid_dpop_proof';
-    body.error_description = description;
-  }
 }

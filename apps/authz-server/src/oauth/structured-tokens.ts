@@ -6,7 +6,7 @@ import type { Next } from 'koa';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from '../log.ts';
-import { clearOAuthError, oauthErrorOf } from './refusals.ts';
+import { clearOAuthError, oauthErrorOf } from '../oidc/errors.ts';
 import type { RevocationList } from '../storage/revocation-list.ts';
 import type { ClientRevocations } from '../storage/client-revocations.ts';
 
