@@ -61,21 +61,15 @@ describe('client CA trust store', () => {
     });
 
     it('loads them all and finds each issuer directly', async () => {
-      const started = performance.now();
       const store = loadTrustStore(pemBundle(...cas), 'partners.pem');
-      const loadMs = performance.now() - started;
       assert.equal(store.size, 1000);
       assert.equal(store.anchors.length, 1000);
       const leaf = await issueCertificate({ subject: 'CN=client of 777', issuer: cas[777]! });
-      const lookups = performance.now();
       for (let i = 0; i < 1000; i++) assert.equal(store.findIssuers(leaf.cert).length, 1);
-      const lookupMs = performance.now() - lookups;
       assert.deepEqual(store.findIssuers(leaf.cert).map(subjectDnOf), ['CN=Partner CA 777,O=partners']);
       const verdict = await validatePath({ leaf: leaf.cert, trustStore: store });
       assert.equal(verdict.ok && verdict.chain.length, 2);
-      // generous bounds: an index, not a scan (a scan of 1000 per lookup would be far slower)
-      assert.ok(loadMs < 5000, `loading took ${loadMs} ms`);
-      assert.ok(lookupMs < 500, `1000 lookups took ${lookupMs} ms`);
+      // How the cost grows with 1 / 1000 CAs is a bench figure (growth.cas), not a timed assertion.
     });
   });
 });
