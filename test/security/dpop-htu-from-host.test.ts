@@ -15,16 +15,12 @@ import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exportJWK, generateKeyPair, importPKCS8, calculateJwkThumbprint } from 'jose';
-import * as oauth from 'oauth4webapi';
 import { ensureDevPki } from '../../apps/authz-server/src/pki/dev-pki.ts';
 import { openStores } from '../../apps/authz-server/src/storage/index.ts';
 import { bootstrapDevRegistrations, DEMO_RESOURCE } from '../../apps/authz-server/src/bootstrap.ts';
-import { demoDpopClientKeyFile } from '../../apps/authz-server/src/oauth/dpop-demo-client.ts';
-import { dpopProof, type TestKey } from '../support/dpop.ts';
+import { demoDpopToken, dpopProof, type TestKey } from '../support/dpop.ts';
 import { freePort } from '../support/https.ts';
 import { startProcess, type RunningProcess } from '../support/processes.ts';
-import { tlsFetch } from '../support/tls-fetch.ts';
 
 const ATTACKER = 'attacker.example';
 const HTU_REFUSAL = 'DPoP proof htu does not match the request URL';
@@ -106,20 +102,8 @@ describe('DPoP htu from a forged Host or an absolute-form target (demo resource 
     }, { ready: /"event":"listening"/ });
 
     // A real DPoP-bound token for demo-dpop-client, through the authorization server's nonce challenge.
-    const issuer = new URL(`https://localhost:${publicPort}`);
-    const fetchOptions = { [oauth.customFetch]: tlsFetch({ ca }) };
-    const server = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, fetchOptions));
-    const client: oauth.Client = { client_id: 'demo-dpop-client' };
-    const auth = oauth.PrivateKeyJwt(await importPKCS8(await readFile(demoDpopClientKeyFile(pki.dir), 'utf8'), 'ES256') as oauth.CryptoKey);
-    const pair = await generateKeyPair('ES256', { extractable: true });
-    const publicJwk = await exportJWK(pair.publicKey);
-    key = { privateKey: pair.privateKey, publicJwk, jkt: await calculateJwkThumbprint(publicJwk) };
-    const DPoP = oauth.DPoP(client, pair as oauth.CryptoKeyPair);
-    const request = async () => oauth.processClientCredentialsResponse(server, client,
-      await oauth.clientCredentialsGrantRequest(server, client, auth, { scope: 'settlements:read' }, { ...fetchOptions, DPoP }));
-    const tokens = await request().catch((err: unknown) => (oauth.isDPoPNonceError(err) ? request() : Promise.reject(err)));
-    assert.equal(tokens.token_type, 'dpop');
-    accessToken = tokens.access_token;
+
+    ({ accessToken, key } = await demoDpopToken(`https://localhost:${publicPort}`, ca, pki.dir));
   });
 
   after(async () => {

@@ -13,16 +13,12 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exportJWK, generateKeyPair, importPKCS8, calculateJwkThumbprint } from 'jose';
-import * as oauth from 'oauth4webapi';
 import { ensureDevPki } from '../../apps/authz-server/src/pki/dev-pki.ts';
 import { openStores } from '../../apps/authz-server/src/storage/index.ts';
 import { bootstrapDevRegistrations, DEMO_RESOURCE } from '../../apps/authz-server/src/bootstrap.ts';
-import { demoDpopClientKeyFile } from '../../apps/authz-server/src/oauth/dpop-demo-client.ts';
-import { dpopProof, type TestKey } from '../support/dpop.ts';
+import { demoDpopToken, dpopProof, type TestKey } from '../support/dpop.ts';
 import { freePort, https, type HttpsAnswer } from '../support/https.ts';
 import { startProcess, type RunningProcess } from '../support/processes.ts';
-import { tlsFetch } from '../support/tls-fetch.ts';
 
 const CAPACITY = 3;
 
@@ -56,20 +52,9 @@ describe('a full DPoP replay store refuses new proofs and forgets none (demo res
     }, { ready: /"event":"listening"/ });
     url = `https://localhost:${demoPort}/api/v1/settlements/00000000-0000-4000-8000-000000000000`;
 
-    const issuer = new URL(`https://localhost:${publicPort}`);
-    const fetchOptions = { [oauth.customFetch]: tlsFetch({ ca }) };
-    const server = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, fetchOptions));
-    const client: oauth.Client = { client_id: 'demo-dpop-client' };
-    const auth = oauth.PrivateKeyJwt(await importPKCS8(await readFile(demoDpopClientKeyFile(pki.dir), 'utf8'), 'ES256') as oauth.CryptoKey);
-    const pair = await generateKeyPair('ES256', { extractable: true });
-    const publicJwk = await exportJWK(pair.publicKey);
-    key = { privateKey: pair.privateKey, publicJwk, jkt: await calculateJwkThumbprint(publicJwk) };
-    const DPoP = oauth.DPoP(client, pair as oauth.CryptoKeyPair);
-    const request = async () => oauth.processClientCredentialsResponse(server, client,
-      await oauth.clientCredentialsGrantRequest(server, client, auth, { scope: 'settlements:read' }, { ...fetchOptions, DPoP }));
-    const tokens = await request().catch((err: unknown) => (oauth.isDPoPNonceError(err) ? request() : Promise.reject(err)));
-    assert.equal(tokens.token_type, 'dpop');
-    accessToken = tokens.access_token;
+    // A real DPoP-bound token for demo-dpop-client, through the authorization server's nonce challenge.
+
+    ({ accessToken, key } = await demoDpopToken(`https://localhost:${publicPort}`, ca, pki.dir));
   });
 
   after(async () => {
