@@ -125,6 +125,13 @@ describe('login brute force: 5 failures per username and address, then 429 with 
       assert.equal(wrong.status, 401, `guess ${i}: ${wrong.text.slice(0, 300)}`);
       assert.match(wrong.text, /Wrong username or password/);
     }
+    // Only this interaction's lines count: the other tests of this file run at the same time. Its
+    // five refusals travel through the child's stdout pipe: let them arrive before counting on.
+    const uid = /\/interaction\/([^/]+)\/login$/.exec(new URL(login.url).pathname)?.[1];
+    assert.ok(uid, login.url);
+    const refusedHere = () => server.logs().filter((l) => l.event === 'login_refused' && l.interaction === uid).length;
+    for (let i = 0; i < 50 && refusedHere() < 5; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(refusedHere(), 5, 'five refused guesses logged');
     const logsBefore = server.logs().length;
     const sixth = await browser.signIn(login, ALICE, PASSWORD);
     assert.equal(sixth.status, 429, sixth.text.slice(0, 500));
@@ -146,7 +153,7 @@ describe('login brute force: 5 failures per username and address, then 429 with 
     const raw = JSON.stringify(line);
     assert.ok(!raw.includes(ALICE), 'no username in the line');
     assert.ok(!raw.includes(PASSWORD), 'no password in the line');
-    assert.equal(server.logs().slice(logsBefore).filter((l) => l.event === 'login' || l.event === 'login_refused').length, 0, 'the password was not checked');
+    assert.equal(server.logs().slice(logsBefore).filter((l) => (l.event === 'login' || l.event === 'login_refused') && l.interaction === uid).length, 0, 'the password was not checked');
 
     const seventh = await browser.signIn(login, ALICE, PASSWORD);
     assert.equal(seventh.status, 429, 'still paused');
