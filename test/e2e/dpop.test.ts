@@ -7,56 +7,39 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { importPKCS8 } from 'jose';
 import * as oauth from 'oauth4webapi';
-import { ensureDevPki, type DevPki } from '../../apps/authz-server/src/pki/dev-pki.ts';
-import { openStores } from '../../apps/authz-server/src/storage/index.ts';
-import { bootstrapDevRegistrations, DEMO_RESOURCE } from '../../apps/authz-server/src/bootstrap.ts';
+import type { DevPki } from '../../apps/authz-server/src/pki/dev-pki.ts';
+import { DEMO_RESOURCE } from '../../apps/authz-server/src/bootstrap.ts';
 import { demoDpopClientKeyFile } from '../../apps/authz-server/src/oauth/dpop-demo-client.ts';
-import { freePort } from '../support/https.ts';
 import { decodeJwt } from '../support/oauth.ts';
-import { repoRoot, startProcess, type RunningProcess } from '../support/processes.ts';
+import { repoRoot, startDevPair, type DevPair } from '../support/processes.ts';
 import { tlsFetch } from '../support/tls-fetch.ts';
 
 const SETTLEMENT = { amount: '125.00', currency: 'EUR', counterparty: 'ACME GmbH', reference: 'INV-2026-0042' };
 
 describe('DPoP-bound tokens with an independent client (real processes)', () => {
-  let dir: string;
+  let pair: DevPair;
   let pki: DevPki;
   let ca: string;
-  let as: RunningProcess;
-  let demo: RunningProcess;
   let issuer: URL;
   let server: oauth.AuthorizationServer;
   let settlementsUrl: URL;
   let dataDir: string;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'certbound-e2e-dpop-'));
-    dataDir = join(dir, '.data');
-    pki = await ensureDevPki(dataDir);
-    ca = await readFile(pki.caFile, 'utf8');
-    // What the first start registers (the embedded database belongs to one process at a time).
-    const stores = await openStores({ dataDir });
-    await bootstrapDevRegistrations(stores.sql, pki);
-    await stores.close();
-
-    const [publicPort, mtlsPort, demoPort] = [await freePort(), await freePort(), await freePort()];
-    as = await startProcess('apps/authz-server/src/main.ts', { PUBLIC_PORT: String(publicPort), MTLS_PORT: String(mtlsPort), DATA_DIR: dataDir }, { ready: /"event":"listening"/, cwd: dir });
-    demo = await startProcess('apps/resource-server-demo/src/main.ts', {
-      DATA_DIR: dataDir, DEMO_ISSUER: `https://localhost:${publicPort}`, DEMO_PORT: String(demoPort), DEMO_AUDIENCE: DEMO_RESOURCE,
-    }, { ready: /"event":"listening"/ });
+    pair = await startDevPair('certbound-e2e-dpop-');
+    ({ pki, ca, dataDir } = pair);
+    const { publicPort, demoPort } = pair;
     issuer = new URL(`https://localhost:${publicPort}`);
     settlementsUrl = new URL(`https://localhost:${demoPort}/api/v1/settlements`);
     server = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { [oauth.customFetch]: tlsFetch({ ca }) }));
   });
 
   after(async () => {
-    await Promise.all([demo?.stop(), as?.stop()]);
-    await rm(dir, { recursive: true, force: true });
+    await pair?.close();
   });
 
   it('mTLS baseline: demo-client gets a certificate-bound token through oauth4webapi (mTLS alias)', async () => {
@@ -139,7 +122,7 @@ describe('DPoP-bound tokens with an independent client (real processes)', () => 
 
   it('`npm run demo:dpop` gets a DPoP-bound token through the nonce challenge and settles, printing each step', async () => {
     const child = spawn(process.execPath, ['--conditions=certbound-source', join(repoRoot, 'scripts/dpop-demo.ts')], {
-      cwd: dir,
+      cwd: pair.dir,
       env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir, ISSUER: issuer.origin, DEMO_URL: settlementsUrl.origin },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -10,17 +10,10 @@
 // over real TLS; the token is a real DPoP-bound token for demo-dpop-client (private_key_jwt).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:tls';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ensureDevPki } from '../../apps/authz-server/src/pki/dev-pki.ts';
-import { openStores } from '../../apps/authz-server/src/storage/index.ts';
-import { bootstrapDevRegistrations, DEMO_RESOURCE } from '../../apps/authz-server/src/bootstrap.ts';
 import { demoDpopToken, dpopProof, type TestKey } from '../support/dpop.ts';
-import { freePort } from '../support/https.ts';
-import { startProcess, type RunningProcess } from '../support/processes.ts';
+import { startDevPair, type DevPair, type RunningProcess } from '../support/processes.ts';
 
 const ATTACKER = 'attacker.example';
 const HTU_REFUSAL = 'DPoP proof htu does not match the request URL';
@@ -32,9 +25,8 @@ interface Answer {
 }
 
 describe('DPoP htu from a forged Host or an absolute-form target (demo resource server process)', () => {
-  let dir: string;
+  let pair: DevPair;
   let ca: string;
-  let as: RunningProcess;
   let demo: RunningProcess;
   let demoPort: number;
   let origin: string;
@@ -84,22 +76,11 @@ describe('DPoP htu from a forged Host or an absolute-form target (demo resource 
   };
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'certbound-security-htu-'));
-    const dataDir = join(dir, '.data');
-    const pki = await ensureDevPki(dataDir);
-    ca = await readFile(pki.caFile, 'utf8');
-    const stores = await openStores({ dataDir });
-    await bootstrapDevRegistrations(stores.sql, pki);
-    await stores.close();
-
-    const [publicPort, mtlsPort] = [await freePort(), await freePort()];
-    demoPort = await freePort();
-    origin = `https://localhost:${demoPort}`;
-    as = await startProcess('apps/authz-server/src/main.ts', { PUBLIC_PORT: String(publicPort), MTLS_PORT: String(mtlsPort), DATA_DIR: dataDir }, { ready: /"event":"listening"/, cwd: dir });
     // No DEMO_EXTERNAL_URL: the external origin is https://localhost:<DEMO_PORT>.
-    demo = await startProcess('apps/resource-server-demo/src/main.ts', {
-      DATA_DIR: dataDir, DEMO_ISSUER: `https://localhost:${publicPort}`, DEMO_PORT: String(demoPort), DEMO_AUDIENCE: DEMO_RESOURCE,
-    }, { ready: /"event":"listening"/ });
+    pair = await startDevPair('certbound-security-htu-');
+    ({ ca, demo, demoPort } = pair);
+    const { publicPort, pki } = pair;
+    origin = `https://localhost:${demoPort}`;
 
     // A real DPoP-bound token for demo-dpop-client, through the authorization server's nonce challenge.
 
@@ -107,8 +88,7 @@ describe('DPoP htu from a forged Host or an absolute-form target (demo resource 
   });
 
   after(async () => {
-    await Promise.all([demo?.stop(), as?.stop()]);
-    await rm(dir, { recursive: true, force: true });
+    await pair?.close();
   });
 
   const path = '/api/v1/settlements/00000000-0000-4000-8000-000000000000';

@@ -10,22 +10,15 @@
 // (verifier.replayStoreFullRefusals) is asserted in packages/cnf-verifier/test (dpop, adapters).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ensureDevPki } from '../../apps/authz-server/src/pki/dev-pki.ts';
-import { openStores } from '../../apps/authz-server/src/storage/index.ts';
-import { bootstrapDevRegistrations, DEMO_RESOURCE } from '../../apps/authz-server/src/bootstrap.ts';
 import { demoDpopToken, dpopProof, type TestKey } from '../support/dpop.ts';
-import { freePort, https, type HttpsAnswer } from '../support/https.ts';
-import { startProcess, type RunningProcess } from '../support/processes.ts';
+import { https, type HttpsAnswer } from '../support/https.ts';
+import { startDevPair, type DevPair, type RunningProcess } from '../support/processes.ts';
 
 const CAPACITY = 3;
 
 describe('a full DPoP replay store refuses new proofs and forgets none (demo resource server process)', () => {
-  let dir: string;
+  let pair: DevPair;
   let ca: string;
-  let as: RunningProcess;
   let demo: RunningProcess;
   let url: string;
   let key: TestKey;
@@ -36,20 +29,9 @@ describe('a full DPoP replay store refuses new proofs and forgets none (demo res
   const freshProof = () => dpopProof(key, { htm: 'GET', htu: url, accessToken });
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'certbound-security-replay-'));
-    const dataDir = join(dir, '.data');
-    const pki = await ensureDevPki(dataDir);
-    ca = await readFile(pki.caFile, 'utf8');
-    const stores = await openStores({ dataDir });
-    await bootstrapDevRegistrations(stores.sql, pki);
-    await stores.close();
-
-    const [publicPort, mtlsPort, demoPort] = [await freePort(), await freePort(), await freePort()];
-    as = await startProcess('apps/authz-server/src/main.ts', { PUBLIC_PORT: String(publicPort), MTLS_PORT: String(mtlsPort), DATA_DIR: dataDir }, { ready: /"event":"listening"/, cwd: dir });
-    demo = await startProcess('apps/resource-server-demo/src/main.ts', {
-      DATA_DIR: dataDir, DEMO_ISSUER: `https://localhost:${publicPort}`, DEMO_PORT: String(demoPort), DEMO_AUDIENCE: DEMO_RESOURCE,
-      DEMO_DPOP_REPLAY_MAX_ENTRIES: String(CAPACITY),
-    }, { ready: /"event":"listening"/ });
+    pair = await startDevPair('certbound-security-replay-', { DEMO_DPOP_REPLAY_MAX_ENTRIES: String(CAPACITY) });
+    ({ ca, demo } = pair);
+    const { publicPort, demoPort, pki } = pair;
     url = `https://localhost:${demoPort}/api/v1/settlements/00000000-0000-4000-8000-000000000000`;
 
     // A real DPoP-bound token for demo-dpop-client, through the authorization server's nonce challenge.
@@ -58,8 +40,7 @@ describe('a full DPoP replay store refuses new proofs and forgets none (demo res
   });
 
   after(async () => {
-    await Promise.all([demo?.stop(), as?.stop()]);
-    await rm(dir, { recursive: true, force: true });
+    await pair?.close();
   });
 
   it('answers 503 with Retry-After once full of unexpired proofs, and still refuses a replay of the first', async () => {

@@ -1,11 +1,14 @@
 // Real processes for end-to-end tests: start an app with Node 24 and the source condition, wait
 // for its "listening" log line, keep its output for assertions, and stop it with SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { freePort } from './https.ts';
+import { ensureDevPki, type DevPki } from '../../apps/authz-server/src/pki/dev-pki.ts';
+import { openStores } from '../../apps/authz-server/src/storage/index.ts';
+import { bootstrapDevRegistrations, DEMO_RESOURCE } from '../../apps/authz-server/src/bootstrap.ts';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -78,6 +81,53 @@ export async function startDevServer(prefix: string): Promise<DevServer> {
     return { dir, mtlsPort, proc, close: async () => { await proc.stop(); await remove(); } };
   } catch (error) {
     await remove();
+    throw error;
+  }
+}
+
+export interface DevPair {
+  dir: string;
+  /** DATA_DIR of both processes; the dev PKI is in its pki/ */
+  dataDir: string;
+  pki: DevPki;
+  /** PEM that verifies both servers' TLS certificates */
+  ca: string;
+  publicPort: number;
+  demoPort: number;
+  as: RunningProcess;
+  demo: RunningProcess;
+  /** stop both processes and remove `dir` */
+  close(): Promise<void>;
+}
+
+/**
+ * The authorization server after its dev bootstrap and the demo settlement API beside it, as
+ * `npm start` runs them, on free ports in a new temporary directory. `demoEnv` adds to the demo's
+ * environment.
+ */
+export async function startDevPair(prefix: string, demoEnv: Record<string, string> = {}): Promise<DevPair> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const dataDir = join(dir, '.data');
+  let as: RunningProcess | undefined;
+  let demo: RunningProcess | undefined;
+  const close = async () => {
+    await Promise.all([demo?.stop(), as?.stop()]);
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const pki = await ensureDevPki(dataDir);
+    // What the first start registers (the embedded database belongs to one process at a time).
+    const stores = await openStores({ dataDir });
+    await bootstrapDevRegistrations(stores.sql, pki);
+    await stores.close();
+    const [publicPort, mtlsPort, demoPort] = [await freePort(), await freePort(), await freePort()];
+    as = await startProcess('apps/authz-server/src/main.ts', { PUBLIC_PORT: String(publicPort), MTLS_PORT: String(mtlsPort), DATA_DIR: dataDir }, { ready: /"event":"listening"/, cwd: dir });
+    demo = await startProcess('apps/resource-server-demo/src/main.ts', {
+      DATA_DIR: dataDir, DEMO_ISSUER: `https://localhost:${publicPort}`, DEMO_PORT: String(demoPort), DEMO_AUDIENCE: DEMO_RESOURCE, ...demoEnv,
+    }, { ready: /"event":"listening"/ });
+    return { dir, dataDir, pki, ca: await readFile(pki.caFile, 'utf8'), publicPort, demoPort, as, demo, close };
+  } catch (error) {
+    await close();
     throw error;
   }
 }
