@@ -58,9 +58,9 @@ interface Entry {
 
 export function createVerdictCache(trustStore: TrustStore, options: VerdictCacheOptions = {}): VerdictCache {
   const { revocation, minRsaBits, maxEntries = 10_000, failureTtlMs = 60_000, now = Date.now } = options;
-  const bySocket = new WeakMap<object, Entry>();
+  const bySocket = new WeakMap<object, { entry: Entry; presented: PresentedCertificate }>();
   const byCertificate = new Map<string, Entry>(); // insertion order = recency
-  const seen = new WeakMap<Entry, PresentedCertificate>();
+  const keyOf = (presented: PresentedCertificate) => [presented.thumbprint, ...presented.chain.map((c) => c.fingerprint256)].join('.');
 
   async function decide(presented: PresentedCertificate, at: number): Promise<{ verdict: CertificateVerdict; expiresAt: number }> {
     const path = await validatePath({ leaf: presented.leaf, presented: presented.chain, trustStore, at: new Date(at), minRsaBits });
@@ -111,21 +111,19 @@ export function createVerdictCache(trustStore: TrustStore, options: VerdictCache
       if (!(presented.leaf instanceof X509Certificate) || !presented.chain.every((c) => c instanceof X509Certificate)) {
         return validatePath({ leaf: presented.leaf, presented: presented.chain, trustStore, at: new Date(now()), minRsaBits }); // garbage: answered, never cached
       }
-      const key = [presented.thumbprint, ...presented.chain.map((c) => c.fingerprint256)].join('.');
       if (socket !== undefined) {
-        let entry = bySocket.get(socket);
+        const mine = bySocket.get(socket);
         // The same connection hands in the same PresentedCertificate object on every request
         // (@certbound/cnf-verifier computes it once per socket): no key to build then.
-        if (entry && seen.get(entry) === presented && now() <= entry.expiresAt) return entry.verdict;
+        if (mine && mine.presented === presented && now() <= mine.entry.expiresAt) return mine.entry.verdict;
+        const key = keyOf(presented);
+        let entry = mine?.entry;
         // A different key means TLS 1.2 renegotiation brought another certificate.
-        if (!entry || entry.key !== key || now() > entry.expiresAt) {
-          entry = shared(key, presented);
-          bySocket.set(socket, entry);
-        }
-        seen.set(entry, presented);
+        if (!entry || entry.key !== key || now() > entry.expiresAt) entry = shared(key, presented);
+        bySocket.set(socket, { entry, presented });
         return entry.verdict;
       }
-      return shared(key, presented).verdict;
+      return shared(keyOf(presented), presented).verdict;
     },
   };
 }

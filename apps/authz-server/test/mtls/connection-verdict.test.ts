@@ -43,6 +43,18 @@ describe('verdict cache: one path validation per connection', () => {
     assert.equal(lookups(), 1);
   });
 
+  it('answers later requests on the same connection without building the certificate key again', async () => {
+    const cache = createVerdictCache(fresh().store);
+    const socket = {};
+    const same = presented(leaf.cert);
+    let keyBuilds = 0;
+    same.chain = new Proxy(same.chain, { get: (target, name) => (name === 'map' && keyBuilds++, Reflect.get(target, name)) });
+    const first = await cache.verdict(socket, same);
+    assert.equal(await cache.verdict(socket, same), first);
+    assert.equal(await cache.verdict(socket, same), first);
+    assert.equal(keyBuilds, 1);
+  });
+
   it('reuses the verdict for the same certificate on another socket (a client that connects per call)', async () => {
     const { store, lookups } = fresh();
     const cache = createVerdictCache(store);
