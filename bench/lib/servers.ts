@@ -10,7 +10,7 @@ import { X509Certificate } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { openStores } from '../../apps/authz-server/src/storage/index.ts';
-import { upsertClient, upsertResourceServer } from '../../apps/authz-server/src/storage/clients-queries.ts';
+import { upsertClient, upsertResourceServer } from '../../apps/authz-server/src/storage/postgres/clients.ts';
 import type { SqlClient } from '../../apps/authz-server/src/storage/sql.ts';
 import { freePort } from '../../test/support/https.ts';
 import { BENCH_CLIENT_SUBJECT, type BenchPki } from './pki.ts';
@@ -221,7 +221,7 @@ export async function startCertbound(name: string, opts: CertboundOptions): Prom
   const listening = (out: string) => (out.match(/"event":"listening"/g)?.length ?? 0) >= opts.workers;
   let child: Child;
   try {
-    // Started as we ship it (npm start, Dockerfile): with the semi-space flag of http/cluster.ts.
+    // Started as we ship it (npm start, Dockerfile): with the semi-space flag of cluster.ts.
     child = await startChild('apps/authz-server/src/main.ts', env, listening, ['--max-semi-space-size=4', ...(opts.nodeArgs ?? [])]);
   } catch (err) {
     await cleanup();

@@ -5,7 +5,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { kvKeys } from '../../apps/authz-server/src/storage/kv-oidc-queries.ts';
+import { kvKeys } from '../../apps/authz-server/src/storage/kv/oidc-queries.ts';
 import { makeTestPki, realStores, startTestAuthz, type TestAuthz } from '../support/authz.ts';
 import { https } from '../support/https.ts';
 import { expectOAuthError } from '../support/oauth.ts';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as oauth from 'oauth4webapi';
 import { issueCertificate, type IssuedCertificate } from '../../apps/authz-server/src/pki/issue.ts';
 import { createLocalAccount } from '../../apps/authz-server/src/accounts/local-accounts.ts';
-import { FAPI_AUTHORIZATION_CODE_TTL, AUTHORIZATION_CODE_TTL } from '../../apps/authz-server/src/oauth/fapi.ts';
+import { FAPI_AUTHORIZATION_CODE_TTL, AUTHORIZATION_CODE_TTL } from '../../apps/authz-server/src/oidc/fapi.ts';
 import { makeTestPki, startTestAuthz, type TestAuthz, type TestPki } from '../support/authz.ts';
 import { https } from '../support/https.ts';
 import { decodeJwt, expectOAuthError } from '../support/oauth.ts';

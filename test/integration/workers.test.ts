@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { issueCertificate, type IssuedCertificate } from '../../apps/authz-server/src/pki/issue.ts';
 import { openStores } from '../../apps/authz-server/src/storage/index.ts';
-import { upsertClient, upsertResourceServer } from '../../apps/authz-server/src/storage/clients-queries.ts';
+import { upsertClient, upsertResourceServer } from '../../apps/authz-server/src/storage/postgres/clients.ts';
 import { makeTestPki, realStores, type TestPki } from '../support/authz.ts';
 import { freePort } from '../support/https.ts';
 import { startProcess, type RunningProcess } from '../support/processes.ts';

@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { loadConfig } from '../../apps/authz-server/src/config.ts';
 import { createLogger } from '../../apps/authz-server/src/log.ts';
 import { startAuthzServer, type AuthzServer } from '../../apps/authz-server/src/main.ts';
-import { listResourceServers, upsertClient, upsertResourceServer } from '../../apps/authz-server/src/storage/clients-queries.ts';
+import { listResourceServers, upsertClient, upsertResourceServer } from '../../apps/authz-server/src/storage/postgres/clients.ts';
 import type { SqlClient } from '../../apps/authz-server/src/storage/sql.ts';
 import { issueCertificate, type IssuedCertificate } from '../../apps/authz-server/src/pki/issue.ts';
 import { freePort, https, type HttpsAnswer, type TlsIdentity } from './https.ts';

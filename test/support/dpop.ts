@@ -4,7 +4,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { SignJWT, calculateJwkThumbprint, exportJWK, generateKeyPair, importPKCS8, type CryptoKey, type JWK } from 'jose';
 import * as oauth from 'oauth4webapi';
-import { demoDpopClientKeyFile } from '../../apps/authz-server/src/oauth/dpop-demo-client.ts';
+import { demoDpopClientKeyFile } from '../../apps/authz-server/src/dev/dpop-demo-client.ts';
 import { tlsFetch } from './tls-fetch.ts';
 
 export interface TestKey {

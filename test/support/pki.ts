@@ -5,8 +5,8 @@ import { issueCertificate, type IssueOptions, type IssuedCertificate } from '../
 
 export { issueCertificate, loadIssued, subjectWithCn } from '../../apps/authz-server/src/pki/issue.ts';
 export type { IssueOptions, IssuedCertificate, KeyAlgorithm, KeyUsageName } from '../../apps/authz-server/src/pki/issue.ts';
-export { ensureDevPki, DEV_CA_SUBJECT } from '../../apps/authz-server/src/pki/dev-pki.ts';
-export type { DevPki } from '../../apps/authz-server/src/pki/dev-pki.ts';
+export { ensureDevPki, DEV_CA_SUBJECT } from '../../apps/authz-server/src/dev/pki.ts';
+export type { DevPki } from '../../apps/authz-server/src/dev/pki.ts';
 export { x5tS256 } from '../../apps/authz-server/src/mtls/thumbprint.ts';
 
 export interface TestPki {

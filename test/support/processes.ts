@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { freePort } from './https.ts';
-import { ensureDevPki, type DevPki } from '../../apps/authz-server/src/pki/dev-pki.ts';
+import { ensureDevPki, type DevPki } from '../../apps/authz-server/src/dev/pki.ts';
 import { openStores } from '../../apps/authz-server/src/storage/index.ts';
-import { bootstrapDevRegistrations, DEMO_RESOURCE } from '../../apps/authz-server/src/bootstrap.ts';
+import { bootstrapDevRegistrations, DEMO_RESOURCE } from '../../apps/authz-server/src/dev/registrations.ts';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 

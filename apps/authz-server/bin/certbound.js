@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `certbound` command. certbound's sources are TypeScript run by Node 24's type stripping,
 // but whatever `node` is first on PATH may be older, so this shim (plain JS, fine on any Node
-// >= 18) re-runs src/cli.ts with the Node 24 the workspace installs (devDependency "node"),
+// >= 18) re-runs src/cli/main.ts with the Node 24 the workspace installs (devDependency "node"),
 // falling back to the current binary. argv, stdio, signals and the exit status pass through.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url)); // real path: node resolves the .bin symlink
-const cli = join(here, '..', 'src', 'cli.ts');
+const cli = join(here, '..', 'src', 'cli', 'main.ts');
 
 function findNode() {
   for (let dir = here; ; dir = dirname(dir)) {

@@ -43,7 +43,7 @@ export interface Config {
   readonly accessTokenTtl: number;
   /** Smallest RSA modulus accepted in a client certificate chain; 2048 or more. */
   readonly clientCertMinRsaBits: number;
-  /** Processes serving both listeners (http/cluster.ts); more than 1 only over PostgreSQL + Redis. */
+  /** Processes serving both listeners (cluster.ts); more than 1 only over PostgreSQL + Redis. */
   readonly workers: number;
   /** FAPI 2.0 Security Profile for every client; unset = per client (`fapi_profile` metadata). */
   readonly fapiProfile: '2.0' | undefined;

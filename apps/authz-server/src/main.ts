@@ -4,29 +4,29 @@ import { createCertificateSource } from '@certbound/cnf-verifier';
 import { loadConfig, ConfigError, type Config } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
 import { openStores, type Stores } from './storage/index.ts';
-import { findResourceServer } from './storage/clients-queries.ts';
+import { findResourceServer } from './storage/postgres/clients.ts';
 import { generatedKekFile, resolveKeyEncryptionKey } from './keys/kek.ts';
 import { deriveKey } from './keys/derive.ts';
 import { loadOrCreateSigningKeys } from './keys/signing-keys.ts';
-import { ensureDevPki, type DevPki } from './pki/dev-pki.ts';
+import { ensureDevPki, type DevPki } from './dev/pki.ts';
 import { loadTrustStore } from './mtls/trust-store.ts';
 import { createVerdictCache } from './mtls/connection-verdict.ts';
-import { createProvider, mountBeforeEngine, mtlsEndpointAliases, SIGNING_ALGS, STATIC_SCOPES, publicJwks } from './provider.ts';
-import { dpopNonceSecret } from './oauth/dpop.ts';
+import { createProvider, mountBeforeEngine, mtlsEndpointAliases, SIGNING_ALGS, STATIC_SCOPES, publicJwks } from './oidc/configuration.ts';
+import { dpopNonceSecret } from './oidc/dpop.ts';
 import { createLocalAccountSource } from './accounts/local-accounts.ts';
 import { createLoginThrottle } from './accounts/login-throttle.ts';
 import { withLoginThrottle } from './accounts/throttled-account-source.ts';
 import type { AccountSource } from './accounts/account-source.ts';
 import { startListeners } from './http/listeners.ts';
-import { announceReady, inWorker, runPrimary, withWorkerHeader, workerLogger } from './http/cluster.ts';
+import { announceReady, inWorker, runPrimary, withWorkerHeader, workerLogger } from './cluster.ts';
 import { sessionTicketsFromKek, TICKET_WINDOW_SECONDS } from './http/session-tickets.ts';
 import { rememberResumedChains } from './mtls/resumed-chains.ts';
 import { createRevocationChecker } from './mtls/revocation/index.ts';
-import { bootstrapDevRegistrations, quickStart } from './bootstrap.ts';
+import { bootstrapDevRegistrations, quickStart } from './dev/registrations.ts';
 import { bootstrapAdmin, createAdminApi, type Route as AdminRoute } from './admin/index.ts';
 import type { AdminMatcher } from './admin/bootstrap.ts';
-import { createClientRevocations } from './storage/client-revocations.ts';
-import { applyClientDefaults } from './oauth/client-defaults.ts';
+import { createClientRevocations } from './storage/kv/client-revocations.ts';
+import { applyClientDefaults } from './oidc/client-defaults.ts';
 import type { ServerTlsMaterial } from './http/tls-options.ts';
 import type { ResourceServerRecord } from './oidc/resource-indicators.ts';
 
@@ -179,7 +179,7 @@ export async function startAuthzServer(
       client_cas: trustStore.size,
       revocation_check: config.revocationCheck,
     }, 'certbound authorization server listening');
-    // With WORKERS > 1 the primary prints it once (http/cluster.ts).
+    // With WORKERS > 1 the primary prints it once (cluster.ts).
     if (devPki && !inWorker()) process.stdout.write(`\n${quickStart(devPki, mtlsEndpointAliases(config).token_endpoint, generatedKekFile({ value: config.keyEncryptionKey, dataDir: config.dataDir }))}\n\n`);
 
     let closing: Promise<void> | undefined;

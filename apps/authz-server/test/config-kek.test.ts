@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { generatedKekFile } from '../src/keys/kek.ts';
-import { quickStart } from '../src/bootstrap.ts';
-import type { DevPki } from '../src/pki/dev-pki.ts';
+import { quickStart } from '../src/dev/registrations.ts';
+import type { DevPki } from '../src/dev/pki.ts';
 
 const TLS = { TLS_CERT_FILE: '/etc/certbound/server.pem', TLS_KEY_FILE: '/etc/certbound/server-key.pem', CLIENT_CA_FILE: '/etc/certbound/clients.pem' };
 const DATABASE = { DATABASE_URL: 'postgres://certbound@db.internal/certbound' };

@@ -1,6 +1,6 @@
 // The extension point for where end-users live. The login page (interactions/) asks an
 // AccountSource to check a username and password; oidc-provider asks it for an account by id
-// whenever it mints a token or answers userinfo for that person (provider.ts `findAccount`).
+// whenever it mints a token or answers userinfo for that person (oidc/configuration.ts `findAccount`).
 //
 // certbound ships one source, the local accounts table (local-accounts.ts), which the dev
 // bootstrap seeds with `alice`. A deployment whose people live elsewhere (a directory, an HR

@@ -1,5 +1,5 @@
 // The rules that slow down password guessing at the login page (issue 10), over counters shared
-// through Redis (storage/rate-limits.ts) or held in process when embedded:
+// through Redis (storage/kv/rate-limits.ts) or held in process when embedded:
 //
 // 1. Per username and address: the first `freeFailures` (5) attempts are free; after that one
 //    attempt per lock window, the window doubling with every further failure (1 min, 2, 4, ... up
@@ -14,7 +14,7 @@
 // its /64, the smallest block one subscriber usually holds.
 import { createHash } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
-import type { RateLimits, WindowCounter } from '../storage/rate-limits.ts';
+import type { RateLimits, WindowCounter } from '../storage/kv/rate-limits.ts';
 import { LoginThrottledError, ThrottleUnavailableError } from './login-errors.ts';
 
 export interface LoginThrottleOptions {

@@ -4,7 +4,7 @@
 // key member, no certificate body, ever.
 import { createHash } from 'node:crypto';
 import type { SqlClient } from '../storage/sql.ts';
-import { appendAudit, type AuditRow } from '../storage/audit-queries.ts';
+import { appendAudit, type AuditRow } from '../storage/postgres/audit-log.ts';
 import type { AdminContext } from './context.ts';
 
 /** Who changed something outside a request: the first-start bootstrap. */

@@ -3,8 +3,8 @@
 // ADMIN_CLIENT_IDS, presented over the certificate the token is bound to. certbound's own verifier does the RFC 8705 checks; revocation is the caller's job
 // (the verifier leaves it to us), so revoked tokens and tokens of revoked clients are refused here.
 import { InvalidTokenError, requireScopes, type Verifier } from '@certbound/cnf-verifier';
-import type { RevocationList } from '../storage/revocation-list.ts';
-import type { ClientRevocations } from '../storage/client-revocations.ts';
+import type { RevocationList } from '../storage/kv/revocation-list.ts';
+import type { ClientRevocations } from '../storage/kv/client-revocations.ts';
 import type { AdminMiddleware } from './context.ts';
 import { ADMIN_SCOPE } from '../oidc/resource-indicators.ts';
 

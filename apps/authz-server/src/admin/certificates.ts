@@ -7,7 +7,7 @@ import { issuerDnOf, subjectDnOf } from '../mtls/subject-dn.ts';
 import { sansOf } from '../mtls/san.ts';
 import { x5tS256 } from '../mtls/thumbprint.ts';
 import { acceptedKeys, keyWeakness, MIN_RSA_BITS } from '../mtls/key-strength.ts';
-import type { CertificateInput, CertificateRow } from '../storage/certificates-queries.ts';
+import type { CertificateInput, CertificateRow } from '../storage/postgres/client-certificates.ts';
 import { invalidRequest, type AdminError } from './errors.ts';
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;

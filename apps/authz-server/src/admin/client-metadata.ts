@@ -3,7 +3,7 @@
 // own checks the metadata also goes through oidc-provider's client schema (Client.validate), so
 // nothing stored here can fail later at the token endpoint.
 import { randomBytes, type X509Certificate } from 'node:crypto';
-import type { ClientMetadata } from '../storage/clients-queries.ts';
+import type { ClientMetadata } from '../storage/postgres/clients.ts';
 import { parseDn } from '../mtls/dn-string.ts';
 import { dnPreparationProblem } from '../mtls/subject-dn.ts';
 import { parseIp } from '../mtls/ip-address.ts';

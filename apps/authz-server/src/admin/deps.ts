@@ -1,6 +1,6 @@
 // What the route handlers of /admin/v1 need from the rest of the server.
 import type { SqlClient } from '../storage/sql.ts';
-import type { ClientMetadata } from '../storage/clients-queries.ts';
+import type { ClientMetadata } from '../storage/postgres/clients.ts';
 import type { TrustStore } from '../mtls/trust-store.ts';
 import type { RevokeDeps } from './revoke.ts';
 

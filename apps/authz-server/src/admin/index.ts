@@ -7,9 +7,9 @@ import { createVerifier, type ProxyHeaderFormat } from '@certbound/cnf-verifier'
 import type { Logger } from '../log.ts';
 import { listenerOf } from '../http/listeners.ts';
 import type { SqlClient } from '../storage/sql.ts';
-import type { ClientMetadata } from '../storage/clients-queries.ts';
-import type { RevocationList } from '../storage/revocation-list.ts';
-import type { ClientRevocations } from '../storage/client-revocations.ts';
+import type { ClientMetadata } from '../storage/postgres/clients.ts';
+import type { RevocationList } from '../storage/kv/revocation-list.ts';
+import type { ClientRevocations } from '../storage/kv/client-revocations.ts';
 import type { TrustStore } from '../mtls/trust-store.ts';
 import { compose, type AdminContext, type AdminMiddleware, type AdminState } from './context.ts';
 import { createRouter, type Route } from './router.ts';

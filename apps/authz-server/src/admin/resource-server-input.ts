@@ -1,6 +1,6 @@
 // Validation of a resource server (RFC 8707 resource indicator) as the admin API receives it:
 // 400 invalid_request "<field>: <problem>" for the first problem found.
-import type { ResourceServerValues } from '../storage/resource-servers-queries.ts';
+import type { ResourceServerValues } from '../storage/postgres/resource-servers.ts';
 import { invalidRequest } from './errors.ts';
 import { refuseUnknownFields } from './body.ts';
 import { ADMIN_RESOURCE, ADMIN_SCOPE } from '../oidc/resource-indicators.ts';

@@ -3,9 +3,9 @@
 // adapters' revokeByGrantId), and a `client-revoked-before` mark makes the JWT access tokens it
 // already holds inactive at introspection and at /admin/v1 until they would have expired anyway.
 import type { SqlClient } from '../storage/sql.ts';
-import { deleteClientGrants } from '../storage/grants-queries.ts';
-import { longestAccessTokenTtl } from '../storage/resource-servers-queries.ts';
-import type { ClientRevocations } from '../storage/client-revocations.ts';
+import { deleteClientGrants } from '../storage/postgres/grants.ts';
+import { longestAccessTokenTtl } from '../storage/postgres/resource-servers.ts';
+import type { ClientRevocations } from '../storage/kv/client-revocations.ts';
 
 export interface RevokeDeps {
   sql: SqlClient;

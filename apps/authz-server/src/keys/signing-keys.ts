@@ -5,7 +5,7 @@ import { generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { SqlClient } from '../storage/sql.ts';
-import { LOCK_CLASS, xactLockSql } from '../storage/locks.ts';
+import { LOCK_CLASS, xactLockSql } from '../storage/postgres/locks.ts';
 import { KeyEncryptionKeyError } from './kek.ts';
 import { open, seal } from './seal.ts';
 

@@ -6,7 +6,7 @@
 // validation still checks every signature up to a configured client CA.
 import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
-import type { KvStore } from '../storage/kv.ts';
+import type { KvStore } from '../storage/kv/kv.ts';
 import type { VerdictCache } from './connection-verdict.ts';
 
 export interface ChainMemoryOptions {

@@ -13,7 +13,7 @@ import type { Next } from 'koa';
 import { errors, type KoaContextWithOIDC, type Provider } from 'oidc-provider';
 import type { Logger } from '../log.ts';
 import { listenerOf } from '../http/listeners.ts';
-import { certificateState } from '../oauth/client-certificate.ts';
+import { certificateState } from './client-certificate.ts';
 import { describeCert } from '../mtls/trust-store.ts';
 import { renderErrorPage } from '../interactions/error-page.ts';
 
@@ -89,7 +89,7 @@ function createEngineRefusals(mtlsTokenEndpoint: string): readonly EngineRefusal
     {
       // RFC 8705 §3 bound tokens for a client that authenticates otherwise (sender_constraints,
       // refresh_token). A client authenticating with its certificate is refused earlier, in
-      // certbound's words, by getCertificate (oauth/client-certificate.ts).
+      // certbound's words, by getCertificate (oidc/client-certificate.ts).
       classes: [errors.InvalidGrant],
       detail: 'mutual TLS client certificate not provided',
       describe: (ctx) => noCertificateDescription(ctx, mtlsTokenEndpoint),
@@ -148,7 +148,7 @@ export function oauthErrorOf(ctx: { state: Record<string, unknown> }): OAuthErro
   return ctx.state.oauthError as OAuthError | undefined;
 }
 
-/** The request was answered after all (oauth/structured-tokens.ts): no refusal to report. */
+/** The request was answered after all (oidc/structured-tokens.ts): no refusal to report. */
 export function clearOAuthError(ctx: { state: Record<string, unknown> }): void {
   delete ctx.state.oauthError;
 }

@@ -4,13 +4,13 @@
 // in PostgreSQL while its codes and opaque access tokens live in the KvStore.
 import type { Adapter } from 'oidc-provider';
 import type { SqlClient } from './sql.ts';
-import type { KvStore } from './kv.ts';
-import { DURABLE_MODELS, type GrantRevoker } from './oidc-models.ts';
+import type { KvStore } from './kv/kv.ts';
+import { DURABLE_MODELS, type GrantRevoker } from './model-routing.ts';
 import { PostgresOidcAdapter } from './postgres/oidc-adapter.ts';
-import { revokeGrantInSql } from './postgres/oidc-queries.ts';
-import { KvOidcAdapter } from './kv-oidc-adapter.ts';
-import { kvRevokeGrant } from './kv-oidc-queries.ts';
-import { ClientAdapter } from './client-adapter.ts';
+import { revokeGrantInSql } from './postgres/oidc-models.ts';
+import { KvOidcAdapter } from './kv/oidc-adapter.ts';
+import { kvRevokeGrant } from './kv/oidc-queries.ts';
+import { ClientAdapter } from './postgres/client-adapter.ts';
 import type { ClientCache } from './client-cache.ts';
 
 export type AdapterFactory = (modelName: string) => Adapter;

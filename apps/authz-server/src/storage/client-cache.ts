@@ -6,7 +6,7 @@
 // (subscribed through `subscribe`, once at start) drops its own at once. A lost message heals
 // by expiry.
 import type { AdapterPayload } from 'oidc-provider';
-import type { KvStore } from './kv.ts';
+import type { KvStore } from './kv/kv.ts';
 import type { SqlClient } from './sql.ts';
 
 export const CLIENT_CHANGED_CHANNEL = 'certbound:client-changed';
@@ -84,7 +84,7 @@ export function createClientCache(opts: ClientCacheOptions = {}): ClientCache {
 }
 
 // The cache of each store's SqlClient, so a write made through that client outside /admin/v1
-// (clients-queries.ts upsertClient / setClientDisabled: dev bootstrap, tests) invalidates too.
+// (postgres/clients.ts upsertClient / setClientDisabled: dev bootstrap, tests) invalidates too.
 const cacheOfSql = new WeakMap<SqlClient, ClientCache>();
 
 export function attachClientCache(sql: SqlClient, cache: ClientCache): void {

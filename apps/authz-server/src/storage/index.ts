@@ -3,29 +3,29 @@
 // date. The rest of the server only sees SqlClient, KvStore and the adapter factory.
 import { join } from 'node:path';
 import type { SqlClient } from './sql.ts';
-import type { KvStore } from './kv.ts';
+import type { KvStore } from './kv/kv.ts';
 import { openPostgres } from './postgres/pool.ts';
 import { openPglite } from './embedded/pglite.ts';
-import { openRedisKv } from './redis/kv.ts';
-import { createMemoryKv } from './embedded/ttl-store.ts';
+import { openRedisKv } from './kv/redis.ts';
+import { createMemoryKv } from './kv/memory.ts';
 import { migrate } from './migrate.ts';
 import { createAdapterFactory, type AdapterFactory } from './adapter-factory.ts';
-import { createRevocationList, type RevocationList } from './revocation-list.ts';
+import { createRevocationList, type RevocationList } from './kv/revocation-list.ts';
 import { attachClientCache, createClientCache, type ClientCache } from './client-cache.ts';
-import { createMemoryRateLimits, openRedisRateLimits, type RateLimits } from './rate-limits.ts';
-import { scheduleModelSweep, type ModelSweeper, type ScheduleOptions, type SweepLogger } from './sweep.ts';
+import { createMemoryRateLimits, openRedisRateLimits, type RateLimits } from './kv/rate-limits.ts';
+import { scheduleModelSweep, type ModelSweeper, type ScheduleOptions, type SweepLogger } from './postgres/sweep.ts';
 
 export type { SqlClient, SqlResult } from './sql.ts';
-export type { KvStore } from './kv.ts';
+export type { KvStore } from './kv/kv.ts';
 export type { AdapterFactory } from './adapter-factory.ts';
-export type { RevocationList } from './revocation-list.ts';
+export type { RevocationList } from './kv/revocation-list.ts';
 export type { ClientCache } from './client-cache.ts';
-export type { RateLimits, WindowCounter, WindowCount } from './rate-limits.ts';
-export type { SweepLogger } from './sweep.ts';
+export type { RateLimits, WindowCounter, WindowCount } from './kv/rate-limits.ts';
+export type { SweepLogger } from './postgres/sweep.ts';
 export { createClientCache, CLIENT_CHANGED_CHANNEL } from './client-cache.ts';
-export type { ClientMetadata, ClientRow, ResourceServerInput, ResourceServerRow } from './clients-queries.ts';
+export type { ClientMetadata, ClientRow, ResourceServerInput, ResourceServerRow } from './postgres/clients.ts';
 export { createAdapterFactory } from './adapter-factory.ts';
-export { createRevocationList } from './revocation-list.ts';
+export { createRevocationList } from './kv/revocation-list.ts';
 export { migrate } from './migrate.ts';
 export {
   findClient,
@@ -34,7 +34,7 @@ export {
   listResourceServers,
   findResourceServer,
   upsertResourceServer,
-} from './clients-queries.ts';
+} from './postgres/clients.ts';
 
 export interface StoresOptions {
   /** DATABASE_URL; unset = PGlite under `${dataDir}/pglite`. */
@@ -48,7 +48,7 @@ export interface StoresOptions {
   redisKeyPrefix?: string;
   /** Connection-level errors of PostgreSQL idle connections and Redis reconnects, for the log. */
   onConnectionError?: (store: 'postgres' | 'redis', err: Error) => void;
-  /** Where the sweep of expired oidc_models rows logs its count and failures (storage/sweep.ts). */
+  /** Where the sweep of expired oidc_models rows logs its count and failures (storage/postgres/sweep.ts). */
   logger?: SweepLogger;
   /** That sweep's schedule (default every 10 minutes ± 20 %); false = no sweep (tests). */
   sweep?: false | Omit<ScheduleOptions, 'logger'>;
@@ -61,7 +61,7 @@ export interface Stores {
   revocations: RevocationList;
   /**
    * The Client adapter's cache (≤ 2 s per entry); call `invalidate(clientId)` after committing
-   * any change to a client or its certificates. Writes through `sql` with clients-queries.ts
+   * any change to a client or its certificates. Writes through `sql` with postgres/clients.ts
    * upsertClient / setClientDisabled invalidate by themselves.
    */
   clientCache: ClientCache;

@@ -7,7 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SqlClient } from './sql.ts';
-import { LOCK_CLASS } from './locks.ts';
+import { LOCK_CLASS } from './postgres/locks.ts';
 
 /** <repo>/db/migrations, from apps/authz-server/src/storage/. */
 export const DEFAULT_MIGRATIONS_DIR = fileURLToPath(new URL('../../../../db/migrations/', import.meta.url));

@@ -11,7 +11,7 @@ import { migrate } from '../../src/storage/migrate.ts';
 import { hashPassword, verifyPassword, MAX_PASSWORD_LENGTH } from '../../src/accounts/passwords.ts';
 import { AccountInputError, createLocalAccount, createLocalAccountSource } from '../../src/accounts/local-accounts.ts';
 import { oidcFindAccount } from '../../src/accounts/account-source.ts';
-import { ensureDevUser, DEV_USERNAME } from '../../src/accounts/dev-account.ts';
+import { ensureDevUser, DEV_USERNAME } from '../../src/dev/account.ts';
 import { SKIP_POSTGRES, openTestPostgres } from '../storage/helpers.ts';
 
 describe('scrypt password hashes', () => {

@@ -3,7 +3,7 @@
 // below only counts how often it was asked: a refused attempt must never reach it (no hash).
 import { describe, it, before, after, beforeEach, afterEach, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { createMemoryRateLimits, openRedisRateLimits, type RateLimits, type WindowCounter } from '../../src/storage/rate-limits.ts';
+import { createMemoryRateLimits, openRedisRateLimits, type RateLimits, type WindowCounter } from '../../src/storage/kv/rate-limits.ts';
 import { addressBucket, createLoginThrottle, type LoginThrottleOptions } from '../../src/accounts/login-throttle.ts';
 import { withLoginThrottle } from '../../src/accounts/throttled-account-source.ts';
 import { HashingBusyError, LoginThrottledError, ThrottleUnavailableError } from '../../src/accounts/login-errors.ts';

@@ -7,7 +7,7 @@ import type { PresentedCertificate } from '@certbound/cnf-verifier';
 import { rememberResumedChains } from '../../src/mtls/resumed-chains.ts';
 import { createVerdictCache } from '../../src/mtls/connection-verdict.ts';
 import { loadTrustStore } from '../../src/mtls/trust-store.ts';
-import { createMemoryKv } from '../../src/storage/embedded/ttl-store.ts';
+import { createMemoryKv } from '../../src/storage/kv/memory.ts';
 import { issueCertificate, x5tS256, type IssuedCertificate } from '../../../../test/support/pki.ts';
 
 const TTL = { ttlSeconds: 7200 };

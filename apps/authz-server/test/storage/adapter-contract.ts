@@ -4,7 +4,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
-import type { KvStore } from '../../src/storage/kv.ts';
+import type { KvStore } from '../../src/storage/kv/kv.ts';
 
 export interface ContractStack {
   adapter(model: string): Adapter;

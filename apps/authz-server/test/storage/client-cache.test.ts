@@ -5,13 +5,13 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { SqlClient } from '../../src/storage/sql.ts';
-import type { KvStore } from '../../src/storage/kv.ts';
+import type { KvStore } from '../../src/storage/kv/kv.ts';
 import { openPglite } from '../../src/storage/embedded/pglite.ts';
-import { createMemoryKv } from '../../src/storage/embedded/ttl-store.ts';
-import { openRedisKv } from '../../src/storage/redis/kv.ts';
+import { createMemoryKv } from '../../src/storage/kv/memory.ts';
+import { openRedisKv } from '../../src/storage/kv/redis.ts';
 import { migrate } from '../../src/storage/migrate.ts';
-import { setClientDisabled, upsertClient } from '../../src/storage/clients-queries.ts';
-import { ClientAdapter } from '../../src/storage/client-adapter.ts';
+import { setClientDisabled, upsertClient } from '../../src/storage/postgres/clients.ts';
+import { ClientAdapter } from '../../src/storage/postgres/client-adapter.ts';
 import { attachClientCache, createClientCache } from '../../src/storage/client-cache.ts';
 import { REDIS_URL, SKIP_REDIS, randomKeyPrefix } from './helpers.ts';
 

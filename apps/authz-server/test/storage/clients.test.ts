@@ -1,11 +1,11 @@
-// The typed domain tables through clients-queries.ts, the Client adapter, and which store the
+// The typed domain tables through postgres/clients.ts, the Client adapter, and which store the
 // adapter factory routes each oidc-provider model to.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { SqlClient } from '../../src/storage/sql.ts';
 import { openPglite } from '../../src/storage/embedded/pglite.ts';
-import { createMemoryKv } from '../../src/storage/embedded/ttl-store.ts';
+import { createMemoryKv } from '../../src/storage/kv/memory.ts';
 import { migrate } from '../../src/storage/migrate.ts';
 import {
   findClient,
@@ -14,8 +14,8 @@ import {
   setClientDisabled,
   upsertClient,
   upsertResourceServer,
-} from '../../src/storage/clients-queries.ts';
-import { ClientAdapter } from '../../src/storage/client-adapter.ts';
+} from '../../src/storage/postgres/clients.ts';
+import { ClientAdapter } from '../../src/storage/postgres/client-adapter.ts';
 import { createAdapterFactory } from '../../src/storage/adapter-factory.ts';
 import { SKIP_POSTGRES, openTestPostgres } from './helpers.ts';
 

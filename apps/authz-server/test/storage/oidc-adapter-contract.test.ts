@@ -13,13 +13,13 @@ import {
   redisTimeMachine,
 } from './helpers.ts';
 import type { SqlClient } from '../../src/storage/sql.ts';
-import type { KvStore } from '../../src/storage/kv.ts';
+import type { KvStore } from '../../src/storage/kv/kv.ts';
 import { openPglite } from '../../src/storage/embedded/pglite.ts';
-import { createMemoryKv } from '../../src/storage/embedded/ttl-store.ts';
-import { openRedisKv } from '../../src/storage/redis/kv.ts';
+import { createMemoryKv } from '../../src/storage/kv/memory.ts';
+import { openRedisKv } from '../../src/storage/kv/redis.ts';
 import { migrate } from '../../src/storage/migrate.ts';
 import { PostgresOidcAdapter } from '../../src/storage/postgres/oidc-adapter.ts';
-import { KvOidcAdapter } from '../../src/storage/kv-oidc-adapter.ts';
+import { KvOidcAdapter } from '../../src/storage/kv/oidc-adapter.ts';
 import { createAdapterFactory } from '../../src/storage/adapter-factory.ts';
 
 // One PGlite for the embedded stacks of this file (it takes seconds to start); ids never collide.
@@ -49,7 +49,7 @@ adapterContract('embedded PGlite, postgres/oidc-adapter.ts', false, async () => 
   };
 });
 
-adapterContract('embedded TTL store, kv-oidc-adapter.ts', false, async () => {
+adapterContract('embedded TTL store, kv/oidc-adapter.ts', false, async () => {
   const clock = memoryKv();
   return {
     adapter: (model) => new KvOidcAdapter(model, clock.kv),
@@ -84,7 +84,7 @@ adapterContract('PostgreSQL, postgres/oidc-adapter.ts', SKIP_POSTGRES, async () 
   };
 });
 
-adapterContract('Redis, kv-oidc-adapter.ts', SKIP_REDIS, async () => {
+adapterContract('Redis, kv/oidc-adapter.ts', SKIP_REDIS, async () => {
   const prefix = randomKeyPrefix();
   const kv = await openRedisKv(REDIS_URL!, { keyPrefix: prefix });
   const time = redisTimeMachine(REDIS_URL!, prefix);

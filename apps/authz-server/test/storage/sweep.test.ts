@@ -1,4 +1,4 @@
-// The sweep of expired oidc_models rows (storage/sweep.ts): on embedded PGlite always, on
+// The sweep of expired oidc_models rows (storage/postgres/sweep.ts): on embedded PGlite always, on
 // PostgreSQL when TEST_DATABASE_URL is set; its schedule, its log lines and openStores' wiring.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SqlClient } from '../../src/storage/sql.ts';
 import { migrate } from '../../src/storage/migrate.ts';
-import { LOCK_CLASS } from '../../src/storage/locks.ts';
+import { LOCK_CLASS } from '../../src/storage/postgres/locks.ts';
 import { openStores } from '../../src/storage/index.ts';
-import { scheduleModelSweep, sweepExpiredModels, type SweepLogger } from '../../src/storage/sweep.ts';
+import { scheduleModelSweep, sweepExpiredModels, type SweepLogger } from '../../src/storage/postgres/sweep.ts';
 import { SKIP_POSTGRES, openTestPostgres, sharedPgliteSchemas } from './helpers.ts';
 
 const pgliteSchema = sharedPgliteSchemas();

@@ -1,6 +1,6 @@
 // GET /admin/v1/audit: the audit trail, newest first, filtered by target (and what lies under
 // it), actor (client_id or certificate thumbprint) and time.
-import { listAudit } from '../../storage/audit-queries.ts';
+import { listAudit } from '../../storage/postgres/audit-log.ts';
 import type { AdminContext } from '../context.ts';
 import type { RouteDeps } from '../deps.ts';
 import type { Route } from '../router.ts';

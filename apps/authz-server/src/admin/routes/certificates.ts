@@ -3,15 +3,15 @@
 // jwks (RFC 8705 §2.2); for a tls_client_auth client they are recorded for expiry tracking and,
 // with certificate_pinning, are the only ones its token requests may present.
 import { createHash, type X509Certificate } from 'node:crypto';
-import type { ClientMetadata } from '../../storage/clients-queries.ts';
-import { lockClient, updateClientIfVersion } from '../../storage/admin-clients-queries.ts';
+import type { ClientMetadata } from '../../storage/postgres/clients.ts';
+import { lockClient, updateClientIfVersion } from '../../storage/postgres/clients-admin.ts';
 import {
   addClientCertificate,
   findClientCertificate,
   listClientCertificates,
   listExpiringCertificates,
   retireClientCertificate,
-} from '../../storage/certificates-queries.ts';
+} from '../../storage/postgres/client-certificates.ts';
 import { validatePath } from '../../mtls/path-validation.ts';
 import { subjectDnMatches, subjectDnOf } from '../../mtls/subject-dn.ts';
 import { sanMatches, sansOf, type SanProperty } from '../../mtls/san.ts';

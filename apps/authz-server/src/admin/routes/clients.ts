@@ -1,9 +1,9 @@
 // /admin/v1/clients: RFC 7591 client metadata in and out, cursor pages in client_id order,
 // ETag/If-Match on every change, and one audit row in the transaction of each change.
-import { findClient, type ClientRow } from '../../storage/clients-queries.ts';
-import { deleteClient, insertClient, listClientsPage, lockClient, updateClientIfVersion } from '../../storage/admin-clients-queries.ts';
-import { addClientCertificate, listClientCertificates, retireClientCertificate } from '../../storage/certificates-queries.ts';
-import { registeredScopes, shareResourceServers } from '../../storage/resource-servers-queries.ts';
+import { findClient, type ClientRow } from '../../storage/postgres/clients.ts';
+import { deleteClient, insertClient, listClientsPage, lockClient, updateClientIfVersion } from '../../storage/postgres/clients-admin.ts';
+import { addClientCertificate, listClientCertificates, retireClientCertificate } from '../../storage/postgres/client-certificates.ts';
+import { registeredScopes, shareResourceServers } from '../../storage/postgres/resource-servers.ts';
 import type { SqlClient } from '../../storage/sql.ts';
 import { x5tS256 } from '../../mtls/thumbprint.ts';
 import { X509Certificate } from 'node:crypto';

@@ -11,8 +11,8 @@ import {
   lockResourceServer,
   updateResourceServerIfVersion,
   type VersionedResourceServerRow,
-} from '../../storage/resource-servers-queries.ts';
-import { clientsHoldingResource } from '../../storage/admin-clients-queries.ts';
+} from '../../storage/postgres/resource-servers.ts';
+import { clientsHoldingResource } from '../../storage/postgres/clients-admin.ts';
 import type { SqlClient } from '../../storage/sql.ts';
 import { ADMIN_RESOURCE } from '../../oidc/resource-indicators.ts';
 import type { AdminContext } from '../context.ts';

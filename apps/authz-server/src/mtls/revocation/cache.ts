@@ -2,7 +2,7 @@
 // no longer than the data it came from allows. Shared (Redis when configured): the signed DER
 // itself, never a verdict, so an instance re-verifies what it loads and a writable Redis cannot
 // mark a certificate good (DESIGN.md: Redis holds revocation lists).
-import type { KvStore } from '../../storage/kv.ts';
+import type { KvStore } from '../../storage/kv/kv.ts';
 
 export interface Lru<T> {
   /** the value while `now() < until`, else undefined (and it is dropped) */

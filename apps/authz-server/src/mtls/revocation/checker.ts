@@ -9,7 +9,7 @@
 // unknown once per certificate per retry window so an outage is visible).
 import { createHash, type X509Certificate } from 'node:crypto';
 import type { Logger } from '../../log.ts';
-import type { KvStore } from '../../storage/kv.ts';
+import type { KvStore } from '../../storage/kv/kv.ts';
 import { reasonName, worstOf, type RevocationAnswer, type RevocationMode, type RevocationSource } from './answer.ts';
 import { createDerStore, createLru } from './cache.ts';
 import { describeCert } from '../trust-store.ts';

@@ -1,8 +1,8 @@
 // oidc-provider adapter for durable models (Grant, RefreshToken) in PostgreSQL. It only
-// delegates to oidc-queries.ts.
+// delegates to oidc-models.ts.
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { SqlClient } from '../sql.ts';
-import type { GrantRevoker } from '../oidc-models.ts';
+import type { GrantRevoker } from '../model-routing.ts';
 import {
   consumeModel,
   destroyModel,
@@ -11,7 +11,7 @@ import {
   findModelByUserCode,
   revokeGrantInSql,
   upsertModel,
-} from './oidc-queries.ts';
+} from './oidc-models.ts';
 
 export class PostgresOidcAdapter implements Adapter {
   readonly model: string;

@@ -2,7 +2,7 @@
 import pg from 'pg';
 import type { PoolClient } from 'pg';
 import { assertSqlIdentifier, connectionClient, type Connection, type SqlClient, type SqlResult } from '../sql.ts';
-import { LOCK_CLASS } from '../locks.ts';
+import { LOCK_CLASS } from './locks.ts';
 
 export interface PostgresOptions {
   /**

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { X509Certificate } from 'node:crypto';
 import { utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createMemoryKv } from '../../../src/storage/embedded/ttl-store.ts';
+import { createMemoryKv } from '../../../src/storage/kv/memory.ts';
 import { createRevocationChecker, describeRevocation, type RevocationCheckerOptions } from '../../../src/mtls/revocation/index.ts';
 import { closedPort, createFixture, type Fixture } from './fixture.ts';
 

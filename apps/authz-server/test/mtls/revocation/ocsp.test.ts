@@ -2,7 +2,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { X509Certificate } from 'node:crypto';
-import { createMemoryKv } from '../../../src/storage/embedded/ttl-store.ts';
+import { createMemoryKv } from '../../../src/storage/kv/memory.ts';
 import { createRevocationChecker, describeRevocation, type RevocationCheckerOptions } from '../../../src/mtls/revocation/index.ts';
 import { closedPort, createFixture, type Fixture } from './fixture.ts';
 

@@ -1,0 +1,94 @@
+// SQL behind postgres/oidc-adapter.ts: oidc-provider models in the generic oidc_models table.
+// An expired row is never returned (expires_at > now()), whether or not cleanup has run yet;
+// consumed_at is reported back as payload.consumed in epoch seconds.
+import type { AdapterPayload } from 'oidc-provider';
+import type { SqlClient } from '../sql.ts';
+import { GRANT_BOUND_MODELS, epochSeconds } from '../model-routing.ts';
+
+const LIVE = '(expires_at is null or expires_at > now())';
+
+const PAYLOAD = `case when consumed_at is null then payload
+  else payload || jsonb_build_object('consumed', floor(extract(epoch from consumed_at))::bigint) end as payload`;
+
+interface PayloadRow {
+  payload: AdapterPayload;
+}
+
+export async function upsertModel(
+  sql: SqlClient,
+  model: string,
+  id: string,
+  payload: AdapterPayload,
+  expiresIn: number | undefined,
+): Promise<void> {
+  const consumed: unknown = payload.consumed;
+  const consumedAt = typeof consumed === 'number' ? consumed : consumed ? epochSeconds() : null;
+  const ttl = typeof expiresIn === 'number' && Number.isFinite(expiresIn) ? expiresIn : null;
+  await sql.query(
+    `insert into oidc_models (model, id, payload, expires_at, consumed_at)
+     values ($1, $2, $3::jsonb,
+             case when $4::double precision is null then null else now() + $4::double precision * interval '1 second' end,
+             to_timestamp($5::double precision))
+     on conflict (model, id) do update
+       set payload = excluded.payload, expires_at = excluded.expires_at, consumed_at = excluded.consumed_at`,
+    [model, id, JSON.stringify(payload), ttl, consumedAt],
+  );
+}
+
+export async function findModel(sql: SqlClient, model: string, id: string): Promise<AdapterPayload | undefined> {
+  const { rows } = await sql.query<PayloadRow>(
+    `select ${PAYLOAD} from oidc_models where model = $1 and id = $2 and ${LIVE}`,
+    [model, id],
+  );
+  return rows[0]?.payload;
+}
+
+export async function findModelByUid(sql: SqlClient, model: string, uid: string): Promise<AdapterPayload | undefined> {
+  const { rows } = await sql.query<PayloadRow>(
+    `select ${PAYLOAD} from oidc_models where model = $1 and payload->>'uid' = $2 and ${LIVE} limit 1`,
+    [model, uid],
+  );
+  return rows[0]?.payload;
+}
+
+export async function findModelByUserCode(
+  sql: SqlClient,
+  model: string,
+  userCode: string,
+): Promise<AdapterPayload | undefined> {
+  const { rows } = await sql.query<PayloadRow>(
+    `select ${PAYLOAD} from oidc_models where model = $1 and payload->>'userCode' = $2 and ${LIVE} limit 1`,
+    [model, userCode],
+  );
+  return rows[0]?.payload;
+}
+
+/** The first consumption wins: a second consume keeps the original time. */
+export async function consumeModel(sql: SqlClient, model: string, id: string): Promise<void> {
+  await sql.query(
+    `update oidc_models set consumed_at = coalesce(consumed_at, now()) where model = $1 and id = $2 and ${LIVE}`,
+    [model, id],
+  );
+}
+
+export async function destroyModel(sql: SqlClient, model: string, id: string): Promise<void> {
+  await sql.query('delete from oidc_models where model = $1 and id = $2', [model, id]);
+}
+
+/** Deletes every grant-bound token of `grantId` in PostgreSQL (uses the partial grantId index). */
+export async function revokeGrantInSql(sql: SqlClient, grantId: string): Promise<void> {
+  await sql.query(`delete from oidc_models where payload->>'grantId' = $1 and model = any($2::text[])`, [
+    grantId,
+    GRANT_BOUND_MODELS,
+  ]);
+}
+
+/** Deletes rows that expired before now; returns how many. For a periodic cleanup job. */
+export async function deleteExpiredModels(sql: SqlClient, limit = 1000): Promise<number> {
+  const { rowCount } = await sql.query(
+    `delete from oidc_models where ctid in (
+       select ctid from oidc_models where expires_at <= now() limit $1)`,
+    [limit],
+  );
+  return rowCount;
+}
