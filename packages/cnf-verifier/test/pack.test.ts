@@ -8,9 +8,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -61,6 +61,23 @@ try { createVerifier({ issuer: 'https://as', audience: 'https://rs', jwks: { key
 console.log(JSON.stringify({ binding: auth.binding, refused: refused instanceof InvalidTokenError && refused.status, noOrigin, unavailable: new TemporarilyUnavailableError('full', { retryAfter: 0.2 }).headers['retry-after'], adapters: [koaAuth, expressAuth, nodeAuth].map((f) => typeof f) }));
 `;
 
+/** Node binaries on PATH other than the one running this test, at or above the engines floor. */
+function otherNodes(): string[] {
+  const floor = (JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
+  const [fMajor, fMinor] = floor.replace(/^>=/, '').split('.').map(Number) as [number, number];
+  const found = new Set<string>();
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const candidate = join(dir, 'node');
+    if (!existsSync(candidate)) continue;
+    const real = realpathSync(candidate);
+    if (real === realpathSync(process.execPath)) continue;
+    const version = execFileSync(real, ['--version'], { encoding: 'utf8' }).trim().replace(/^v/, '');
+    const [major, minor] = version.split('.').map(Number) as [number, number];
+    if (major > fMajor || (major === fMajor && minor >= fMinor)) found.add(real);
+  }
+  return [...found];
+}
+
 describe('npm pack yields a tarball a plain Node project installs and imports', { skip: process.env.TEST_PACK === '0' ? 'TEST_PACK=0' : false }, () => {
   it('builds, packs only what is published, installs, runs createVerifier from dist and type-checks a consumer', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cnf-verifier-pack-'));
@@ -78,7 +95,14 @@ describe('npm pack yields a tarball a plain Node project installs and imports', 
       npm(['install', '--prefer-offline', '--no-audit', '--no-fund', join(dir, packed.filename)], app);
       // process.execPath is the Node running this test; no --conditions flag is passed on.
       const out = execFileSync(process.execPath, ['smoke.js'], { cwd: app, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
-      assert.deepEqual(JSON.parse(out), { binding: 'bearer', refused: 401, noOrigin: 'origin', unavailable: '1', adapters: ['function', 'function', 'function'] });
+      const expected = { binding: 'bearer', refused: 401, noOrigin: 'origin', unavailable: '1', adapters: ['function', 'function', 'function'] };
+      assert.deepEqual(JSON.parse(out), expected);
+      // package.json's engines floor (>=20.19) is what a consumer's own Node may be: every other
+      // Node on this machine at or above it (Debian's, here) runs the same smoke test.
+      for (const other of otherNodes()) {
+        const answer = execFileSync(other, ['smoke.js'], { cwd: app, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+        assert.deepEqual(JSON.parse(answer), expected, `smoke test under ${other}`);
+      }
 
       // The .d.ts files serve a strict consumer. @types (node, koa, express) comes from this
       // repository, linked in rather than installed.
