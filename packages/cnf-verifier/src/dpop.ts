@@ -7,6 +7,7 @@ import type { ReplayStore } from './replay-store.ts';
 import { normalizeHtu } from './request-url.ts';
 import { jwkThumbprint, sameString } from './thumbprint.ts';
 import { UpstreamError } from './upstream-error.ts';
+import { privateJwkMember } from './vocabulary.ts';
 
 export type { ReplayStore } from './replay-store.ts';
 
@@ -41,7 +42,6 @@ export interface DpopResult {
   nonce?: string | undefined;
 }
 
-const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 function sha256(value: string): Buffer {
@@ -100,7 +100,7 @@ export async function verifyDpopProof(req: DpopRequest, policy: DpopPolicy): Pro
   // Step 7: the jwk header is a public key.
   const jwk = header.jwk as JWK | undefined;
   if (typeof jwk !== 'object' || jwk === null || typeof jwk.kty !== 'string') throw new InvalidDpopProofError('DPoP proof jwk header is missing');
-  if (PRIVATE_MEMBERS.some((m) => m in jwk)) throw new InvalidDpopProofError('DPoP proof jwk must not contain private key material');
+  if (privateJwkMember(jwk) !== undefined) throw new InvalidDpopProofError('DPoP proof jwk must not contain private key material');
   // Step 6: signature with the embedded key.
   let claims: JWTPayload;
   let jkt = '';

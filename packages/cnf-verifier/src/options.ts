@@ -7,6 +7,7 @@ import type { DpopPolicy } from './dpop.ts';
 import { createNonceIssuer, type NonceOptions } from './nonce.ts';
 import { createMemoryReplayStore, type ReplayStore } from './replay-store.ts';
 import { parseOrigin } from './request-url.ts';
+import { ASYMMETRIC_ALGORITHMS, DEFAULT_ALGORITHMS } from './vocabulary.ts';
 
 export interface DpopOptions {
   /** Proof algorithms. Default: the verifier's `algorithms`. */
@@ -69,11 +70,6 @@ export interface VerifierConfig {
   now: () => number;
 }
 
-const ASYMMETRIC = new Set([
-  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512',
-  'EdDSA', 'Ed25519', 'ML-DSA-44', 'ML-DSA-65', 'ML-DSA-87',
-]);
-export const DEFAULT_ALGORITHMS: readonly string[] = Object.freeze(['ES256', 'PS256', 'EdDSA']);
 
 function algorithms(value: unknown, name: string): readonly string[] {
   if (!Array.isArray(value) || value.length === 0) throw new TypeError(`${name}: must be a non-empty array of JWS algorithms`);
@@ -82,7 +78,7 @@ function algorithms(value: unknown, name: string): readonly string[] {
     // RFC 8725 §3.1 / DESIGN.md: only asymmetric algorithms; none and HMAC are never accepted.
     if (alg.toLowerCase() === 'none') throw new TypeError(`${name}[${i}]: "none" is never accepted`);
     if (/^HS\d+$/i.test(alg)) throw new TypeError(`${name}[${i}]: ${alg} is symmetric; only asymmetric algorithms are accepted`);
-    if (!ASYMMETRIC.has(alg)) throw new TypeError(`${name}[${i}]: ${JSON.stringify(alg)} is not a supported asymmetric JWS algorithm`);
+    if (!ASYMMETRIC_ALGORITHMS.has(alg)) throw new TypeError(`${name}[${i}]: ${JSON.stringify(alg)} is not a supported asymmetric JWS algorithm`);
   });
   return Object.freeze([...new Set(value as string[])]);
 }

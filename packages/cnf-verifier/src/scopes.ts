@@ -1,6 +1,7 @@
 /** Scope policy belongs to the route: requireScopes builds the check once, routes apply it. */
 import { InsufficientScopeError } from './errors.ts';
 import type { ChallengeContext } from './www-authenticate.ts';
+import { SCOPE_TOKEN } from './vocabulary.ts';
 
 /** What requireScopes needs from a verified request. */
 export interface ScopedAuth {
@@ -15,9 +16,6 @@ const CHALLENGE = Symbol('cnf-verifier.challenge');
 export function rememberChallenge(auth: object, ctx: ChallengeContext): void {
   Object.defineProperty(auth, CHALLENGE, { value: ctx });
 }
-
-// RFC 6749 §3.3 scope-token.
-const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
 /**
  * A check that every one of `scopes` was granted. It throws InsufficientScopeError (403, with

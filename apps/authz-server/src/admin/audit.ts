@@ -6,11 +6,13 @@ import { createHash } from 'node:crypto';
 import type { SqlClient } from '../storage/sql.ts';
 import { appendAudit, type AuditRow } from '../storage/postgres/audit-log.ts';
 import type { AdminContext } from './context.ts';
+import { PRIVATE_JWK_MEMBERS } from '../oidc/vocabulary.ts';
 
 /** Who changed something outside a request: the first-start bootstrap. */
 export const SYSTEM_ACTOR = 'certbound';
 
-const PRIVATE_MEMBERS = new Set(['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k', 'priv', 'client_secret', 'pem']);
+/** Private JWK members, and the other names whose values are secrets or certificate bodies. */
+const PRIVATE_MEMBERS = new Set([...PRIVATE_JWK_MEMBERS, 'client_secret', 'pem']);
 
 export type Snapshot = Record<string, unknown>;
 

@@ -11,22 +11,11 @@ import { AdminError, invalidMetadata } from './errors.ts';
 import { refuseUnknownFields } from './body.ts';
 import { certificateJwk, certificateOfJwk } from './certificates.ts';
 import { ADMIN_RESOURCE, mayHoldResource, scopesToResources, type HeldResources } from '../oidc/resource-indicators.ts';
-
-export const AUTH_METHODS = ['tls_client_auth', 'self_signed_tls_client_auth', 'private_key_jwt'] as const;
-export type AuthMethod = (typeof AUTH_METHODS)[number];
+import { AUTH_METHODS, SCOPE_TOKEN, SUBJECT_MATCHERS, privateJwkMember, type AuthMethod, type SubjectMatcher } from '../oidc/vocabulary.ts';
 
 /** authorization_code needs redirect_uris and response_types ["code"]; refresh_token rides on it. */
 export const GRANT_TYPES = ['client_credentials', 'authorization_code', 'refresh_token'] as const;
 export const RESPONSE_TYPES = ['code'] as const;
-
-export const SUBJECT_MATCHERS = [
-  'tls_client_auth_subject_dn',
-  'tls_client_auth_san_dns',
-  'tls_client_auth_san_uri',
-  'tls_client_auth_san_ip',
-  'tls_client_auth_san_email',
-] as const;
-export type SubjectMatcher = (typeof SUBJECT_MATCHERS)[number];
 
 /** Fields a client representation may carry: RFC 7591/8705 names plus certbound's own. */
 export const CLIENT_FIELDS: ReadonlySet<string> = new Set([
@@ -55,13 +44,8 @@ export const CLIENT_FIELDS: ReadonlySet<string> = new Set([
   'disabled',
 ]);
 
-/** JWK members that hold private key material (RFC 7518 §6, RFC 8037, draft ML-DSA). */
-const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k', 'priv'];
-
 // RFC 6749 Appendix A.1 VSCHAR, without the space: a client_id is also a path segment.
 const CLIENT_ID = /^[\x21-\x7e]{1,255}$/;
-// RFC 6749 §3.3 scope-token.
-const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
 export interface ClientValidationContext {
   /** 'create' generates a client_id when absent; 'replace' needs the path's. */
@@ -187,7 +171,7 @@ function jwksOf(body: Record<string, unknown>, method: AuthMethod, minRsaBits: n
     const field = `jwks.keys[${i}]`;
     if (key === null || typeof key !== 'object' || Array.isArray(key)) throw fail(field, 'must be a JWK object');
     const jwk = key as Record<string, unknown>;
-    const secret = PRIVATE_JWK_MEMBERS.find((m) => jwk[m] !== undefined);
+    const secret = privateJwkMember(jwk);
     // The value is neither stored nor repeated: only the member's name.
     if (secret !== undefined) throw fail(`${field}.${secret}`, 'is private key material; register public keys only');
     if (!['EC', 'RSA', 'OKP'].includes(String(jwk.kty))) throw fail(`${field}.kty`, 'must be EC, RSA or OKP (asymmetric keys only)');

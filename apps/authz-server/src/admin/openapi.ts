@@ -3,6 +3,7 @@
 // true: every route of the router's table is here with exactly the statuses it declares.
 import { BODY_LIMIT_BYTES } from './body.ts';
 import { MAX_LIMIT, DEFAULT_LIMIT } from './query.ts';
+import { AUTH_METHODS, SIGNING_ALGS } from '../oidc/vocabulary.ts';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const response = (name: string) => ({ $ref: `#/components/responses/${name}` });
@@ -229,8 +230,8 @@ export const openApiDocument = {
           client_id: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$', description: 'Generated when absent on create.' },
           client_name: { type: 'string' },
           contacts: { type: 'array', items: { type: 'string' } },
-          token_endpoint_auth_method: { enum: ['tls_client_auth', 'self_signed_tls_client_auth', 'private_key_jwt'], default: 'tls_client_auth' },
-          token_endpoint_auth_signing_alg: { enum: ['ES256', 'PS256', 'EdDSA'], description: 'private_key_jwt only.' },
+          token_endpoint_auth_method: { enum: [...AUTH_METHODS], default: 'tls_client_auth' },
+          token_endpoint_auth_signing_alg: { enum: [...SIGNING_ALGS], description: 'private_key_jwt only.' },
           tls_client_auth_subject_dn: { type: 'string', description: 'RFC 4514. tls_client_auth needs exactly one of the five subject matchers.' },
           tls_client_auth_san_dns: { type: 'string' },
           tls_client_auth_san_uri: { type: 'string' },

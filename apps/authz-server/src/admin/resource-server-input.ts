@@ -4,6 +4,7 @@ import type { ResourceServerValues } from '../storage/postgres/resource-servers.
 import { invalidRequest } from './errors.ts';
 import { refuseUnknownFields } from './body.ts';
 import { ADMIN_RESOURCE, ADMIN_SCOPE } from '../oidc/resource-indicators.ts';
+import { SCOPE_TOKEN } from '../oidc/vocabulary.ts';
 
 export const RESOURCE_SERVER_FIELDS: ReadonlySet<string> = new Set([
   'identifier',
@@ -18,7 +19,6 @@ export const RESOURCE_SERVER_FIELDS: ReadonlySet<string> = new Set([
 export const MAX_ACCESS_TOKEN_TTL = 86_400;
 
 // RFC 6749 §3.3 scope-token.
-const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
 export function validateResourceServer(
   body: Record<string, unknown>,

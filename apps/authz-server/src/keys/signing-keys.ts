@@ -8,10 +8,7 @@ import type { SqlClient } from '../storage/sql.ts';
 import { LOCK_CLASS, xactLockSql } from '../storage/postgres/locks.ts';
 import { KeyEncryptionKeyError } from './kek.ts';
 import { open, seal } from './seal.ts';
-
-/** In the order oidc-provider should prefer them: access tokens default to ES256 (DESIGN.md). */
-export const SIGNING_ALGS = ['ES256', 'PS256', 'EdDSA'] as const;
-export type SigningAlg = (typeof SIGNING_ALGS)[number];
+import { SIGNING_ALGS, publicJwkMembers, type SigningAlg } from '../oidc/vocabulary.ts';
 
 export interface SigningKeySet {
   /** Private JWKs (kid, alg, use: 'sig'), ES256 first: oidc-provider's `jwks` option. */
@@ -123,7 +120,7 @@ async function decryptRow(row: SigningKeyRow, kek: Buffer): Promise<JWK> {
   }
   const jwk = JSON.parse(plaintext.toString('utf8')) as JWK;
   // The sealed key must be the one the row publishes (kid = thumbprint of its public part).
-  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, oth: _oth, ...publicPart } = jwk;
+  const publicPart = publicJwkMembers(jwk);
   if ((await calculateJwkThumbprint(publicPart, 'sha256')) !== row.kid || jwk.alg !== row.alg) {
     throw new Error(`signing key ${row.kid}: the sealed private key does not match the row's kid or alg`);
   }

@@ -11,6 +11,7 @@ import type { ConnectionRecord, VerdictCache } from '../mtls/connection-verdict.
 import { subjectDnMatches, subjectDnOf } from '../mtls/subject-dn.ts';
 import { sanMatches, sansOf } from '../mtls/san.ts';
 import { describeCert } from '../mtls/trust-store.ts';
+import { CERTIFICATE_AUTH_METHODS, type SubjectMatcher } from './vocabulary.ts';
 import { answerRefusal, CertificateHeaderRefused, ClientCertificateRefused, noCertificateDescription } from './errors.ts';
 
 export interface CertificateSource {
@@ -19,18 +20,11 @@ export interface CertificateSource {
 
 export type ClientCertificateState = ConnectionRecord;
 
-type SubjectProperty =
-  | 'tls_client_auth_subject_dn'
-  | 'tls_client_auth_san_dns'
-  | 'tls_client_auth_san_uri'
-  | 'tls_client_auth_san_ip'
-  | 'tls_client_auth_san_email';
-
 export function certificateState(ctx: { state: Record<string, unknown> }): ClientCertificateState | undefined {
   return ctx.state.clientCertificate as ClientCertificateState | undefined;
 }
 
-function presentedValues(cert: X509Certificate, property: SubjectProperty): string {
+function presentedValues(cert: X509Certificate, property: SubjectMatcher): string {
   if (property === 'tls_client_auth_subject_dn') {
     try {
       return `"${subjectDnOf(cert)}"`; // "" for an empty subject: what the partner must see
@@ -47,9 +41,6 @@ function presentedValues(cert: X509Certificate, property: SubjectProperty): stri
   }[property];
   return values.length ? values.map((v) => `"${v}"`).join(', ') : 'none';
 }
-
-/** Clients whose authentication is the certificate itself (RFC 8705 §2.1, §2.2). */
-const CERTIFICATE_AUTH_METHODS: ReadonlySet<string> = new Set(['tls_client_auth', 'self_signed_tls_client_auth']);
 
 export function createClientCertificateChecks(deps: { source: CertificateSource; verdicts: VerdictCache; mtlsTokenEndpoint: string }) {
   async function clientCertificate(ctx: KoaContextWithOIDC, next: Next): Promise<void> {
@@ -110,7 +101,7 @@ export function createClientCertificateChecks(deps: { source: CertificateSource;
       certificateSubjectMatches(ctx: KoaContextWithOIDC, property: string, expected: string): boolean {
         const cert = certificateState(ctx)?.presented.leaf;
         if (!cert) return false;
-        const key = property as SubjectProperty;
+        const key = property as SubjectMatcher;
         const matches = key === 'tls_client_auth_subject_dn'
           ? subjectDnMatches(cert, expected)
           : sanMatches(cert, key, expected);

@@ -7,16 +7,15 @@
 //   (oidc/resource-indicators.ts); a resource-server scope left in a stored `scope` (written by an
 //   instance older than db/migrations/0004) grants nothing and is dropped, so the client loads.
 import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { CERTIFICATE_AUTH_METHODS } from './vocabulary.ts';
 
 export type AdapterFactory = (model: string) => Adapter;
 
-/** The RFC 8705 §2 client authentication methods: the client proves itself with a certificate. */
-export const CERTIFICATE_METHODS: ReadonlySet<string> = new Set(['tls_client_auth', 'self_signed_tls_client_auth']);
 
 export function applyClientDefaults(stored: AdapterPayload, staticScopes: ReadonlySet<string>): AdapterPayload {
   const metadata = { ...stored } as Record<string, unknown>;
   const method = metadata.token_endpoint_auth_method ?? 'tls_client_auth';
-  if (CERTIFICATE_METHODS.has(String(method)) && metadata.tls_client_certificate_bound_access_tokens === undefined) {
+  if (CERTIFICATE_AUTH_METHODS.has(String(method)) && metadata.tls_client_certificate_bound_access_tokens === undefined) {
     metadata.tls_client_certificate_bound_access_tokens = true;
   }
   if (typeof metadata.scope === 'string') {

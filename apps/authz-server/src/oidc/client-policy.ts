@@ -7,7 +7,7 @@
 //   otherwise by DPoP (FAPI 2.0 SP §5.3.2.1, §5.3.2.2).
 import { errors } from 'oidc-provider';
 import { fapiProfileOf, type FapiProfile } from './fapi.ts';
-import { CERTIFICATE_METHODS } from './client-defaults.ts';
+import { CERTIFICATE_AUTH_METHODS } from './vocabulary.ts';
 
 
 function refuse(description: string): never {
@@ -34,7 +34,7 @@ export function applyClientPolicy(metadata: Record<string, unknown>, serverProfi
     if (method === 'none') refuse('FAPI 2.0 allows only confidential clients (tls_client_auth, self_signed_tls_client_auth, private_key_jwt)');
     metadata.require_pushed_authorization_requests = true;
     if (!certBound && !dpopBound) {
-      if (CERTIFICATE_METHODS.has(method)) metadata.tls_client_certificate_bound_access_tokens = true;
+      if (CERTIFICATE_AUTH_METHODS.has(method)) metadata.tls_client_certificate_bound_access_tokens = true;
       else metadata.dpop_bound_access_tokens = true;
     }
   }

@@ -21,13 +21,8 @@ import { authorizationCodeTtl, fapiFeature } from './fapi.ts';
 import { applyClientPolicy } from './client-policy.ts';
 import { GRANT_TTL, issueRefreshToken, refreshTokenTtl, rotateRefreshToken } from './refresh-tokens.ts';
 import { acceptPublishedAudiences } from './client-assertion-audience.ts';
+import { AUTH_METHODS, SIGNING_ALGS, STATIC_SCOPES, publicJwkMembers } from './vocabulary.ts';
 import { createInteractionRoutes, INTERACTION_TTL, SESSION_TTL } from '../interactions/routes.ts';
-
-/** Only asymmetric JWS algorithms (DESIGN.md security rules); ES256 signs by default. */
-export const SIGNING_ALGS = ['ES256', 'PS256', 'EdDSA'] as const;
-
-/** Scopes oidc-provider knows statically; every other scope belongs to a resource server. */
-export const STATIC_SCOPES: ReadonlySet<string> = new Set(['openid', 'offline_access']);
 
 export interface ProviderDeps {
   config: Config;
@@ -68,10 +63,7 @@ export function mtlsEndpointAliases(config: Config) {
 }
 
 export function publicJwks(jwks: JSONWebKeySet): JSONWebKeySet {
-  const privateMembers = new Set(['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']);
-  return {
-    keys: jwks.keys.map((key) => Object.fromEntries(Object.entries(key).filter(([name]) => !privateMembers.has(name)))),
-  };
+  return { keys: jwks.keys.map(publicJwkMembers) };
 }
 
 /** The first middleware of the oidc-provider routes' own stack, per provider. */
@@ -102,7 +94,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     cookies: { keys: deps.cookieKeys },
     // Machine clients first: certificates, or a signed assertion; shared secrets are off.
     // `none`: public clients, always sender-constrained (client-policy.ts); never under FAPI 2.0.
-    clientAuthMethods: ['tls_client_auth', 'self_signed_tls_client_auth', 'private_key_jwt', ...(config.fapiProfile ? [] : ['none' as const])],
+    clientAuthMethods: [...AUTH_METHODS, ...(config.fapiProfile ? [] : ['none' as const])],
     clientDefaults: {
       grant_types: ['client_credentials'],
       response_types: [],

@@ -22,7 +22,7 @@ import type { Route } from '../router.ts';
 import { conflict, invalidMetadata, invalidRequest, notFound } from '../errors.ts';
 import { JSON_TYPE, PEM_TYPES, parseJsonObject, readText, refuseUnknownFields } from '../body.ts';
 import { certificateJwk, certificateRow, certificateView, parseCertificatePem, selfSignedKeyProblem, type ParsedPem } from '../certificates.ts';
-import { SUBJECT_MATCHERS } from '../client-metadata.ts';
+import { SUBJECT_MATCHERS } from '../../oidc/vocabulary.ts';
 import { decodeCursor, limitOf, page, queryOf } from '../query.ts';
 import { recordChange, targets } from '../audit.ts';
 import { existingClient, isSelfSigned } from './clients.ts';

@@ -13,8 +13,8 @@ import { CommandError, LateUsageError, unlessChanged } from './errors.ts';
 import { checkAbsoluteUri, checkTrueFalse, readJsonObject, words } from './input.ts';
 import { printJson, quoted, show, summary, table } from './output.ts';
 import { connectionFlags } from './settings.ts';
+import { AUTH_METHODS, type SubjectMatcher } from '../../oidc/vocabulary.ts';
 
-const AUTH_METHODS = ['tls_client_auth', 'self_signed_tls_client_auth', 'private_key_jwt'];
 
 /** RFC 8705 §2.1.2 subject matchers: flag -> metadata field. A tls_client_auth client has exactly one. */
 const MATCHERS = {
@@ -23,11 +23,11 @@ const MATCHERS = {
   'san-dns': 'tls_client_auth_san_dns',
   'san-ip': 'tls_client_auth_san_ip',
   'san-email': 'tls_client_auth_san_email',
-} as const;
+} as const satisfies Record<string, SubjectMatcher>;
 
 const fieldFlags = {
   name: { type: 'string', help: 'client_name' },
-  'auth-method': { type: 'string', help: `token_endpoint_auth_method: ${AUTH_METHODS.join(', ')} (server default tls_client_auth)`, check: (v) => (AUTH_METHODS.includes(v) ? undefined : `must be ${AUTH_METHODS.join(', ')}`) },
+  'auth-method': { type: 'string', help: `token_endpoint_auth_method: ${AUTH_METHODS.join(', ')} (server default tls_client_auth)`, check: (v) => ((AUTH_METHODS as readonly string[]).includes(v) ? undefined : `must be ${AUTH_METHODS.join(', ')}`) },
   'subject-dn': { type: 'string', help: 'tls_client_auth_subject_dn, RFC 4514: "CN=ledger,O=Example"' },
   'san-uri': { type: 'string', help: 'tls_client_auth_san_uri, e.g. spiffe://example.org/ns/payments/sa/ledger', check: checkAbsoluteUri },
   'san-dns': { type: 'string', help: 'tls_client_auth_san_dns' },
