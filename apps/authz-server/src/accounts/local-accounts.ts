@@ -1,21 +1,14 @@
-// The built-in AccountSource: the `accounts` table (db/migrations/0003_accounts.sql), passwords
-// hashed with scrypt. Usernames match case-insensitively; a disabled account cannot sign in and
-// is not found for tokens either. A successful sign-in whose hash was made at an older cost
-// (N = 2^15 before issue 10) stores a new one at the current cost.
+// The built-in AccountSource: the `accounts` table (its SQL in storage/postgres/accounts.ts),
+// passwords hashed with scrypt. Usernames match case-insensitively; a disabled account cannot
+// sign in and is not found for tokens either. A successful sign-in whose hash was made at an
+// older cost (N = 2^15 before issue 10) stores a new one at the current cost.
 import { randomUUID } from 'node:crypto';
 import type { SqlClient } from '../storage/sql.ts';
+import { findAccountByUsername, findEnabledAccount, insertAccount, replacePasswordHash, type AccountRow } from '../storage/postgres/accounts.ts';
 import type { Account, AccountSource } from './account-source.ts';
 import { hashPassword, passwords as processHasher, HashingBusyError, MAX_PASSWORD_LENGTH, type PasswordHasher } from './passwords.ts';
 
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/;
-
-interface AccountRow {
-  account_id: string;
-  username: string;
-  password_hash: string;
-  claims: Record<string, unknown>;
-  disabled: boolean;
-}
 
 export class AccountInputError extends Error {}
 
@@ -25,11 +18,7 @@ export function isValidUsername(username: string): boolean {
 
 export async function findLocalAccountByUsername(sql: SqlClient, username: string): Promise<AccountRow | undefined> {
   if (!isValidUsername(username)) return undefined;
-  const { rows } = await sql.query<AccountRow>(
-    'select account_id, username, password_hash, claims, disabled from accounts where lower(username) = lower($1)',
-    [username],
-  );
-  return rows[0];
+  return findAccountByUsername(sql, username);
 }
 
 /** Creates an account; its id is a random UUID unless given. Refuses a taken username. */
@@ -44,12 +33,10 @@ export async function createLocalAccount(sql: SqlClient, input: {
     throw new AccountInputError(`password must be 8 to ${MAX_PASSWORD_LENGTH} characters`);
   }
   const accountId = input.accountId ?? randomUUID();
-  const { rowCount } = await sql.query(
-    `insert into accounts (account_id, username, password_hash, claims) values ($1, $2, $3, $4::jsonb)
-     on conflict do nothing`,
-    [accountId, input.username, await hashPassword(input.password), JSON.stringify(input.claims ?? {})],
-  );
-  if (rowCount === 0) throw new AccountInputError(`username "${input.username}" or account id is already taken`);
+  const inserted = await insertAccount(sql, {
+    accountId, username: input.username, passwordHash: await hashPassword(input.password), claims: input.claims ?? {},
+  });
+  if (!inserted) throw new AccountInputError(`username "${input.username}" or account id is already taken`);
   return accountId;
 }
 
@@ -70,16 +57,12 @@ export function createLocalAccountSource(sql: SqlClient, opts: LocalAccountSourc
       if (err instanceof HashingBusyError) return; // the next sign-in tries again
       throw err;
     }
-    await sql.query('update accounts set password_hash = $1 where account_id = $2 and password_hash = $3', [hash, row.account_id, row.password_hash]);
+    await replacePasswordHash(sql, row.account_id, row.password_hash, hash);
   }
 
   return {
     async findAccount(accountId: string): Promise<Account | undefined> {
-      const { rows } = await sql.query<AccountRow>(
-        'select account_id, claims from accounts where account_id = $1 and not disabled',
-        [accountId],
-      );
-      const row = rows[0];
+      const row = await findEnabledAccount(sql, accountId);
       return row ? { accountId: row.account_id, claims: row.claims } : undefined;
     },
     async authenticate(username: string, password: string): Promise<string | undefined> {

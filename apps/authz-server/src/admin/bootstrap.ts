@@ -5,7 +5,7 @@
 // tls_client_auth, holds ADMIN_RESOURCE with scope `admin`, and its plain client_credentials
 // request (client_id=admin&scope=admin) gets a certificate-bound token for it.
 import type { SqlClient } from '../storage/sql.ts';
-import type { ClientMetadata } from '../storage/postgres/clients.ts';
+import { findClient, type ClientMetadata } from '../storage/postgres/clients.ts';
 import { insertClient } from '../storage/postgres/clients-admin.ts';
 import { insertResourceServer } from '../storage/postgres/resource-servers.ts';
 import { appendAudit } from '../storage/postgres/audit-log.ts';
@@ -62,8 +62,7 @@ export async function bootstrapAdmin(
     }
   });
 
-  const { rows } = await sql.query<{ n: number }>('select count(*)::int as n from clients where client_id = $1', [adminClientId]);
-  if (rows[0]!.n > 0) return { created, missingAdmin: false, strayAdminHolders };
+  if (await findClient(sql, adminClientId) !== undefined) return { created, missingAdmin: false, strayAdminHolders };
   if (matcher === undefined) return { created, missingAdmin: true, strayAdminHolders };
 
   const metadata: ClientMetadata = {

@@ -1,11 +1,12 @@
-// Token signing keys: created on first start, stored in signing_keys with the private JWK sealed
-// under the KEK, and handed to oidc-provider as its `jwks` option. Every instance of a deployment
-// signs with the same keys, so the first instance to start creates them and the rest read them.
+// Token signing keys: created on first start, stored in signing_keys (storage/postgres/
+// signing-keys.ts) with the private JWK sealed under the KEK, and handed to oidc-provider as its
+// `jwks` option. Every instance of a deployment signs with the same keys, so the first instance
+// to start creates them and the rest read them.
 import { generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { SqlClient } from '../storage/sql.ts';
-import { LOCK_CLASS, xactLockSql } from '../storage/postgres/locks.ts';
+import { insertSigningKey, listActiveSigningKeys, lockSigningKeys, type SigningKeyRow } from '../storage/postgres/signing-keys.ts';
 import { KeyEncryptionKeyError } from './kek.ts';
 import { open, seal } from './seal.ts';
 import { SIGNING_ALGS, publicJwkMembers, type SigningAlg } from '../oidc/vocabulary.ts';
@@ -13,16 +14,6 @@ import { SIGNING_ALGS, publicJwkMembers, type SigningAlg } from '../oidc/vocabul
 export interface SigningKeySet {
   /** Private JWKs (kid, alg, use: 'sig'), ES256 first: oidc-provider's `jwks` option. */
   jwks: { keys: JWK[] };
-}
-
-/** A signing_keys row as read back (the private JWK sealed under the KEK, the kid as AAD). */
-export interface SigningKeyRow {
-  kid: string;
-  alg: string;
-  public_jwk: JWK;
-  private_jwk_ciphertext: Uint8Array;
-  iv: Uint8Array;
-  tag: Uint8Array;
 }
 
 const generate = promisify(generateKeyPair);
@@ -35,7 +26,7 @@ export async function loadOrCreateSigningKeys(sql: SqlClient, kek: Buffer): Prom
   let rows = await selectActive(sql);
   if (missingAlgs(rows).length > 0) {
     rows = await sql.transaction(async (tx) => {
-      await tx.query(xactLockSql(LOCK_CLASS.signingKeys));
+      await lockSigningKeys(tx);
       // Another instance may have created them while this one waited for the lock.
       for (const alg of missingAlgs(await selectActive(tx))) {
         await insertKey(tx, kek, await createKey(alg));
@@ -51,14 +42,8 @@ function missingAlgs(rows: SigningKeyRow[]): SigningAlg[] {
   return SIGNING_ALGS.filter((alg) => !rows.some((row) => row.alg === alg));
 }
 
-async function selectActive(sql: SqlClient): Promise<SigningKeyRow[]> {
-  const { rows } = await sql.query<SigningKeyRow>(
-    `select kid, alg, public_jwk, private_jwk_ciphertext, iv, tag from signing_keys
-     where status = 'active'
-     order by array_position($1::text[], alg) nulls last, created_at desc, kid`,
-    [SIGNING_ALGS],
-  );
-  return rows;
+function selectActive(sql: SqlClient): Promise<SigningKeyRow[]> {
+  return listActiveSigningKeys(sql, SIGNING_ALGS);
 }
 
 interface NewKey {
@@ -94,13 +79,8 @@ function generateFor(alg: SigningAlg): Promise<{ publicKey: KeyObject; privateKe
 }
 
 async function insertKey(sql: SqlClient, kek: Buffer, key: NewKey): Promise<void> {
-  const box = seal(kek, Buffer.from(JSON.stringify(key.privateJwk), 'utf8'), key.kid);
-  await sql.query(
-    `insert into signing_keys (kid, alg, public_jwk, private_jwk_ciphertext, iv, tag, status)
-     values ($1, $2, $3::jsonb, $4, $5, $6, 'active')
-     on conflict (kid) do nothing`,
-    [key.kid, key.alg, JSON.stringify(key.publicJwk), box.ciphertext, box.iv, box.tag],
-  );
+  const sealed = seal(kek, Buffer.from(JSON.stringify(key.privateJwk), 'utf8'), key.kid);
+  await insertSigningKey(sql, { kid: key.kid, alg: key.alg, publicJwk: key.publicJwk, sealed });
 }
 
 async function decryptRow(row: SigningKeyRow, kek: Buffer): Promise<JWK> {

@@ -5,7 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { SignJWT, calculateJwkThumbprint, importJWK, jwtVerify } from 'jose';
 import type { SqlClient } from '../../src/storage/sql.ts';
 import { migrate } from '../../src/storage/migrate.ts';
-import { loadOrCreateSigningKeys, type SigningKeyRow } from '../../src/keys/signing-keys.ts';
+import { loadOrCreateSigningKeys } from '../../src/keys/signing-keys.ts';
+import type { SigningKeyRow } from '../../src/storage/postgres/signing-keys.ts';
 import { SKIP_POSTGRES, openTestPostgres, sharedPgliteSchemas } from '../storage/helpers.ts';
 
 interface Fresh {
