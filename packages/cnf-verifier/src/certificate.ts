@@ -65,7 +65,8 @@ export interface CertificateSource {
 // Computed once per TLS connection: the peer certificate cannot change on an established socket.
 const socketCache = new WeakMap<object, PresentedCertificate | null>();
 
-function isTlsSocket(socket: unknown): socket is TLSSocket {
+/** Whether `socket` is a TLS socket (duck-typed: the raw socket of a request behind any framework). */
+export function isTlsSocket(socket: unknown): socket is TLSSocket {
   return typeof (socket as TLSSocket | null)?.getPeerX509Certificate === 'function';
 }
 

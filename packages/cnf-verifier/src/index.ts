@@ -4,6 +4,7 @@ export { ASYMMETRIC_ALGORITHMS, DEFAULT_ALGORITHMS, PRIVATE_JWK_MEMBERS, SCOPE_T
 export { requireScopes, type ScopedAuth } from './scopes.ts';
 export {
   createCertificateSource,
+  isTlsSocket,
   PROXY_HEADER_FORMATS,
   type CertificateRequest,
   type CertificateSource,
@@ -16,6 +17,7 @@ export { createMemoryReplayStore, createRedisReplayStore, type MemoryReplayStore
 export { createNonceIssuer, type NonceIssuer, type NonceOptions } from './nonce.ts';
 export { x5tS256, jwkThumbprint } from './thumbprint.ts';
 export { normalizeHtu } from './request-url.ts';
+export { parseAddressRange, type AddressRange } from './trusted-proxies.ts';
 export type { JwksOption, RemoteJwksOptions } from './jwks.ts';
 export type { IntrospectionOptions } from './introspection.ts';
 export type { Dispatcher, FetchLike } from './http-fetch.ts';

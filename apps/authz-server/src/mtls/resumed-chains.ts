@@ -5,7 +5,7 @@
 // path validation when that client resumes. Only intermediates are stored, never trust: path
 // validation still checks every signature up to a configured client CA.
 import { X509Certificate } from 'node:crypto';
-import type { TLSSocket } from 'node:tls';
+import { isTlsSocket } from '@certbound/cnf-verifier';
 import type { KvStore } from '../storage/kv/kv.ts';
 import type { VerdictCache } from './connection-verdict.ts';
 
@@ -21,10 +21,6 @@ interface Remembered {
   chain: X509Certificate[];
   /** when the KvStore copy was last written (ms) */
   storedAt: number;
-}
-
-function isResumable(socket: unknown): socket is TLSSocket {
-  return typeof (socket as TLSSocket | null)?.isSessionReused === 'function';
 }
 
 /**
@@ -73,7 +69,7 @@ export function rememberResumedChains(verdicts: VerdictCache, kv: KvStore, optio
       return verdicts.size;
     },
     async verdict(socket, presented) {
-      if (!isResumable(socket)) return verdicts.verdict(socket, presented);
+      if (!isTlsSocket(socket)) return verdicts.verdict(socket, presented);
       if (socket.isSessionReused() && presented.chain.length === 0) {
         // Most leaves chain to a stored CA on their own: the remembered intermediates (a KvStore
         // read on a cold worker) are fetched only when the leaf alone does not validate.

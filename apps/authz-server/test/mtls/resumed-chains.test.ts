@@ -26,7 +26,8 @@ describe('the chain a resumed session no longer carries', () => {
     leaf = await issueCertificate({ subject: 'CN=resume leaf', issuer: intermediate });
   });
 
-  const tlsSocket = (resumed: boolean) => ({ isSessionReused: () => resumed });
+  // What isTlsSocket (@certbound/cnf-verifier) and the resumption check read of a TLS socket.
+  const tlsSocket = (resumed: boolean) => ({ isSessionReused: () => resumed, getPeerX509Certificate: () => undefined });
 
   it('validates a resumed connection with the intermediates its full handshake presented', async () => {
     const kv = createMemoryKv();
