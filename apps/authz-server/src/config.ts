@@ -45,6 +45,11 @@ export interface Config {
   readonly clientCertMinRsaBits: number;
   /** Processes serving both listeners (cluster.ts); more than 1 only over PostgreSQL + Redis. */
   readonly workers: number;
+  /** Plain-HTTP port of /metrics, /healthz and /readyz (ops/metrics-listener.ts); undefined = `off`: no listener, nothing recorded. */
+  readonly metricsPort: number | undefined;
+  readonly metricsHost: string;
+  /** Distinct client ids reported as metric labels; every further one is reported as `other`. */
+  readonly metricsMaxClients: number;
   /** FAPI 2.0 Security Profile for every client; unset = per client (`fapi_profile` metadata). */
   readonly fapiProfile: '2.0' | undefined;
   /** True when no TLS material is configured: certbound bootstraps a dev PKI and demo client. */
@@ -220,6 +225,23 @@ function minRsaBits(env: Env): number {
   return bits;
 }
 
+/**
+ * METRICS_PORT: a port (0 = ephemeral, as for the other ports: tests) or `off`, which turns
+ * metrics off altogether (no listener, and the recording calls return at once). METRICS_HOST:
+ * an IP address or host name, loopback by default: the page is for the operator's scraper.
+ */
+function metricsSettings(env: Env, publicPort: number, mtlsPort: number): Pick<Config, 'metricsPort' | 'metricsHost' | 'metricsMaxClients'> {
+  const metricsPort = optional(env, 'METRICS_PORT') === 'off' ? undefined : port(env, 'METRICS_PORT', 9464);
+  if (metricsPort !== undefined && metricsPort !== 0 && (metricsPort === publicPort || metricsPort === mtlsPort)) {
+    throw new ConfigError('METRICS_PORT', `must differ from PUBLIC_PORT and MTLS_PORT (${metricsPort}); \`off\` turns metrics off`);
+  }
+  const metricsHost = optional(env, 'METRICS_HOST') ?? '127.0.0.1';
+  if (!/^[A-Za-z0-9.:-]{1,253}$/.test(metricsHost)) {
+    throw new ConfigError('METRICS_HOST', `"${metricsHost}" is not an IP address or host name`);
+  }
+  return { metricsPort, metricsHost, metricsMaxClients: positiveInt(env, 'METRICS_MAX_CLIENTS', 1000) };
+}
+
 function fapiProfile(raw: string | undefined): '2.0' | undefined {
   if (raw !== undefined && raw !== '2.0') throw new ConfigError('FAPI_PROFILE', `"${raw}" is not a supported profile (only "2.0")`);
   return raw;
@@ -299,6 +321,7 @@ export function loadConfig(env: Env = process.env): Config {
     accessTokenTtl: positiveInt(env, 'ACCESS_TOKEN_TTL', 600),
     clientCertMinRsaBits: minRsaBits(env),
     workers,
+    ...metricsSettings(env, publicPort, mtlsPort),
     fapiProfile: fapiProfile(optional(env, 'FAPI_PROFILE')),
     devBootstrap: tlsCertFile === undefined,
     ...adminMatcher(env),
@@ -329,6 +352,9 @@ export const CONFIG_REFERENCE: ReadonlyArray<{ name: string; default: string; de
   { name: 'CLIENT_CERT_MIN_RSA_BITS', default: '2048', description: 'Smallest RSA key (bits) accepted anywhere in a client certificate chain; can only be raised. EC keys must be on P-256, P-384 or P-521, or Ed25519.' },
   { name: 'ACCESS_TOKEN_TTL', default: '600', description: 'Access-token lifetime in seconds when the resource server sets none.' },
   { name: 'WORKERS', default: 'CPU cores with DATABASE_URL and REDIS_URL, else 1', description: 'Worker processes sharing both listeners; more than 1 needs PostgreSQL and Redis (embedded storage is single-process).' },
+  { name: 'METRICS_PORT', default: '9464', description: 'Plain-HTTP port of `/metrics` (Prometheus, aggregated across workers), `/healthz` and `/readyz`; `off` turns metrics off (no listener, nothing recorded).' },
+  { name: 'METRICS_HOST', default: '127.0.0.1', description: 'Address the metrics port binds to; it has no authentication, so only where the scraper reaches it.' },
+  { name: 'METRICS_MAX_CLIENTS', default: '1000', description: 'Distinct client ids reported as metric labels; every further client is reported as `other`.' },
   { name: 'LOG_LEVEL', default: 'info', description: 'fatal, error, warn, info, debug, trace or silent.' },
   { name: 'FAPI_PROFILE', default: 'unset: per client', description: '`2.0` applies the FAPI 2.0 Security Profile to every client (PAR, PKCE S256, sender-constrained tokens, no public clients); unset, a client opts in with `fapi_profile: "2.0"`.' },
   { name: 'ADMIN_SUBJECT_DN', default: 'unset: dev PKI admin.pem', description: 'Subject DN of the admin client certificate; the first client of `ADMIN_CLIENT_IDS` (default `admin`) is registered with it on first start (`/admin/v1`).' },

@@ -14,6 +14,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { PresentedCertificate } from '@certbound/cnf-verifier';
 import { validatePath, type PathErrorCode } from './path-validation.ts';
+import { recordCertificateVerdict } from '../ops/metrics.ts';
 import { describeRevocation, type RevocationAnswer, type RevocationChecker } from './revocation/index.ts';
 import type { TrustStore } from './trust-store.ts';
 
@@ -121,9 +122,9 @@ export function createVerdictCache(trustStore: TrustStore, options: VerdictCache
         // A different key means TLS 1.2 renegotiation brought another certificate.
         if (!entry || entry.key !== key || now() > entry.expiresAt) entry = shared(key, presented);
         bySocket.set(socket, { entry, presented });
-        return entry.verdict;
+        return recordCertificateVerdict('mtls', entry.verdict); // once per connection: certbound_tls_client_certificates_total
       }
-      return shared(keyOf(presented), presented).verdict;
+      return recordCertificateVerdict('proxy', shared(keyOf(presented), presented).verdict);
     },
   };
 }

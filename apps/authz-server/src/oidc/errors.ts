@@ -16,6 +16,7 @@ import { listenerOf } from '../http/listeners.ts';
 import { certificateState } from './client-certificate.ts';
 import { describeCert } from '../mtls/trust-store.ts';
 import { renderErrorPage } from '../interactions/error-page.ts';
+import { recordOAuthAnswer } from '../ops/metrics.ts';
 
 export interface OAuthError extends Error {
   error: string;
@@ -239,6 +240,7 @@ export function createRefusalReporter(provider: Provider, logger: Logger, mtlsTo
   return async function oauthRefusals(ctx: KoaContextWithOIDC, next: Next): Promise<void> {
     await next();
     const err = oauthErrorOf(ctx);
+    recordOAuthAnswer(ctx, err); // token requests and DPoP proofs, by outcome (ops/metrics.ts)
     if (!err) return;
 
     const reason = (ctx.state.oauthRefusalReason as string | undefined) ?? describe(ctx, err).reason ?? err.error_description ?? err.message;

@@ -21,6 +21,7 @@ import {
 } from './fetch.ts';
 import { buildOcspRequest, DEFAULT_SKEW_MS, verifyOcspResponse } from './ocsp.ts';
 import { revocationUrls } from './urls.ts';
+import { recordRevocationEvent } from '../../ops/metrics.ts';
 
 export interface RevocationChecker {
   readonly mode: RevocationMode;
@@ -71,7 +72,10 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
   const maxOcspBytes = options.maxResponseBytes ?? DEFAULT_MAX_OCSP_BYTES;
   const maxCrlBytes = options.maxResponseBytes ?? DEFAULT_MAX_CRL_BYTES;
   const tally = new Map<string, number>();
-  const bump = (name: string) => tally.set(name, (tally.get(name) ?? 0) + 1);
+  const bump = (name: string) => {
+    tally.set(name, (tally.get(name) ?? 0) + 1);
+    recordRevocationEvent(name); // certbound_revocation_checks_total (ops/metrics.ts)
+  };
   const fetch = singleFlight(options.fetch ?? httpFetch, (request) => bump(request.method === 'POST' ? 'fetch:ocsp' : 'fetch:crl'));
   const store = kv ? createDerStore(kv, now) : undefined;
   const file = crlFile ? createCrlFileSource(crlFile, { now, recheckMs: crlFileRecheckMs }) : undefined;
