@@ -103,3 +103,13 @@ export async function listExpiringCertificates(
   );
   return rows;
 }
+
+/** Every active certificate with a notAfter, across all clients: what a metrics scrape reports (ops/metrics.ts). */
+export async function listActiveCertificateExpiries(sql: SqlClient): Promise<Array<{ client_id: string; x5t_s256: string; not_after: Date }>> {
+  const { rows } = await sql.query<{ client_id: string; x5t_s256: string; not_after: Date }>(
+    `select client_id, x5t_s256, not_after from client_certificates
+     where status = 'active' and not_after is not null
+     order by client_id collate "C", x5t_s256 collate "C"`,
+  );
+  return rows;
+}
