@@ -4,7 +4,7 @@ import { createCertificateSource } from '@certbound/cnf-verifier';
 import { loadConfig, ConfigError, type Config } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
 import { openStores, type Stores } from './storage/index.ts';
-import { findResourceServer } from './storage/postgres/clients.ts';
+import { findResourceServer } from './storage/postgres/resource-servers.ts';
 import { generatedKekFile, resolveKeyEncryptionKey } from './keys/kek.ts';
 import { deriveKey } from './keys/derive.ts';
 import { loadOrCreateSigningKeys } from './keys/signing-keys.ts';
@@ -30,6 +30,7 @@ import { createClientRevocations } from './storage/kv/client-revocations.ts';
 import { applyClientDefaults } from './oidc/client-defaults.ts';
 import type { ServerTlsMaterial } from './http/tls-options.ts';
 import type { ResourceServerRecord } from './oidc/resource-indicators.ts';
+import { setUpExpiryNotices } from './ops/expiry-setup.ts';
 
 export interface AuthzServer {
   readonly config: Config;
@@ -141,6 +142,7 @@ export async function startAuthzServer(
       // login throttle whichever it is (accounts/login-throttle.ts, counters in Redis when shared).
       accounts: withLoginThrottle(extensions.accounts ?? createLocalAccountSource(stores.sql), createLoginThrottle(stores.rateLimits)),
     });
+    const expiryNotices = await setUpExpiryNotices(config, { sql: stores.sql, logger, kek, provider, serverCertPem: () => tls.cert, trustStore });
     // The management API answers everything under /admin before oidc-provider's routes.
     const adminApi = createAdminApi({
       issuer: config.issuer,
@@ -159,7 +161,8 @@ export async function startAuthzServer(
       staticScopes: STATIC_SCOPES,
       adminClientIds: config.adminClientIds,
       signingAlgs: SIGNING_ALGS,
-      invalidateClient: (clientId) => stores.clientCache.invalidate(clientId),
+      // After an admin change (a certificate added, a client registered) the expiry check runs at once.
+      invalidateClient: (clientId) => stores.clientCache.invalidate(clientId).finally(() => expiryNotices.checkSoon()),
     });
     mountBeforeEngine(provider, adminApi.middleware);
 
@@ -180,6 +183,7 @@ export async function startAuthzServer(
       client_cas: trustStore.size,
       revocation_check: config.revocationCheck,
     }, 'certbound authorization server listening');
+    expiryNotices.start();
     // With WORKERS > 1 the primary prints it once (cluster.ts).
     if (devPki && !inWorker()) process.stdout.write(`\n${quickStart(devPki, mtlsEndpointAliases(config).token_endpoint, generatedKekFile({ value: config.keyEncryptionKey, dataDir: config.dataDir }))}\n\n`);
 
@@ -194,6 +198,7 @@ export async function startAuthzServer(
       close() {
         closing ??= (async () => {
           revocation.close();
+          await expiryNotices.stop();
           await listeners.close();
           await stores.close();
         })();

@@ -5,15 +5,13 @@
 // tls_client_auth, holds ADMIN_RESOURCE with scope `admin`, and its plain client_credentials
 // request (client_id=admin&scope=admin) gets a certificate-bound token for it.
 import type { SqlClient } from '../storage/sql.ts';
-import { findClient, type ClientMetadata } from '../storage/postgres/clients.ts';
-import { insertClient } from '../storage/postgres/clients-admin.ts';
+import { clientsHoldingResource, findClient, insertClient, type ClientMetadata } from '../storage/postgres/clients.ts';
 import { insertResourceServer } from '../storage/postgres/resource-servers.ts';
 import { appendAudit } from '../storage/postgres/audit-log.ts';
 import { changedFields, SYSTEM_ACTOR, targets } from './audit.ts';
 import { clientView } from './routes/clients.ts';
 import { resourceServerView } from './routes/resource-servers.ts';
 import { ADMIN_RESOURCE, ADMIN_SCOPE } from '../oidc/resource-indicators.ts';
-import { clientsHoldingResource } from '../storage/postgres/clients-admin.ts';
 
 /** The default of ADMIN_CLIENT_IDS: the client registered on first start. */
 export const ADMIN_CLIENT_ID = 'admin';

@@ -3,7 +3,7 @@
 // adapters' revokeByGrantId), and a `client-revoked-before` mark makes the JWT access tokens it
 // already holds inactive at introspection and at /admin/v1 until they would have expired anyway.
 import type { SqlClient } from '../storage/sql.ts';
-import { deleteClientGrants } from '../storage/postgres/grants.ts';
+import { deleteClientGrants } from '../storage/postgres/oidc-models.ts';
 import { longestAccessTokenTtl } from '../storage/postgres/resource-servers.ts';
 import type { ClientRevocations } from '../storage/kv/client-revocations.ts';
 

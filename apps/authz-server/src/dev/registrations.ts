@@ -3,7 +3,8 @@
 // newcomer the exact curl that gets a certificate-bound token.
 import { dirname, join, relative } from 'node:path';
 import type { SqlClient } from '../storage/sql.ts';
-import { findClient, findResourceServer, upsertClient, upsertResourceServer } from '../storage/postgres/clients.ts';
+import { findClient, upsertClient } from '../storage/postgres/clients.ts';
+import { findResourceServer, upsertResourceServer } from '../storage/postgres/resource-servers.ts';
 import type { DevPki } from './pki.ts';
 import { DEMO_DPOP_CLIENT_ID, ensureDemoDpopClient } from './dpop-demo-client.ts';
 import { ensureDevUser } from './account.ts';

@@ -23,18 +23,13 @@ export type { ClientCache } from './client-cache.ts';
 export type { RateLimits, WindowCounter, WindowCount } from './kv/rate-limits.ts';
 export type { SweepLogger } from './postgres/sweep.ts';
 export { createClientCache, CLIENT_CHANGED_CHANNEL } from './client-cache.ts';
-export type { ClientMetadata, ClientRow, ResourceServerInput, ResourceServerRow } from './postgres/clients.ts';
+export type { ClientMetadata, ClientRow } from './postgres/clients.ts';
+export type { ResourceServerInput, ResourceServerRow } from './postgres/resource-servers.ts';
 export { createAdapterFactory } from './adapter-factory.ts';
 export { createRevocationList } from './kv/revocation-list.ts';
 export { migrate } from './migrate.ts';
-export {
-  findClient,
-  upsertClient,
-  setClientDisabled,
-  listResourceServers,
-  findResourceServer,
-  upsertResourceServer,
-} from './postgres/clients.ts';
+export { findClient, upsertClient, setClientDisabled } from './postgres/clients.ts';
+export { listResourceServers, findResourceServer, upsertResourceServer } from './postgres/resource-servers.ts';
 
 export interface StoresOptions {
   /** DATABASE_URL; unset = PGlite under `${dataDir}/pglite`. */

@@ -1,5 +1,5 @@
-// The typed domain tables through postgres/clients.ts, the Client adapter, and which store the
-// adapter factory routes each oidc-provider model to.
+// The typed domain tables through postgres/clients.ts and postgres/resource-servers.ts, the
+// Client adapter, and which store the adapter factory routes each oidc-provider model to.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -7,14 +7,8 @@ import type { SqlClient } from '../../src/storage/sql.ts';
 import { openPglite } from '../../src/storage/embedded/pglite.ts';
 import { createMemoryKv } from '../../src/storage/kv/memory.ts';
 import { migrate } from '../../src/storage/migrate.ts';
-import {
-  findClient,
-  findResourceServer,
-  listResourceServers,
-  setClientDisabled,
-  upsertClient,
-  upsertResourceServer,
-} from '../../src/storage/postgres/clients.ts';
+import { findClient, setClientDisabled, upsertClient } from '../../src/storage/postgres/clients.ts';
+import { findResourceServer, listResourceServers, upsertResourceServer } from '../../src/storage/postgres/resource-servers.ts';
 import { ClientAdapter } from '../../src/storage/postgres/client-adapter.ts';
 import { createAdapterFactory } from '../../src/storage/adapter-factory.ts';
 import { SKIP_POSTGRES, openTestPostgres } from './helpers.ts';
@@ -130,6 +124,7 @@ function domainSuite(engine: string, skip: string | false, open: () => Promise<{
             token_format: 'opaque',
             access_token_ttl: 300,
             sender_constraint_required: false,
+            version: 2,
             created_at: undefined,
             updated_at: undefined,
           },

@@ -3,8 +3,7 @@
 // jwks (RFC 8705 §2.2); for a tls_client_auth client they are recorded for expiry tracking and,
 // with certificate_pinning, are the only ones its token requests may present.
 import { createHash, type X509Certificate } from 'node:crypto';
-import type { ClientMetadata } from '../../storage/postgres/clients.ts';
-import { lockClient, updateClientIfVersion } from '../../storage/postgres/clients-admin.ts';
+import { lockClient, updateClientIfVersion, type ClientMetadata } from '../../storage/postgres/clients.ts';
 import {
   addClientCertificate,
   findClientCertificate,

@@ -1,7 +1,6 @@
 // /admin/v1/clients: RFC 7591 client metadata in and out, cursor pages in client_id order,
 // ETag/If-Match on every change, and one audit row in the transaction of each change.
-import { findClient, type ClientRow } from '../../storage/postgres/clients.ts';
-import { deleteClient, insertClient, listClientsPage, lockClient, updateClientIfVersion } from '../../storage/postgres/clients-admin.ts';
+import { deleteClient, findClient, insertClient, listClientsPage, lockClient, updateClientIfVersion, type ClientRow } from '../../storage/postgres/clients.ts';
 import { addClientCertificate, listClientCertificates, retireClientCertificate } from '../../storage/postgres/client-certificates.ts';
 import { registeredScopes, shareResourceServers } from '../../storage/postgres/resource-servers.ts';
 import type { SqlClient } from '../../storage/sql.ts';

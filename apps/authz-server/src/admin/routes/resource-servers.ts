@@ -5,14 +5,14 @@
 // grant silently changes meaning. The admin API's own resource server is certbound's: 409.
 import {
   deleteResourceServer,
-  findResourceServerRow,
+  findResourceServer,
   insertResourceServer,
   listResourceServersPage,
   lockResourceServer,
   updateResourceServerIfVersion,
-  type VersionedResourceServerRow,
+  type ResourceServerRow,
 } from '../../storage/postgres/resource-servers.ts';
-import { clientsHoldingResource } from '../../storage/postgres/clients-admin.ts';
+import { clientsHoldingResource } from '../../storage/postgres/clients.ts';
 import type { SqlClient } from '../../storage/sql.ts';
 import { ADMIN_RESOURCE } from '../../oidc/resource-indicators.ts';
 import type { AdminContext } from '../context.ts';
@@ -44,7 +44,7 @@ function refuseAdminResource(identifier: string, what: string): void {
   if (identifier === ADMIN_RESOURCE) throw conflict(`resource server "${ADMIN_RESOURCE}" is the admin API, registered and managed by certbound; it cannot be ${what}`);
 }
 
-export function resourceServerView(row: VersionedResourceServerRow): Record<string, unknown> {
+export function resourceServerView(row: ResourceServerRow): Record<string, unknown> {
   return {
     identifier: row.identifier,
     name: row.name,
@@ -55,7 +55,7 @@ export function resourceServerView(row: VersionedResourceServerRow): Record<stri
   };
 }
 
-function answer(ctx: AdminContext, row: VersionedResourceServerRow, status = 200): void {
+function answer(ctx: AdminContext, row: ResourceServerRow, status = 200): void {
   ctx.status = status;
   ctx.set('ETag', etagOf(row.version));
   ctx.set('Cache-Control', 'no-store');
@@ -63,8 +63,8 @@ function answer(ctx: AdminContext, row: VersionedResourceServerRow, status = 200
 }
 
 export function resourceServerRoutes(deps: RouteDeps): Route[] {
-  async function existing(identifier: string): Promise<VersionedResourceServerRow> {
-    const row = await findResourceServerRow(deps.sql, identifier);
+  async function existing(identifier: string): Promise<ResourceServerRow> {
+    const row = await findResourceServer(deps.sql, identifier);
     if (!row) throw notFound(`resource server "${identifier}" is not registered`);
     return row;
   }

@@ -1,5 +1,7 @@
-// SQL for the typed domain tables the server reads today: clients and resource_servers.
-// Rows are returned with their column names, so callers see the schema as it is.
+// SQL for clients: the OAuth clients' RFC 7591 metadata, the disabled flag and the version every
+// change increments. The Client adapter reads them (client-adapter.ts), the management API pages,
+// creates, compare-and-sets and deletes them, the dev bootstrap upserts. Every value is a bound
+// parameter; rows come back with their column names, so callers see the schema as it is.
 import type { SqlClient } from '../sql.ts';
 import { invalidateClientOf } from '../client-cache.ts';
 
@@ -19,30 +21,26 @@ export interface ClientRow {
   updated_at: Date;
 }
 
-export interface ResourceServerRow {
-  /** RFC 8707 resource indicator (an absolute URI). */
-  identifier: string;
-  name: string | null;
-  scopes: string[];
-  token_format: 'jwt' | 'opaque';
-  /** Seconds; null = the server default. */
-  access_token_ttl: number | null;
-  sender_constraint_required: boolean;
-  created_at: Date;
-  updated_at: Date;
-}
-
-export type ResourceServerInput = Pick<ResourceServerRow, 'identifier' | 'scopes'> &
-  Partial<Pick<ResourceServerRow, 'name' | 'token_format' | 'access_token_ttl' | 'sender_constraint_required'>>;
-
-const CLIENT_COLUMNS = 'client_id, metadata, disabled, version, created_at, updated_at';
-const RS_COLUMNS =
-  'identifier, name, scopes, token_format, access_token_ttl, sender_constraint_required, created_at, updated_at';
+const COLUMNS = 'client_id, metadata, disabled, version, created_at, updated_at';
 
 /** The client row, disabled or not; undefined when it does not exist. */
 export async function findClient(sql: SqlClient, clientId: string): Promise<ClientRow | undefined> {
-  const { rows } = await sql.query<ClientRow>(`select ${CLIENT_COLUMNS} from clients where client_id = $1`, [clientId]);
+  const { rows } = await sql.query<ClientRow>(`select ${COLUMNS} from clients where client_id = $1`, [clientId]);
   return rows[0];
+}
+
+/**
+ * Clients ordered by client_id in byte order (collate "C": the same on PostgreSQL and PGlite,
+ * whatever the database's locale), starting after `after`.
+ */
+export async function listClientsPage(sql: SqlClient, page: { after: string | undefined; limit: number }): Promise<ClientRow[]> {
+  const { rows } = await sql.query<ClientRow>(
+    `select ${COLUMNS} from clients
+     where $1::text is null or client_id collate "C" > $1::text
+     order by client_id collate "C" limit $2`,
+    [page.after ?? null, page.limit],
+  );
+  return rows;
 }
 
 /**
@@ -64,11 +62,45 @@ export async function upsertClient(
            disabled = coalesce($3::boolean, clients.disabled),
            version = clients.version + 1,
            updated_at = now()
-     returning ${CLIENT_COLUMNS}`,
+     returning ${COLUMNS}`,
     [metadata.client_id, JSON.stringify(metadata), opts.disabled ?? null],
   );
   await invalidateClientOf(sql, metadata.client_id);
   return rows[0]!;
+}
+
+/** Inserts a new client; undefined when the client_id is taken (nothing is changed then). */
+export async function insertClient(sql: SqlClient, metadata: ClientMetadata, disabled: boolean): Promise<ClientRow | undefined> {
+  const { rows } = await sql.query<ClientRow>(
+    `insert into clients (client_id, metadata, disabled) values ($1, $2::jsonb, $3)
+     on conflict (client_id) do nothing
+     returning ${COLUMNS}`,
+    [metadata.client_id, JSON.stringify(metadata), disabled],
+  );
+  return rows[0];
+}
+
+/** The row, locked until the transaction ends (use inside sql.transaction). */
+export async function lockClient(tx: SqlClient, clientId: string): Promise<ClientRow | undefined> {
+  const { rows } = await tx.query<ClientRow>(`select ${COLUMNS} from clients where client_id = $1 for update`, [clientId]);
+  return rows[0];
+}
+
+/**
+ * Compare-and-set: replaces metadata and disabled only while the row is still at `version`;
+ * undefined when it is not (another writer won, or the client is gone).
+ */
+export async function updateClientIfVersion(
+  sql: SqlClient,
+  change: { metadata: ClientMetadata; disabled: boolean; version: number },
+): Promise<ClientRow | undefined> {
+  const { rows } = await sql.query<ClientRow>(
+    `update clients set metadata = $2::jsonb, disabled = $3, version = version + 1, updated_at = now()
+     where client_id = $1 and version = $4
+     returning ${COLUMNS}`,
+    [change.metadata.client_id, JSON.stringify(change.metadata), change.disabled, change.version],
+  );
+  return rows[0];
 }
 
 /** Returns false when the client does not exist. */
@@ -81,39 +113,30 @@ export async function setClientDisabled(sql: SqlClient, clientId: string, disabl
   return rowCount > 0;
 }
 
-export async function listResourceServers(sql: SqlClient): Promise<ResourceServerRow[]> {
-  const { rows } = await sql.query<ResourceServerRow>(`select ${RS_COLUMNS} from resource_servers order by identifier`);
-  return rows;
+/** Deletes the client (its certificates go with it: on delete cascade). */
+export async function deleteClient(sql: SqlClient, clientId: string): Promise<boolean> {
+  const { rowCount } = await sql.query('delete from clients where client_id = $1', [clientId]);
+  return rowCount > 0;
 }
 
-export async function findResourceServer(sql: SqlClient, identifier: string): Promise<ResourceServerRow | undefined> {
-  const { rows } = await sql.query<ResourceServerRow>(`select ${RS_COLUMNS} from resource_servers where identifier = $1`, [
-    identifier,
-  ]);
-  return rows[0];
-}
-
-/** Creates or replaces a resource server; omitted optional fields take the column defaults. */
-export async function upsertResourceServer(sql: SqlClient, rs: ResourceServerInput): Promise<ResourceServerRow> {
-  const { rows } = await sql.query<ResourceServerRow>(
-    `insert into resource_servers (identifier, name, scopes, token_format, access_token_ttl, sender_constraint_required)
-     values ($1, $2, $3::text[], coalesce($4, 'jwt'), $5::integer, coalesce($6::boolean, true))
-     on conflict (identifier) do update
-       set name = excluded.name,
-           scopes = excluded.scopes,
-           token_format = excluded.token_format,
-           access_token_ttl = excluded.access_token_ttl,
-           sender_constraint_required = excluded.sender_constraint_required,
-           updated_at = now()
-     returning ${RS_COLUMNS}`,
-    [
-      rs.identifier,
-      rs.name ?? null,
-      rs.scopes,
-      rs.token_format ?? null,
-      rs.access_token_ttl ?? null,
-      rs.sender_constraint_required ?? null,
-    ],
+/**
+ * Up to `limit` clients (client_id order) that hold the resource server `identifier` in their
+ * metadata `resources`; with `scopes`, only those holding one of these scopes on it.
+ */
+export async function clientsHoldingResource(
+  sql: SqlClient,
+  identifier: string,
+  options: { scopes?: readonly string[]; limit?: number } = {},
+): Promise<string[]> {
+  const { rows } = await sql.query<{ client_id: string }>(
+    `select client_id from clients
+     where jsonb_typeof(metadata->'resources') = 'object' and metadata->'resources' ? $1
+       and ($2::text[] is null or exists (
+         select 1 from jsonb_array_elements_text(
+           case when jsonb_typeof(metadata->'resources'->$1) = 'array' then metadata->'resources'->$1 else '[]'::jsonb end
+         ) as held(scope) where held.scope = any($2::text[])))
+     order by client_id collate "C" limit $3`,
+    [identifier, options.scopes ? [...options.scopes] : null, options.limit ?? 10],
   );
-  return rows[0]!;
+  return rows.map((r) => r.client_id);
 }

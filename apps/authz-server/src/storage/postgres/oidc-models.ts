@@ -1,6 +1,8 @@
-// SQL behind postgres/oidc-adapter.ts: oidc-provider models in the generic oidc_models table.
-// An expired row is never returned (expires_at > now()), whether or not cleanup has run yet;
-// consumed_at is reported back as payload.consumed in epoch seconds.
+// SQL for oidc_models, the generic table of oidc-provider's durable models: what
+// postgres/oidc-adapter.ts reads and writes, the sweep's delete of expired rows, and the admin
+// API's removal of a revoked client's grants. An expired row is never returned
+// (expires_at > now()), whether or not the sweep has run yet; consumed_at is reported back as
+// payload.consumed in epoch seconds.
 import type { AdapterPayload } from 'oidc-provider';
 import type { SqlClient } from '../sql.ts';
 import { GRANT_BOUND_MODELS, epochSeconds } from '../model-routing.ts';
@@ -91,4 +93,24 @@ export async function deleteExpiredModels(sql: SqlClient, limit = 1000): Promise
     [limit],
   );
   return rowCount;
+}
+
+/**
+ * Deletes the client's Grant and RefreshToken rows (index oidc_models_client_id_idx,
+ * db/migrations/0002) and returns the grant ids they belonged to, so the caller can remove the
+ * grant-bound entries kept elsewhere (revokeByGrantId).
+ */
+export async function deleteClientGrants(tx: SqlClient, clientId: string): Promise<{ grantIds: string[]; grants: number; refreshTokens: number }> {
+  const { rows } = await tx.query<{ model: string; grant_id: string | null }>(
+    `delete from oidc_models
+     where model in ('Grant', 'RefreshToken') and payload->>'clientId' = $1
+     returning model, case when model = 'Grant' then id else payload->>'grantId' end as grant_id`,
+    [clientId],
+  );
+  const grantIds = [...new Set(rows.flatMap((r) => (r.grant_id ? [r.grant_id] : [])))];
+  return {
+    grantIds,
+    grants: rows.filter((r) => r.model === 'Grant').length,
+    refreshTokens: rows.filter((r) => r.model === 'RefreshToken').length,
+  };
 }

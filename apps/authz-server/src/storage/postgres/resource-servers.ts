@@ -1,12 +1,28 @@
-// SQL behind the management API's resource-server routes (RFC 8707 resource indicators):
-// pages, create-only insert, compare-and-set update on `version` (db/migrations/0002), delete.
+// SQL for resource_servers (RFC 8707 resource indicators): the scopes each defines, its token
+// format and lifetime. The token endpoint and the dev bootstrap find and upsert them; the
+// management API pages, creates, compare-and-sets on `version` (db/migrations/0002) and deletes.
 import type { SqlClient } from '../sql.ts';
-import type { ResourceServerRow } from './clients.ts';
 
-export interface VersionedResourceServerRow extends ResourceServerRow {
+export interface ResourceServerRow {
+  /** RFC 8707 resource indicator (an absolute URI). */
+  identifier: string;
+  name: string | null;
+  scopes: string[];
+  token_format: 'jwt' | 'opaque';
+  /** Seconds; null = the server default. */
+  access_token_ttl: number | null;
+  sender_constraint_required: boolean;
+  /** Increases by one on every change (the trigger of db/migrations/0002). */
   version: number;
+  created_at: Date;
+  updated_at: Date;
 }
 
+/** What upsertResourceServer takes: omitted optional fields get the column defaults. */
+export type ResourceServerInput = Pick<ResourceServerRow, 'identifier' | 'scopes'> &
+  Partial<Pick<ResourceServerRow, 'name' | 'token_format' | 'access_token_ttl' | 'sender_constraint_required'>>;
+
+/** What the management API writes: every field given. */
 export type ResourceServerValues = Pick<
   ResourceServerRow,
   'identifier' | 'name' | 'scopes' | 'token_format' | 'access_token_ttl' | 'sender_constraint_required'
@@ -15,11 +31,16 @@ export type ResourceServerValues = Pick<
 const COLUMNS =
   'identifier, name, scopes, token_format, access_token_ttl, sender_constraint_required, version, created_at, updated_at';
 
+export async function listResourceServers(sql: SqlClient): Promise<ResourceServerRow[]> {
+  const { rows } = await sql.query<ResourceServerRow>(`select ${COLUMNS} from resource_servers order by identifier`);
+  return rows;
+}
+
 export async function listResourceServersPage(
   sql: SqlClient,
   page: { after: string | undefined; limit: number },
-): Promise<VersionedResourceServerRow[]> {
-  const { rows } = await sql.query<VersionedResourceServerRow>(
+): Promise<ResourceServerRow[]> {
+  const { rows } = await sql.query<ResourceServerRow>(
     `select ${COLUMNS} from resource_servers
      where $1::text is null or identifier collate "C" > $1::text
      order by identifier collate "C" limit $2`,
@@ -28,8 +49,8 @@ export async function listResourceServersPage(
   return rows;
 }
 
-export async function findResourceServerRow(sql: SqlClient, identifier: string): Promise<VersionedResourceServerRow | undefined> {
-  const { rows } = await sql.query<VersionedResourceServerRow>(`select ${COLUMNS} from resource_servers where identifier = $1`, [identifier]);
+export async function findResourceServer(sql: SqlClient, identifier: string): Promise<ResourceServerRow | undefined> {
+  const { rows } = await sql.query<ResourceServerRow>(`select ${COLUMNS} from resource_servers where identifier = $1`, [identifier]);
   return rows[0];
 }
 
@@ -52,9 +73,34 @@ export async function shareResourceServers(tx: SqlClient, identifiers: readonly 
   return new Map(rows.map((r) => [r.identifier, r.scopes]));
 }
 
+/** Creates or replaces a resource server; omitted optional fields take the column defaults. */
+export async function upsertResourceServer(sql: SqlClient, rs: ResourceServerInput): Promise<ResourceServerRow> {
+  const { rows } = await sql.query<ResourceServerRow>(
+    `insert into resource_servers (identifier, name, scopes, token_format, access_token_ttl, sender_constraint_required)
+     values ($1, $2, $3::text[], coalesce($4, 'jwt'), $5::integer, coalesce($6::boolean, true))
+     on conflict (identifier) do update
+       set name = excluded.name,
+           scopes = excluded.scopes,
+           token_format = excluded.token_format,
+           access_token_ttl = excluded.access_token_ttl,
+           sender_constraint_required = excluded.sender_constraint_required,
+           updated_at = now()
+     returning ${COLUMNS}`,
+    [
+      rs.identifier,
+      rs.name ?? null,
+      rs.scopes,
+      rs.token_format ?? null,
+      rs.access_token_ttl ?? null,
+      rs.sender_constraint_required ?? null,
+    ],
+  );
+  return rows[0]!;
+}
+
 /** Inserts; undefined when the identifier is taken. */
-export async function insertResourceServer(sql: SqlClient, rs: ResourceServerValues): Promise<VersionedResourceServerRow | undefined> {
-  const { rows } = await sql.query<VersionedResourceServerRow>(
+export async function insertResourceServer(sql: SqlClient, rs: ResourceServerValues): Promise<ResourceServerRow | undefined> {
+  const { rows } = await sql.query<ResourceServerRow>(
     `insert into resource_servers (identifier, name, scopes, token_format, access_token_ttl, sender_constraint_required)
      values ($1, $2, $3::text[], $4, $5::integer, $6)
      on conflict (identifier) do nothing
@@ -64,8 +110,8 @@ export async function insertResourceServer(sql: SqlClient, rs: ResourceServerVal
   return rows[0];
 }
 
-export async function lockResourceServer(tx: SqlClient, identifier: string): Promise<VersionedResourceServerRow | undefined> {
-  const { rows } = await tx.query<VersionedResourceServerRow>(`select ${COLUMNS} from resource_servers where identifier = $1 for update`, [identifier]);
+export async function lockResourceServer(tx: SqlClient, identifier: string): Promise<ResourceServerRow | undefined> {
+  const { rows } = await tx.query<ResourceServerRow>(`select ${COLUMNS} from resource_servers where identifier = $1 for update`, [identifier]);
   return rows[0];
 }
 
@@ -73,8 +119,8 @@ export async function lockResourceServer(tx: SqlClient, identifier: string): Pro
 export async function updateResourceServerIfVersion(
   sql: SqlClient,
   rs: ResourceServerValues & { version: number },
-): Promise<VersionedResourceServerRow | undefined> {
-  const { rows } = await sql.query<VersionedResourceServerRow>(
+): Promise<ResourceServerRow | undefined> {
+  const { rows } = await sql.query<ResourceServerRow>(
     `update resource_servers
        set name = $2, scopes = $3::text[], token_format = $4, access_token_ttl = $5::integer,
            sender_constraint_required = $6, updated_at = now()
