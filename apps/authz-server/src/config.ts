@@ -60,6 +60,14 @@ export interface Config {
   readonly adminSanUri: string | undefined;
   /** Client ids that may hold the admin API's resource (urn:certbound:admin-api); the first is registered on first start. */
   readonly adminClientIds: readonly string[];
+  /** Days before a certificate's expiry at which one notice is given (ops/expiry-notices.ts), largest first. */
+  readonly expiryNoticeDays: readonly number[];
+  /** https URL each expiry notice is POSTed to, signed (Certbound-Signature); unset = log lines only. */
+  readonly expiryWebhookUrl: string | undefined;
+  /** PEM bundle the webhook receiver's certificate must chain to instead of the system store. */
+  readonly expiryWebhookCaFile: string | undefined;
+  /** Time between two expiry checks. */
+  readonly expiryCheckIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -247,6 +255,39 @@ function fapiProfile(raw: string | undefined): '2.0' | undefined {
   return raw;
 }
 
+/** EXPIRY_NOTICE_DAYS: distinct whole days, 1 to 3650, e.g. `30,7,1`; largest first. */
+function expiryNoticeDays(raw: string | undefined): readonly number[] {
+  if (raw === undefined) return Object.freeze([30, 7, 1]);
+  const days = raw.split(',').map((s) => s.trim());
+  for (const d of days) {
+    if (!/^\d{1,4}$/.test(d) || Number(d) < 1 || Number(d) > 3650) throw new ConfigError('EXPIRY_NOTICE_DAYS', `"${d}" is not a number of days from 1 to 3650`);
+  }
+  if (new Set(days.map(Number)).size !== days.length) throw new ConfigError('EXPIRY_NOTICE_DAYS', 'names a day count twice');
+  return Object.freeze(days.map(Number).sort((a, b) => b - a));
+}
+
+/** EXPIRY_WEBHOOK_URL: https only (the notice is signed, but who reads it matters too); no credentials or fragment. */
+function expiryWebhookUrl(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('EXPIRY_WEBHOOK_URL', 'is not a URL');
+  }
+  if (url.protocol !== 'https:') throw new ConfigError('EXPIRY_WEBHOOK_URL', `scheme ${url.protocol} is refused: must be an https URL (the receiver's certificate is always verified)`);
+  if (url.username || url.password) throw new ConfigError('EXPIRY_WEBHOOK_URL', 'must not carry credentials; notices are authenticated by their Certbound-Signature header');
+  if (url.hash) throw new ConfigError('EXPIRY_WEBHOOK_URL', 'must not carry a fragment');
+  return url.href;
+}
+
+/** EXPIRY_CHECK_INTERVAL_MS: 1 s to 1 h. */
+function expiryCheckIntervalMs(env: Env): number {
+  const ms = positiveInt(env, 'EXPIRY_CHECK_INTERVAL_MS', 60_000);
+  if (ms < 1000 || ms > 3_600_000) throw new ConfigError('EXPIRY_CHECK_INTERVAL_MS', `${ms} is outside 1000 to 3600000 milliseconds`);
+  return ms;
+}
+
 /** Reads and validates the environment; throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const publicPort = port(env, 'PUBLIC_PORT', 8443);
@@ -326,6 +367,10 @@ export function loadConfig(env: Env = process.env): Config {
     devBootstrap: tlsCertFile === undefined,
     ...adminMatcher(env),
     adminClientIds: adminClientIds(optional(env, 'ADMIN_CLIENT_IDS')),
+    expiryNoticeDays: expiryNoticeDays(optional(env, 'EXPIRY_NOTICE_DAYS')),
+    expiryWebhookUrl: expiryWebhookUrl(optional(env, 'EXPIRY_WEBHOOK_URL')),
+    expiryWebhookCaFile: optional(env, 'EXPIRY_WEBHOOK_CA_FILE'),
+    expiryCheckIntervalMs: expiryCheckIntervalMs(env),
   });
 }
 
@@ -360,4 +405,8 @@ export const CONFIG_REFERENCE: ReadonlyArray<{ name: string; default: string; de
   { name: 'ADMIN_SUBJECT_DN', default: 'unset: dev PKI admin.pem', description: 'Subject DN of the admin client certificate; the first client of `ADMIN_CLIENT_IDS` (default `admin`) is registered with it on first start (`/admin/v1`).' },
   { name: 'ADMIN_SAN_URI', default: 'unset', description: 'SAN URI (e.g. SPIFFE ID) of the admin client certificate, instead of ADMIN_SUBJECT_DN.' },
   { name: 'ADMIN_CLIENT_IDS', default: 'admin', description: 'Comma-separated client ids that may hold the admin API\'s resource `urn:certbound:admin-api`; no other client can be registered with it or get a token for it. The first is the client registered on first start.' },
+  { name: 'EXPIRY_NOTICE_DAYS', default: '30,7,1', description: 'Days before expiry at which each client certificate (registered or seen at authentication), the server certificate and each client CA gets one notice (a `certificate_expiry_notice` log line, and the webhook), once across all instances; an expired one gets a last notice (threshold 0).' },
+  { name: 'EXPIRY_WEBHOOK_URL', default: 'unset: log lines only', description: 'https URL each expiry notice is POSTed to as JSON, signed `Certbound-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">` with a key derived from KEY_ENCRYPTION_KEY; retried with back-off until delivered.' },
+  { name: 'EXPIRY_WEBHOOK_CA_FILE', default: 'unset: system CAs', description: 'PEM bundle the webhook receiver\'s certificate must chain to (a private CA), instead of the system store.' },
+  { name: 'EXPIRY_CHECK_INTERVAL_MS', default: '60000', description: 'Time between two expiry checks (1000 to 3600000); a certificate added through /admin/v1 is checked at once.' },
 ];

@@ -1,0 +1,58 @@
+// A real HTTPS webhook receiver for the expiry notice tests: a certificate made at test time, every
+// request recorded (headers and body), and an answer script so a test can make it fail, then recover.
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { issueCertificate } from '../../src/pki/issue.ts';
+
+export interface ReceivedRequest {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+export interface WebhookReceiver {
+  url: string;
+  /** PEM of the CA that issued the receiver's certificate (EXPIRY_WEBHOOK_CA_FILE) */
+  ca: string;
+  requests: ReceivedRequest[];
+  /** the next `n` requests are answered 503, then 204 again */
+  failNext(n: number): void;
+  /** requests answered 2xx */
+  delivered(): ReceivedRequest[];
+  close(): Promise<void>;
+}
+
+export async function startWebhookReceiver(): Promise<WebhookReceiver> {
+  const ca = await issueCertificate({ subject: 'CN=webhook test CA', ca: true, days: 2 });
+  const leaf = await issueCertificate({
+    subject: 'CN=localhost', issuer: ca, sanDns: ['localhost'], sanIp: ['127.0.0.1'], extKeyUsage: ['serverAuth'], days: 2,
+  });
+  const requests: ReceivedRequest[] = [];
+  let failures = 0;
+  const server: Server = createServer({ cert: leaf.certPem, key: leaf.keyPem }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const status = failures > 0 ? 503 : 204;
+      if (failures > 0) failures -= 1;
+      requests.push({ status, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      res.statusCode = status;
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `https://localhost:${port}/hooks/certbound/s3cr3t-path`,
+    ca: ca.certPem,
+    requests,
+    failNext(n) {
+      failures = n;
+    },
+    delivered: () => requests.filter((r) => r.status < 300),
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
