@@ -1,6 +1,7 @@
 // The settlement API: Koa, protected by @certbound/cnf-verifier exactly as a third party would
 // protect theirs. Every response says who called (client_id, certificate subject, binding).
 import Koa, { type Context, type Next } from 'koa';
+import getRawBody from 'raw-body';
 import { UpstreamError, type Verifier, type VerifiedRequest } from '@certbound/cnf-verifier';
 import { koaAuth, koaRequireScopes } from '@certbound/cnf-verifier/koa';
 import { createSettlementStore, parseSettlement, SettlementInputError } from './settlements.ts';
@@ -29,17 +30,18 @@ class HttpError extends Error {
 
 async function readJson(ctx: Context): Promise<unknown> {
   if (!ctx.is('application/json')) throw new HttpError(415, 'unsupported_media_type', 'content-type must be application/json');
-  const declared = Number(ctx.get('content-length') || 0);
-  if (declared > BODY_LIMIT) throw new HttpError(413, 'payload_too_large', `body exceeds ${BODY_LIMIT} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req) {
-    size += (chunk as Buffer).length;
-    if (size > BODY_LIMIT) throw new HttpError(413, 'payload_too_large', `body exceeds ${BODY_LIMIT} bytes`);
-    chunks.push(chunk as Buffer);
+  let body: Buffer;
+  try {
+    // raw-body: refuses a declared or received size over the limit, and a body cut off or unlike its Content-Length.
+    body = await getRawBody(ctx.req, { limit: BODY_LIMIT, length: ctx.get('content-length') || null });
+  } catch (err) {
+    const type = (err as { type?: unknown }).type;
+    if (type === 'entity.too.large') throw new HttpError(413, 'payload_too_large', `body exceeds ${BODY_LIMIT} bytes`);
+    if (type === 'request.size.invalid' || type === 'request.aborted') throw new HttpError(400, 'invalid_request', 'body was cut off or does not match its Content-Length');
+    throw err;
   }
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(body.toString('utf8'));
   } catch {
     throw new HttpError(400, 'invalid_request', 'body is not valid JSON');
   }

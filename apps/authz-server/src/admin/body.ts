@@ -3,6 +3,7 @@
 // is never echoed (it may hold a private key pasted by mistake).
 import { invalidRequest, AdminError } from './errors.ts';
 import type { AdminContext } from './context.ts';
+import { BodyReadError, readBody } from '../http/body.ts';
 
 /** Bodies larger than this are refused with 413: client metadata and a PEM chain fit easily. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -24,23 +25,16 @@ export async function readText(ctx: AdminContext, accepted: readonly string[]): 
   if (charset && charset.toLowerCase() !== 'utf-8' && charset.toLowerCase() !== 'utf8') {
     throw new AdminError(415, 'unsupported_media_type', `content-type: charset "${charset.slice(0, 40)}" is not accepted; send UTF-8`);
   }
-  const declared = ctx.request.length;
-  if (declared !== undefined && declared > BODY_LIMIT_BYTES) {
+  let body: Buffer;
+  try {
+    body = await readBody(ctx.req, BODY_LIMIT_BYTES);
+  } catch (err) {
+    if (!(err instanceof BodyReadError)) throw err;
     ctx.set('Connection', 'close'); // the rest of the body is not read
-    throw tooLarge();
-  }
-  const chunks: Buffer[] = [];
-  let received = 0;
-  for await (const chunk of ctx.req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
-    received += chunk.length;
-    if (received > BODY_LIMIT_BYTES) {
-      ctx.set('Connection', 'close');
-      throw tooLarge();
-    }
-    chunks.push(chunk);
+    throw err.problem === 'too_large' ? tooLarge() : invalidRequest('body', err.message);
   }
   try {
-    return { type, text: new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks)) };
+    return { type, text: new TextDecoder('utf-8', { fatal: true }).decode(body) };
   } catch {
     throw invalidRequest('body', 'is not valid UTF-8');
   }

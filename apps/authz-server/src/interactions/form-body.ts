@@ -1,6 +1,7 @@
 // Reads an HTML form submission (application/x-www-form-urlencoded) with a size limit. Errors
 // carry the HTTP status to answer with; nothing here can make a 500 out of bad input.
 import type { IncomingMessage } from 'node:http';
+import { BodyReadError, readBody } from '../http/body.ts';
 
 export const FORM_LIMIT = 16 * 1024;
 
@@ -16,16 +17,15 @@ export class FormError extends Error {
 export async function readForm(req: IncomingMessage): Promise<Map<string, string>> {
   const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/x-www-form-urlencoded') throw new FormError(415, 'the form must be sent as application/x-www-form-urlencoded');
-  if (Number(req.headers['content-length'] ?? 0) > FORM_LIMIT) throw new FormError(413, 'the form is too large');
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > FORM_LIMIT) throw new FormError(413, 'the form is too large');
-    chunks.push(chunk as Buffer);
+  let body: Buffer;
+  try {
+    body = await readBody(req, FORM_LIMIT);
+  } catch (err) {
+    if (!(err instanceof BodyReadError)) throw err;
+    throw new FormError(err.status, err.problem === 'too_large' ? 'the form is too large' : `the form could not be read: ${err.message}`);
   }
   const fields = new Map<string, string>();
-  for (const [name, value] of new URLSearchParams(Buffer.concat(chunks).toString('utf8'))) {
+  for (const [name, value] of new URLSearchParams(body.toString('utf8'))) {
     if (fields.has(name)) throw new FormError(400, `field "${name.slice(0, 32)}" was sent more than once`);
     fields.set(name, value);
   }
