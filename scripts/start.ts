@@ -4,7 +4,7 @@
 // commands follow them). Log lines of each are passed through unchanged, line by line; the
 // authorization server's quick-start banner is held back until both servers have logged that they
 // listen, then printed in one piece. Ctrl-C or SIGTERM stops both, and if one dies the other is
-// stopped.
+// stopped. SIGHUP goes to the authorization server alone: it reloads its TLS material.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -84,3 +84,7 @@ children.forEach((child, i) => {
 });
 process.once('SIGINT', () => stopAll('SIGTERM'));
 process.once('SIGTERM', () => stopAll('SIGTERM'));
+// The demo has no reload (and SIGHUP would end it).
+process.on('SIGHUP', () => {
+  if (children[0]!.exitCode === null) children[0]!.kill('SIGHUP');
+});

@@ -6,8 +6,9 @@
 // by then migrations are applied, signing keys exist and the first-start registrations are
 // written, by exactly the single-process start path — and then forks the rest, which find all
 // of it in place (the advisory locks in storage/ remain the guard when several instances start
-// at once). It forwards SIGTERM/SIGINT so every worker drains its in-flight requests, and
-// restarts a worker that dies, backing off when one keeps dying young.
+// at once). It forwards SIGTERM/SIGINT so every worker drains its in-flight requests, forwards
+// SIGHUP so every worker reloads its TLS material (ops/reload.ts), and restarts a worker that
+// dies, backing off when one keeps dying young.
 import cluster, { type Worker } from 'node:cluster';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:net';
@@ -168,6 +169,13 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
     restarts.add(timer);
   });
 
+  // Each worker reloads by itself (its own listeners, trust store and verdicts). Only workers that
+  // listen get the signal (one still loading its modules has no handler yet, and SIGHUP would end
+  // it); one still starting compares the files with what it loaded at its first poll.
+  process.on('SIGHUP', () => {
+    logger.info({ event: 'tls_reload_requested', workers: ready.size }, `SIGHUP: reloading the TLS material in ${ready.size} workers`);
+    for (const worker of ready) worker.process.kill('SIGHUP');
+  });
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
   fork();

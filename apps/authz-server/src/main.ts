@@ -1,5 +1,4 @@
-// Process entry: config -> stores -> keys -> provider -> listeners; SIGTERM drains.
-import { readFile } from 'node:fs/promises';
+// Process entry: config -> stores -> keys -> provider -> listeners; SIGTERM drains, SIGHUP reloads the TLS material.
 import { createCertificateSource } from '@certbound/cnf-verifier';
 import { loadConfig, ConfigError, type Config } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -9,7 +8,7 @@ import { generatedKekFile, resolveKeyEncryptionKey } from './keys/kek.ts';
 import { deriveKey } from './keys/derive.ts';
 import { loadOrCreateSigningKeys } from './keys/signing-keys.ts';
 import { ensureDevPki, type DevPki } from './dev/pki.ts';
-import { loadTrustStore } from './mtls/trust-store.ts';
+import { createLiveTrustStore } from './mtls/trust-store.ts';
 import { createVerdictCache } from './mtls/connection-verdict.ts';
 import { createProvider, mountBeforeEngine, mtlsEndpointAliases, publicJwks } from './oidc/configuration.ts';
 import { SIGNING_ALGS, STATIC_SCOPES } from './oidc/vocabulary.ts';
@@ -28,7 +27,8 @@ import { bootstrapAdmin, createAdminApi, type Route as AdminRoute } from './admi
 import type { AdminMatcher } from './admin/bootstrap.ts';
 import { createClientRevocations } from './storage/kv/client-revocations.ts';
 import { applyClientDefaults } from './oidc/client-defaults.ts';
-import type { ServerTlsMaterial } from './http/tls-options.ts';
+import { createCrlFileSource } from './mtls/revocation/crl-file.ts';
+import { loadTlsMaterial, TlsMaterialError, watchTlsMaterial, type ReloadOutcome, type TlsFiles, type TlsMaterial, type TlsMaterialSource } from './ops/reload.ts';
 import type { ResourceServerRecord } from './oidc/resource-indicators.ts';
 import { setUpExpiryNotices } from './ops/expiry-setup.ts';
 
@@ -41,6 +41,10 @@ export interface AuthzServer {
   /** The management API's route table (/admin/v1). */
   readonly adminRoutes: readonly AdminRoute[];
   close(): Promise<void>;
+  /** the TLS material in force and its reloads (ops/reload.ts: onReloaded for metrics and notices) */
+  readonly tls: TlsMaterialSource;
+  /** reads the TLS material again now (what SIGHUP does) */
+  reloadTls(): Promise<ReloadOutcome>;
 }
 
 /** The admin client's certificate: configured (production), else the dev PKI's admin.pem. */
@@ -50,26 +54,11 @@ function adminMatcher(config: Config, devPki: DevPki | undefined): AdminMatcher 
   return devPki ? { tls_client_auth_subject_dn: devPki.adminSubjectDn } : undefined;
 }
 
-async function readConfigured(variable: string, file: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(variable, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-}
-
-async function tlsMaterial(config: Config, devPki: DevPki | undefined): Promise<ServerTlsMaterial> {
-  if (devPki) {
-    const [cert, key, clientCa] = await Promise.all([
-      readFile(devPki.serverCertFile, 'utf8'), readFile(devPki.serverKeyFile, 'utf8'), readFile(devPki.caFile, 'utf8'),
-    ]);
-    return { cert, key, clientCa };
-  }
-  return {
-    cert: await readConfigured('TLS_CERT_FILE', config.tlsCertFile!),
-    key: await readConfigured('TLS_KEY_FILE', config.tlsKeyFile!),
-    clientCa: await readConfigured('CLIENT_CA_FILE', config.clientCaFile!),
-  };
+/** The TLS material's files: the configured ones, or the dev PKI's (reloaded the same way). */
+function tlsFiles(config: Config, devPki: DevPki | undefined): TlsFiles {
+  return devPki
+    ? { cert: devPki.serverCertFile, key: devPki.serverKeyFile, clientCa: devPki.caFile, crl: config.clientCrlFile }
+    : { cert: config.tlsCertFile!, key: config.tlsKeyFile!, clientCa: config.clientCaFile!, crl: config.clientCrlFile };
 }
 
 /** Cookie keys shared by every instance, derived from the key-encryption key. */
@@ -89,14 +78,17 @@ export async function startAuthzServer(
   extensions: AuthzServerExtensions = {},
 ): Promise<AuthzServer> {
   const devPki = config.devBootstrap ? await ensureDevPki(config.dataDir) : undefined;
-  const tls = await tlsMaterial(config, devPki);
-  let trustStore;
+  const files = tlsFiles(config, devPki);
+  let tls: TlsMaterial;
   try {
-    trustStore = loadTrustStore(tls.clientCa, config.clientCaFile ?? devPki!.caFile);
+    tls = await loadTlsMaterial(files);
   } catch (err) {
-    throw new ConfigError('CLIENT_CA_FILE', (err as Error).message);
+    if (err instanceof TlsMaterialError) throw new ConfigError(err.variable, err.message);
+    throw err;
   }
 
+  // Replaced in place by a reload: the verdicts and the admin API always read the CAs in force.
+  const trustStore = createLiveTrustStore(tls.trustStore);
   const stores = await openStores({
     databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, dataDir: config.dataDir, schema: config.databaseSchema,
     onConnectionError: (store, err) => logger.error({ event: 'store_connection_error', store, err }, `${store} connection error`),
@@ -118,7 +110,9 @@ export async function startAuthzServer(
     }
     const clientRevocations = createClientRevocations(stores.kv);
     const revocation = createRevocationChecker({
-      mode: config.revocationCheck, kv: stores.kv, crlFile: config.clientCrlFile, timeoutMs: config.revocationTimeoutMs, logger,
+    // CLIENT_CRL_FILE is read again by the reloader (ops/reload.ts), not by its own polling.
+    const crlFile = config.clientCrlFile === undefined ? undefined : createCrlFileSource(config.clientCrlFile, { now: Date.now, recheckMs: Infinity });
+      mode: config.revocationCheck, kv: stores.kv, crlFile, timeoutMs: config.revocationTimeoutMs, logger,
     });
     if (config.revocationCheck === 'off') logger.warn({ event: 'revocation_off' }, 'REVOCATION_CHECK=off: revoked client certificates are accepted');
     const verdicts = createVerdictCache(trustStore, { revocation, minRsaBits: config.clientCertMinRsaBits });
@@ -177,6 +171,10 @@ export async function startAuthzServer(
     logger.info({
       event: 'listening',
       issuer: config.issuer,
+    const tlsReload = watchTlsMaterial({ files, initial: tls, logger, targets: { listeners, trustStore, verdicts, crl: crlFile } });
+    tlsReload.onReloaded((material) => {
+      tls = material;
+    });
       public: `https://${config.host}:${listeners.publicPort}`,
       mtls: `https://${config.host}:${listeners.mtlsPort}`,
       storage: stores.embedded ? 'embedded' : 'external',
@@ -198,8 +196,11 @@ export async function startAuthzServer(
       close() {
         closing ??= (async () => {
           revocation.close();
+      tls: tlsReload,
+      reloadTls: () => tlsReload.reload('SIGHUP'),
           await expiryNotices.stop();
           await listeners.close();
+          tlsReload.close();
           await stores.close();
         })();
         return closing;
@@ -224,6 +225,15 @@ async function run(): Promise<void> {
   let server: AuthzServer;
   try {
     server = await startAuthzServer(config, logger);
+  // SIGHUP (from the operator, `npm start` or the cluster primary) reloads the TLS material; one
+  // that arrives while the server starts is applied once it listens, and never kills the process.
+  let started: AuthzServer | undefined;
+  let hangupWhileStarting = false;
+  const reloadTls = () => void started?.reloadTls().catch((err: unknown) => logger.error({ event: 'tls_reload_failed', err }, 'TLS reload failed'));
+  process.on('SIGHUP', () => {
+    if (started) reloadTls();
+    else hangupWhileStarting = true;
+  });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`certbound: configuration error: ${err.message}\n`);
@@ -235,6 +245,8 @@ async function run(): Promise<void> {
   announceReady(server);
   const stop = (signal: string) => {
     logger.info({ event: 'shutdown', signal }, 'draining in-flight requests');
+  started = server;
+  if (hangupWhileStarting) reloadTls();
     server.close().then(() => process.exit(0), (err) => {
       logger.error({ err }, 'error while shutting down');
       process.exit(1);

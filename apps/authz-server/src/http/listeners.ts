@@ -1,9 +1,12 @@
 // The two HTTPS listeners: public (server-authenticated TLS only) and mutual TLS (requests a
 // client certificate). Both serve the same application; each request is tagged with the
 // listener it arrived on. close() stops accepting, lets in-flight requests finish, then returns.
+// reload() swaps the server certificate and key (ops/reload.ts): open connections keep the
+// context they were established with, every new handshake gets the new one.
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createSecureContext, type TlsOptions } from 'node:tls';
 import { mutualTlsOptions, publicTlsOptions, type ServerTlsMaterial } from './tls-options.ts';
 import type { SessionTickets } from './session-tickets.ts';
 
@@ -18,6 +21,8 @@ export function listenerOf(req: IncomingMessage): ListenerName {
 export interface Listeners {
   readonly publicPort: number;
   readonly mtlsPort: number;
+  /** new TLS material for both listeners' next handshakes; throws (changing nothing) if OpenSSL refuses it */
+  reload(material: ServerTlsMaterial): void;
   close(graceMs?: number): Promise<void>;
 }
 
@@ -60,21 +65,37 @@ export async function startListeners(options: {
   const common = { ...options.sessionTickets?.serverOptions(), requireHostHeader: false };
   const publicServer = createServer({ ...publicTlsOptions(options.tls), ...common }, tagged('public', options.handler));
   const mtlsServer = createServer({ ...mutualTlsOptions(options.tls), ...common }, tagged('mtls', options.handler));
-  const stopRotation: Array<() => void> = [];
+  const stopRotation = new Map<Server, () => void>();
   for (const server of [publicServer, mtlsServer]) {
     // A client that never finishes its handshake or request must not hold a socket forever.
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
     server.keepAliveTimeout = 5_000;
-    if (options.sessionTickets) stopRotation.push(options.sessionTickets.install(server));
+    if (options.sessionTickets) stopRotation.set(server, options.sessionTickets.install(server));
   }
   const publicPort = await listen(publicServer, options.publicPort, options.host);
   const mtlsPort = await listen(mtlsServer, options.mtlsPort, options.host);
   return {
     publicPort,
     mtlsPort,
+    reload(material) {
+      // Both contexts are built before either is installed, so a refusal leaves both listeners as they were.
+      const contexts: Array<[Server, TlsOptions]> = [
+        [publicServer, { ...publicTlsOptions(material), ...options.sessionTickets?.serverOptions() }],
+        [mtlsServer, { ...mutualTlsOptions(material), ...options.sessionTickets?.serverOptions() }],
+      ];
+      for (const [, context] of contexts) createSecureContext(context);
+      for (const [server, context] of contexts) {
+        server.setSecureContext(context);
+        // The new context has neither the ticket-key hook nor the rotation: install them on it.
+        if (options.sessionTickets) {
+          stopRotation.get(server)?.();
+          stopRotation.set(server, options.sessionTickets.install(server));
+        }
+      }
+    },
     async close(graceMs = 10_000) {
-      for (const stop of stopRotation) stop();
+      for (const stop of stopRotation.values()) stop();
       await Promise.all([drain(publicServer, graceMs), drain(mtlsServer, graceMs)]);
     },
   };

@@ -10,13 +10,15 @@
 // often resuming its TLS session) or forwarded by a trusted proxy (no socket of its own) is not
 // validated again. A verdict never outlives what it rests on: the first expiry in the chain and
 // the revocation answers (their nextUpdate, or a short retry for an unknown status).
-// A cache belongs to one TrustStore: reloading the CAs means a new cache.
+// Reloading the CAs (a LiveTrustStore replaced by ops/reload.ts) or CLIENT_CRL_FILE (invalidate())
+// starts a new epoch: a verdict of an older epoch is computed again on its connection's next
+// request, so a client whose CA an operator removed is refused even on a kept-alive connection.
 import { X509Certificate } from 'node:crypto';
 import type { PresentedCertificate } from '@certbound/cnf-verifier';
 import { validatePath, type PathErrorCode } from './path-validation.ts';
 import { recordCertificateVerdict } from '../ops/metrics.ts';
 import { describeRevocation, type RevocationAnswer, type RevocationChecker } from './revocation/index.ts';
-import type { TrustStore } from './trust-store.ts';
+import { trustStoreNow, type TrustStore } from './trust-store.ts';
 
 export type CertificateErrorCode = PathErrorCode | 'revoked' | 'revocation_unknown';
 
@@ -37,6 +39,12 @@ export interface VerdictCache {
   readonly size: number;
 }
 
+/** The cache itself (what createVerdictCache returns), as ops/reload.ts sees it. */
+export interface ReloadableVerdictCache extends VerdictCache {
+  /** forget every verdict: the revocation material changed (a CA change is noticed by itself) */
+  invalidate(): void;
+}
+
 export interface VerdictCacheOptions {
   /** revocation checking for chains that validate; none = not checked */
   revocation?: RevocationChecker;
@@ -55,16 +63,35 @@ interface Entry {
   readonly verdict: Promise<CertificateVerdict>;
   /** the verdict may be reused until this instant (ms) */
   expiresAt: number;
+  /** the trust material it was decided under (see `epoch` below) */
+  readonly epoch: number;
 }
 
-export function createVerdictCache(trustStore: TrustStore, options: VerdictCacheOptions = {}): VerdictCache {
+export function createVerdictCache(trustStore: TrustStore, options: VerdictCacheOptions = {}): ReloadableVerdictCache {
   const { revocation, minRsaBits, maxEntries = 10_000, failureTtlMs = 60_000, now = Date.now } = options;
   const bySocket = new WeakMap<object, { entry: Entry; presented: PresentedCertificate }>();
   const byCertificate = new Map<string, Entry>(); // insertion order = recency
   const keyOf = (presented: PresentedCertificate) => [presented.thumbprint, ...presented.chain.map((c) => c.fingerprint256)].join('.');
+  // An entry is reused only within the epoch it was decided in: +1 at invalidate() and whenever the
+  // trust store's generation moved (read on every request: one property read).
+  let epoch = 0;
+  let trustGeneration = trustStoreNow(trustStore).generation;
+  const invalidate = () => {
+    epoch++;
+    byCertificate.clear();
+  };
+  const currentEpoch = () => {
+    const { generation } = trustStoreNow(trustStore);
+    if (generation !== trustGeneration) {
+      trustGeneration = generation;
+      invalidate();
+    }
+    return epoch;
+  };
 
   async function decide(presented: PresentedCertificate, at: number): Promise<{ verdict: CertificateVerdict; expiresAt: number }> {
-    const path = await validatePath({ leaf: presented.leaf, presented: presented.chain, trustStore, at: new Date(at), minRsaBits });
+    // One bundle for the whole validation, even if a reload replaces it meanwhile.
+    const path = await validatePath({ leaf: presented.leaf, presented: presented.chain, trustStore: trustStoreNow(trustStore).store, at: new Date(at), minRsaBits });
     if (!path.ok) return { verdict: path, expiresAt: Math.min(presented.leaf.validToDate.getTime(), at + failureTtlMs) };
     const chainExpiry = Math.min(...path.chain.map((c) => c.validToDate.getTime()));
     // RFC 5280 §6.3: revocation is asked only about a chain that validated, so no request ever
@@ -82,13 +109,14 @@ export function createVerdictCache(trustStore: TrustStore, options: VerdictCache
 
   const compute = (key: string, presented: PresentedCertificate): Entry => {
     const at = now();
+    const decidedIn = epoch;
     // Until settled, the entry lives as long as the leaf: concurrent requests share the work.
     const decided = decide(presented, at).catch((error: unknown) => ({
       // decide() has no throwing step; should one appear, the answer is still a refusal, never a 500
       verdict: { ok: false as const, code: 'untrusted' as const, reason: `certificate could not be checked (${(error as Error)?.message ?? String(error)})` },
       expiresAt: at + failureTtlMs,
     }));
-    const entry: Entry = { key, verdict: decided.then((d) => d.verdict), expiresAt: presented.leaf.validToDate.getTime() };
+    const entry: Entry = { key, verdict: decided.then((d) => d.verdict), expiresAt: presented.leaf.validToDate.getTime(), epoch: decidedIn };
     void decided.then((d) => {
       entry.expiresAt = d.expiresAt;
     });
@@ -98,7 +126,7 @@ export function createVerdictCache(trustStore: TrustStore, options: VerdictCache
   const shared = (key: string, presented: PresentedCertificate): Entry => {
     let entry = byCertificate.get(key);
     if (entry) byCertificate.delete(key);
-    if (!entry || now() > entry.expiresAt) entry = compute(key, presented);
+    if (!entry || now() > entry.expiresAt || entry.epoch !== epoch) entry = compute(key, presented);
     byCertificate.set(key, entry);
     if (byCertificate.size > maxEntries) byCertificate.delete(byCertificate.keys().next().value!);
     return entry;
@@ -108,19 +136,21 @@ export function createVerdictCache(trustStore: TrustStore, options: VerdictCache
     get size() {
       return byCertificate.size;
     },
+    invalidate,
     async verdict(socket, presented) {
       if (!(presented.leaf instanceof X509Certificate) || !presented.chain.every((c) => c instanceof X509Certificate)) {
-        return validatePath({ leaf: presented.leaf, presented: presented.chain, trustStore, at: new Date(now()), minRsaBits }); // garbage: answered, never cached
+        return validatePath({ leaf: presented.leaf, presented: presented.chain, trustStore: trustStoreNow(trustStore).store, at: new Date(now()), minRsaBits }); // garbage: answered, never cached
       }
+      const current = currentEpoch();
       if (socket !== undefined) {
         const mine = bySocket.get(socket);
         // The same connection hands in the same PresentedCertificate object on every request
         // (@certbound/cnf-verifier computes it once per socket): no key to build then.
-        if (mine && mine.presented === presented && now() <= mine.entry.expiresAt) return mine.entry.verdict;
+        if (mine && mine.presented === presented && now() <= mine.entry.expiresAt && mine.entry.epoch === current) return mine.entry.verdict;
         const key = keyOf(presented);
         let entry = mine?.entry;
         // A different key means TLS 1.2 renegotiation brought another certificate.
-        if (!entry || entry.key !== key || now() > entry.expiresAt) entry = shared(key, presented);
+        if (!entry || entry.key !== key || now() > entry.expiresAt || entry.epoch !== current) entry = shared(key, presented);
         bySocket.set(socket, { entry, presented });
         return recordCertificateVerdict('mtls', entry.verdict); // once per connection: certbound_tls_client_certificates_total
       }

@@ -91,6 +91,47 @@ export function createTrustStore(certificates: readonly X509Certificate[], sourc
   };
 }
 
+/**
+ * The trust store the server runs with: one TrustStore whose bundle ops/reload.ts replaces when
+ * CLIENT_CA_FILE changes, so every reader (path validation of new verdicts, the admin API) sees the
+ * new CAs at once. `generation` counts the replacements: a verdict computed under an older
+ * generation is not reused (mtls/connection-verdict.ts). A validation that began before a
+ * replacement finishes on the bundle it started with (`current` is read once per validation).
+ */
+export interface LiveTrustStore extends TrustStore {
+  /** 0 at start, +1 at every replace() */
+  readonly generation: number;
+  /** the bundle in force now: hold it for the length of one validation */
+  readonly current: TrustStore;
+  replace(next: TrustStore): void;
+}
+
+export function createLiveTrustStore(initial: TrustStore): LiveTrustStore {
+  let store = initial;
+  let generation = 0;
+  return {
+    get source() { return store.source; },
+    get anchors() { return store.anchors; },
+    get intermediates() { return store.intermediates; },
+    get size() { return store.size; },
+    get generation() { return generation; },
+    get current() { return store; },
+    findIssuers: (cert) => store.findIssuers(cert),
+    isAnchor: (cert) => store.isAnchor(cert),
+    isRoot: (cert) => store.isRoot(cert),
+    replace(next) {
+      store = next;
+      generation++;
+    },
+  };
+}
+
+/** The bundle to validate with now and its generation (0 for a store that never changes). */
+export function trustStoreNow(store: TrustStore): { store: TrustStore; generation: number } {
+  const live = store as Partial<LiveTrustStore>;
+  return live.current !== undefined && typeof live.generation === 'number' ? { store: live.current, generation: live.generation } : { store, generation: 0 };
+}
+
 /** RFC 5280 §3.3: self-issued (subject = issuer) and verifiable with its own key. */
 export function isSelfSigned(cert: X509Certificate): boolean {
   try {

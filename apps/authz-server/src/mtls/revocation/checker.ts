@@ -13,7 +13,7 @@ import type { KvStore } from '../../storage/kv/kv.ts';
 import { reasonName, worstOf, type RevocationAnswer, type RevocationMode, type RevocationSource } from './answer.ts';
 import { createDerStore, createLru } from './cache.ts';
 import { describeCert } from '../trust-store.ts';
-import { createCrlFileSource } from './crl-file.ts';
+import { createCrlFileSource, type CrlFileSource } from './crl-file.ts';
 import { crlDerBlocks, crlFreshness, lookupSerial, verifyCrl, type CrlLookup, type VerifiedCrl } from './crl.ts';
 import {
   DEFAULT_MAX_CRL_BYTES, DEFAULT_MAX_OCSP_BYTES, DEFAULT_TIMEOUT_MS, httpFetch, singleFlight, unusableUrl,
@@ -40,8 +40,8 @@ export interface RevocationCheckerOptions {
   readonly mode: RevocationMode;
   /** shared store (Redis) for the signed responses and CRLs, so every instance reuses them */
   readonly kv?: KvStore;
-  /** CLIENT_CRL_FILE */
-  readonly crlFile?: string;
+  /** CLIENT_CRL_FILE: its path, or the source ops/reload.ts keeps up to date */
+  readonly crlFile?: string | CrlFileSource;
   /** per HTTP exchange; default 2000 ms */
   readonly timeoutMs?: number;
   /** one cap for OCSP and CRL bodies; default 1 MiB for OCSP, 10 MiB for CRLs */
@@ -78,7 +78,7 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
   };
   const fetch = singleFlight(options.fetch ?? httpFetch, (request) => bump(request.method === 'POST' ? 'fetch:ocsp' : 'fetch:crl'));
   const store = kv ? createDerStore(kv, now) : undefined;
-  const file = crlFile ? createCrlFileSource(crlFile, { now, recheckMs: crlFileRecheckMs }) : undefined;
+  const file = typeof crlFile === 'object' ? crlFile : crlFile ? createCrlFileSource(crlFile, { now, recheckMs: crlFileRecheckMs }) : undefined;
   const ocspAnswers = createLru<RevocationAnswer>(10_000, now);
   const crls = createLru<CrlState>(1_000, now);
   const logged = createLru<true>(10_000, now);

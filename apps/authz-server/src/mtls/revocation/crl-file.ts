@@ -1,7 +1,11 @@
 // CLIENT_CRL_FILE: a PEM bundle of CRLs an operator maintains (e.g. for a CA that publishes no
-// distribution point, or to revoke faster than the CA does). Its mtime is looked at no more than
-// once per `recheckMs`; when it changes the file is read again. A read that fails keeps the last
-// good contents, so a file caught half-written never un-revokes anything.
+// distribution point, or to revoke faster than the CA does). In the server, ops/reload.ts watches
+// the file with the other TLS material (SIGHUP or a change) and hands a new version in with use(),
+// after which it invalidates the verdicts that rested on the old one; the source then reads the file
+// itself only once, at its first lookup (recheckMs: Infinity). Standalone (the default), its mtime
+// is looked at no more than once per `recheckMs` and the file read again when it changed. Either
+// way a read that fails keeps the last good contents, so a file caught half-written never
+// un-revokes anything.
 import type { X509Certificate } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { AsnConvert } from '@peculiar/asn1-schema';
@@ -13,11 +17,31 @@ import { crlDerBlocks, crlFreshness, lookupSerial, verifyCrl, type CrlLookup, ty
 export interface CrlFileSource {
   /** undefined: the file holds no CRL naming this issuer */
   lookup(cert: X509Certificate, issuer: X509Certificate): Promise<(CrlLookup & { nextUpdate?: Date }) | undefined>;
+  /** replaces the contents with a version already read and parsed (parseCrlFile) */
+  use(contents: CrlFileContents): void;
 }
 
-interface Loaded {
-  readonly version: string;
+/** The CRLs of one version of the file, parsed but not yet verified (that needs the issuer). */
+export interface CrlFileContents {
   readonly crls: ReadonlyArray<{ readonly der: Buffer; readonly issuerName: Buffer; readonly verified: Map<string, CrlVerdict> }>;
+}
+
+interface Loaded extends CrlFileContents {
+  readonly version: string;
+}
+
+/** Parses the file's bytes; throws an Error whose message completes "CLIENT_CRL_FILE <path> …". */
+export function parseCrlFile(bytes: Buffer): CrlFileContents {
+  const blocks = crlDerBlocks(bytes);
+  if (blocks.length === 0) throw new Error('holds no -----BEGIN X509 CRL----- block');
+  const crls = blocks.map((der, i) => {
+    try {
+      return { der, issuerName: Buffer.from(AsnConvert.serialize(AsnConvert.parse(der, CertificateList).tbsCertList.issuer)), verified: new Map<string, CrlVerdict>() };
+    } catch {
+      throw new Error(`CRL #${i + 1} is not a well-formed CRL`);
+    }
+  });
+  return { crls };
 }
 
 export function createCrlFileSource(path: string, options: { now: () => number; recheckMs?: number }): CrlFileSource {
@@ -32,16 +56,7 @@ export function createCrlFileSource(path: string, options: { now: () => number; 
       const info = await stat(path);
       const version = `${info.mtimeMs}:${info.size}`;
       if (loaded?.version === version) return;
-      const blocks = crlDerBlocks(await readFile(path));
-      if (blocks.length === 0) throw new Error('holds no -----BEGIN X509 CRL----- block');
-      const crls = blocks.map((der, i) => {
-        try {
-          return { der, issuerName: Buffer.from(AsnConvert.serialize(AsnConvert.parse(der, CertificateList).tbsCertList.issuer)), verified: new Map() };
-        } catch {
-          throw new Error(`CRL #${i + 1} is not a well-formed CRL`);
-        }
-      });
-      loaded = { version, crls };
+      loaded = { version, ...parseCrlFile(await readFile(path)) };
       problem = undefined;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
@@ -58,7 +73,14 @@ export function createCrlFileSource(path: string, options: { now: () => number; 
     return loaded;
   };
 
+  let pushed = 0;
   return {
+    use(contents) {
+      loaded = { version: `use:${++pushed}`, crls: contents.crls };
+      problem = undefined;
+      // the first lookup must not read the file over what was handed in
+      checkedAt = now();
+    },
     async lookup(cert, issuer) {
       const file = await current();
       if (file === undefined) return { status: 'unknown', detail: `CLIENT_CRL_FILE ${path} ${problem}` };
