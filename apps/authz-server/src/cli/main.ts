@@ -7,6 +7,7 @@ import { pkiCommands } from './pki.ts';
 import { clientCommands } from './admin/clients.ts';
 import { certificateCommands } from './admin/certificates.ts';
 import { resourceServerCommands } from './admin/resource-servers.ts';
+import { doctorCommand } from './doctor.ts';
 
 import type { CliIo, Command, CommandGroup, FlagSpec, FlagValues } from './command.ts';
 
@@ -18,6 +19,11 @@ const GROUPS: Record<string, { summary: string; commands: CommandGroup }> = {
   clients: { summary: 'OAuth clients (/admin/v1/clients)', commands: clientCommands },
   certs: { summary: 'client certificates: add, list, retire, expiring', commands: certificateCommands },
   'resource-servers': { summary: 'resource servers: RFC 8707 audiences and their scopes', commands: resourceServerCommands },
+};
+
+/** Commands of their own, without a group: `certbound doctor --cert FILE`. */
+const COMMANDS: Record<string, Command> = {
+  doctor: doctorCommand,
 };
 
 /** Shown by `certbound --help`: scripts may rely on these. */
@@ -47,6 +53,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     io[groupName === undefined ? 'stderr' : 'stdout'](topUsage());
     return groupName === undefined ? 2 : 0;
   }
+  if (Object.hasOwn(COMMANDS, groupName)) return runCommand(groupName, COMMANDS[groupName]!, argv.slice(1), io);
   if (!group) return usageFailure(io, `unknown command group "${groupName}"`, topUsage());
   const command = commandName === undefined ? undefined : group.commands[commandName];
   if (commandName === undefined || commandName === '--help' || commandName === '-h') {
@@ -54,8 +61,12 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     return commandName === undefined ? 2 : 0;
   }
   if (!command) return usageFailure(io, `unknown command "${groupName} ${commandName}"`, groupUsage(groupName, group.commands));
+  return runCommand(`${groupName} ${commandName}`, command, rest, io);
+}
+
+async function runCommand(path: string, command: Command, rest: readonly string[], io: CliIo): Promise<number> {
   if (rest.includes('--help') || rest.includes('-h')) {
-    io.stdout(commandUsage(`${groupName} ${commandName}`, command));
+    io.stdout(commandUsage(path, command));
     return 0;
   }
   let flags;
@@ -63,7 +74,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
   try {
     ({ flags, args } = parseArguments(rest, command));
   } catch (error) {
-    if (error instanceof UsageError) return usageFailure(io, error.message, commandUsage(`${groupName} ${commandName}`, command));
+    if (error instanceof UsageError) return usageFailure(io, error.message, commandUsage(path, command));
     throw error;
   }
   try {
@@ -133,7 +144,8 @@ function usageFailure(io: CliIo, message: string, usage: string): number {
 
 function topUsage(): string {
   const lines = Object.entries(GROUPS).map(([name, group]) => `  ${name.padEnd(18)}${group.summary}`);
-  return `usage: certbound <group> <command> [options]\n\ngroups:\n${lines.join('\n')}\n\nRun "certbound <group> --help" for its commands.\n\nexit codes:\n${EXIT_CODES_HELP}\n`;
+  const commands = Object.entries(COMMANDS).map(([name, command]) => `  ${name.padEnd(18)}${command.summary}`);
+  return `usage: certbound <group> <command> [options]\n       certbound <command> [options]\n\ngroups:\n${lines.join('\n')}\n\ncommands:\n${commands.join('\n')}\n\nRun "certbound <group> --help" for its commands.\n\nexit codes:\n${EXIT_CODES_HELP}\n`;
 }
 
 function groupUsage(groupName: string, commands: CommandGroup): string {

@@ -25,6 +25,7 @@ import { dnKey, formatDn, issuerDnOf, issuerKeyOf, parseDn, subjectDnMatches, su
 import { sanMatches, sansOf, type SanProperty, type Sans } from './san.ts';
 import { keyWeakness } from './key-strength.ts';
 import { x5tS256 } from './thumbprint.ts';
+import { SUBJECT_MATCHERS } from '../oidc/vocabulary.ts';
 
 export const CHECKS = ['presented', 'chain', 'dates', 'key_usage', 'revocation', 'client_match'] as const;
 export type CheckName = (typeof CHECKS)[number];
@@ -93,7 +94,6 @@ export interface DiagnosisInput {
 
 const CHAIN_CODES: ReadonlySet<PathErrorCode> = new Set(['untrusted', 'bad_signature', 'not_a_ca', 'path_length', 'name_constraints', 'unhandled_extension']);
 const DATE_CODES: ReadonlySet<PathErrorCode> = new Set(['expired', 'not_yet_valid']);
-const SUBJECT_PROPERTIES = ['tls_client_auth_subject_dn', 'tls_client_auth_san_dns', 'tls_client_auth_san_uri', 'tls_client_auth_san_ip', 'tls_client_auth_san_email'] as const;
 const ADD_CERT = 'issue a new one and add it with `certbound certs add`';
 
 /** Never throws: an unreadable certificate is a failing step. */
@@ -207,9 +207,9 @@ export async function diagnose(input: DiagnosisInput): Promise<Diagnosis> {
       pass('client_match', `client "${client.id}" authenticates with ${method}: the certificate is not matched, only bound to its tokens`);
       return finish();
     }
-    const property = SUBJECT_PROPERTIES.find((p) => typeof registration[p] === 'string');
+    const property = SUBJECT_MATCHERS.find((p) => typeof registration[p] === 'string');
     if (!property) {
-      return failed('client_match', 'no_matcher', `client "${client.id}" uses tls_client_auth but registers none of ${SUBJECT_PROPERTIES.join(', ')}`,
+      return failed('client_match', 'no_matcher', `client "${client.id}" uses tls_client_auth but registers none of ${SUBJECT_MATCHERS.join(', ')}`,
         'register the subject DN or SAN the certificate carries (`certbound clients update`)');
     }
     const expected = registration[property] as string;

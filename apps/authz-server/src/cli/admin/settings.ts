@@ -10,8 +10,8 @@ import { CommandError, LateUsageError } from './errors.ts';
 import type { TlsMaterial } from './https.ts';
 
 /** The dev server's mutual-TLS listener: `npm start` binds it to MTLS_PORT (8444 unless set). */
-const DEFAULT_URL = 'https://localhost:$MTLS_PORT';
-const defaultUrl = (env: CliIo['env']) => `https://localhost:${env.MTLS_PORT?.trim() || '8444'}`;
+export const DEFAULT_URL = 'https://localhost:$MTLS_PORT';
+export const defaultUrl = (env: CliIo['env']) => `https://localhost:${env.MTLS_PORT?.trim() || '8444'}`;
 const DEFAULT_ADMIN_CLIENT_ID = 'admin';
 
 export const connectionFlags = {
@@ -38,14 +38,14 @@ export interface Settings {
   tls: TlsMaterial;
 }
 
-function checkHttpsUrl(value: string): string | undefined {
+export function checkHttpsUrl(value: string): string | undefined {
   const url = URL.parse(value);
   if (!url || url.protocol !== 'https:') return 'must be an https:// URL (the admin API is served over mutual TLS only)';
   if (url.search || url.hash || url.username || url.password) return 'must not carry a query, fragment or credentials';
   return undefined;
 }
 
-function dataDir(io: CliIo): string {
+export function dataDir(io: CliIo): string {
   return io.env.DATA_DIR || '.data';
 }
 
