@@ -15,31 +15,13 @@ import { certificateRow } from '../../src/admin/certificates.ts';
 import { issueCertificate } from '../../src/pki/issue.ts';
 import { x5tS256 } from '../../src/mtls/thumbprint.ts';
 import { loadConfig, ConfigError } from '../../src/config.ts';
-import { createExpiryNotices, crossedThreshold, DAY_MS, type LocalCertificates, type NoticeLogger } from '../../src/ops/expiry-notices.ts';
+import { createExpiryNotices, crossedThreshold, DAY_MS, type LocalCertificates } from '../../src/ops/expiry-notices.ts';
 import { createWebhookSender, NOTICE_ID_HEADER, SIGNATURE_HEADER, verifySignature, webhookSigningKey } from '../../src/ops/expiry-webhook.ts';
 import { createSeenCertificateRecorder } from '../../src/ops/seen-certificates.ts';
 import { sharedPgliteSchemas } from '../storage/helpers.ts';
-import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.ts';
+import { recordingLogger, startWebhookReceiver, type WebhookReceiver } from './expiry-notices-support.ts';
 
 const pgliteSchema = sharedPgliteSchemas();
-
-export interface LogLine {
-  level: 'info' | 'warn' | 'error';
-  obj: Record<string, any>;
-  msg: string;
-}
-
-export function recordingLogger(): NoticeLogger & { lines: LogLine[]; notices(): LogLine[] } {
-  const lines: LogLine[] = [];
-  const push = (level: LogLine['level']) => (obj: object, msg: string) => void lines.push({ level, obj: obj as Record<string, any>, msg });
-  return {
-    lines,
-    info: push('info'),
-    warn: push('warn'),
-    error: push('error'),
-    notices: () => lines.filter((l) => l.obj['event'] === 'certificate_expiry_notice'),
-  };
-}
 
 /** A client certificate valid until `start + days`. */
 async function certificate(subject: string, start: number, days: number): Promise<X509Certificate> {

@@ -1,8 +1,10 @@
-// A real HTTPS webhook receiver for the expiry notice tests: a certificate made at test time, every
-// request recorded (headers and body), and an answer script so a test can make it fail, then recover.
+// Shared by the expiry notice tests: a real HTTPS webhook receiver (a certificate made at test time,
+// every request recorded, an answer script so a test can make it fail, then recover) and a logger
+// that records its lines.
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { issueCertificate } from '../../src/pki/issue.ts';
+import type { NoticeLogger } from '../../src/ops/expiry-notices.ts';
 
 export interface ReceivedRequest {
   status: number;
@@ -54,5 +56,23 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
+  };
+}
+
+export interface LogLine {
+  level: 'info' | 'warn' | 'error';
+  obj: Record<string, any>;
+  msg: string;
+}
+
+export function recordingLogger(): NoticeLogger & { lines: LogLine[]; notices(): LogLine[] } {
+  const lines: LogLine[] = [];
+  const push = (level: LogLine['level']) => (obj: object, msg: string) => void lines.push({ level, obj: obj as Record<string, any>, msg });
+  return {
+    lines,
+    info: push('info'),
+    warn: push('warn'),
+    error: push('error'),
+    notices: () => lines.filter((l) => l.obj['event'] === 'certificate_expiry_notice'),
   };
 }
