@@ -1,6 +1,7 @@
 // The settlement service's domain: validate a settlement request and keep settlements in
 // memory. A real service would write to its ledger here.
 import { randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 
 export interface Settlement {
   id: string;
@@ -40,11 +41,10 @@ export function parseSettlement(body: unknown): Omit<Settlement, 'id' | 'created
 }
 
 export function createSettlementStore(limit = 10_000) {
-  const settlements = new Map<string, Settlement>();
+  const settlements = new LRUCache<string, Settlement>({ max: limit }); // a demo: the least recently used go first
   return {
     create(input: ReturnType<typeof parseSettlement>, createdBy: string): Settlement {
       const settlement = { id: randomUUID(), ...input, created_at: new Date().toISOString(), created_by: createdBy };
-      if (settlements.size >= limit) settlements.delete(settlements.keys().next().value!);
       settlements.set(settlement.id, settlement);
       return settlement;
     },

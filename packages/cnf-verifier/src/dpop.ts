@@ -1,5 +1,6 @@
 /** DPoP proof validation, RFC 9449 §4.3 and §7.1. */
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { EmbeddedJWK, decodeProtectedHeader, errors, jwtVerify, type CryptoKey, type FlattenedJWSInput, type JWK, type JWSHeaderParameters, type JWTPayload } from 'jose';
 import { InvalidDpopProofError, InvalidTokenError, UseDpopNonceError, VerifierError } from './errors.ts';
 import type { NonceIssuer } from './nonce.ts';
@@ -58,14 +59,13 @@ function claimString(claims: JWTPayload, name: string): string {
 // RFC 7638 thumbprint) costs more than checking the signature: both are kept per distinct
 // (alg, jwk) as sent. EmbeddedJWK still decides, once per key, whether the jwk is acceptable.
 const PROOF_KEYS_MAX = 1_000;
-const proofKeys = new Map<string, { key: CryptoKey; jkt: string }>();
+const proofKeys = new LRUCache<string, { key: CryptoKey; jkt: string }>({ max: PROOF_KEYS_MAX });
 
 async function embeddedProofKey(header: JWSHeaderParameters, token: FlattenedJWSInput) {
   const id = `${header.alg}.${JSON.stringify(header.jwk)}`;
   let entry = proofKeys.get(id);
   if (!entry) {
     entry = { key: (await EmbeddedJWK(header, token)) as CryptoKey, jkt: await jwkThumbprint(header.jwk as JWK) };
-    if (proofKeys.size >= PROOF_KEYS_MAX) proofKeys.delete(proofKeys.keys().next().value!);
     proofKeys.set(id, entry);
   }
   return entry;

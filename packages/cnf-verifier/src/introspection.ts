@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { JWTPayload } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { InvalidTokenError } from './errors.ts';
 import { createHttpsFetch, fetchWithDispatcher, type Dispatcher, type FetchLike } from './http-fetch.ts';
 import { UpstreamError } from './upstream-error.ts';
@@ -69,7 +70,8 @@ export function createIntrospector(options: IntrospectionOptions, policy: Intros
     : options.dispatcher !== undefined
       ? fetchWithDispatcher(options.dispatcher)
       : options.fetch!;
-  const cache = new Map<string, { claims: JWTPayload; expiresAt: number }>();
+  // maxCacheEntries 0 turns the cache off.
+  const cache = maxEntries > 0 ? new LRUCache<string, { claims: JWTPayload; expiresAt: number }>({ max: maxEntries }) : undefined;
   const tolerance = policy.clockTolerance;
 
   async function call(token: string): Promise<JWTPayload> {
@@ -94,9 +96,9 @@ export function createIntrospector(options: IntrospectionOptions, policy: Intros
 
   return async function introspect(token, nowMs) {
     const key = createHash('sha256').update(token).digest('base64url');
-    const hit = cache.get(key);
+    const hit = cache?.get(key);
     if (hit && hit.expiresAt > nowMs) return hit.claims;
-    if (hit) cache.delete(key);
+    if (hit) cache?.delete(key);
 
     const claims = await call(token);
     const now = nowMs / 1000;
@@ -111,10 +113,7 @@ export function createIntrospector(options: IntrospectionOptions, policy: Intros
     if (typeof claims.exp === 'number' && claims.exp + tolerance <= now) throw new InvalidTokenError('access token has expired');
     if (typeof claims.nbf === 'number' && claims.nbf - tolerance > now) throw new InvalidTokenError('access token is not yet valid (nbf)');
 
-    if (typeof claims.exp === 'number' && claims.exp * 1000 > nowMs && maxEntries > 0) {
-      if (cache.size >= maxEntries) cache.delete(cache.keys().next().value!);
-      cache.set(key, { claims, expiresAt: claims.exp * 1000 });
-    }
+    if (typeof claims.exp === 'number' && claims.exp * 1000 > nowMs) cache?.set(key, { claims, expiresAt: claims.exp * 1000 });
     return claims;
   };
 }

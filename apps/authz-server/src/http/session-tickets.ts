@@ -10,6 +10,7 @@
 // What a resumed session no longer carries (the client's intermediates) is remembered in
 // mtls/resumed-chains.ts.
 import { randomBytes } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { deriveKey } from '../keys/derive.ts';
 import type { Server as TlsServer } from 'node:tls';
 
@@ -63,14 +64,13 @@ export function createSessionTickets(secret: Buffer, options: SessionTicketOptio
   if (secret.length < 32) throw new RangeError('the ticket-key secret must be at least 32 bytes');
   const now = options.now ?? Date.now;
   const windowMs = windowSeconds * 1000;
-  const derived = new Map<number, TicketKey>();
+  const derived = new LRUCache<number, TicketKey>({ max: 4 });
 
   function keyOf(window: number): TicketKey {
     let key = derived.get(window);
     if (!key) {
       const bytes = deriveKey(secret, `tls-session-ticket-keys-v1:${window}`, 3 * PART);
       key = { bytes, name: bytes.subarray(0, PART), hmac: bytes.subarray(PART, 2 * PART), aes: bytes.subarray(2 * PART) };
-      if (derived.size >= 4) derived.delete(derived.keys().next().value!);
       derived.set(window, key);
     }
     return key;

@@ -15,6 +15,7 @@
 // request, so a client whose CA an operator removed is refused even on a kept-alive connection.
 import { X509Certificate } from 'node:crypto';
 import type { PresentedCertificate } from '@certbound/cnf-verifier';
+import { LRUCache } from 'lru-cache';
 import { validatePath, type PathErrorCode } from './path-validation.ts';
 import { recordCertificateVerdict } from '../ops/metrics.ts';
 import { describeRevocation, type RevocationAnswer, type RevocationChecker } from './revocation/index.ts';
@@ -70,7 +71,7 @@ interface Entry {
 export function createVerdictCache(trustStore: TrustStore, options: VerdictCacheOptions = {}): ReloadableVerdictCache {
   const { revocation, minRsaBits, maxEntries = 10_000, failureTtlMs = 60_000, now = Date.now } = options;
   const bySocket = new WeakMap<object, { entry: Entry; presented: PresentedCertificate }>();
-  const byCertificate = new Map<string, Entry>(); // insertion order = recency
+  const byCertificate = new LRUCache<string, Entry>({ max: maxEntries });
   const keyOf = (presented: PresentedCertificate) => [presented.thumbprint, ...presented.chain.map((c) => c.fingerprint256)].join('.');
   // An entry is reused only within the epoch it was decided in: +1 at invalidate() and whenever the
   // trust store's generation moved (read on every request: one property read).
@@ -125,10 +126,10 @@ export function createVerdictCache(trustStore: TrustStore, options: VerdictCache
 
   const shared = (key: string, presented: PresentedCertificate): Entry => {
     let entry = byCertificate.get(key);
-    if (entry) byCertificate.delete(key);
-    if (!entry || now() > entry.expiresAt || entry.epoch !== epoch) entry = compute(key, presented);
-    byCertificate.set(key, entry);
-    if (byCertificate.size > maxEntries) byCertificate.delete(byCertificate.keys().next().value!);
+    if (!entry || now() > entry.expiresAt || entry.epoch !== epoch) {
+      entry = compute(key, presented);
+      byCertificate.set(key, entry);
+    }
     return entry;
   };
 

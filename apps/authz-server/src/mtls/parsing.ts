@@ -8,6 +8,7 @@
 // DER's SHA-256, so the same certificate on a new connection (a new object) is not parsed again.
 import { createHash, type X509Certificate } from 'node:crypto';
 import * as asn1js from 'asn1js';
+import { LRUCache } from 'lru-cache';
 import { AsnParser } from '@peculiar/asn1-schema';
 import {
   AuthorityInfoAccessSyntax,
@@ -115,8 +116,8 @@ export interface CertificateFields {
 }
 
 const byObject = new WeakMap<X509Certificate, CertificateFields>();
-const byDigest = new Map<string, CertificateFields>(); // insertion order = recency
 const BY_DIGEST_MAX = 10_000;
+const byDigest = new LRUCache<string, CertificateFields>({ max: BY_DIGEST_MAX });
 
 /** Throws CertificateParseError, naming the part, for anything that is not a DER certificate certbound can read. */
 export function fieldsOf(cert: X509Certificate): CertificateFields {
@@ -125,18 +126,15 @@ export function fieldsOf(cert: X509Certificate): CertificateFields {
   const der = cert.raw;
   const digest = createHash('sha256').update(der).digest('base64url');
   fields = byDigest.get(digest);
-  if (fields) {
-    byDigest.delete(digest);
-  } else {
+  if (!fields) {
     try {
       fields = parseFields(new Uint8Array(der.buffer, der.byteOffset, der.byteLength));
     } catch (error) {
       if (error instanceof CertificateParseError) throw error;
       throw new CertificateParseError((error as Error)?.message ?? String(error), { cause: error });
     }
+    byDigest.set(digest, fields);
   }
-  byDigest.set(digest, fields);
-  if (byDigest.size > BY_DIGEST_MAX) byDigest.delete(byDigest.keys().next().value!);
   byObject.set(cert, fields);
   return fields;
 }

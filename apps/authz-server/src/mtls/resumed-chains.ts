@@ -5,6 +5,7 @@
 // path validation when that client resumes. Only intermediates are stored, never trust: path
 // validation still checks every signature up to a configured client CA.
 import { X509Certificate } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { isTlsSocket } from '@certbound/cnf-verifier';
 import type { KvStore } from '../storage/kv/kv.ts';
 import type { VerdictCache } from './connection-verdict.ts';
@@ -30,13 +31,11 @@ interface Remembered {
  */
 export function rememberResumedChains(verdicts: VerdictCache, kv: KvStore, options: ChainMemoryOptions): VerdictCache {
   const { ttlSeconds, maxEntries = 10_000, now = Date.now } = options;
-  const local = new Map<string, Remembered>();
+  const local = new LRUCache<string, Remembered>({ max: maxEntries });
   const kvKey = (thumbprint: string) => `tls-resumption-chain:${thumbprint}`;
 
   function keep(thumbprint: string, entry: Remembered): void {
-    local.delete(thumbprint);
     local.set(thumbprint, entry);
-    if (local.size > maxEntries) local.delete(local.keys().next().value!);
   }
 
   function store(thumbprint: string, entry: Remembered): void {

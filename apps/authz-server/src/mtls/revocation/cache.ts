@@ -2,6 +2,7 @@
 // no longer than the data it came from allows. Shared (Redis when configured): the signed DER
 // itself, never a verdict, so an instance re-verifies what it loads and a writable Redis cannot
 // mark a certificate good (DESIGN.md: Redis holds revocation lists).
+import { LRUCache } from 'lru-cache';
 import type { KvStore } from '../../storage/kv/kv.ts';
 
 export interface Lru<T> {
@@ -11,22 +12,22 @@ export interface Lru<T> {
   readonly size: number;
 }
 
+/** lru-cache bounds and orders the entries; each one's own `until` (an instant, not a TTL) is checked here. */
 export function createLru<T>(maxEntries: number, now: () => number): Lru<T> {
-  const entries = new Map<string, { value: T; until: number }>(); // insertion order = recency
+  const entries = new LRUCache<string, { value: T; until: number }>({ max: maxEntries });
   return {
     get(key) {
       const entry = entries.get(key);
       if (entry === undefined) return undefined;
-      entries.delete(key);
-      if (entry.until <= now()) return undefined;
-      entries.set(key, entry);
+      if (entry.until <= now()) {
+        entries.delete(key);
+        return undefined;
+      }
       return entry.value;
     },
     set(key, value, until) {
-      entries.delete(key);
-      if (until <= now()) return;
-      entries.set(key, { value, until });
-      if (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
+      if (until <= now()) entries.delete(key);
+      else entries.set(key, { value, until });
     },
     get size() {
       return entries.size;
