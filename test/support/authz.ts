@@ -101,6 +101,7 @@ export async function startTestAuthz(options: {
     CLIENT_CA_FILE: join(dir, 'client-ca.pem'),
     KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     LOG_LEVEL: 'info',
+    METRICS_PORT: '0', // an ephemeral metrics port: test servers run side by side
     ...(real && realStores.database ? {
       DATABASE_URL: realStores.database,
       DATABASE_SCHEMA: `t_${randomBytes(6).toString('hex')}`,

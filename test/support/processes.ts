@@ -24,7 +24,8 @@ export interface RunningProcess {
 export async function startProcess(entry: string, env: Record<string, string>, options: { ready: RegExp; timeoutMs?: number; cwd?: string }): Promise<RunningProcess> {
   const child = spawn(process.execPath, ['--conditions=certbound-source', resolve(repoRoot, entry)], {
     cwd: options.cwd ?? repoRoot,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    // Ephemeral metrics ports unless a test chooses: several servers run side by side.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', METRICS_PORT: '0', DEMO_METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

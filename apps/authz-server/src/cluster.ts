@@ -18,6 +18,7 @@ import { ensureDevPki } from './dev/pki.ts';
 import { quickStart } from './dev/registrations.ts';
 import { generatedKekFile } from './keys/kek.ts';
 import { mtlsEndpointAliases } from './oidc/configuration.ts';
+import { startPrimaryMetrics } from './ops/cluster-metrics.ts';
 
 /** A worker that dies this soon after it started counts as dying young. */
 const YOUNG_MS = 10_000;
@@ -101,6 +102,7 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
   const restarts = new Set<NodeJS.Timeout>();
 
   logger.info({ event: 'cluster_starting', workers: config.workers, pid: process.pid }, `starting ${config.workers} workers`);
+  await startPrimaryMetrics(config, logger); // the workers' registries, aggregated (ops/cluster-metrics.ts)
   const chosen = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((flag) => flag.includes('semi-space-size'));
   cluster.setupPrimary({ execArgv: [...process.execArgv, ...(chosen ? [] : WORKER_V8_FLAGS)] });
 

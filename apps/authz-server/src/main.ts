@@ -26,6 +26,7 @@ import { bootstrapDevRegistrations, quickStart } from './dev/registrations.ts';
 import { bootstrapAdmin, createAdminApi, type Route as AdminRoute } from './admin/index.ts';
 import type { AdminMatcher } from './admin/bootstrap.ts';
 import { createClientRevocations } from './storage/kv/client-revocations.ts';
+import { startObservability } from './ops/observability.ts';
 import { applyClientDefaults } from './oidc/client-defaults.ts';
 import { createCrlFileSource } from './mtls/revocation/crl-file.ts';
 import { loadTlsMaterial, TlsMaterialError, watchTlsMaterial, type ReloadOutcome, type TlsFiles, type TlsMaterial, type TlsMaterialSource } from './ops/reload.ts';
@@ -40,6 +41,8 @@ export interface AuthzServer {
   readonly stores: Stores;
   /** The management API's route table (/admin/v1). */
   readonly adminRoutes: readonly AdminRoute[];
+  /** The plain-HTTP metrics port (ops/metrics-listener.ts); undefined when METRICS_PORT=off or the cluster primary serves it. */
+  readonly metricsPort: number | undefined;
   close(): Promise<void>;
   /** the TLS material in force and its reloads (ops/reload.ts: onReloaded for metrics and notices) */
   readonly tls: TlsMaterialSource;
@@ -159,6 +162,7 @@ export async function startAuthzServer(
       invalidateClient: (clientId) => stores.clientCache.invalidate(clientId).finally(() => expiryNotices.checkSoon()),
     });
     mountBeforeEngine(provider, adminApi.middleware);
+    const ops = await startObservability(config, { stores, logger, provider, serverCertPem: () => tls.cert, trustAnchors: () => trustStore.anchors });
 
     const listeners = await startListeners({
       host: config.host,
@@ -193,9 +197,11 @@ export async function startAuthzServer(
       devPki,
       stores,
       adminRoutes: adminApi.routes,
+      metricsPort: ops.metricsPort,
       close() {
         closing ??= (async () => {
           revocation.close();
+          await ops.close();
       tls: tlsReload,
       reloadTls: () => tlsReload.reload('SIGHUP'),
           await expiryNotices.stop();

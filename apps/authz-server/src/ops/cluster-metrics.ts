@@ -7,7 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { AggregatorRegistry } from 'prom-client';
 import { metricsRegistry } from './metrics.ts';
 import type { Readiness } from './health.ts';
-import type { MetricsExposition } from './metrics-listener.ts';
+import { startMetricsListener, type MetricsExposition } from './metrics-listener.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../log.ts';
 
 const ASK_DEADLINE_MS = 2000;
 
@@ -65,17 +67,29 @@ async function askWorkers(kind: Request['certbound']): Promise<Answer[]> {
 }
 
 /** The primary's /metrics: every worker's registry, aggregated. */
-export async function workersMetrics(): Promise<MetricsExposition> {
+async function workersMetrics(): Promise<MetricsExposition> {
   const answers = await askWorkers('metrics-request');
   const aggregated = AggregatorRegistry.aggregate(answers.map((a) => a.metrics ?? []));
   return { contentType: aggregated.contentType, body: await aggregated.metrics() };
 }
 
 /** The primary's /readyz: every store a worker finds down; no worker answering is `workers` down. */
-export const workersReadiness: Readiness = {
+const workersReadiness: Readiness = {
   async check() {
     const answers = await askWorkers('readiness-request');
     if (answers.length === 0) return { down: ['workers'] };
     return { down: [...new Set(answers.flatMap((a) => a.down ?? []))].sort() };
   },
 };
+
+/** The cluster primary's metrics port (cluster.ts), before it forks; exits when the port cannot be had. */
+export async function startPrimaryMetrics(config: Config, logger: Logger): Promise<void> {
+  if (config.metricsPort === undefined) return;
+  try {
+    const listener = await startMetricsListener({ host: config.metricsHost, port: config.metricsPort, metrics: workersMetrics, readiness: workersReadiness, logger });
+    logger.info({ event: 'metrics_listening', metrics: `http://${config.metricsHost}:${listener.port}/metrics`, workers: config.workers }, 'metrics (every worker, aggregated), /healthz and /readyz listening');
+  } catch (err) {
+    logger.fatal({ event: 'metrics_listen_failed', err }, `the metrics port ${config.metricsHost}:${config.metricsPort} cannot be opened (METRICS_PORT=off turns it off)`);
+    process.exit(1);
+  }
+}
