@@ -31,6 +31,7 @@ import { applyClientDefaults } from './oidc/client-defaults.ts';
 import { createCrlFileSource } from './mtls/revocation/crl-file.ts';
 import { loadTlsMaterial, TlsMaterialError, watchTlsMaterial, type ReloadOutcome, type TlsFiles, type TlsMaterial, type TlsMaterialSource } from './ops/reload.ts';
 import type { ResourceServerRecord } from './oidc/resource-indicators.ts';
+import { createMtlsCheck } from './ops/mtls-check.ts';
 import { setUpExpiryNotices } from './ops/expiry-setup.ts';
 
 export interface AuthzServer {
@@ -120,13 +121,14 @@ export async function startAuthzServer(
     if (config.revocationCheck === 'off') logger.warn({ event: 'revocation_off' }, 'REVOCATION_CHECK=off: revoked client certificates are accepted');
     const verdicts = createVerdictCache(trustStore, { revocation, minRsaBits: config.clientCertMinRsaBits });
 
+    const certificateSource = createCertificateSource({ trustedProxies: [...config.trustedProxies], proxyHeader: config.trustedProxyHeader });
     const provider = createProvider({
       config,
       logger,
       adapterFactory: stores.adapterFactory,
       jwks,
       cookieKeys: cookieKeys(kek),
-      certificateSource: createCertificateSource({ trustedProxies: [...config.trustedProxies], proxyHeader: config.trustedProxyHeader }),
+      certificateSource,
       // A resumed TLS session no longer carries the intermediates its client sent; a remembered
       // chain lives as long as two ticket windows, so every ticket still honoured is covered.
       verdicts: rememberResumedChains(verdicts, stores.kv, { ttlSeconds: 2 * TICKET_WINDOW_SECONDS }),
@@ -162,6 +164,7 @@ export async function startAuthzServer(
       invalidateClient: (clientId) => stores.clientCache.invalidate(clientId).finally(() => expiryNotices.checkSoon()),
     });
     mountBeforeEngine(provider, adminApi.middleware);
+    mountBeforeEngine(provider, createMtlsCheck({ source: certificateSource, trustStore: () => trustStore, revocation, minRsaBits: config.clientCertMinRsaBits, rateLimits: stores.rateLimits, findClient: (id) => stores.adapterFactory('Client').find(id), logger }));
     const ops = await startObservability(config, { stores, logger, provider, serverCertPem: () => tls.cert, trustAnchors: () => trustStore.anchors });
 
     const listeners = await startListeners({
