@@ -130,7 +130,11 @@ export async function startTestAuthz(options: {
     logs,
     env,
     admin: testAdmin(mtlsUrl, pki.serverCa.certPem, { cert: pki.admin.certPem, key: pki.admin.keyPem }),
-    register: async (metadata) => upsertClient(server.stores.sql, await asStored(server.stores.sql, metadata) as Parameters<typeof upsertClient>[1]),
+    register: async (metadata) => {
+      const row = await upsertClient(server.stores.sql, await asStored(server.stores.sql, metadata) as Parameters<typeof upsertClient>[1]);
+      await server.stores.clientCache.invalidate(row.client_id); // the running server may hold the old metadata
+      return row;
+    },
     registerResource: (rs) => upsertResourceServer(server.stores.sql, {
       name: rs.identifier, token_format: 'jwt', sender_constraint_required: false, access_token_ttl: null, ...rs,
     }),

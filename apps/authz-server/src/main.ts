@@ -28,6 +28,7 @@ import type { AdminMatcher } from './admin/bootstrap.ts';
 import { createClientRevocations } from './storage/kv/client-revocations.ts';
 import { startObservability } from './ops/observability.ts';
 import { applyClientDefaults } from './oidc/client-defaults.ts';
+import { withPinnedCertificates } from './oidc/pinned-certificates.ts';
 import { createCrlFileSource } from './mtls/revocation/crl-file.ts';
 import { loadTlsMaterial, TlsMaterialError, watchTlsMaterial, type ReloadOutcome, type TlsFiles, type TlsMaterial, type TlsMaterialSource } from './ops/reload.ts';
 import type { ResourceServerRecord } from './oidc/resource-indicators.ts';
@@ -97,12 +98,13 @@ export async function startAuthzServer(
     databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, dataDir: config.dataDir, schema: config.databaseSchema,
     onConnectionError: (store, err) => logger.error({ event: 'store_connection_error', store, err }, `${store} connection error`),
     logger,
+    completeClient: withPinnedCertificates,
   });
   try {
     const kek = await resolveKeyEncryptionKey({ value: config.keyEncryptionKey, dataDir: config.dataDir });
     const { jwks } = await loadOrCreateSigningKeys(stores.sql, kek);
     if (devPki) {
-      for (const what of await bootstrapDevRegistrations(stores.sql, devPki)) logger.info({ event: 'bootstrap' }, `registered ${what}`);
+      for (const what of await bootstrapDevRegistrations(stores.sql, devPki, { invalidateClient: (clientId) => stores.clientCache.invalidate(clientId) })) logger.info({ event: 'bootstrap' }, `registered ${what}`);
     }
     const admin = await bootstrapAdmin(stores.sql, adminMatcher(config, devPki), config.adminClientIds);
     for (const what of admin.created) logger.info({ event: 'bootstrap' }, `registered ${what}`);

@@ -7,6 +7,7 @@ import type { RevocationList } from '../storage/kv/revocation-list.ts';
 import type { ClientRevocations } from '../storage/kv/client-revocations.ts';
 import type { AdminMiddleware } from './context.ts';
 import { ADMIN_SCOPE } from '../oidc/resource-indicators.ts';
+import { voidedByClientRevocation } from '../oidc/client-revocation.ts';
 
 export { ADMIN_SCOPE };
 
@@ -27,7 +28,7 @@ export function createAdminAuthentication(deps: {
     if (typeof jti !== 'string' || await deps.revocations.isRevoked(jti)) {
       throw Object.assign(new InvalidTokenError('access token has been revoked'), { challenge: { scheme: auth.scheme } });
     }
-    if (await deps.clientRevocations.voids(auth.clientId, iat)) {
+    if (await voidedByClientRevocation(deps.clientRevocations, auth.clientId, iat)) {
       throw Object.assign(new InvalidTokenError('access token was issued before its client was revoked'), { challenge: { scheme: auth.scheme } });
     }
     // The token endpoint never issues an admin-audience token to another client; this holds even

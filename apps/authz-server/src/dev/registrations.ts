@@ -3,6 +3,7 @@
 // newcomer the exact curl that gets a certificate-bound token.
 import { dirname, join, relative } from 'node:path';
 import type { SqlClient } from '../storage/sql.ts';
+import type { ClientInvalidator } from '../storage/client-cache.ts';
 import { findClient, upsertClient } from '../storage/postgres/clients.ts';
 import { findResourceServer, upsertResourceServer } from '../storage/postgres/resource-servers.ts';
 import type { DevPki } from './pki.ts';
@@ -35,8 +36,14 @@ export function devDemoEndpoints(env: Env = process.env): { resource: string; ur
  * Registers what the dev setup needs, once. A DATA_DIR first started with another DEMO_PORT
  * keeps its old demo resource server (an admin may have granted it to clients of their own);
  * the current one is added, and the demo clients get it as a resource and as their default.
+ * Each client written is then invalidated in the Client adapter's cache (`invalidateClient`:
+ * stores.clientCache.invalidate, so instances already running drop their copy).
  */
-export async function bootstrapDevRegistrations(sql: SqlClient, pki: DevPki, demoResource = devDemoEndpoints().resource): Promise<string[]> {
+export async function bootstrapDevRegistrations(
+  sql: SqlClient,
+  pki: DevPki,
+  { demoResource = devDemoEndpoints().resource, invalidateClient = async () => undefined }: { demoResource?: string; invalidateClient?: ClientInvalidator } = {},
+): Promise<string[]> {
   const created: string[] = [];
   if (!await findResourceServer(sql, demoResource)) {
     await upsertResourceServer(sql, {
@@ -61,13 +68,19 @@ export async function bootstrapDevRegistrations(sql: SqlClient, pki: DevPki, dem
       resources: { [demoResource]: DEMO_SCOPES },
       default_resource: demoResource,
     });
+    await invalidateClient(DEMO_CLIENT_ID);
     created.push(`client ${DEMO_CLIENT_ID}`);
   }
   // DPoP with private_key_jwt and no certificate (scripts/dpop-demo.ts), and a person to sign in.
   const dpopClient = await ensureDemoDpopClient(sql, pki.dir, demoResource, DEMO_SCOPES);
-  if (dpopClient) created.push(dpopClient);
+  if (dpopClient) {
+    await invalidateClient(DEMO_DPOP_CLIENT_ID);
+    created.push(dpopClient);
+  }
   for (const clientId of [DEMO_CLIENT_ID, DEMO_DPOP_CLIENT_ID]) {
-    if (await followDemoResource(sql, clientId, demoResource)) created.push(`resource ${demoResource} for client ${clientId} (DEMO_PORT changed)`);
+    if (!await followDemoResource(sql, clientId, demoResource)) continue;
+    await invalidateClient(clientId);
+    created.push(`resource ${demoResource} for client ${clientId} (DEMO_PORT changed)`);
   }
   const user = await ensureDevUser(sql, dirname(pki.dir));
   if (user.created) created.push(`dev user ${user.username} (password in ${user.file})`);

@@ -9,6 +9,7 @@ import type { Logger } from '../log.ts';
 import { clearOAuthError, oauthErrorOf } from './errors.ts';
 import type { RevocationList } from '../storage/kv/revocation-list.ts';
 import type { ClientRevocations } from '../storage/kv/client-revocations.ts';
+import { voidedByClientRevocation } from './client-revocation.ts';
 
 // The revocation list (jti) and per-client revocation marks live in the short-lived store.
 export type { RevocationList, ClientRevocations };
@@ -32,7 +33,7 @@ export function createStructuredTokenEndpoints(deps: {
   /** Issued (iat) no later than its client's revocation through /admin/v1. */
   async function issuedBeforeClientRevocation(clientId: unknown, iat: unknown): Promise<boolean> {
     if (!deps.clientRevocations || typeof clientId !== 'string') return false;
-    return deps.clientRevocations.voids(clientId, iat);
+    return voidedByClientRevocation(deps.clientRevocations, clientId, iat);
   }
 
   async function verified(token: string): Promise<AccessTokenClaims | undefined> {

@@ -10,12 +10,20 @@ import { PostgresOidcAdapter } from './postgres/oidc-adapter.ts';
 import { revokeGrantInSql } from './postgres/oidc-models.ts';
 import { KvOidcAdapter } from './kv/oidc-adapter.ts';
 import { kvRevokeGrant } from './kv/oidc-queries.ts';
-import { ClientAdapter } from './postgres/client-adapter.ts';
+import { ClientAdapter, type ClientCompletion } from './postgres/client-adapter.ts';
 import type { ClientCache } from './client-cache.ts';
 
 export type AdapterFactory = (modelName: string) => Adapter;
 
-export function createAdapterFactory({ sql, kv, clientCache }: { sql: SqlClient; kv: KvStore; clientCache?: ClientCache }): AdapterFactory {
+export interface AdapterFactoryOptions {
+  sql: SqlClient;
+  kv: KvStore;
+  clientCache?: ClientCache | undefined;
+  /** What the oidc side adds to a stored client (oidc/pinned-certificates.ts); postgres/client-adapter.ts. */
+  completeClient?: ClientCompletion | undefined;
+}
+
+export function createAdapterFactory({ sql, kv, clientCache, completeClient }: AdapterFactoryOptions): AdapterFactory {
   const revokeGrant: GrantRevoker = async (grantId) => {
     await Promise.all([revokeGrantInSql(sql, grantId), kvRevokeGrant(kv, grantId)]);
   };
@@ -24,7 +32,7 @@ export function createAdapterFactory({ sql, kv, clientCache }: { sql: SqlClient;
   return function adapterFor(modelName: string): Adapter {
     let adapter = adapters.get(modelName);
     if (adapter === undefined) {
-      if (modelName === 'Client') adapter = new ClientAdapter(sql, clientCache);
+      if (modelName === 'Client') adapter = new ClientAdapter(sql, { cache: clientCache, complete: completeClient });
       else if (DURABLE_MODELS.has(modelName)) adapter = new PostgresOidcAdapter(modelName, sql, revokeGrant);
       else adapter = new KvOidcAdapter(modelName, kv, revokeGrant);
       adapters.set(modelName, adapter);

@@ -1,19 +1,24 @@
 // A bounded in-process cache of the Client adapter's answers (metadata, or undefined for an
 // unknown or disabled client), so a token request does not query PostgreSQL for its client.
 // Admin changes must reach every instance within 5 seconds: an entry lives at most `ttlMs`
-// (2 s), and every write to a client or its certificates calls `invalidate`, which drops the
-// local entry and publishes the client_id on CLIENT_CHANGED_CHANNEL so every other instance
+// (2 s), and every writer of a client or its certificates calls `invalidate` once its change
+// committed (the admin API after each request, the dev bootstrap after its upserts: main.ts hands
+// them `stores.clientCache.invalidate`; the queries in postgres/clients.ts only run SQL). It drops
+// the local entry and publishes the client_id on CLIENT_CHANGED_CHANNEL so every other instance
 // (subscribed through `subscribe`, once at start) drops its own at once. A lost message heals
 // by expiry.
+import { LRUCache } from 'lru-cache';
 import type { AdapterPayload } from 'oidc-provider';
 import type { KvStore } from './kv/kv.ts';
-import type { SqlClient } from './sql.ts';
 
 export const CLIENT_CHANGED_CHANNEL = 'certbound:client-changed';
 export const CLIENT_CACHE_TTL_MS = 2_000;
 export const CLIENT_CACHE_MAX_ENTRIES = 10_000;
 
 type Answer = AdapterPayload | undefined;
+
+/** What a writer of clients is handed: call it with the client_id after the change committed. */
+export type ClientInvalidator = (clientId: string) => Promise<void>;
 
 interface Entry {
   expiresAt: number;
@@ -32,7 +37,7 @@ export interface ClientCache {
   /** The cached answer for `clientId`, or `load`'s (then cached; a failed load is not). */
   find(clientId: string, load: (clientId: string) => Promise<Answer>): Promise<Answer>;
   /** After a committed change to the client: drop it here and on every other instance. */
-  invalidate(clientId: string): Promise<void>;
+  invalidate: ClientInvalidator;
   /** Drops the local entry only (what a published invalidation does on the receiving side). */
   drop(clientId: string): void;
   /** Listens for other instances' invalidations; resolves once subscribed, returns the unsubscribe. */
@@ -45,8 +50,8 @@ export function createClientCache(opts: ClientCacheOptions = {}): ClientCache {
   const maxEntries = opts.maxEntries ?? CLIENT_CACHE_MAX_ENTRIES;
   const now = opts.now ?? Date.now;
   const kv = opts.kv;
-  // Map keeps insertion order: the first key is the oldest entry, evicted first.
-  const entries = new Map<string, Entry>();
+  // lru-cache evicts the least recently used entry past maxEntries.
+  const entries = new LRUCache<string, Entry>({ max: maxEntries });
 
   function drop(clientId: string): void {
     entries.delete(clientId);
@@ -61,7 +66,6 @@ export function createClientCache(opts: ClientCacheOptions = {}): ClientCache {
       const answer = load(clientId);
       const fresh: Entry = { expiresAt: at + ttlMs, answer };
       entries.set(clientId, fresh);
-      while (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
       // A failure is never cached; an invalidation during the load has already removed `fresh`.
       answer.catch(() => {
         if (entries.get(clientId) === fresh) entries.delete(clientId);
@@ -81,20 +85,4 @@ export function createClientCache(opts: ClientCacheOptions = {}): ClientCache {
       return entries.size;
     },
   };
-}
-
-// The cache of each store's SqlClient, so a write made through that client outside /admin/v1
-// (postgres/clients.ts upsertClient / setClientDisabled: dev bootstrap, tests) invalidates too.
-const cacheOfSql = new WeakMap<SqlClient, ClientCache>();
-
-export function attachClientCache(sql: SqlClient, cache: ClientCache): void {
-  cacheOfSql.set(sql, cache);
-}
-
-/**
- * Invalidates `clientId` in the cache attached to `sql`, if any. Call after the change
- * committed; a transaction's `tx` has no cache attached, so its caller invalidates after commit.
- */
-export async function invalidateClientOf(sql: SqlClient, clientId: string): Promise<void> {
-  await cacheOfSql.get(sql)?.invalidate(clientId);
 }

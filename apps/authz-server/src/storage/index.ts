@@ -10,16 +10,18 @@ import { openRedisKv } from './kv/redis.ts';
 import { createMemoryKv } from './kv/memory.ts';
 import { migrate } from './migrate.ts';
 import { createAdapterFactory, type AdapterFactory } from './adapter-factory.ts';
+import type { ClientCompletion } from './postgres/client-adapter.ts';
 import { createRevocationList, type RevocationList } from './kv/revocation-list.ts';
-import { attachClientCache, createClientCache, type ClientCache } from './client-cache.ts';
+import { createClientCache, type ClientCache } from './client-cache.ts';
 import { createMemoryRateLimits, openRedisRateLimits, type RateLimits } from './kv/rate-limits.ts';
 import { scheduleModelSweep, type ModelSweeper, type ScheduleOptions, type SweepLogger } from './postgres/sweep.ts';
 
 export type { SqlClient, SqlResult } from './sql.ts';
 export type { KvStore } from './kv/kv.ts';
 export type { AdapterFactory } from './adapter-factory.ts';
+export type { ClientCompletion } from './postgres/client-adapter.ts';
 export type { RevocationList } from './kv/revocation-list.ts';
-export type { ClientCache } from './client-cache.ts';
+export type { ClientCache, ClientInvalidator } from './client-cache.ts';
 export type { RateLimits, WindowCounter, WindowCount } from './kv/rate-limits.ts';
 export type { SweepLogger } from './postgres/sweep.ts';
 export { createClientCache, CLIENT_CHANGED_CHANNEL } from './client-cache.ts';
@@ -47,6 +49,12 @@ export interface StoresOptions {
   logger?: SweepLogger;
   /** That sweep's schedule (default every 10 minutes ± 20 %); false = no sweep (tests). */
   sweep?: false | Omit<ScheduleOptions, 'logger'>;
+  /**
+   * What the oidc side adds to a stored client before oidc-provider sees it, inside the cached
+   * load (main.ts: oidc/pinned-certificates.ts). Without it the Client adapter answers the stored
+   * metadata as it is: stores that feed oidc-provider must be given it.
+   */
+  completeClient?: ClientCompletion;
 }
 
 export interface Stores {
@@ -55,9 +63,8 @@ export interface Stores {
   adapterFactory: AdapterFactory;
   revocations: RevocationList;
   /**
-   * The Client adapter's cache (≤ 2 s per entry); call `invalidate(clientId)` after committing
-   * any change to a client or its certificates. Writes through `sql` with postgres/clients.ts
-   * upsertClient / setClientDisabled invalidate by themselves.
+   * The Client adapter's cache (≤ 2 s per entry); whoever changes a client or its certificates
+   * calls `invalidate(clientId)` after the change committed (postgres/clients.ts only runs SQL).
    */
   clientCache: ClientCache;
   /** Rate-limit counters (login throttling): in Redis with REDIS_URL, else in process. */
@@ -97,7 +104,6 @@ export async function openStores(opts: StoresOptions): Promise<Stores> {
     clientCache = createClientCache({ kv });
     // Other instances' invalidations (admin changes): subscribed before the server serves.
     unsubscribe = await clientCache.subscribe();
-    attachClientCache(sql, clientCache);
   } catch (err) {
     await Promise.allSettled([sql.close(), kv?.close(), rateLimits?.close()]);
     throw err;
@@ -111,7 +117,7 @@ export async function openStores(opts: StoresOptions): Promise<Stores> {
   const stores: Stores = {
     sql,
     kv,
-    adapterFactory: createAdapterFactory({ sql, kv, clientCache }),
+    adapterFactory: createAdapterFactory({ sql, kv, clientCache, completeClient: opts.completeClient }),
     revocations: createRevocationList(kv),
     clientCache,
     rateLimits,

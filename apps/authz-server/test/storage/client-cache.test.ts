@@ -1,6 +1,7 @@
-// The Client adapter's cache (client-cache.ts): a hit does not query, entries expire, writes
-// invalidate locally, and an invalidation reaches another instance through the KvStore's
-// pub/sub (embedded store always, Redis when TEST_REDIS_URL is set).
+// The Client adapter's cache (client-cache.ts): a hit does not query, entries expire, the
+// completion the oidc side hands in runs inside the cached load, a writer's invalidate drops the
+// entry locally, and an invalidation reaches another instance through the KvStore's pub/sub
+// (embedded store always, Redis when TEST_REDIS_URL is set).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -12,7 +13,7 @@ import { openRedisKv } from '../../src/storage/kv/redis.ts';
 import { migrate } from '../../src/storage/migrate.ts';
 import { setClientDisabled, upsertClient } from '../../src/storage/postgres/clients.ts';
 import { ClientAdapter } from '../../src/storage/postgres/client-adapter.ts';
-import { attachClientCache, createClientCache } from '../../src/storage/client-cache.ts';
+import { createClientCache } from '../../src/storage/client-cache.ts';
 import { REDIS_URL, SKIP_REDIS, randomKeyPrefix } from './helpers.ts';
 
 /** `sql` with every query counted (the Client adapter reads through `query`). */
@@ -53,7 +54,7 @@ describe('Client adapter cache', () => {
     const sql = counting(raw);
     let clock = 1_000;
     const cache = createClientCache({ ttlMs: 2_000, now: () => clock });
-    const adapter = new ClientAdapter(sql, cache);
+    const adapter = new ClientAdapter(sql, { cache });
     const id = `c-${randomUUID()}`;
     await upsertClient(raw, { client_id: id, scope: 'a' });
 
@@ -63,7 +64,7 @@ describe('Client adapter cache', () => {
     assert.equal((await adapter.find(id))!.scope, 'a');
     assert.equal(sql.count, afterMiss, 'a hit does not query');
 
-    await upsertClient(raw, { client_id: id, scope: 'b' }); // no cache attached to raw: not invalidated
+    await upsertClient(raw, { client_id: id, scope: 'b' }); // written without calling invalidate
     clock += 1_999;
     assert.equal((await adapter.find(id))!.scope, 'a', 'still within the TTL');
     clock += 1;
@@ -73,7 +74,7 @@ describe('Client adapter cache', () => {
 
   it('caches "not found" and "disabled" too, and a caller cannot change the cached answer', async () => {
     const sql = counting(raw);
-    const adapter = new ClientAdapter(sql, createClientCache());
+    const adapter = new ClientAdapter(sql, { cache: createClientCache() });
     const id = `c-${randomUUID()}`;
     assert.equal(await adapter.find(id), undefined);
     const count = sql.count;
@@ -115,21 +116,40 @@ describe('Client adapter cache', () => {
     assert.equal(await cache.find('x', async () => ({ client_id: 'x' })).then((a) => a?.client_id), 'x');
   });
 
-  it('invalidate drops the local entry; upsertClient / setClientDisabled on the attached SqlClient invalidate', async () => {
-    const sql = counting(raw);
+  it('a writer that calls invalidate after its change is seen at once; the queries alone invalidate nothing', async () => {
     const cache = createClientCache();
-    attachClientCache(sql, cache);
-    const adapter = new ClientAdapter(sql, cache);
+    const adapter = new ClientAdapter(raw, { cache });
     const id = `c-${randomUUID()}`;
     assert.equal(await adapter.find(id), undefined, 'cached as unknown');
-    await upsertClient(sql, { client_id: id, scope: 'a' });
-    assert.equal((await adapter.find(id))!.scope, 'a', 'registered then found at once');
-    await setClientDisabled(sql, id, true);
-    assert.equal(await adapter.find(id), undefined, 'disabled at once');
-    await setClientDisabled(raw, id, false); // not through the attached client: no invalidation
-    assert.equal(await adapter.find(id), undefined);
+    await upsertClient(raw, { client_id: id, scope: 'a' });
+    assert.equal(await adapter.find(id), undefined, 'the query module does not touch the cache');
     await cache.invalidate(id);
-    assert.equal((await adapter.find(id))!.scope, 'a');
+    assert.equal((await adapter.find(id))!.scope, 'a', 'registered, invalidated, then found at once');
+    await setClientDisabled(raw, id, true);
+    await cache.invalidate(id);
+    assert.equal(await adapter.find(id), undefined, 'disabled, invalidated: gone at once');
+  });
+
+  it('the completion runs inside the cached load: a hit neither queries nor completes again', async () => {
+    const sql = counting(raw);
+    const completed: string[] = [];
+    const adapter = new ClientAdapter(sql, {
+      cache: createClientCache(),
+      complete: async (metadata, through) => {
+        completed.push(String(metadata.client_id));
+        const { rows } = await through.query<{ n: number }>('select 1 as n');
+        return { ...metadata, completed_with: rows[0]!.n };
+      },
+    });
+    const id = `c-${randomUUID()}`;
+    await upsertClient(raw, { client_id: id, scope: 'a' });
+    assert.deepEqual(await adapter.find(id), { client_id: id, scope: 'a', completed_with: 1 });
+    const count = sql.count;
+    assert.deepEqual(await adapter.find(id), { client_id: id, scope: 'a', completed_with: 1 });
+    assert.equal(sql.count, count, 'a hit does not query');
+    assert.deepEqual(completed, [id], 'completed once');
+    assert.equal(await adapter.find(`nobody-${randomUUID()}`), undefined);
+    assert.deepEqual(completed, [id], 'an unknown client is not completed');
   });
 
   function crossInstance(name: string, skip: string | false, open: () => Promise<{ a: KvStore; b: KvStore; close(): Promise<void> }>) {
@@ -140,8 +160,8 @@ describe('Client adapter cache', () => {
         const cacheB = createClientCache({ kv: b });
         const unsubscribeA = await cacheA.subscribe();
         const unsubscribeB = await cacheB.subscribe();
-        const adapterA = new ClientAdapter(raw, cacheA);
-        const adapterB = new ClientAdapter(raw, cacheB);
+        const adapterA = new ClientAdapter(raw, { cache: cacheA });
+        const adapterB = new ClientAdapter(raw, { cache: cacheB });
         const id = `c-${randomUUID()}`;
         await upsertClient(raw, { client_id: id, scope: 'a' });
         assert.equal((await adapterA.find(id))!.scope, 'a');

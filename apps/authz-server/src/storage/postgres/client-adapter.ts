@@ -1,28 +1,39 @@
 // oidc-provider's Client model read from the typed `clients` table. Clients are written by the
 // admin API (postgres/clients.ts), never by oidc-provider, so only find is supported. find reads
 // the database unless given a ClientCache (client-cache.ts): then an answer is reused for at most
-// 2 s, and admin changes invalidate it on every instance through the KvStore's pub/sub.
+// 2 s, and admin changes invalidate it on every instance through the KvStore's pub/sub. What the
+// oidc side derives from other rows (the pinned certificates: oidc/pinned-certificates.ts) is
+// added by the `complete` it hands in, inside the cached load.
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { SqlClient } from '../sql.ts';
 import { findClient } from './clients.ts';
-import { activeThumbprints } from './client-certificates.ts';
 import type { ClientCache } from '../client-cache.ts';
+
+/**
+ * Turns a stored client's metadata (client_id set from its row) into what oidc-provider is
+ * given, reading further rows through `sql` if it needs them.
+ */
+export type ClientCompletion = (metadata: AdapterPayload, sql: SqlClient) => Promise<AdapterPayload>;
+
+export interface ClientAdapterOptions {
+  cache?: ClientCache | undefined;
+  /** Without it, the stored metadata as it is. */
+  complete?: ClientCompletion | undefined;
+}
 
 export class ClientAdapter implements Adapter {
   readonly #sql: SqlClient;
   readonly #cache: ClientCache | undefined;
+  readonly #complete: ClientCompletion | undefined;
   readonly #load = (id: string) => this.#read(id);
 
-  constructor(sql: SqlClient, cache?: ClientCache) {
+  constructor(sql: SqlClient, opts: ClientAdapterOptions = {}) {
     this.#sql = sql;
-    this.#cache = cache;
+    this.#cache = opts.cache;
+    this.#complete = opts.complete;
   }
 
-  /**
-   * The client's metadata; undefined when it does not exist or is disabled. A client with
-   * `certificate_pinning` also gets `certificate_thumbprints`: the x5t#S256 of its active
-   * certificates, which oidc/client-certificate.ts requires the presented one to be among.
-   */
+  /** The client's metadata, completed; undefined when it does not exist or is disabled. */
   async find(id: string): Promise<AdapterPayload | undefined> {
     if (this.#cache === undefined) return this.#read(id);
     // A copy: oidc-provider must not be able to change the cached answer.
@@ -34,9 +45,7 @@ export class ClientAdapter implements Adapter {
     const row = await findClient(this.#sql, id);
     if (row === undefined || row.disabled) return undefined;
     const metadata: AdapterPayload = { ...row.metadata, client_id: row.client_id };
-    delete metadata.certificate_thumbprints;
-    if (metadata.certificate_pinning === true) metadata.certificate_thumbprints = await activeThumbprints(this.#sql, id);
-    return metadata;
+    return this.#complete === undefined ? metadata : this.#complete(metadata, this.#sql);
   }
 
   upsert(): Promise<void> {

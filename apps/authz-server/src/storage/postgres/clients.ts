@@ -1,9 +1,10 @@
 // SQL for clients: the OAuth clients' RFC 7591 metadata, the disabled flag and the version every
 // change increments. The Client adapter reads them (client-adapter.ts), the management API pages,
 // creates, compare-and-sets and deletes them, the dev bootstrap upserts. Every value is a bound
-// parameter; rows come back with their column names, so callers see the schema as it is.
+// parameter; rows come back with their column names, so callers see the schema as it is. A
+// writer invalidates the Client adapter's cache itself once its change committed
+// (client-cache.ts: the writer is handed `invalidate`).
 import type { SqlClient } from '../sql.ts';
-import { invalidateClientOf } from '../client-cache.ts';
 
 /** oidc-provider client metadata (RFC 7591 names); client_id is always present. */
 export interface ClientMetadata {
@@ -65,7 +66,6 @@ export async function upsertClient(
      returning ${COLUMNS}`,
     [metadata.client_id, JSON.stringify(metadata), opts.disabled ?? null],
   );
-  await invalidateClientOf(sql, metadata.client_id);
   return rows[0]!;
 }
 
@@ -109,7 +109,6 @@ export async function setClientDisabled(sql: SqlClient, clientId: string, disabl
     `update clients set disabled = $2, version = version + 1, updated_at = now() where client_id = $1`,
     [clientId, disabled],
   );
-  await invalidateClientOf(sql, clientId);
   return rowCount > 0;
 }
 
