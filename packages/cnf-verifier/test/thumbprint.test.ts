@@ -1,6 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { createTestPki } from './helpers/pki.ts';
 import { jwkThumbprint, normalizeHtu, x5tS256 } from '@certbound/cnf-verifier';
 
 describe('RFC 7638 §3.1 JWK thumbprint', () => {
@@ -21,6 +23,18 @@ describe('RFC 8705 §3.1 x5t#S256', () => {
     const der = Buffer.from('not really a certificate, the hash does not care');
     assert.equal(x5tS256(der), createHash('sha256').update(der).digest('base64url'));
     assert.doesNotMatch(x5tS256(der), /[=+/]/);
+  });
+
+  it('equals the SHA-256 openssl computes over a certificate\'s DER (the one x5t#S256 of certbound, server included)', () => {
+    const pki = createTestPki();
+    try {
+      const client = pki.issue('thumbprint');
+      const digest = execFileSync('openssl', ['dgst', '-sha256', '-binary'], { input: client.der });
+      assert.equal(x5tS256(client.der), digest.toString('base64url'));
+      assert.match(x5tS256(client.der), /^[A-Za-z0-9_-]{43}$/);
+    } finally {
+      pki.cleanup();
+    }
   });
 });
 

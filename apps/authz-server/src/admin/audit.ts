@@ -2,7 +2,7 @@
 // who (the admin's client_id and certificate thumbprint), what (action, target), the fields that
 // changed (before/after) and the request id. Values pass through `auditable` first: no private
 // key member, no certificate body, ever.
-import { createHash } from 'node:crypto';
+import { x5tS256 } from '../mtls/thumbprint.ts';
 import type { SqlClient } from '../storage/sql.ts';
 import { appendAudit, type AuditRow } from '../storage/postgres/audit-log.ts';
 import type { AdminContext } from './context.ts';
@@ -24,7 +24,7 @@ export function auditable(value: unknown): unknown {
   for (const [key, item] of Object.entries(value)) {
     if (PRIVATE_MEMBERS.has(key)) continue;
     if (key === 'x5c' && Array.isArray(item)) {
-      out['x5t#S256'] = item.map((der) => (typeof der === 'string' ? createHash('sha256').update(Buffer.from(der, 'base64')).digest('base64url') : null));
+      out['x5t#S256'] = item.map((der) => (typeof der === 'string' ? x5tS256(Buffer.from(der, 'base64')) : null));
       continue;
     }
     out[key] = auditable(item);

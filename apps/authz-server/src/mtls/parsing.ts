@@ -6,7 +6,8 @@
 //
 // Parsed once per certificate: per X509Certificate object, and in a bounded map keyed by the
 // DER's SHA-256, so the same certificate on a new connection (a new object) is not parsed again.
-import { createHash, type X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
+import { x5tS256 } from './thumbprint.ts';
 import * as asn1js from 'asn1js';
 import { LRUCache } from 'lru-cache';
 import { AsnParser } from '@peculiar/asn1-schema';
@@ -124,7 +125,7 @@ export function fieldsOf(cert: X509Certificate): CertificateFields {
   let fields = byObject.get(cert);
   if (fields) return fields;
   const der = cert.raw;
-  const digest = createHash('sha256').update(der).digest('base64url');
+  const digest = x5tS256(der);
   fields = byDigest.get(digest);
   if (!fields) {
     try {

@@ -2,7 +2,7 @@
 // several certificates at once so that rotations overlap. For a self-signed client they are its
 // jwks (RFC 8705 §2.2); for a tls_client_auth client they are recorded for expiry tracking and,
 // with certificate_pinning, are the only ones its token requests may present.
-import { createHash, type X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { lockClient, updateClientIfVersion, type ClientMetadata } from '../../storage/postgres/clients.ts';
 import {
   addClientCertificate,
@@ -74,7 +74,7 @@ function withoutKey(metadata: ClientMetadata, x5t: string): ClientMetadata {
 function thumbprintOfJwk(jwk: Record<string, unknown>): string | undefined {
   const der = Array.isArray(jwk.x5c) ? jwk.x5c[0] : undefined;
   if (typeof der !== 'string') return undefined;
-  return createHash('sha256').update(Buffer.from(der, 'base64')).digest('base64url');
+  return x5tS256(Buffer.from(der, 'base64'));
 }
 
 export function certificateRoutes(deps: RouteDeps): Route[] {
