@@ -306,6 +306,8 @@ export interface SecurityServer {
   registerClient(metadata: Record<string, unknown>): Promise<Record<string, any>>;
   /** POST /admin/v1/resource-servers; throws unless 201 */
   registerResourceServer(rs: Record<string, unknown>): Promise<Record<string, any>>;
+  /** sends `signal` to the server process (SIGHUP: reload the TLS material) */
+  signal(signal: NodeJS.Signals): void;
   /** true when the child has exited */
   exited(): boolean;
   /** 'exit code N' or 'signal S' once the child has exited */
@@ -477,6 +479,7 @@ export async function startSecurityServer(options: SecurityServerOptions = {}): 
     admin,
     registerClient: (metadata) => register('/clients', metadata),
     registerResourceServer: (rs) => register('/resource-servers', rs),
+    signal: (signal) => void proc.child.kill(signal),
     exited: () => proc.child.exitCode !== null || proc.child.signalCode !== null,
     exitStatus: () => (proc.child.exitCode !== null ? `exit code ${proc.child.exitCode}` : proc.child.signalCode !== null ? `signal ${proc.child.signalCode}` : undefined),
     get restarts() {

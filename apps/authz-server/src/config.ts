@@ -34,6 +34,8 @@ export interface Config {
   readonly clientCrlFile: string | undefined;
   /** Deadline of one OCSP or CRL fetch. */
   readonly revocationTimeoutMs: number;
+  /** How often the TLS material's files are looked at for a change (ops/reload.ts); undefined = `off`: SIGHUP only. */
+  readonly tlsReloadIntervalMs: number | undefined;
   readonly keyEncryptionKey: string | undefined;
   readonly logLevel: LogLevel;
   /** Peers allowed to pass a client certificate in a header (RFC 9440 and friends). */
@@ -288,6 +290,14 @@ function expiryCheckIntervalMs(env: Env): number {
   return ms;
 }
 
+/** TLS_RELOAD_INTERVAL_MS: 100 ms to 2 s (a change is applied within two looks, so within 5 s), or `off`. */
+function tlsReloadIntervalMs(env: Env): number | undefined {
+  if (optional(env, 'TLS_RELOAD_INTERVAL_MS') === 'off') return undefined;
+  const ms = positiveInt(env, 'TLS_RELOAD_INTERVAL_MS', 1000);
+  if (ms < 100 || ms > 2000) throw new ConfigError('TLS_RELOAD_INTERVAL_MS', `${ms} is outside 100 to 2000 milliseconds (or off: SIGHUP only)`);
+  return ms;
+}
+
 /** Reads and validates the environment; throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const publicPort = port(env, 'PUBLIC_PORT', 8443);
@@ -355,6 +365,7 @@ export function loadConfig(env: Env = process.env): Config {
     revocationCheck: revocationMode(optional(env, 'REVOCATION_CHECK')),
     clientCrlFile: optional(env, 'CLIENT_CRL_FILE'),
     revocationTimeoutMs: positiveInt(env, 'REVOCATION_TIMEOUT_MS', 2000),
+    tlsReloadIntervalMs: tlsReloadIntervalMs(env),
     keyEncryptionKey,
     logLevel,
     trustedProxies: Object.freeze(trustedProxies),

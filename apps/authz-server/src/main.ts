@@ -116,8 +116,9 @@ export async function startAuthzServer(
     }
     const clientRevocations = createClientRevocations(stores.kv);
     const revocation = createRevocationChecker({
-    // CLIENT_CRL_FILE is read again by the reloader (ops/reload.ts), not by its own polling.
-    const crlFile = config.clientCrlFile === undefined ? undefined : createCrlFileSource(config.clientCrlFile, { now: Date.now, recheckMs: Infinity });
+    // CLIENT_CRL_FILE: the source re-reads a changed file at its next lookup (within a second); the
+    // reloader (ops/reload.ts) also hands it each new version and drops the verdicts that rested on the old one.
+    const crlFile = config.clientCrlFile === undefined ? undefined : createCrlFileSource(config.clientCrlFile, { now: Date.now });
       mode: config.revocationCheck, kv: stores.kv, crlFile, timeoutMs: config.revocationTimeoutMs, logger,
     });
     if (config.revocationCheck === 'off') logger.warn({ event: 'revocation_off' }, 'REVOCATION_CHECK=off: revoked client certificates are accepted');
@@ -180,7 +181,9 @@ export async function startAuthzServer(
     logger.info({
       event: 'listening',
       issuer: config.issuer,
-    const tlsReload = watchTlsMaterial({ files, initial: tls, logger, targets: { listeners, trustStore, verdicts, crl: crlFile } });
+    const tlsReload = watchTlsMaterial({
+      files, initial: tls, logger, intervalMs: config.tlsReloadIntervalMs ?? null, targets: { listeners, trustStore, verdicts, crl: crlFile },
+    });
     tlsReload.onReloaded((material) => {
       tls = material;
     });

@@ -2,9 +2,10 @@
 // certificate and key (TLS_CERT_FILE/TLS_KEY_FILE, or the dev PKI's), the client CAs
 // (CLIENT_CA_FILE) and CLIENT_CRL_FILE are read again on SIGHUP and when a file changes, checked,
 // and swapped in without dropping a connection; new handshakes and new verdicts use them at once.
-// Changes are found by polling (stat every second, then a content hash: fs.watch alone misses a
-// file replaced by rename and network mounts), and a change is read only once it has held still
-// for one more poll, so a writer caught between the certificate and its key is not reported.
+// Changes are found by polling (stat every TLS_RELOAD_INTERVAL_MS, default 1 s, then a content
+// hash: fs.watch alone misses a file replaced by rename and network mounts), and a change is read
+// only once it has held still for one more poll, so a writer caught between the certificate and
+// its key is not reported.
 // A file that cannot be read, is empty, does not parse, or a key that does not match its
 // certificate keeps the old material and logs one `tls_reload_failed` line (the variable, the
 // file, why); what was applied logs one `tls_reloaded` line. Other parts (metrics, expiry notices)
@@ -189,8 +190,8 @@ export interface TlsReloadOptions {
   initial: TlsMaterial;
   targets: TlsReloadTargets;
   logger: Pick<Logger, 'info' | 'error' | 'debug'>;
-  /** how often the files are looked at; default 1000 ms (a change is applied within two polls) */
-  intervalMs?: number;
+  /** how often the files are looked at; default 1000 ms (a change is applied within two polls); null: never (SIGHUP only) */
+  intervalMs?: number | null;
 }
 
 type Group = 'identity' | 'clientCa' | 'crl';
@@ -364,8 +365,8 @@ export function watchTlsMaterial(options: TlsReloadOptions): TlsReloader {
     }
   };
   void poll();
-  const timer = setInterval(() => void poll(), intervalMs);
-  timer.unref();
+  const timer = intervalMs === null ? undefined : setInterval(() => void poll(), intervalMs);
+  timer?.unref();
 
   return {
     current: () => material,

@@ -1,11 +1,11 @@
 // CLIENT_CRL_FILE: a PEM bundle of CRLs an operator maintains (e.g. for a CA that publishes no
-// distribution point, or to revoke faster than the CA does). In the server, ops/reload.ts watches
-// the file with the other TLS material (SIGHUP or a change) and hands a new version in with use(),
-// after which it invalidates the verdicts that rested on the old one; the source then reads the file
-// itself only once, at its first lookup (recheckMs: Infinity). Standalone (the default), its mtime
-// is looked at no more than once per `recheckMs` and the file read again when it changed. Either
-// way a read that fails keeps the last good contents, so a file caught half-written never
-// un-revokes anything.
+// distribution point, or to revoke faster than the CA does). Its mtime is looked at no more than
+// once per `recheckMs` (at a lookup) and the file read again when it changed, so a new certificate
+// is checked against the new list within a second. In the server, ops/reload.ts also watches the
+// file with the other TLS material (SIGHUP or a change), hands each new version in with use() and
+// drops the verdicts that rested on the old one, so open connections see it too; both read through
+// parseCrlFile. A read that fails keeps the last good contents, so a file caught half-written
+// never un-revokes anything.
 import type { X509Certificate } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { AsnConvert } from '@peculiar/asn1-schema';
