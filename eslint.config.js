@@ -1,0 +1,60 @@
+// The one lint configuration (issue 11 item 4): typescript-eslint's type-checked rules over every TypeScript source the root
+// tsconfig.json type-checks, so a floating promise, an unchecked `any` or a switch that forgets a case fails `npm test`.
+// Formatting is Prettier's job (.prettierrc.json); nothing here is about layout.
+import comments from '@eslint-community/eslint-plugin-eslint-comments/configs';
+import js from '@eslint/js';
+import { defineConfig, globalIgnores } from 'eslint/config';
+import tseslint from 'typescript-eslint';
+
+// The same globs as tsconfig.json's include: the sources Node runs by type stripping, with `.ts` imports.
+export const sources = [
+  'apps/*/src/**/*.ts',
+  'apps/*/test/**/*.ts',
+  'packages/*/src/**/*.ts',
+  'packages/*/test/**/*.ts',
+  'test/**/*.ts',
+  'scripts/**/*.ts',
+  'bench/**/*.ts',
+];
+
+/** The rules for `files` (globs relative to the config file that calls this: packages/cnf-verifier's own config reuses them). */
+export function typeCheckedRules(files) {
+  return defineConfig({
+    files,
+    extends: [js.configs.recommended, tseslint.configs.recommendedTypeChecked, comments.recommended],
+    linterOptions: {
+      // A disable comment that no longer silences anything is itself reported, so line-level disables cannot pile up unseen.
+      reportUnusedDisableDirectives: 'error',
+    },
+    languageOptions: {
+      parserOptions: {
+        // Every file resolves to the root tsconfig.json (the only tsconfig.json in the repo): the same program `npm run typecheck` builds.
+        projectService: true,
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    rules: {
+      // No blanket disables: a disable names its rules, covers one line and says why (`// eslint-disable-next-line rule -- reason`).
+      '@eslint-community/eslint-comments/no-unlimited-disable': 'error',
+      '@eslint-community/eslint-comments/no-use': ['error', { allow: ['eslint-disable-next-line', 'eslint-disable-line'] }],
+      '@eslint-community/eslint-comments/require-description': 'error',
+      '@typescript-eslint/ban-ts-comment': ['error', { 'ts-expect-error': 'allow-with-description', minimumDescriptionLength: 10 }],
+      // node:test's test(), it(), describe() and suite() return promises that the runner itself awaits; every other promise is awaited or handled.
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] }] },
+      ],
+      '@typescript-eslint/switch-exhaustiveness-check': ['error', { requireDefaultForNonUnion: false, considerDefaultExhaustiveForUnions: false }],
+      '@typescript-eslint/consistent-type-imports': ['error', { prefer: 'type-imports', fixStyle: 'inline-type-imports' }],
+      '@typescript-eslint/no-import-type-side-effects': 'error',
+      '@typescript-eslint/no-unnecessary-type-assertion': 'error',
+      // Unused locals and parameters are the type check's (noUnusedLocals, noUnusedParameters in tsconfig.base.json, `_` prefix for a
+      // required but unused parameter): one check, one convention, instead of two that disagree on `_` and on catch bindings.
+      '@typescript-eslint/no-unused-vars': 'off',
+    },
+  });
+}
+
+export const ignored = ['**/dist/', '**/node_modules/', '**/.data/'];
+
+export default defineConfig(globalIgnores(ignored), typeCheckedRules(sources));
