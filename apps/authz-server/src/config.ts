@@ -1,9 +1,8 @@
 // The one place certbound reads its environment. Every variable is validated once, at start,
 // into a frozen typed object; every message names the variable and the problem.
-import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import { PROXY_HEADER_FORMATS, type ProxyHeaderFormat } from '@certbound/cnf-verifier';
+import { PROXY_HEADER_FORMATS, parseAddressRange, type ProxyHeaderFormat } from '@certbound/cnf-verifier';
 import { parseDn } from './mtls/dn-string.ts';
 import { REVOCATION_MODES, type RevocationMode } from './mtls/revocation/answer.ts';
 import { dnPreparationProblem } from './mtls/subject-dn.ts';
@@ -147,13 +146,7 @@ function proxies(raw: string | undefined): string[] {
   if (raw === undefined) return [];
   const entries = raw.split(',').map((s) => s.trim()).filter(Boolean);
   for (const entry of entries) {
-    const [address, bits, extra] = entry.split('/');
-    const family = isIP(address ?? '');
-    const maxBits = family === 6 ? 128 : 32;
-    if (family === 0 || extra !== undefined
-      || (bits !== undefined && (!/^\d+$/.test(bits) || Number(bits) > maxBits))) {
-      throw new ConfigError('TRUSTED_PROXIES', `"${entry}" is not an IP address or CIDR range`);
-    }
+    if (!parseAddressRange(entry)) throw new ConfigError('TRUSTED_PROXIES', `"${entry}" is not an IP address or CIDR range`);
   }
   return entries;
 }
