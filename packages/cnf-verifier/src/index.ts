@@ -1,5 +1,5 @@
 export { createVerifier, type Binding, type VerifiableRequest, type VerifiedRequest, type Verifier, type VerifyOverrides } from './verifier.ts';
-export type { DpopOptions, VerifierOptions } from './options.ts';
+export type { DpopOptions, VerificationOutcome, VerifierOptions } from './options.ts';
 export { ASYMMETRIC_ALGORITHMS, DEFAULT_ALGORITHMS, PRIVATE_JWK_MEMBERS, SCOPE_TOKEN, privateJwkMember } from './vocabulary.ts';
 export { requireScopes, type ScopedAuth } from './scopes.ts';
 export {

@@ -8,6 +8,7 @@ import { createNonceIssuer, type NonceOptions } from './nonce.ts';
 import { createMemoryReplayStore, type ReplayStore } from './replay-store.ts';
 import { parseOrigin } from './request-url.ts';
 import { ASYMMETRIC_ALGORITHMS, DEFAULT_ALGORITHMS } from './vocabulary.ts';
+import type { VerifierErrorCode } from './errors.ts';
 
 export interface DpopOptions {
   /** Proof algorithms. Default: the verifier's `algorithms`. */
@@ -55,6 +56,21 @@ export interface VerifierOptions {
   realm?: string;
   /** Clock in ms since the epoch, for tests. Default Date.now. */
   now?: () => number;
+  /**
+   * Called once per `verify()` with its outcome, e.g. to count them in the resource server's own
+   * metrics. Called synchronously just before `verify()` settles; what it throws (or a promise it
+   * rejects) is caught and ignored: it can never change the verdict.
+   */
+  onOutcome?: (outcome: VerificationOutcome) => void;
+}
+
+/** What `onOutcome` receives: never the token, nor anything else taken from the request. */
+export interface VerificationOutcome {
+  outcome: 'accepted' | 'refused';
+  /** The refusal's code; `upstream_error` when the JWKS, introspection or replay store was unusable (503). */
+  error?: VerifierErrorCode | 'upstream_error';
+  /** How the token is bound, once its claims were read: 'mtls', 'dpop' or 'bearer' (permissive mode). */
+  binding?: 'mtls' | 'dpop' | 'bearer';
 }
 
 export interface VerifierConfig {
@@ -68,6 +84,7 @@ export interface VerifierConfig {
   certificates: CertificateSource;
   realm: string | undefined;
   now: () => number;
+  onOutcome: ((outcome: VerificationOutcome) => void) | undefined;
 }
 
 
@@ -121,6 +138,7 @@ export function resolveOptions(options: VerifierOptions): VerifierConfig {
   if (options.realm !== undefined && typeof options.realm !== 'string') throw new TypeError('realm: must be a string');
   const now = options.now ?? Date.now;
   if (typeof now !== 'function') throw new TypeError('now: must be a function returning milliseconds');
+  if (options.onOutcome !== undefined && typeof options.onOutcome !== 'function') throw new TypeError('onOutcome: must be a function');
 
   let dpop: VerifierConfig['dpop'];
   let origin: readonly string[] = [];
@@ -147,5 +165,6 @@ export function resolveOptions(options: VerifierOptions): VerifierConfig {
     certificates: createCertificateSource({ trustedProxies, proxyHeader: options.proxyHeader, nginxHeader: options.nginxHeader }),
     realm: options.realm,
     now,
+    onOutcome: options.onOutcome,
   });
 }

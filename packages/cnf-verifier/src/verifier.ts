@@ -5,8 +5,9 @@ import { headerValues, readCredentials } from './authorization.ts';
 import type { CertificateSource, PresentedCertificate } from './certificate.ts';
 import { verifyDpopProof } from './dpop.ts';
 import { InvalidRequestError, InvalidTokenError, TemporarilyUnavailableError, VerifierError } from './errors.ts';
+import { UpstreamError } from './upstream-error.ts';
 import { looksLikeJwt } from './access-token.ts';
-import { resolveOptions, type VerifierConfig, type VerifierOptions } from './options.ts';
+import { resolveOptions, type VerificationOutcome, type VerifierConfig, type VerifierOptions } from './options.ts';
 import { externalUrls, requestPath } from './request-url.ts';
 import { rememberChallenge } from './scopes.ts';
 import { sameString } from './thumbprint.ts';
@@ -107,6 +108,18 @@ function confirmation(claims: JWTPayload): { x5t?: string; jkt?: string } {
   return { ...(x5t === undefined ? {} : { x5t }), ...(jkt === undefined ? {} : { jkt }) };
 }
 
+/** Calls the `onOutcome` hook; nothing it does can reach the verdict. */
+function report(hook: ((outcome: VerificationOutcome) => void) | undefined, outcome: VerificationOutcome): void {
+  if (hook === undefined) return;
+  try {
+    const returned: unknown = hook(outcome);
+    // An async hook that rejects must not become an unhandled rejection in the resource server.
+    if (returned instanceof Promise) returned.catch(() => undefined);
+  } catch {
+    // ignored by contract (options.ts onOutcome)
+  }
+}
+
 function scopesOf(claims: JWTPayload): string[] {
   return typeof claims.scope === 'string' ? claims.scope.split(' ').filter(Boolean) : [];
 }
@@ -116,7 +129,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const { dpop, certificates } = config;
   let replayStoreFullRefusals = 0;
 
-  async function check(req: VerifiableRequest, overrides: VerifyOverrides, ctx: ChallengeContext): Promise<VerifiedRequest> {
+  async function check(req: VerifiableRequest, overrides: VerifyOverrides, ctx: ChallengeContext, seen: { binding?: Binding }): Promise<VerifiedRequest> {
     const nowMs = config.now();
     // 1. scheme
     const { scheme, token } = readCredentials(req);
@@ -128,6 +141,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (typeof claims.client_id !== 'string' || claims.client_id === '') throw new InvalidTokenError('access token client_id claim is missing');
     // 5. binding
     const { x5t, jkt } = confirmation(claims);
+    seen.binding = jkt !== undefined ? 'dpop' : x5t !== undefined ? 'mtls' : 'bearer';
     if (jkt !== undefined && scheme === 'Bearer') throw new InvalidTokenError('DPoP-bound access token presented with the Bearer scheme');
     if (jkt === undefined && scheme === 'DPoP') throw new InvalidTokenError('access token is not DPoP-bound');
     if (x5t === undefined && jkt === undefined && config.strict) throw new InvalidTokenError('access token is not sender-constrained');
@@ -169,14 +183,19 @@ export function createVerifier(options: VerifierOptions): Verifier {
     },
     async verify(req, overrides = {}) {
       const ctx: ChallengeContext = {};
+      const seen: { binding?: Binding } = {};
       if (dpop) ctx.dpopAlgs = dpop.algorithms;
       if (config.realm !== undefined) ctx.realm = config.realm;
       try {
-        return await check(req, overrides, ctx);
+        const verified = await check(req, overrides, ctx, seen);
+        report(config.onOutcome, { outcome: 'accepted', binding: verified.binding });
+        return verified;
       } catch (err) {
         // Every refusal offers the challenges this resource server accepts (RFC 9449 §7.1).
         if (err instanceof VerifierError) err.challenge = ctx;
         if (err instanceof TemporarilyUnavailableError) replayStoreFullRefusals++;
+        const error = err instanceof VerifierError ? err.code : err instanceof UpstreamError ? 'upstream_error' : undefined;
+        report(config.onOutcome, { outcome: 'refused', ...(error === undefined ? {} : { error }), ...(seen.binding === undefined ? {} : { binding: seen.binding }) });
         throw err;
       }
     },
