@@ -4,7 +4,8 @@
 // Certificates are issued at test time; revocation runs against a real `openssl ocsp` responder.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
+import fc from 'fast-check';
 import { diagnose, duration, type Diagnosis, type DiagnosisInput } from '../../src/mtls/diagnosis.ts';
 import { loadTrustStore, type TrustStore } from '../../src/mtls/trust-store.ts';
 import { validatePath } from '../../src/mtls/path-validation.ts';
@@ -216,6 +217,40 @@ describe('revocation (a real OCSP responder)', () => {
     const d = await diagnose({ presented: { leaf: revoked, chain: [] }, trustStore: store, revocation });
     failsAt(d, 'chain', 'untrusted');
     assert.equal(fixture.hits.get('/ocsp') ?? 0, before);
+  });
+});
+
+describe('hostile input (property): mutated DER never makes diagnose throw or answer an inconsistent shape', () => {
+  it('bit flips, truncations and inserted bytes in a certificate the client sends', async () => {
+    const leaf = await issueCertificate({ subject: 'CN=mutant,O=partner', issuer: intermediate, sanDns: ['mutant.test'], ...LONG });
+    const der = Uint8Array.from(leaf.cert.raw);
+    const mutated = fc.oneof(
+      fc.record({ at: fc.nat(der.length - 1), bit: fc.nat(7) }).map(({ at, bit }) => {
+        const out = Uint8Array.from(der);
+        out[at]! ^= 1 << bit;
+        return out;
+      }),
+      fc.nat(der.length - 1).map((at) => der.subarray(0, at)),
+      fc.record({ at: fc.nat(der.length - 1), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }).map(({ at, bytes }) => Uint8Array.from([...der.subarray(0, at), ...bytes, ...der.subarray(at)])),
+    );
+    let parsed = 0;
+    await fc.assert(fc.asyncProperty(mutated, fc.boolean(), async (bytes, asIntermediate) => {
+      let cert: X509Certificate;
+      try {
+        cert = new X509Certificate(bytes); // what Node's TLS stack would hand over; the rest never reaches us
+      } catch {
+        return;
+      }
+      parsed++;
+      const presented = asIntermediate ? { leaf: leaf.cert, chain: [cert] } : { leaf: cert, chain: [intermediate.cert] };
+      const d = await run(presented, { client: { id: 'mutant', registration: { tls_client_auth_subject_dn: 'CN=mutant,O=partner' } } });
+      assert.deepEqual(d.steps.map((s) => s.check), ['presented', 'chain', 'dates', 'key_usage', 'revocation', 'client_match']);
+      assert.equal(d.ok, d.first_failure === null);
+      assert.equal(d.ok, d.steps.every((s) => s.ok === true));
+      for (const step of d.steps) assert.equal(typeof step.detail, 'string');
+      assert.equal(typeof d.certificate?.['x5t#S256'], 'string');
+    }), { numRuns: Number(process.env.PROPERTY_RUNS ?? 200) });
+    assert.ok(parsed > 0, 'some mutants were still certificates');
   });
 });
 
