@@ -4,11 +4,11 @@
 // the authorization-code flow (PAR + PKCE) through the login page, redirecting to the loopback
 // listener of scripts/dpop-demo.ts. `npm run demo:dpop` drives it.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey } from 'node:crypto';
+import { calculateJwkThumbprint, type JWK } from 'jose';
 import { join } from 'node:path';
 import type { SqlClient } from '../storage/sql.ts';
 import { findClient, upsertClient } from '../storage/postgres/clients.ts';
 import { readIfExists, writeFileOnce, KEY_MODE } from '../pki/files.ts';
-import { jwkThumbprintSync } from '../oidc/refresh-tokens.ts';
 
 export const DEMO_DPOP_CLIENT_ID = 'demo-dpop-client';
 /** Where scripts/dpop-demo.ts listens for the authorization response in its `login` mode. */
@@ -19,9 +19,9 @@ export function demoDpopClientKeyFile(pkiDir: string): string {
 }
 
 /** The client's public signing key as registered: kid = its RFC 7638 thumbprint. */
-export function publicSigningJwk(privateKeyPem: string): JsonWebKey {
+export async function publicSigningJwk(privateKeyPem: string): Promise<JsonWebKey> {
   const jwk = createPublicKey(createPrivateKey(privateKeyPem)).export({ format: 'jwk' });
-  return { ...jwk, kid: jwkThumbprintSync(jwk as Parameters<typeof jwkThumbprintSync>[0]), alg: 'ES256', use: 'sig' };
+  return { ...jwk, kid: await calculateJwkThumbprint(jwk as JWK, 'sha256'), alg: 'ES256', use: 'sig' };
 }
 
 export async function ensureDemoDpopClient(sql: SqlClient, pkiDir: string, resource: string, scopes: readonly string[]): Promise<string | undefined> {
@@ -30,7 +30,7 @@ export async function ensureDemoDpopClient(sql: SqlClient, pkiDir: string, resou
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     await writeFileOnce(keyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, KEY_MODE);
   }
-  const jwk = publicSigningJwk((await readIfExists(keyFile))!);
+  const jwk = await publicSigningJwk((await readIfExists(keyFile))!);
   const existing = await findClient(sql, DEMO_DPOP_CLIENT_ID);
   const registered = (existing?.metadata.jwks as { keys?: JsonWebKey[] } | undefined)?.keys?.[0];
   if (existing && registered?.kid === jwk.kid) return undefined;
