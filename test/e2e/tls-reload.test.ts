@@ -4,15 +4,18 @@
 // by its local port); new connections get the new certificate at once; a client of the removed CA
 // is refused, on its kept-alive connection too, and one of the added CA gets a token. A key that
 // does not match or an empty file keeps the old material and logs exactly one tls_reload_failed
-// line. With WORKERS=2 (PostgreSQL + Redis), SIGHUP to the primary reloads every worker.
+// line. With WORKERS=2 (PostgreSQL + Redis), SIGHUP to the primary reloads every worker. The dev
+// setup (no TLS_CERT_FILE) reloads its dev PKI's files the same way.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Agent, request } from 'node:https';
 import { connect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { realStores } from '../support/authz.ts';
-import { issueCertificate, type IssuedCertificate } from '../support/pki.ts';
+import { issueCertificate, loadIssued, type IssuedCertificate } from '../support/pki.ts';
+import { startDevServer, type DevServer } from '../support/processes.ts';
 import {
   attempt, expectRefusal, expectToken, makeSecurityPki, presenting, registerWorld, startSecurityServer, thumbprintOfPem,
   type SecurityServer, type SecurityWorld,
@@ -240,5 +243,31 @@ describe('TLS material reloaded in every worker', { skip: realStores.database &&
     const shown = await Promise.all(Array.from({ length: 8 }, () => certificateShown(portOf(server.publicUrl), server.ca)));
     assert.deepEqual(new Set(shown), new Set([next.cert.fingerprint256]));
     assert.ok(!server.exited(), 'the primary still runs');
+  });
+});
+
+describe('the dev setup reloads its dev PKI files', () => {
+  let dev: DevServer;
+  before(async () => {
+    dev = await startDevServer('certbound-reload-dev-');
+  });
+  after(() => dev?.close());
+
+  it('SIGHUP applies a server certificate rewritten in .data/pki', async () => {
+    const pki = join(dev.dir, '.data', 'pki');
+    const caPem = await readFile(join(pki, 'ca.pem'), 'utf8');
+    const devCa = await loadIssued(caPem, await readFile(join(pki, 'ca-key.pem'), 'utf8'));
+    const next = await issueCertificate({
+      subject: 'CN=localhost', issuer: devCa, sanDns: ['localhost'], sanIp: ['127.0.0.1', '::1'], extKeyUsage: ['serverAuth'], days: 3,
+    });
+    assert.notEqual(await certificateShown(dev.mtlsPort, caPem), next.cert.fingerprint256);
+    const mark = dev.proc.logs().length;
+    await writeFile(join(pki, 'server-key.pem'), next.keyPem, { mode: 0o600 });
+    await writeFile(join(pki, 'server.pem'), next.certPem);
+    dev.proc.child.kill('SIGHUP');
+    await eventually(async () => (await certificateShown(dev.mtlsPort, caPem)) === next.cert.fingerprint256, 'the new dev server certificate');
+    const reloaded = dev.proc.logs().slice(mark).filter((line) => line.event === 'tls_reloaded' && line.changed.length > 0);
+    assert.equal(reloaded.length, 1, JSON.stringify(reloaded));
+    assert.deepEqual([...reloaded[0]!.changed].sort(), ['TLS_CERT_FILE', 'TLS_KEY_FILE']);
   });
 });

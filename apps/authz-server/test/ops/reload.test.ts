@@ -19,6 +19,7 @@ import { createRevocationChecker } from '../../src/mtls/revocation/index.ts';
 import type { ServerTlsMaterial } from '../../src/http/tls-options.ts';
 import { issueCertificate, x5tS256, type IssuedCertificate } from '../../../../test/support/pki.ts';
 import { createFixture, type Fixture } from '../mtls/revocation/fixture.ts';
+import { ConfigError, loadConfig } from '../../src/config.ts';
 
 function presented(leaf: X509Certificate, chain: X509Certificate[] = []): PresentedCertificate {
   return { leaf, chain, source: 'tls', thumbprint: x5tS256(leaf) };
@@ -286,6 +287,17 @@ describe('CLIENT_CRL_FILE reload', () => {
     } finally {
       reloader.close();
       revocation.close();
+    }
+  });
+});
+
+describe('TLS_RELOAD_INTERVAL_MS', () => {
+  it('defaults to one second, takes 100 to 2000 ms or off (SIGHUP only), and names itself when refused', () => {
+    assert.equal(loadConfig({}).tlsReloadIntervalMs, 1000);
+    assert.equal(loadConfig({ TLS_RELOAD_INTERVAL_MS: '250' }).tlsReloadIntervalMs, 250);
+    assert.equal(loadConfig({ TLS_RELOAD_INTERVAL_MS: 'off' }).tlsReloadIntervalMs, undefined);
+    for (const bad of ['50', '5000', 'soon', '-1']) {
+      assert.throws(() => loadConfig({ TLS_RELOAD_INTERVAL_MS: bad }), (err: unknown) => err instanceof ConfigError && err.variable === 'TLS_RELOAD_INTERVAL_MS');
     }
   });
 });
