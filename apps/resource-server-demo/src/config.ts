@@ -25,6 +25,9 @@ export interface DemoConfig {
   readonly redisUrl: string | undefined;
   /** Without Redis: how many unexpired DPoP proofs the in-memory replay store holds before it answers 503. */
   readonly replayMaxEntries: number;
+  /** Plain-HTTP port of the demo's /metrics (0 = ephemeral); undefined = `off`. */
+  readonly metricsPort: number | undefined;
+  readonly metricsHost: string;
 }
 
 function value(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -58,6 +61,8 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
   }
   const replayRaw = value(env, 'DEMO_DPOP_REPLAY_MAX_ENTRIES') ?? '100000';
   if (!/^[1-9]\d{0,8}$/.test(replayRaw)) throw new Error(`DEMO_DPOP_REPLAY_MAX_ENTRIES: "${replayRaw}" is not a positive integer`);
+  const metricsRaw = value(env, 'DEMO_METRICS_PORT') ?? '9465';
+  if (metricsRaw !== 'off' && !(/^\d+$/.test(metricsRaw) && Number(metricsRaw) <= 65535)) throw new Error(`DEMO_METRICS_PORT: "${metricsRaw}" is not a TCP port or off`);
   return Object.freeze({
     host: value(env, 'DEMO_HOST') ?? '127.0.0.1',
     port,
@@ -73,5 +78,7 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
     trustedProxyHeader: trustedProxyHeader as ProxyHeaderFormat | undefined,
     redisUrl: value(env, 'REDIS_URL'),
     replayMaxEntries: Number(replayRaw),
+    metricsPort: metricsRaw === 'off' ? undefined : Number(metricsRaw),
+    metricsHost: value(env, 'DEMO_METRICS_HOST') ?? '127.0.0.1',
   });
 }

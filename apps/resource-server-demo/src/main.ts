@@ -8,6 +8,7 @@ import { createVerifier, createMemoryReplayStore, createRedisReplayStore, type R
 import { loadDemoConfig, type DemoConfig } from './config.ts';
 import { createDemoApp } from './app.ts';
 import { createDemoLogger } from './log.ts';
+import { createDemoMetrics, startDemoMetricsListener } from './metrics.ts';
 
 /** In the dev setup the authorization server creates the PKI; wait for it rather than race it. */
 async function waitForFiles(files: string[], timeoutMs = 60_000): Promise<void> {
@@ -44,6 +45,8 @@ export async function startDemo(config: DemoConfig) {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const externalOrigin = config.externalUrl ?? `https://localhost:${port}`;
+  const metrics = createDemoMetrics();
+  const metricsListener = config.metricsPort === undefined ? undefined : await startDemoMetricsListener(metrics, config.metricsHost, config.metricsPort);
   const verifier = createVerifier({
     issuer: config.issuer,
     audience: config.audience,
@@ -54,13 +57,20 @@ export async function startDemo(config: DemoConfig) {
     // htu is compared with this origin and the request path, never with the Host header.
     origin: externalOrigin,
     dpop: { replayStore },
+    // Counts every verdict for the demo's /metrics (the hook a partner's resource server would use).
+    onOutcome: metrics.onOutcome,
   });
   server.on('request', createDemoApp({ verifier, logger }).callback());
-  logger.info({ event: 'listening', url: `https://${config.host}:${port}`, external_url: externalOrigin, audience: config.audience, mode: config.mode }, 'settlement API listening');
+  logger.info({
+    event: 'listening', url: `https://${config.host}:${port}`, external_url: externalOrigin, audience: config.audience, mode: config.mode,
+    ...(metricsListener ? { metrics: `http://${config.metricsHost}:${metricsListener.port}/metrics` } : {}),
+  }, 'settlement API listening');
   return {
     port,
+    metricsPort: metricsListener?.port,
     async close() {
       await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeIdleConnections(); });
+      await metricsListener?.close();
       await redis?.quit();
     },
   };
