@@ -12,6 +12,7 @@
 // This file imports nothing of certbound: the rooms it observes import it (no cycle).
 import { X509Certificate } from 'node:crypto';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { CERTIFICATE_AUTH_METHODS } from '../oidc/vocabulary.ts';
 
 /** The label a client id beyond the cap is reported under. */
 export const OTHER_CLIENTS = 'other';
@@ -277,7 +278,6 @@ interface OidcView {
 }
 
 /** Clients whose authentication is their certificate (RFC 8705 §2.1, §2.2). */
-const CERTIFICATE_AUTH = new Set(['tls_client_auth', 'self_signed_tls_client_auth']);
 
 /**
  * Called by oidc/errors.ts's refusal reporter once per answered request of oidc-provider's routes,
@@ -300,7 +300,7 @@ export function recordOAuthAnswer(ctx: AnsweredRequest, err: { error: string; ch
   const outcome = succeeded ? 'success' : 'refused';
   const reason = succeeded ? 'none' : err?.check ?? err?.error ?? 'unknown';
   tokenTally.add(`${client}\u0000${grant}\u0000${outcome}\u0000${reason}`, () => ({ client_id: client, grant_type: grant, outcome, reason }));
-  if (succeeded && clientId !== undefined && CERTIFICATE_AUTH.has(oidc?.client?.clientAuthMethod ?? '')) {
+  if (succeeded && clientId !== undefined && CERTIFICATE_AUTH_METHODS.has(oidc?.client?.clientAuthMethod ?? '')) {
     const presented = (ctx.state.clientCertificate as { presented?: { thumbprint: string; leaf: X509Certificate } } | undefined)?.presented;
     if (presented !== undefined) lastAuthenticated.set(client, { x5t: client === OTHER_CLIENTS ? OTHER_CLIENTS : presented.thumbprint, notAfter: presented.leaf.validToDate.getTime() });
   }

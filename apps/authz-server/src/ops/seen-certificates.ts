@@ -3,15 +3,14 @@
 // subject). At most one write per client and certificate per process per hour, off the request's
 // path: a token request never waits for it and never fails because of it.
 import type { X509Certificate } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { KoaContextWithOIDC, Provider } from 'oidc-provider';
 import type { SqlClient } from '../storage/sql.ts';
 import { recordSeenCertificate } from '../storage/postgres/seen-certificates.ts';
 import { issuerDnOf, subjectDnOf } from '../mtls/subject-dn.ts';
 import { certificateState } from '../oidc/client-certificate.ts';
 import type { NoticeLogger } from './expiry-notices.ts';
-
-/** Clients whose authentication is the certificate itself (RFC 8705 §2.1, §2.2). */
-const CERTIFICATE_AUTH_METHODS: ReadonlySet<string> = new Set(['tls_client_auth', 'self_signed_tls_client_auth']);
+import { CERTIFICATE_AUTH_METHODS } from '../oidc/vocabulary.ts';
 
 export interface SeenCertificateRecorder {
   /** Notes that `clientId` authenticated with `cert`; written unless written within the hour. */
@@ -34,8 +33,8 @@ export function createSeenCertificateRecorder(opts: SeenCertificateOptions): See
   const minIntervalMs = opts.minIntervalMs ?? 3_600_000;
   const maxEntries = opts.maxEntries ?? 10_000;
   const now = opts.now ?? (() => new Date());
-  // Map keeps insertion order: re-inserting on each write makes the first key the oldest write.
-  const written = new Map<string, number>();
+  // Recency is the write: peek() reads without refreshing, set() makes the entry the newest.
+  const written = new LRUCache<string, number>({ max: maxEntries });
   const inFlight = new Set<Promise<void>>();
   let failing = false;
 
@@ -43,11 +42,9 @@ export function createSeenCertificateRecorder(opts: SeenCertificateOptions): See
     record(clientId, cert, x5t) {
       const key = `${clientId}\n${x5t}`;
       const at = now();
-      const last = written.get(key);
+      const last = written.peek(key);
       if (last !== undefined && at.getTime() - last < minIntervalMs) return;
-      written.delete(key);
       written.set(key, at.getTime());
-      while (written.size > maxEntries) written.delete(written.keys().next().value!);
       let subject: string | null = null;
       let issuer: string | null = null;
       try {
