@@ -103,6 +103,10 @@ describe('RFC 9449 DPoP-bound access tokens', () => {
       const d = 'DPoP proof jwk must not contain private key material';
       expectOAuthError(await send({ jwk: client.privateJwk }), 401, 'invalid_dpop_proof', d, proofError(d));
       expectOAuthError(await send({ jwk: { ...client.jwk, k: 'c2VjcmV0' } }), 401, 'invalid_dpop_proof', d, proofError(d));
+      // every RFC 7518 / RFC 8037 private member, and the AKP (ML-DSA) draft's priv
+      for (const member of ['p', 'q', 'dp', 'dq', 'qi', 'oth', 'priv']) {
+        expectOAuthError(await send({ jwk: { ...client.jwk, [member]: 'c2VjcmV0' } }), 401, 'invalid_dpop_proof', d, proofError(d));
+      }
     });
 
     it('refuses a typ other than dpop+jwt', async () => {
