@@ -16,7 +16,7 @@ import type { SqlClient } from '../storage/sql.ts';
 import { listExpiringCertificates, type ExpiringCursor } from '../storage/postgres/client-certificates.ts';
 import { deleteSeenCertificatesExpiredBefore, listSeenCertificatesExpiring } from '../storage/postgres/seen-certificates.ts';
 import {
-  claimNotices, leasePendingNotices, markNoticeDelivered, markNoticeFailed, type NoticeClaim, type NoticeKind, type NoticeRow,
+  claimNotices, leasePendingNotices, markNoticeDelivered, markNoticeFailed, releaseNotices, type NoticeClaim, type NoticeKind, type NoticeRow,
 } from '../storage/postgres/expiry-notices.ts';
 import { x5tS256 } from '../mtls/thumbprint.ts';
 import { issuerDnOf, subjectDnOf } from '../mtls/subject-dn.ts';
@@ -200,13 +200,14 @@ export function createExpiryNotices(opts: ExpiryNoticesOptions): ExpiryNotices {
     return Math.min(intervalMs * 2 ** (rounds - 1), maxRetryDelayMs);
   }
 
-  async function deliver(row: NoticeRow): Promise<boolean> {
+  /** Delivers one notice; on failure, when it may be tried again (undefined when delivered). */
+  async function deliver(row: NoticeRow): Promise<Date | undefined> {
     const result = await webhook!.deliver(String(row.payload['notice_id']), row.payload, abort.signal);
     const at = now();
     const key = { client_id: row.client_id, x5t_s256: row.x5t_s256, threshold: row.threshold };
     if (result.ok) {
       await markNoticeDelivered(sql, key, at, result.attempts);
-      return true;
+      return undefined;
     }
     const retryAt = result.error === 'stopped' ? at : new Date(at.getTime() + retryDelay(row, result.attempts));
     await markNoticeFailed(sql, key, { retryAt, attempts: result.attempts, error: result.error });
@@ -214,7 +215,7 @@ export function createExpiryNotices(opts: ExpiryNoticesOptions): ExpiryNotices {
       event: 'certificate_expiry_webhook_failed', notice_id: row.payload['notice_id'], x5t: row.x5t_s256, threshold: row.threshold,
       webhook: webhook!.origin, attempts: row.attempts + result.attempts, error: result.error, retry_at: retryAt.toISOString(),
     }, `delivering expiry notice ${String(row.payload['notice_id'])} to ${webhook!.origin} failed (${result.error}); retried at ${retryAt.toISOString()}`);
-    return false;
+    return retryAt;
   }
 
   async function runOnce(): Promise<RoundResult> {
@@ -240,10 +241,24 @@ export function createExpiryNotices(opts: ExpiryNoticesOptions): ExpiryNotices {
     const result: RoundResult = { claimed: mine.length, delivered: 0, failed: 0 };
     if (webhook === undefined) return result;
     const pending = [...mine, ...await leasePendingNotices(sql, { at, leaseUntil, limit: PAGE })];
-    for (const row of pending) {
-      if (abort.signal.aborted) break;
-      if (await deliver(row)) result.delivered += 1;
-      else result.failed += 1;
+    // The rows are leased until leaseUntil: past half of it no delivery starts (one takes at most
+    // attempts x timeout + back-off, far less), so no other instance takes a row over while this
+    // one may still send it. A failed delivery means the receiver is down: the rest of the round's
+    // rows are given back untried, to be retried with the same back-off.
+    const stopStartingAt = at.getTime() + leaseMs / 2;
+    for (let i = 0; i < pending.length; i++) {
+      if (abort.signal.aborted || now().getTime() >= stopStartingAt) {
+        await releaseNotices(sql, pending.slice(i), now());
+        break;
+      }
+      const retryAt = await deliver(pending[i]!);
+      if (retryAt === undefined) {
+        result.delivered += 1;
+        continue;
+      }
+      result.failed += 1;
+      await releaseNotices(sql, pending.slice(i + 1), retryAt);
+      break;
     }
     return result;
   }

@@ -244,6 +244,30 @@ describe('expiry notices on embedded PGlite', () => {
     assert.equal(row.attempts, 5);
   });
 
+  it('a failed delivery gives the round\'s other notices back untried; once the receiver is back each is delivered once', async () => {
+    const sql = await freshDb();
+    let clock = Date.now();
+    for (const name of ['a', 'b', 'c']) await register(sql, name, await certificate(`CN=${name}`, clock, 20));
+    const logger = recordingLogger();
+    const before = receiver.requests.length;
+    const webhook = createWebhookSender({ url: receiver.url, key: randomBytes(32), ca: receiver.ca, attempts: 1 });
+    const notices = createExpiryNotices({ sql, logger, webhook, intervalMs: 60_000, now: () => new Date(clock) });
+    receiver.failNext(1);
+    assert.deepEqual(await notices.runOnce(), { claimed: 3, delivered: 0, failed: 1 });
+    assert.equal(receiver.requests.length - before, 1, 'one request while the receiver is down, not one per notice');
+    const rows = await listNotices(sql);
+    assert.deepEqual(rows.map((n) => n.attempts).sort(), [0, 0, 1]);
+    assert.ok(rows.every((n) => n.delivered_at === null && n.lease_until.getTime() === clock + 60_000), 'all three retried together, one interval later');
+    clock += 60_000;
+    assert.deepEqual(await notices.runOnce(), { claimed: 0, delivered: 3, failed: 0 });
+    clock += 3_600_000;
+    assert.deepEqual(await notices.runOnce(), { claimed: 0, delivered: 0, failed: 0 });
+    const got = receiver.requests.slice(before);
+    assert.deepEqual(got.map((r) => r.status), [503, 204, 204, 204]);
+    assert.equal(new Set(got.filter((r) => r.status < 300).map((r) => JSON.parse(r.body).notice_id)).size, 3);
+    assert.equal(logger.notices().length, 3);
+  });
+
   it('a second failed round waits twice as long', async () => {
     const sql = await freshDb();
     let clock = Date.now();

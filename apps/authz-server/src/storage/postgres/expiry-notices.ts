@@ -110,3 +110,14 @@ export async function listNotices(sql: SqlClient, filter: { x5t?: string } = {})
   );
   return rows;
 }
+
+/** Gives undelivered notices back without an attempt: any instance may take them from `retryAt`. */
+export async function releaseNotices(sql: SqlClient, keys: readonly NoticeKey[], retryAt: Date): Promise<void> {
+  if (keys.length === 0) return;
+  await sql.query(
+    `update expiry_notices n set lease_until = $4
+     from unnest($1::text[], $2::text[], $3::int[]) as k(client_id, x5t_s256, threshold)
+     where n.client_id = k.client_id and n.x5t_s256 = k.x5t_s256 and n.threshold = k.threshold and n.delivered_at is null`,
+    [keys.map((k) => k.client_id), keys.map((k) => k.x5t_s256), keys.map((k) => k.threshold), retryAt],
+  );
+}
