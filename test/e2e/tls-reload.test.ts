@@ -5,17 +5,20 @@
 // is refused, on its kept-alive connection too, and one of the added CA gets a token. A key that
 // does not match or an empty file keeps the old material and logs exactly one tls_reload_failed
 // line. With WORKERS=2 (PostgreSQL + Redis), SIGHUP to the primary reloads every worker. The dev
-// setup (no TLS_CERT_FILE) reloads its dev PKI's files the same way.
+// setup (no TLS_CERT_FILE) reloads its dev PKI's files the same way, and `npm start`'s launcher
+// passes SIGHUP on to the authorization server (and not to the demo, which it would end).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'node:https';
 import { connect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { realStores } from '../support/authz.ts';
 import { issueCertificate, loadIssued, type IssuedCertificate } from '../support/pki.ts';
-import { startDevServer, type DevServer } from '../support/processes.ts';
+import { startDevServer, startProcess, type DevServer, type RunningProcess } from '../support/processes.ts';
+import { freePort } from '../support/https.ts';
 import {
   attempt, expectRefusal, expectToken, makeSecurityPki, presenting, registerWorld, startSecurityServer, thumbprintOfPem,
   type SecurityServer, type SecurityWorld,
@@ -269,5 +272,36 @@ describe('the dev setup reloads its dev PKI files', () => {
     const reloaded = dev.proc.logs().slice(mark).filter((line) => line.event === 'tls_reloaded' && line.changed.length > 0);
     assert.equal(reloaded.length, 1, JSON.stringify(reloaded));
     assert.deepEqual([...reloaded[0]!.changed].sort(), ['TLS_CERT_FILE', 'TLS_KEY_FILE']);
+  });
+});
+
+describe('npm start passes SIGHUP on to the authorization server', () => {
+  let dir: string;
+  let launcher: RunningProcess | undefined;
+  let ports: { public: number; mtls: number; demo: number };
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'certbound-reload-start-'));
+    ports = { public: await freePort(), mtls: await freePort(), demo: await freePort() };
+    launcher = await startProcess('scripts/start.ts', {
+      PUBLIC_PORT: String(ports.public), MTLS_PORT: String(ports.mtls), DEMO_PORT: String(ports.demo), DATA_DIR: join(dir, '.data'), LOG_LEVEL: 'info',
+    }, { ready: /"event":"listening"[\s\S]*"event":"listening"/ });
+  });
+  after(async () => {
+    await launcher?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('the authorization server reloads; the launcher and the demo API keep running', async () => {
+    const mark = launcher!.logs().length;
+    launcher!.child.kill('SIGHUP');
+    await eventually(() => launcher!.logs().slice(mark).some((line) => line.event === 'tls_reloaded'), 'the authorization server\'s tls_reloaded line');
+    const reloaded = launcher!.logs().slice(mark).filter((line) => line.event === 'tls_reloaded');
+    assert.deepEqual(reloaded.map((line) => [line.service, line.trigger, line.changed]), [['certbound-authz', 'SIGHUP', []]]);
+    const caPem = await readFile(join(dir, '.data', 'pki', 'ca.pem'), 'utf8');
+    // Both still accept connections (a demo that had received SIGHUP would be gone).
+    assert.ok(await certificateShown(ports.demo, caPem));
+    assert.ok(await certificateShown(ports.mtls, caPem));
+    assert.equal(launcher!.child.exitCode, null);
+    assert.doesNotMatch(launcher!.stderr(), /exited/);
   });
 });
