@@ -20,7 +20,7 @@ import { issueCertificate, loadIssued, type IssuedCertificate } from '../support
 import { startDevServer, startProcess, type DevServer, type RunningProcess } from '../support/processes.ts';
 import { freePort } from '../support/https.ts';
 import {
-  attempt, expectRefusal, expectToken, makeSecurityPki, presenting, registerWorld, startSecurityServer, thumbprintOfPem,
+  attempt, expectRefusal, expectToken, presenting, registerWorld, startSecurityServer, thumbprintOfPem,
   type SecurityServer, type SecurityWorld,
 } from '../support/security-server.ts';
 
