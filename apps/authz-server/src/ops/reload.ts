@@ -248,7 +248,9 @@ export function watchTlsMaterial(options: TlsReloadOptions): TlsReloader {
     const identityVersion = `${cert.hash}.${key.hash}`;
     if (cert.failure ?? key.failure) {
       refuse('identity', identityVersion, (cert.failure ?? key.failure)!);
-    } else if (cert.hash !== applied.cert || key.hash !== applied.key) {
+    } else if (cert.hash === applied.cert && key.hash === applied.key) {
+      lastFailure.delete('identity'); // back to what is in force: a later bad version is news again
+    } else {
       const blame = key.hash !== applied.key ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE';
       const serverCertificate = attempt('identity', identityVersion, () => {
         const checked = checkServerIdentity(files, cert.text!, key.text!, blame);
@@ -270,7 +272,9 @@ export function watchTlsMaterial(options: TlsReloadOptions): TlsReloader {
 
     if (clientCa.failure) {
       refuse('clientCa', clientCa.hash, clientCa.failure);
-    } else if (clientCa.hash !== applied.clientCa) {
+    } else if (clientCa.hash === applied.clientCa) {
+      lastFailure.delete('clientCa');
+    } else {
       const trustStore = attempt('clientCa', clientCa.hash, () => checkClientCas(files.clientCa, clientCa.text!));
       if (trustStore) {
         // New verdicts validate against it from now on; verdicts of the old generation are decided again.
@@ -284,7 +288,9 @@ export function watchTlsMaterial(options: TlsReloadOptions): TlsReloader {
     if (crl && files.crl !== undefined) {
       if (crl.failure) {
         refuse('crl', crl.hash, crl.failure);
-      } else if (crl.hash !== applied.crl) {
+      } else if (crl.hash === applied.crl) {
+        lastFailure.delete('crl');
+      } else {
         const contents = attempt('crl', crl.hash, () => checkCrlFile(files.crl!, crl.text!));
         if (contents) {
           targets.crl?.use(contents);

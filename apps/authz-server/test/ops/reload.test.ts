@@ -178,6 +178,12 @@ describe('reload', () => {
     // An operator's SIGHUP is answered again: the problem is still there.
     await reloader.reload('SIGHUP');
     assert.equal(failures(lines.slice(mark)).length, 2);
+    // Put back, then broken the same way again: that is news again.
+    await writeFile(files.cert, serverA.certPem);
+    assert.deepEqual(await reloader.reload('file'), { changed: [], failed: [] });
+    await writeFile(files.cert, serverB.certPem);
+    await reloader.reload('file');
+    assert.equal(failures(lines.slice(mark)).length, 3);
     reloader.close();
   });
 
