@@ -138,9 +138,10 @@ export function checkServerIdentity(
     matches = false;
   }
   if (!matches) {
-    const [file, other] = blame === 'TLS_KEY_FILE' ? [files.key, `the certificate in TLS_CERT_FILE ${files.cert}`] : [files.cert, `the key in TLS_KEY_FILE ${files.key}`];
-    const what = blame === 'TLS_KEY_FILE' ? 'holds a private key that does not match' : `holds a certificate (${describeCert(certificate)}) that does not match`;
-    throw new TlsMaterialError(blame, file, `${what} ${other}`);
+    if (blame === 'TLS_KEY_FILE') {
+      throw new TlsMaterialError(blame, files.key, `holds a private key that does not match the certificate in TLS_CERT_FILE ${files.cert}`);
+    }
+    throw new TlsMaterialError(blame, files.cert, `holds a certificate (${describeCert(certificate)}) that does not match the key in TLS_KEY_FILE ${files.key}`);
   }
   try {
     createSecureContext(publicTlsOptions({ cert, key, clientCa: '' }));
