@@ -150,6 +150,31 @@ describe('expiry notices on embedded PGlite', () => {
     ]);
   });
 
+  it('a seen certificate the client has rotated away from gets no notice; one still in use does', async () => {
+    const sql = await freshDb();
+    let clock = Date.now();
+    const logger = recordingLogger();
+    const recorder = createSeenCertificateRecorder({ sql, logger, now: () => new Date(clock) });
+    const certs: Record<string, X509Certificate> = {};
+    for (const client of ['rotated', 'alternating']) {
+      certs[`${client}-old`] = await certificate(`CN=${client}`, clock, 5);
+      certs[`${client}-new`] = await certificate(`CN=${client}`, clock, 90);
+    }
+    const seen = (name: string) => recorder.record(name.replace(/-(old|new)$/, ''), certs[name]!, x5tS256(certs[name]!));
+    seen('rotated-old');
+    seen('alternating-old');
+    await recorder.settled();
+    clock += 2 * 3_600_000;
+    seen('rotated-new'); // from now on only the new one
+    seen('alternating-new');
+    await recorder.settled();
+    clock += 2 * 3_600_000;
+    seen('alternating-old'); // still used after the new one appeared
+    await recorder.settled();
+    await createExpiryNotices({ sql, logger, now: () => new Date(clock) }).runOnce();
+    assert.deepEqual(logger.notices().map((l) => [l.obj['client_id'], l.obj['x5t']]), [['alternating', x5tS256(certs['alternating-old']!)]]);
+  });
+
   it('writes a seen certificate at most once per hour per process', async () => {
     const sql = await freshDb();
     let clock = Date.now();

@@ -26,8 +26,9 @@ export async function recordSeenCertificate(sql: SqlClient, seen: SeenCertificat
 }
 
 /**
- * Seen certificates with not_after in [`notBefore`, `notAfter`], soonest first, at most `limit`
- * after the cursor (not_after, client_id, x5t_s256).
+ * Seen certificates with not_after in [`from`, `to`], soonest first, at most `limit` after the
+ * cursor (not_after, client_id, x5t_s256). A certificate the client has moved on from is left out:
+ * one that expires later was seen after it was last seen (the client rotated).
  */
 export async function listSeenCertificatesExpiring(
   sql: SqlClient,
@@ -37,6 +38,9 @@ export async function listSeenCertificatesExpiring(
   const { rows } = await sql.query<SeenCertificateRow>(
     `select client_id, x5t_s256, subject, issuer, not_after, first_seen, last_seen from seen_certificates
      where not_after >= $1 and not_after <= $2
+       and not exists (select 1 from seen_certificates n
+                       where n.client_id = seen_certificates.client_id and n.not_after > seen_certificates.not_after
+                         and n.first_seen > seen_certificates.last_seen)
        and ($3::timestamptz is null
             or (not_after, client_id collate "C", x5t_s256 collate "C") > ($3::timestamptz, $4::text collate "C", $5::text collate "C"))
      order by not_after, client_id collate "C", x5t_s256 collate "C"
