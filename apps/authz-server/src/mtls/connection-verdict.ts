@@ -92,7 +92,8 @@ export function createVerdictCache(trustStore: TrustStore, options: VerdictCache
 
   async function decide(presented: PresentedCertificate, at: number): Promise<{ verdict: CertificateVerdict; expiresAt: number }> {
     // One bundle for the whole validation, even if a reload replaces it meanwhile.
-    const path = await validatePath({ leaf: presented.leaf, presented: presented.chain, trustStore: trustStoreNow(trustStore).store, at: new Date(at), minRsaBits });
+    const store = trustStoreNow(trustStore).store;
+    const path = await validatePath({ leaf: presented.leaf, presented: presented.chain, trustStore: store, at: new Date(at), minRsaBits });
     if (!path.ok) return { verdict: path, expiresAt: Math.min(presented.leaf.validToDate.getTime(), at + failureTtlMs) };
     const chainExpiry = Math.min(...path.chain.map((c) => c.validToDate.getTime()));
     // RFC 5280 §6.3: revocation is asked only about a chain that validated, so no request ever
@@ -140,7 +141,8 @@ export function createVerdictCache(trustStore: TrustStore, options: VerdictCache
     invalidate,
     async verdict(socket, presented) {
       if (!(presented.leaf instanceof X509Certificate) || !presented.chain.every((c) => c instanceof X509Certificate)) {
-        return validatePath({ leaf: presented.leaf, presented: presented.chain, trustStore: trustStoreNow(trustStore).store, at: new Date(now()), minRsaBits }); // garbage: answered, never cached
+        // garbage: answered, never cached
+        return validatePath({ leaf: presented.leaf, presented: presented.chain, trustStore: trustStoreNow(trustStore).store, at: new Date(now()), minRsaBits });
       }
       const current = currentEpoch();
       if (socket !== undefined) {
