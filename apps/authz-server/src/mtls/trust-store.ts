@@ -129,7 +129,8 @@ export function createLiveTrustStore(initial: TrustStore): LiveTrustStore {
 /** The bundle to validate with now and its generation (0 for a store that never changes). */
 export function trustStoreNow(store: TrustStore): { store: TrustStore; generation: number } {
   const live = store as Partial<LiveTrustStore>;
-  return live.current !== undefined && typeof live.generation === 'number' ? { store: live.current, generation: live.generation } : { store, generation: 0 };
+  if (live.current === undefined || typeof live.generation !== 'number') return { store, generation: 0 };
+  return { store: live.current, generation: live.generation };
 }
 
 /** RFC 5280 §3.3: self-issued (subject = issuer) and verifiable with its own key. */

@@ -36,7 +36,8 @@ export function parseCrlFile(bytes: Buffer): CrlFileContents {
   if (blocks.length === 0) throw new Error('holds no -----BEGIN X509 CRL----- block');
   const crls = blocks.map((der, i) => {
     try {
-      return { der, issuerName: Buffer.from(AsnConvert.serialize(AsnConvert.parse(der, CertificateList).tbsCertList.issuer)), verified: new Map<string, CrlVerdict>() };
+      const issuerName = Buffer.from(AsnConvert.serialize(AsnConvert.parse(der, CertificateList).tbsCertList.issuer));
+      return { der, issuerName, verified: new Map<string, CrlVerdict>() };
     } catch {
       throw new Error(`CRL #${i + 1} is not a well-formed CRL`);
     }
