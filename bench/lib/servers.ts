@@ -213,6 +213,8 @@ export async function startCertbound(name: string, opts: CertboundOptions): Prom
     CLIENT_CA_FILE: caFile,
     KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     LOG_LEVEL: 'info',
+    // As shipped, metrics on; each server its own ephemeral port (several run side by side).
+    METRICS_PORT: '0',
     WORKERS: String(opts.workers),
     ...(opts.storage.kind === 'external'
       ? { DATABASE_URL: opts.storage.databaseUrl, DATABASE_SCHEMA: schema!, REDIS_URL: opts.storage.redisUrl }

@@ -427,6 +427,12 @@ export async function runBench(opts: BenchOptions, print: (line: string) => void
     });
     const revocationFacts = { fetchesBySoftServer, fetchesByOffServer, fetchesWhileMeasuring, softRequestsMeasured, firstRequestMs: { off: firstOff, soft: firstSoft }, newCertificate, responderDown };
 
+    // ---- metrics on / off (issue 12) ------------------------------------------------------------
+    const metrics = await metricsOverhead(tls, pki, opts, log, (name, env) => certboundOn(name, { storage: primaryStorage, workers: 1, env }), where);
+    for (const [id, summary] of metrics.scenarios) scenarios[id] = summary;
+    figures.push(...metrics.figures);
+    await stopAll();
+
     // ---- 4: the verifier -----------------------------------------------------------------------
     log('verifier: verify() against bare jose jwtVerify');
     const verifier = await benchVerifier(pki.client, { ...opts.verifier, jwksKeys: opts.jwksKeys });
@@ -534,6 +540,43 @@ export async function runBench(opts: BenchOptions, print: (line: string) => void
     await pki.ocsp.close();
     await rm(pki.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Metrics on / off (issue 12): the same certbound twice, as shipped (METRICS_PORT set: every token
+ * request, verdict and store operation recorded) and with METRICS_PORT=off (the recording calls
+ * return at once), keep-alive token requests in alternating rounds. The figure is the time per
+ * request on / off (req/s off ÷ on, median of the per-round ratios). Nobody scrapes meanwhile:
+ * a scrape every 15 s costs its own few milliseconds, not a share of every request.
+ * Also run alone by bench/metrics.ts.
+ */
+export async function metricsOverhead(
+  tls: TlsIdentity, pki: BenchPki, opts: BenchOptions, log: (line: string) => void,
+  start: (name: string, env: Record<string, string>) => Promise<RunningServer>, where: string,
+): Promise<{ scenarios: Map<string, ScenarioSummary>; figures: Figure[] }> {
+  log('metrics: METRICS_PORT set (recording) / off, keep-alive');
+  const [on, off] = await Promise.all([start('certbound metrics on', { METRICS_PORT: '0' }), start('certbound metrics off', { METRICS_PORT: 'off' })]);
+  for (const server of [on, off]) await expectBoundToken(server, tls, pki);
+  const scenarios = await interleave([
+    { id: 'metrics.keepalive.off', server: off, mode: 'keep-alive', connections: opts.connections },
+    { id: 'metrics.keepalive.on', server: on, mode: 'keep-alive', connections: opts.connections },
+  ], tls, opts, log);
+  const [onS, offS] = [scenarios.get('metrics.keepalive.on')!, scenarios.get('metrics.keepalive.off')!];
+  const ka = `${opts.connections} keep-alive mTLS connections`;
+  const cost = pairedRatio(offS, onS, (r) => r.rps);
+  const cpu = pairedRatio(onS, offS, (r) => r.serverCpuUsPerRequest ?? 0);
+  return {
+    scenarios,
+    figures: [
+      { id: 'metrics.keepalive.off', label: `Token endpoint, certbound ${where}, METRICS_PORT=off, ${ka}`, value: offS.rps, unit: 'req/s', display: describeLoad(offS), pass: null },
+      { id: 'metrics.keepalive.on', label: `Token endpoint, certbound ${where}, metrics on (recorded, not scraped), ${ka}`, value: onS.rps, unit: 'req/s', display: describeLoad(onS), pass: null },
+      {
+        id: 'metrics.keepalive', label: 'Keep-alive: metrics on / off, time per request (req/s off ÷ on)', value: cost, unit: '×',
+        display: `${cost}× (server CPU per request ${onS.serverCpuUsPerRequest} / ${offS.serverCpuUsPerRequest} µs: ${cpu}×)`,
+        target: { op: '<=', value: 1.03, display: '≤ 1.03×' }, pass: check(cost, '<=', 1.03),
+      },
+    ],
+  };
 }
 
 export function renderMarkdown(report: BenchReport): string {
