@@ -27,7 +27,7 @@ import { bootstrapAdmin, createAdminApi, type Route as AdminRoute } from './admi
 import type { AdminMatcher } from './admin/bootstrap.ts';
 import { createClientRevocations } from './storage/kv/client-revocations.ts';
 import { startObservability } from './ops/observability.ts';
-import { applyClientDefaults } from './oidc/client-defaults.ts';
+import { applyClientDefaults } from './oidc/client-metadata.ts';
 import { withPinnedCertificates } from './oidc/pinned-certificates.ts';
 import { createCrlFileSource } from './mtls/revocation/crl-file.ts';
 import { loadTlsMaterial, TlsMaterialError, watchTlsMaterial, type ReloadOutcome, type TlsFiles, type TlsMaterial, type TlsMaterialSource } from './ops/reload.ts';

@@ -1,6 +1,21 @@
-// What the admin middleware chain leaves on ctx.state, typed once for every route handler.
+// What the admin middleware chain leaves on ctx.state, typed once for every route handler, and
+// the route a handler serves (router.ts matches them; the state names the one matched).
 import type { Next, ParameterizedContext } from 'koa';
-import type { Route } from './router.ts';
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface Route {
+  method: Method;
+  /** Relative to /admin/v1, with `:name` parameters: '/clients/:client_id'. */
+  path: string;
+  /** OpenAPI operationId. */
+  name: string;
+  /** false: served without an access token (the OpenAPI document only). */
+  auth: boolean;
+  /** Every status this route answers with; the OpenAPI document lists exactly these. */
+  statuses: readonly number[];
+  handler(ctx: AdminContext): Promise<void>;
+}
 
 /** The authenticated admin: who made the change, for the audit log. */
 export interface AdminActor {

@@ -1,22 +1,10 @@
 // A tiny router for /admin/v1. Its route table is data (method, path, the statuses each route
 // can answer), so the OpenAPI document can be checked against it and the CLI can rely on it.
 import { AdminError, notFound } from './errors.ts';
-import type { AdminContext } from './context.ts';
+import type { Method, Route } from './context.ts';
 
-export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
-
-export interface Route {
-  method: Method;
-  /** Relative to /admin/v1, with `:name` parameters: '/clients/:client_id'. */
-  path: string;
-  /** OpenAPI operationId. */
-  name: string;
-  /** false: served without an access token (the OpenAPI document only). */
-  auth: boolean;
-  /** Every status this route answers with; the OpenAPI document lists exactly these. */
-  statuses: readonly number[];
-  handler(ctx: AdminContext): Promise<void>;
-}
+// Route handlers and the admin API import the route types from here, beside createRouter.
+export type { Method, Route } from './context.ts';
 
 export interface RouteMatch {
   route: Route;

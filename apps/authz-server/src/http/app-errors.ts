@@ -1,10 +1,11 @@
 // What reaches Koa's `error` event: an error no middleware answered (Koa then sends a bare 500),
 // or a connection that failed mid-response. Koa's default listener prints the stack to stderr over
-// many lines; here each becomes one structured log line, at error level when the server is at fault.
+// many lines; here each becomes one structured log line, at error level when the server is at fault,
+// naming the request the way every refusal line does (oidc/errors.ts requestFacts).
 import type { EventEmitter } from 'node:events';
 import type { Context } from 'koa';
 import type { Logger } from '../log.ts';
-import { listenerOf } from './listeners.ts';
+import { requestFacts } from '../oidc/errors.ts';
 
 /** The peer went away: nothing was wrong with the server. */
 const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
@@ -15,9 +16,7 @@ export function logAppErrors(app: EventEmitter, logger: Logger): void {
     const status = err.status ?? err.statusCode ?? 500;
     const line = {
       event: 'app_error',
-      listener: ctx ? listenerOf(ctx.req) : undefined,
-      method: ctx?.method,
-      path: ctx?.path,
+      ...(ctx ? requestFacts(ctx) : {}),
       status,
       header_sent: err.headerSent === true,
       err,

@@ -3,9 +3,10 @@
 // that is not a URI authority made that throw: a 500 from input. Node's own check (an absent Host
 // on HTTP/1.1) is turned off in listeners.ts so that this one answers, as an OAuth error.
 import { isIP } from 'node:net';
-import type { Context, Next } from 'koa';
+import type { Next } from 'koa';
+import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from '../log.ts';
-import { listenerOf } from './listeners.ts';
+import { answerRefusal, HostHeaderRefused, logRefusal } from '../oidc/errors.ts';
 
 // RFC 9110 §7.2: Host = uri-host [ ":" port ]; RFC 3986 §3.2.2 host = IP-literal / IPv4address /
 // reg-name, §3.2.3 port = *DIGIT.
@@ -40,23 +41,13 @@ function hostFields(rawHeaders: readonly string[]): string[] {
   return values;
 }
 
-/** Koa middleware, first on the app: a bad Host is answered 400 invalid_request and logged once. */
+/** Koa middleware, first on the app: a bad Host is answered 400 invalid_request and logged once (oidc/errors.ts). */
 export function createHostHeaderCheck(logger: Logger) {
-  return async function hostHeader(ctx: Context, next: Next): Promise<void> {
+  return async function hostHeader(ctx: KoaContextWithOIDC, next: Next): Promise<void> {
     const problem = hostProblem(hostFields(ctx.req.rawHeaders));
     if (problem === undefined) return next();
-    ctx.status = 400;
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = { error: 'invalid_request', error_description: problem };
-    logger.warn({
-      event: 'oauth_refusal',
-      check: 'host_header',
-      listener: listenerOf(ctx.req),
-      method: ctx.method,
-      path: ctx.path,
-      status: 400,
-      error: 'invalid_request',
-      reason: problem,
-    }, `refused: ${problem}`);
+    const refusal = new HostHeaderRefused(problem);
+    await answerRefusal(ctx, refusal);
+    logRefusal(logger, ctx, refusal);
   };
 }

@@ -4,15 +4,16 @@
 // certificate and its verdict first; the callbacks only read what it left on ctx.state.
 import type { IncomingMessage } from 'node:http';
 import type { X509Certificate } from 'node:crypto';
-import type { Next } from 'koa';
-import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { Context, Next } from 'koa';
+import type { Client, KoaContextWithOIDC } from 'oidc-provider';
 import type { PresentedCertificate } from '@certbound/cnf-verifier';
 import type { ConnectionRecord, VerdictCache } from '../mtls/connection-verdict.ts';
 import { subjectDnMatches, subjectDnOf } from '../mtls/subject-dn.ts';
 import { sanMatches, sansOf } from '../mtls/san.ts';
 import { describeCert } from '../mtls/trust-store.ts';
-import { CERTIFICATE_AUTH_METHODS, type SubjectMatcher } from './vocabulary.ts';
-import { answerRefusal, CertificateHeaderRefused, ClientCertificateRefused, noCertificateDescription } from './errors.ts';
+import { CERTIFICATE_AUTH_METHODS, SUBJECT_MATCHERS, type SubjectMatcher } from './vocabulary.ts';
+import { CLIENT_AUTHENTICATION_ROUTES } from './client-authentication.ts';
+import { answerRefusal, CertificateHeaderRefused, ClientCertificateRefused, GrantRefused, noCertificateDescription } from './errors.ts';
 
 export interface CertificateSource {
   fromRequest(req: IncomingMessage): PresentedCertificate | undefined;
@@ -20,8 +21,26 @@ export interface CertificateSource {
 
 export type ClientCertificateState = ConnectionRecord;
 
-export function certificateState(ctx: { state: Record<string, unknown> }): ClientCertificateState | undefined {
-  return ctx.state.clientCertificate as ClientCertificateState | undefined;
+export function certificateState(ctx: Context): ClientCertificateState | undefined {
+  return ctx.state.clientCertificate;
+}
+
+function isSubjectMatcher(property: string): property is SubjectMatcher {
+  return SUBJECT_MATCHERS.some((matcher) => matcher === property);
+}
+
+/**
+ * RFC 8705 §2.2: a self-signed client authenticates with one of the certificates in its
+ * registered `jwks` (x5c). Compared as DER, the bytes the thumbprint would hash. Undefined when
+ * the client publishes its keys at a jwks_uri instead: oidc-provider fetches and compares those.
+ */
+function registeredSelfSigned(client: Client, cert: X509Certificate): boolean | undefined {
+  const jwks = client.metadata().jwks;
+  if (!jwks) return undefined;
+  return jwks.keys.some((key) => {
+    const first = key.x5c?.[0];
+    return first !== undefined && Buffer.from(first, 'base64').equals(cert.raw);
+  });
 }
 
 function presentedValues(cert: X509Certificate, property: SubjectMatcher): string {
@@ -50,7 +69,7 @@ export function createClientCertificateChecks(deps: { source: CertificateSource;
     } catch (err) {
       // A malformed certificate header from a trusted proxy, or one of a format other than the
       // configured one: the request is bad, not the server. The refusal reporter logs it.
-      await answerRefusal(ctx, new CertificateHeaderRefused((err as Error).message));
+      await answerRefusal(ctx, new CertificateHeaderRefused(err instanceof Error ? err.message : String(err)));
       return;
     }
     if (presented) {
@@ -73,10 +92,17 @@ export function createClientCertificateChecks(deps: { source: CertificateSource;
         // A certificate certbound cannot read is refused as such for every method, not only
         // where its chain is looked at: the partner learns which part is broken.
         if (state?.verdict.ok === false && state.verdict.code === 'malformed') throw new ClientCertificateRefused('certificate_malformed', state.verdict.reason);
-        if (cert) {
+        if (state && cert) {
           const now = new Date();
           if (now < cert.validFromDate) throw new ClientCertificateRefused('certificate_not_yet_valid', `certificate not valid before ${cert.validFromDate.toISOString()}`);
           if (now >= cert.validToDate) throw new ClientCertificateRefused('certificate_expired', `certificate expired at ${cert.validToDate.toISOString()}`);
+          // oidc-provider compares a self-signed client's certificate with its registered ones
+          // only after asking here (lib/shared/client_auth.js); refused first, naming the thumbprint.
+          const client = ctx.oidc.client;
+          if (client?.clientAuthMethod === 'self_signed_tls_client_auth' && CLIENT_AUTHENTICATION_ROUTES.has(ctx.oidc.route)
+            && registeredSelfSigned(client, cert) === false) {
+            throw new ClientCertificateRefused('certificate_unregistered', `certificate not registered for this self-signed client (x5t#S256 ${state.presented.thumbprint})`);
+          }
           return cert;
         }
         // oidc-provider asks during client authentication (lib/shared/client_auth.js, which then
@@ -85,6 +111,12 @@ export function createClientCertificateChecks(deps: { source: CertificateSource;
         // certbound's words, naming the listener that does request a certificate.
         if (CERTIFICATE_AUTH_METHODS.has(ctx.oidc.client?.clientAuthMethod ?? '')) {
           throw new ClientCertificateRefused('certificate_missing', noCertificateDescription(ctx, deps.mtlsTokenEndpoint));
+        }
+        // RFC 8705 §3: a client registered for certificate-bound tokens that authenticates
+        // otherwise (private_key_jwt, none) gets no token without a certificate to bind it to;
+        // oidc-provider asks here at the token endpoint and would refuse next (sender_constraints.js).
+        if (ctx.oidc.route === 'token' && ctx.oidc.client?.tlsClientCertificateBoundAccessTokens === true) {
+          throw new GrantRefused('certificate_missing', noCertificateDescription(ctx, deps.mtlsTokenEndpoint));
         }
         return undefined;
       },
@@ -99,9 +131,11 @@ export function createClientCertificateChecks(deps: { source: CertificateSource;
       // RFC 8705 §2.1.2: exactly one subject matcher is registered; compare it the way its
       // RFC says (DN per RFC 4517 distinguishedNameMatch, IP as addresses, DNS case-insensitive).
       certificateSubjectMatches(ctx: KoaContextWithOIDC, property: string, expected: string): boolean {
-        const cert = certificateState(ctx)?.presented.leaf;
-        if (!cert) return false;
-        const key = property as SubjectMatcher;
+        const presented = certificateState(ctx)?.presented;
+        if (!presented) return false;
+        const cert = presented.leaf;
+        if (!isSubjectMatcher(property)) return false;
+        const key = property;
         const matches = key === 'tls_client_auth_subject_dn'
           ? subjectDnMatches(cert, expected)
           : sanMatches(cert, key, expected);
@@ -114,9 +148,9 @@ export function createClientCertificateChecks(deps: { source: CertificateSource;
         // certbound certificate pinning: the subject matches, and the certificate must also be
         // one of those registered through /admin/v1 (storage/postgres/client-adapter.ts lists them).
         const client = ctx.oidc.client;
-        if (client?.['certificate_pinning'] === true) {
-          const pinned = client['certificate_thumbprints'];
-          const thumbprint = certificateState(ctx)!.presented.thumbprint;
+        if (client?.certificate_pinning === true) {
+          const pinned = client.certificate_thumbprints;
+          const thumbprint = presented.thumbprint;
           if (!Array.isArray(pinned) || !pinned.includes(thumbprint)) {
             throw new ClientCertificateRefused('certificate_pinning', `certificate x5t#S256 ${thumbprint} is not among the certificates registered for this client`);
           }

@@ -2,8 +2,7 @@
 // adapter factory and the callbacks in oidc/. Every option that differs from oidc-provider's
 // default carries a comment saying why.
 import type { JSONWebKeySet } from 'jose';
-import type { Middleware } from 'koa';
-import { Provider, type Configuration } from 'oidc-provider';
+import { Provider, type AdapterFactory, type Configuration } from 'oidc-provider';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { createClientCertificateChecks, type CertificateSource } from './client-certificate.ts';
@@ -13,14 +12,14 @@ import { createRefusalReporter, renderError } from './errors.ts';
 import { createHostHeaderCheck } from '../http/host-header.ts';
 import { logAppErrors } from '../http/app-errors.ts';
 import { createStructuredTokenEndpoints, type ClientRevocations, type RevocationList } from './structured-tokens.ts';
-import { withClientDefaults, type AdapterFactory } from './client-defaults.ts';
+import { certboundAdapter } from './adapter.ts';
 import type { KvStore } from '../storage/kv/kv.ts';
 import { oidcFindAccount, type AccountSource } from '../accounts/account-source.ts';
-import { dpopFeature, installAtomicReplayDetection } from './dpop.ts';
+import { dpopFeature, refuseReplayedProof } from './dpop.ts';
 import { authorizationCodeTtl, fapiFeature } from './fapi.ts';
-import { applyClientPolicy } from './client-policy.ts';
+import { extraClientMetadata } from './client-metadata.ts';
 import { GRANT_TTL, issueRefreshToken, refreshTokenTtl, rotateRefreshToken } from './refresh-tokens.ts';
-import { acceptPublishedAudiences } from './client-assertion-audience.ts';
+import { installEnginePatches } from './engine-patches.ts';
 import { AUTH_METHODS, SIGNING_ALGS, STATIC_SCOPES, publicJwkMembers } from './vocabulary.ts';
 import { createInteractionRoutes, INTERACTION_TTL, SESSION_TTL } from '../interactions/routes.ts';
 
@@ -55,7 +54,14 @@ const CLIENT_ENDPOINTS = {
 } as const;
 
 function endpointsAt(origin: string): Record<keyof typeof CLIENT_ENDPOINTS, string> {
-  return Object.fromEntries(Object.entries(CLIENT_ENDPOINTS).map(([name, path]) => [name, `${origin}${path}`])) as Record<keyof typeof CLIENT_ENDPOINTS, string>;
+  const at = (path: string) => `${origin}${path}`;
+  return {
+    token_endpoint: at(CLIENT_ENDPOINTS.token_endpoint),
+    introspection_endpoint: at(CLIENT_ENDPOINTS.introspection_endpoint),
+    revocation_endpoint: at(CLIENT_ENDPOINTS.revocation_endpoint),
+    pushed_authorization_request_endpoint: at(CLIENT_ENDPOINTS.pushed_authorization_request_endpoint),
+    userinfo_endpoint: at(CLIENT_ENDPOINTS.userinfo_endpoint),
+  };
 }
 
 export function mtlsEndpointAliases(config: Config) {
@@ -66,21 +72,8 @@ export function publicJwks(jwks: JSONWebKeySet): JSONWebKeySet {
   return { keys: jwks.keys.map(publicJwkMembers) };
 }
 
-/** The first middleware of the oidc-provider routes' own stack, per provider. */
-const ENGINE_STACK_START = new WeakMap<Provider, unknown>();
-
-/**
- * Mounts `middleware` after the Host check and before the middleware of oidc-provider's routes
- * (certificate verdicts, refusal reporting, structured tokens, interactions), so a request it
- * answers (/admin) never passes through them. `provider.use` would append it after them: in
- * oidc-provider 9 it inserts each middleware just before the engine's own router.
- */
-export function mountBeforeEngine(provider: Provider, middleware: Middleware): void {
-  const start = ENGINE_STACK_START.get(provider);
-  const at = start ? provider.middleware.indexOf(start as (typeof provider.middleware)[number]) : -1;
-  if (at < 0) throw new Error('mountBeforeEngine: the provider was not built by createProvider');
-  provider.middleware.splice(at, 0, middleware as (typeof provider.middleware)[number]);
-}
+// The admin API mounts in front of certbound's middleware on oidc-provider's routes (main.ts).
+export { mountBeforeEngine } from './engine-patches.ts';
 
 export function createProvider(deps: ProviderDeps): Provider {
   const { config } = deps;
@@ -88,8 +81,9 @@ export function createProvider(deps: ProviderDeps): Provider {
   const certificates = createClientCertificateChecks({ source: deps.certificateSource, verdicts: deps.verdicts, mtlsTokenEndpoint: aliases.token_endpoint });
 
   const configuration: Configuration = {
-    adapter: withClientDefaults(deps.adapterFactory, STATIC_SCOPES) as unknown as Configuration['adapter'],
-    jwks: deps.jwks as Configuration['jwks'],
+    // Client defaults, and certbound's refusals as the engine reads a client or refresh token (oidc/adapter.ts).
+    adapter: certboundAdapter(deps.adapterFactory, { staticScopes: STATIC_SCOPES, mtlsTokenEndpoint: aliases.token_endpoint }),
+    jwks: deps.jwks,
     scopes: [...STATIC_SCOPES],
     cookies: { keys: deps.cookieKeys },
     // Machine clients first: certificates, or a signed assertion; shared secrets are off.
@@ -101,35 +95,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       token_endpoint_auth_method: 'tls_client_auth',
       id_token_signed_response_alg: 'ES256',
     },
-    extraClientMetadata: {
-      // default_resource: the audience a client gets when it names none (RFC 8707 §2).
-      // introspection_allowed: a resource server's client may introspect others' tokens.
-      // resources: resource identifier -> the scopes of it the client holds (oidc/resource-indicators.ts).
-      // fapi_profile: "2.0" puts one client under the FAPI 2.0 Security Profile (oidc/fapi.ts).
-      // certificate_pinning: a tls_client_auth client accepts only its certificates registered
-      // through /admin/v1; certificate_thumbprints: those, attached by storage/postgres/client-adapter.ts.
-      properties: ['default_resource', 'introspection_allowed', 'resources', 'fapi_profile', 'certificate_pinning', 'certificate_thumbprints'],
-      validator(_ctx, key, value, metadata) {
-        if (key === 'certificate_pinning' && value !== undefined && typeof value !== 'boolean') {
-          throw new Error('certificate_pinning must be a boolean');
-        }
-        if (key === 'certificate_thumbprints' && value !== undefined && !(Array.isArray(value) && value.every((v) => typeof v === 'string'))) {
-          throw new Error('certificate_thumbprints must be an array of strings');
-        }
-        // Called once per property; the whole-client rules run once, with fapi_profile's turn.
-        if (key === 'fapi_profile') applyClientPolicy(metadata as Record<string, unknown>, config.fapiProfile);
-        if (key === 'default_resource' && value !== undefined && (typeof value !== 'string' || !URL.canParse(value))) {
-          throw new Error('default_resource must be an absolute URI');
-        }
-        if (key === 'resources' && value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value)
-          || !Object.values(value).every((scopes) => Array.isArray(scopes) && scopes.every((s) => typeof s === 'string')))) {
-          throw new Error('resources must map resource identifiers to arrays of scopes');
-        }
-        if (key === 'introspection_allowed' && value !== undefined && typeof value !== 'boolean') {
-          throw new Error('introspection_allowed must be a boolean');
-        }
-      },
-    },
+    // certbound's own client metadata and the rules oidc-provider's schema does not know (oidc/client-metadata.ts).
+    extraClientMetadata: extraClientMetadata(config.fapiProfile),
     enabledJWA: {
       clientAuthSigningAlgValues: [...SIGNING_ALGS],
       idTokenSigningAlgValues: [...SIGNING_ALGS],
@@ -143,10 +110,10 @@ export function createProvider(deps: ProviderDeps): Provider {
     responseTypes: ['code'],
     // RFC 7636 S256 (the only method oidc-provider offers) on every authorization request (RFC 9700 §2.1.1).
     pkce: { required: () => true },
-    findAccount: oidcFindAccount(deps.accounts) as unknown as Configuration['findAccount'],
+    findAccount: oidcFindAccount(deps.accounts),
     // The login and consent pages live on the public listener, whatever host the request used.
     interactions: { url: async (_ctx, interaction) => `${config.issuer}/interaction/${interaction.uid}` },
-    issueRefreshToken: issueRefreshToken as unknown as Configuration['issueRefreshToken'],
+    issueRefreshToken,
     rotateRefreshToken,
     // Delegated access outlives the browser session that granted it (revoked with the grant).
     expiresWithSession: async () => false,
@@ -154,7 +121,6 @@ export function createProvider(deps: ProviderDeps): Provider {
       // RFC 8705 §5: certificate-authenticating clients use the mutual-TLS listener.
       mtls_endpoint_aliases: aliases,
     },
-    // @types/oidc-provider lags the engine (it types introspection as always disabled).
     features: {
       // No login UI in the client-credentials core; the interaction pages come with the
       // authorization-code flow.
@@ -162,8 +128,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
-        allowedPolicy: async (_ctx: unknown, client: { clientId: string; [key: string]: unknown }, token: { clientId?: string }) =>
-          token.clientId === client.clientId || client['introspection_allowed'] === true,
+        // RFC 7662 §2.1: a client sees its own tokens; a resource server's client (introspection_allowed) sees any.
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId || client.introspection_allowed === true,
       },
       revocation: { enabled: true },
       dPoP: dpopFeature(deps.dpopNonceSecret),
@@ -187,13 +153,13 @@ export function createProvider(deps: ProviderDeps): Provider {
         signingAlg: 'ES256',
         adminClientIds: config.adminClientIds,
       }),
-    } as Configuration['features'],
+    },
     ttl: {
       ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl,
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl,
       AuthorizationCode: (ctx) => authorizationCodeTtl(ctx),
       // Also binds the new refresh token to the request's DPoP key (oidc/refresh-tokens.ts).
-      RefreshToken: (ctx, token) => refreshTokenTtl(ctx, token as Parameters<typeof refreshTokenTtl>[1]),
+      RefreshToken: (ctx, token) => refreshTokenTtl(ctx, token),
       Grant: GRANT_TTL,
       Interaction: INTERACTION_TTL,
       Session: SESSION_TTL,
@@ -203,21 +169,25 @@ export function createProvider(deps: ProviderDeps): Provider {
   };
 
   const provider = new Provider(config.issuer, configuration);
-  installAtomicReplayDetection(provider, deps.kv);
+  // Everything below serves oidc-provider's routes; mountBeforeEngine puts /admin in front of it.
+  // Outermost: one log line per refusal, once the answer is final.
+  const refusals = createRefusalReporter(provider, deps.logger);
   // A client assertion may name either published URL of the endpoint it authenticates at
   // (userinfo takes no client authentication).
   const { userinfo_endpoint: _public, ...publicEndpoints } = endpointsAt(config.issuer);
   const { userinfo_endpoint: _mtls, ...mtlsEndpoints } = aliases;
-  acceptPublishedAudiences(provider, [...Object.values(publicEndpoints), ...Object.values(mtlsEndpoints)]);
+  // Refuses to start on an oidc-provider other than the one the patches were written against.
+  installEnginePatches(provider, {
+    kv: deps.kv,
+    assertionAudiences: [...Object.values(publicEndpoints), ...Object.values(mtlsEndpoints)],
+    onReplay: refuseReplayedProof,
+    stackStart: refusals,
+  });
 
   // An error no middleware answered: one structured line, not Koa's stack on stderr.
   logAppErrors(provider, deps.logger);
   // Before anything builds a URL from the Host header (oidc-provider's urlFor): 400, not 500.
   provider.use(createHostHeaderCheck(deps.logger));
-  // Everything below serves oidc-provider's routes; mountBeforeEngine puts /admin in front of it.
-  const refusals = createRefusalReporter(provider, deps.logger, aliases.token_endpoint);
-  ENGINE_STACK_START.set(provider, refusals);
-  // Outermost: one log line per refusal, once the answer is final (structuredTokens may answer instead).
   provider.use(refusals);
   provider.use(certificates.middleware);
   provider.use(createStructuredTokenEndpoints({

@@ -2,13 +2,12 @@
 // proofs (features.dPoP); this file supplies what a multi-instance deployment needs from us:
 // - server nonces from a secret every instance derives alike from the key-encryption key, so a
 //   nonce handed out by one instance is accepted by the next (RFC 9449 §8);
-// - `jti` replay detection that is atomic across instances (RFC 9449 §11.1);
-// (the RFC 9449 §5 error code for a replayed proof is oidc/errors.ts's).
-import { createHash } from 'node:crypto';
+// - a replayed proof refused as RFC 9449 §5 says, `invalid_dpop_proof` (the detection itself is
+//   atomic across instances, RFC 9449 §11.1: oidc/engine-patches.ts).
+import { decodeJwt } from 'jose';
+import type { KoaContextWithOIDC } from 'oidc-provider';
 import { deriveKey } from '../keys/derive.ts';
-import type { Provider } from 'oidc-provider';
-import type { KvStore } from '../storage/kv/kv.ts';
-import { kvKeys } from '../storage/kv/oidc-queries.ts';
+import { DpopProofReplayed } from './errors.ts';
 
 /**
  * The 32-byte DPoP nonce secret, derived with HKDF from the key-encryption key (as the cookie
@@ -31,22 +30,21 @@ export function dpopFeature(nonceSecret: Buffer) {
   };
 }
 
-interface ReplayDetectionModel {
-  unique(iss: string, jti: string, exp: number): Promise<boolean>;
-}
-
 /**
- * oidc-provider's ReplayDetection.unique is find-then-save: two instances receiving the same
- * proof (or client assertion) at once could both find nothing. This replaces it with one atomic
- * `SET NX` on the KvStore (Redis when REDIS_URL is set), under the key the adapter would use,
- * so the first instance to see a `jti` wins and every other one refuses it.
+ * Called by the atomic replay detection (oidc/engine-patches.ts) when a `jti` was seen before.
+ * When it is the `jti` of this request's DPoP proof, the proof is refused in certbound's words
+ * with RFC 9449 §5's code, before oidc-provider could refuse it with a grant-specific one; the
+ * status stays the endpoint's (401 where an access token is presented, else 400). A replayed
+ * client assertion is left to oidc-provider's client authentication.
  */
-export function installAtomicReplayDetection(provider: Provider, kv: KvStore): void {
-  const model = provider.ReplayDetection as unknown as ReplayDetectionModel;
-  model.unique = async function unique(iss, jti, exp) {
-    const id = createHash('sha256').update(`${iss}${jti}`).digest('base64url');
-    const now = Math.floor(Date.now() / 1000);
-    const payload = { jti: id, iss, kind: 'ReplayDetection', iat: now, exp };
-    return kv.setIfAbsent(kvKeys.entry('ReplayDetection', id), JSON.stringify(payload), Math.max(1, exp - now) * 1000);
-  };
+export function refuseReplayedProof(ctx: KoaContextWithOIDC | undefined, jti: string): void {
+  const proof = ctx?.get('dpop');
+  if (!ctx || !proof) return;
+  let proofJti: unknown;
+  try {
+    proofJti = decodeJwt(proof).jti; // oidc-provider has verified this proof before asking
+  } catch {
+    return;
+  }
+  if (proofJti === jti) throw new DpopProofReplayed(ctx.oidc.route === 'userinfo' ? 401 : 400);
 }

@@ -1,30 +1,25 @@
 // Every OAuth refusal names the check that failed (DESIGN.md "Contracts") and writes one
 // structured log line. This file is the one place that decides what a refusal looks like:
-// - certbound's own refusals are error classes extending oidc-provider's (below); their
-//   description IS what the partner reads, so nothing has to change it later;
+// - certbound's own refusals are error classes extending oidc-provider's (below), thrown by a
+//   check that runs before oidc-provider's own (the certificate callbacks, the Client and
+//   RefreshToken reads, the replay detection, the Host check); their description IS what the
+//   partner reads and their `check` names the failed check;
 // - oidc-provider's own refusals carry a generic description and keep the specific reason in
-//   `error_detail`. Where no certbound callback runs first to refuse in its own words, the one
-//   table ENGINE_REFUSALS (per oidc-provider version) describes them, applied once, at the
-//   engine's `*.error` event, inside its error handler: no middleware rewrites an answer;
+//   `error_detail`; for the codes where that reason helps the partner it becomes the
+//   description, once, at the engine's `*.error` event, inside its error handler. Nothing here
+//   reads oidc-provider's English: a refusal is told apart by its class and by request facts;
 // - `renderError` (oidc-provider's option, also used for certbound's own pre-engine refusals)
-//   renders, and `createRefusalReporter` writes the one log line per refusal.
-import type { EventEmitter } from 'node:events';
-import type { Next } from 'koa';
+//   renders, and `logRefusal` writes the one log line per refusal.
+import type { Context, Next } from 'koa';
 import { errors, type KoaContextWithOIDC, type Provider } from 'oidc-provider';
 import type { Logger } from '../log.ts';
 import { listenerOf } from '../http/listeners.ts';
-import { certificateState } from './client-certificate.ts';
 import { describeCert } from '../mtls/trust-store.ts';
 import { renderErrorPage } from '../interactions/error-page.ts';
 import { recordOAuthAnswer } from '../ops/metrics.ts';
 
-export interface OAuthError extends Error {
-  error: string;
-  error_description?: string;
-  error_detail?: string;
-  status?: number;
-  expose?: boolean;
-}
+/** An OAuth error as oidc-provider answers it (its own classes and ours). */
+export type OAuthError = errors.OIDCProviderError;
 
 // ---------------------------------------------------------------------------------------------
 // certbound's own refusals: oidc-provider's classes, with the failed check as a stable `check`.
@@ -38,6 +33,7 @@ export type CertificateCheck =
   | 'certificate_chain'
   | 'certificate_subject'
   | 'certificate_pinning'
+  | 'certificate_unregistered'
   | 'certificate_header';
 
 /** 401 invalid_client (RFC 6749 §5.2) for a certificate that does not authenticate the client. */
@@ -56,108 +52,82 @@ export class CertificateHeaderRefused extends errors.InvalidRequest {
   readonly check: CertificateCheck = 'certificate_header';
 }
 
+/** 401 invalid_client: the client named is not one certbound serves, or authenticates otherwise than registered. */
+export class ClientAuthenticationRefused extends errors.InvalidClientAuth {
+  readonly check: 'client_unknown' | 'client_auth_method';
+  constructor(check: 'client_unknown' | 'client_auth_method', description: string) {
+    super(description);
+    this.check = check;
+    this.error_description = description;
+  }
+}
+
+/** What certbound checked about a token request's binding (RFC 8705 §3, RFC 9449 §5) and refused. */
+export type GrantCheck = 'certificate_missing' | 'refresh_token_certificate' | 'refresh_token_dpop_key';
+
+/** 400 invalid_grant: the tokens cannot be bound as the client requires, or the refresh token is bound to another holder. */
+export class GrantRefused extends errors.InvalidGrant {
+  readonly check: GrantCheck;
+  constructor(check: GrantCheck, description: string) {
+    super(description);
+    this.check = check;
+    this.error_description = description;
+  }
+}
+
+/** RFC 9449 §5 / §11.1: a DPoP proof presented again is `invalid_dpop_proof`, whatever the endpoint. */
+export class DpopProofReplayed extends errors.InvalidDpopProof {
+  readonly check = 'dpop_replay';
+  /** `status`: the endpoint's (401 where an access token is presented, 400 at the token and PAR endpoints). */
+  constructor(status: number) {
+    super('DPoP proof jti has already been used');
+    this.status = status;
+    this.statusCode = status;
+  }
+}
+
+/** 400 invalid_request: the Host header is not one usable host[:port] (http/host-header.ts). */
+export class HostHeaderRefused extends errors.InvalidRequest {
+  readonly check = 'host_header';
+}
+
+/** The failed check a refusal names, when certbound decided it. */
+export function checkOf(err: Error): string | undefined {
+  return 'check' in err && typeof err.check === 'string' ? err.check : undefined;
+}
+
 /** The description of "no certificate presented", naming the mutual-TLS endpoint on the public listener. */
-export function noCertificateDescription(ctx: KoaContextWithOIDC, mtlsTokenEndpoint: string): string {
+export function noCertificateDescription(ctx: Context, mtlsTokenEndpoint: string): string {
   return listenerOf(ctx.req) === 'public'
     ? `no client certificate presented: this is the public listener, which does not request one; use the mutual-TLS endpoint ${mtlsTokenEndpoint}`
     : 'no client certificate presented';
 }
 
 // ---------------------------------------------------------------------------------------------
-// oidc-provider's own refusals. THE ONE TABLE THAT READS oidc-provider's ENGLISH: oidc-provider
-// 9.13 (lib/shared/client_auth.js, lib/actions/grants/refresh_token.js,
-// lib/helpers/sender_constraints.js, lib/helpers/validate_dpop.js) distinguishes these cases only
-// by the `error_detail` string it passes to the class named in each row; there is no code or
-// callback certbound could refuse from first. Re-check every row when oidc-provider is upgraded.
+// oidc-provider's own refusals, told apart by class and request facts.
 
-type EngineErrorClass = abstract new (...args: never[]) => Error;
-
-interface EngineRefusal {
-  /** The class oidc-provider throws (an instance check, never the `error` string). */
-  classes: readonly EngineErrorClass[];
-  /** oidc-provider 9.13's error_detail for this code path. */
-  detail: string;
-  /** The code to answer, when RFC 9449 names a more specific one than oidc-provider. */
-  error?: string;
-  describe(ctx: KoaContextWithOIDC, err: OAuthError): string;
-}
-
-/** The oidc-provider minor version the table was checked against (test/oidc/errors.test.ts pins it). */
-export const ENGINE_VERSION = '9.13';
-
-function createEngineRefusals(mtlsTokenEndpoint: string): readonly EngineRefusal[] {
-  return [
-    {
-      // RFC 8705 §3 bound tokens for a client that authenticates otherwise (sender_constraints,
-      // refresh_token). A client authenticating with its certificate is refused earlier, in
-      // certbound's words, by getCertificate (oidc/client-certificate.ts).
-      classes: [errors.InvalidGrant],
-      detail: 'mutual TLS client certificate not provided',
-      describe: (ctx) => noCertificateDescription(ctx, mtlsTokenEndpoint),
-    },
-    {
-      classes: [errors.InvalidClientAuth],
-      detail: 'client not found',
-      // The Client adapter answers "not found" for a disabled client too (admin API `disabled`).
-      describe: (ctx) => `client "${ctx.oidc?.params?.client_id ?? ''}" is not registered or is disabled`,
-    },
-    {
-      classes: [errors.InvalidClientAuth],
-      detail: 'unregistered client certificate provided',
-      describe: (ctx) => `certificate not registered for this self-signed client (x5t#S256 ${certificateState(ctx)?.presented.thumbprint ?? 'unknown'})`,
-    },
-    {
-      classes: [errors.InvalidClientAuth],
-      detail: 'the provided authentication mechanism does not match the registered client authentication method',
-      describe: (ctx) => `the client authentication used does not match the registered token_endpoint_auth_method ${ctx.oidc?.client?.clientAuthMethod ?? ''}`.trim(),
-    },
-    {
-      classes: [errors.InvalidGrant],
-      detail: 'failed jkt verification',
-      describe: () => 'refresh token is bound to another DPoP key',
-    },
-    {
-      classes: [errors.InvalidGrant],
-      detail: 'failed x5t#S256 verification',
-      describe: () => 'refresh token is bound to another client certificate',
-    },
-    {
-      classes: [errors.InvalidGrant],
-      detail: 'refresh token already used',
-      describe: () => 'refresh token was already used (rotated); the whole grant is now revoked',
-    },
-    {
-      // RFC 9449 §5: an invalid (here replayed) proof is `invalid_dpop_proof`; oidc-provider
-      // answers `invalid_grant` (token), `invalid_request` (PAR) or `invalid_token` (userinfo).
-      // Same status, standard code.
-      classes: [errors.InvalidGrant, errors.InvalidRequest, errors.InvalidToken],
-      detail: 'DPoP proof JWT Replay detected',
-      error: 'invalid_dpop_proof',
-      describe: () => 'DPoP proof jti has already been used',
-    },
-  ];
-}
-
-/** Codes whose detail is safe and useful to show the client that made the request. */
+/** Codes whose `error_detail` is safe and useful to show the client that made the request. */
 const EXPOSE_DETAIL = new Set(['invalid_client', 'invalid_grant', 'invalid_target']);
+
+/**
+ * A presented refresh token that was already rotated: oidc-provider has revoked the whole grant
+ * (its revokeGrantPolicy) and refuses invalid_grant. Told by the facts, not the message: the
+ * refresh_token grant, and the token the engine read for this request is consumed.
+ */
+function reusedRefreshToken(ctx: KoaContextWithOIDC, err: OAuthError): boolean {
+  return err instanceof errors.InvalidGrant && ctx.oidc?.route === 'token' && ctx.oidc.params?.['grant_type'] === 'refresh_token'
+    && ctx.oidc.entities.RefreshToken?.consumed !== undefined;
+}
+
+/** The description this refusal should carry, or undefined to keep the one it has. */
+function engineDescription(ctx: KoaContextWithOIDC, err: OAuthError): string | undefined {
+  if (checkOf(err) !== undefined || !err.expose) return undefined;
+  if (reusedRefreshToken(ctx, err)) return 'refresh token was already used (rotated); the whole grant is now revoked';
+  return EXPOSE_DETAIL.has(err.error) ? err.error_detail : undefined;
+}
 
 // ---------------------------------------------------------------------------------------------
 // The one renderer and the one reporter.
-
-/** The refusal of this request, recorded once for the reporter (and the structured token endpoints). */
-export function oauthErrorOf(ctx: { state: Record<string, unknown> }): OAuthError | undefined {
-  return ctx.state.oauthError as OAuthError | undefined;
-}
-
-/** The request was answered after all (oidc/structured-tokens.ts): no refusal to report. */
-export function clearOAuthError(ctx: { state: Record<string, unknown> }): void {
-  delete ctx.state.oauthError;
-}
-
-/** The JSON members of an exposed refusal, as oidc-provider's err_out writes them. */
-function answerOf(err: OAuthError): { error: string; error_description?: string } {
-  return { error: err.error, ...(err.error_description !== undefined ? { error_description: err.error_description } : {}) };
-}
 
 /**
  * oidc-provider's `renderError`: a person's browser gets a page naming the error; anything that
@@ -166,12 +136,61 @@ function answerOf(err: OAuthError): { error: string; error_description?: string 
  */
 export const renderError = renderErrorPage;
 
-/** Answers `err` (an exposed oidc-provider error) from a certbound middleware in front of the engine. */
+/** The JSON members of an exposed refusal, as oidc-provider's err_out writes them. */
+function answerOf(err: OAuthError): { error: string; error_description?: string } {
+  return { error: err.error, ...(err.error_description !== undefined ? { error_description: err.error_description } : {}) };
+}
+
+/** Answers `err` from a certbound middleware in front of the engine (or instead of it), and records it for the reporter. */
 export async function answerRefusal(ctx: KoaContextWithOIDC, err: OAuthError): Promise<void> {
   ctx.state.oauthError = err;
-  ctx.status = err.status ?? 400;
+  ctx.status = err.status;
   ctx.set('Cache-Control', 'no-store');
   await renderError(ctx, answerOf(err));
+}
+
+/** The refusal of this request, recorded once for the reporter. */
+export function oauthErrorOf(ctx: Context): OAuthError | undefined {
+  return ctx.state.oauthError;
+}
+
+/** The request was answered after all (oidc/structured-tokens.ts): no refusal to report. */
+export function clearOAuthError(ctx: Context): void {
+  delete ctx.state.oauthError;
+  delete ctx.state.oauthRefusalReason;
+}
+
+/** Where a request came in: the facts every log line about it carries. */
+export function requestFacts(ctx: Context): { listener: string | undefined; method: string; path: string } {
+  return { listener: listenerOf(ctx.req), method: ctx.method, path: ctx.path };
+}
+
+/** The one log line of a refusal: the check, the reason, the client and its certificate. */
+export function logRefusal(logger: Logger, ctx: KoaContextWithOIDC, err: OAuthError): void {
+  // Undefined before oidc-provider's routes (the Host check answers there).
+  const oidc: KoaContextWithOIDC['oidc'] | undefined = ctx.oidc;
+  const reason = ctx.state.oauthRefusalReason ?? err.error_description ?? err.message;
+  const cert = ctx.state.clientCertificate?.presented.leaf;
+  const check = checkOf(err);
+  const line = {
+    event: 'oauth_refusal',
+    route: oidc?.route,
+    ...requestFacts(ctx),
+    status: ctx.status,
+    error: err.error,
+    ...(check ? { check } : {}),
+    reason,
+    client_id: oidc?.client?.clientId ?? oidc?.params?.['client_id'],
+    certificate: cert
+      // describeCert never throws: the certificate may be the unreadable one being refused
+      ? { serial: cert.serialNumber, subject: describeCert(cert), issuer: cert.issuer?.split('\n').reverse().join(',') ?? '', not_after: cert.validToDate.toISOString() }
+      : undefined,
+  };
+  if (ctx.state.oauthRefusalEvent === 'server_error' || err.error === 'server_error') {
+    logger.error({ ...line, err: err.cause ?? err }, 'server error');
+  } else {
+    logger.warn(line, `refused: ${line.reason}`);
+  }
 }
 
 const ERROR_EVENTS = [
@@ -185,52 +204,34 @@ const ERROR_EVENTS = [
   'discovery.error',
   'server_error',
 ] as const;
+export type EngineErrorEvent = (typeof ERROR_EVENTS)[number];
 
-function isA(err: unknown, classes: readonly EngineErrorClass[]): boolean {
-  return classes.some((klass) => err instanceof klass);
+/** A server error as the refusal it is answered with (oidc-provider answers 500 server_error). */
+function asRefusal(err: Error): OAuthError {
+  return err instanceof errors.OIDCProviderError ? err : new errors.OIDCProviderError(500, 'server_error', { cause: err });
 }
 
-export function createRefusalReporter(provider: Provider, logger: Logger, mtlsTokenEndpoint: string) {
-  const engineRefusals = createEngineRefusals(mtlsTokenEndpoint);
-
-  /** The description this refusal should carry, or undefined to keep oidc-provider's. */
-  function describe(ctx: KoaContextWithOIDC, err: OAuthError): { reason: string | undefined; error?: string } {
-    if (err instanceof ClientCertificateRefused || err instanceof CertificateHeaderRefused) {
-      return { reason: err.error_description };
-    }
-    const detail = err.error_detail;
-    if (detail === undefined) return { reason: undefined };
-    const row = engineRefusals.find((r) => r.detail === detail && isA(err, r.classes));
-    if (row) return { reason: row.describe(ctx, err), ...(row.error ? { error: row.error } : {}) };
-    return { reason: detail };
-  }
-
+export function createRefusalReporter(provider: Provider, logger: Logger) {
   for (const event of ERROR_EVENTS) {
     // Emitted by oidc-provider's error handler as it answers (lib/shared/error_handler.js): the
     // refusal is completed here, once, before any middleware of ours sees the answer.
-    // The typings do not list every *.error event oidc-provider emits; the engine does.
-    (provider as unknown as EventEmitter).on(event, (ctx: KoaContextWithOIDC, err: OAuthError) => {
-      const { reason, error } = describe(ctx, err);
-      if (error !== undefined && err.expose) {
-        err.error = error;
-        err.message = error;
-        err.error_description = reason;
-        err.error_detail = reason;
-        rerender(ctx, err);
-      } else if (reason !== undefined && err.expose && EXPOSE_DETAIL.has(err.error) && reason !== err.error_description) {
+    provider.on(event, (ctx: KoaContextWithOIDC, thrown: Error) => {
+      const err = asRefusal(thrown);
+      const reason = engineDescription(ctx, err);
+      if (reason !== undefined && reason !== err.error_description) {
         err.error_description = reason;
         rerender(ctx, err);
       }
       ctx.state.oauthError = err;
-      ctx.state.oauthRefusalReason = reason ?? err.error_description ?? err.message;
+      ctx.state.oauthRefusalReason = err.error_description ?? err.message;
       ctx.state.oauthRefusalEvent = event;
     });
   }
 
   /** The engine's answer to this refusal, with the description decided above (JSON or the error page). */
   function rerender(ctx: KoaContextWithOIDC, err: OAuthError): void {
-    const body = ctx.body as Record<string, unknown> | undefined;
-    if (body && typeof body === 'object' && !Buffer.isBuffer(body)) {
+    const body: unknown = ctx.body;
+    if (body !== null && typeof body === 'object' && !Buffer.isBuffer(body)) {
       Object.assign(body, answerOf(err));
     } else {
       void renderError(ctx, answerOf(err));
@@ -241,29 +242,6 @@ export function createRefusalReporter(provider: Provider, logger: Logger, mtlsTo
     await next();
     const err = oauthErrorOf(ctx);
     recordOAuthAnswer(ctx, err); // token requests and DPoP proofs, by outcome (ops/metrics.ts)
-    if (!err) return;
-
-    const reason = (ctx.state.oauthRefusalReason as string | undefined) ?? describe(ctx, err).reason ?? err.error_description ?? err.message;
-    const cert = certificateState(ctx)?.presented.leaf;
-    const check = (err as { check?: CertificateCheck }).check;
-    const line = {
-      event: 'oauth_refusal',
-      route: ctx.oidc?.route,
-      listener: listenerOf(ctx.req),
-      status: ctx.status,
-      error: err.error,
-      ...(check ? { check } : {}),
-      reason,
-      client_id: ctx.oidc?.client?.clientId ?? ctx.oidc?.params?.client_id,
-      certificate: cert
-        // describeCert never throws: the certificate may be the unreadable one being refused
-        ? { serial: cert.serialNumber, subject: describeCert(cert), issuer: cert.issuer?.split('\n').reverse().join(',') ?? '', not_after: cert.validToDate.toISOString() }
-        : undefined,
-    };
-    if (ctx.state.oauthRefusalEvent === 'server_error' || err.error === 'server_error') {
-      logger.error({ ...line, err }, 'server error');
-    } else {
-      logger.warn(line, `refused: ${line.reason}`);
-    }
+    if (err) logRefusal(logger, ctx, err);
   };
 }

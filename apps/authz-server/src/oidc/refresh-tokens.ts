@@ -7,27 +7,25 @@
 //   client out, and their refresh tokens are already bound to the client's authentication;
 // - bound to the client certificate for public clients (RFC 8705 §4; oidc-provider does it),
 //   and to the DPoP key for every client that uses DPoP (below). A refresh with another
-//   certificate or key fails `invalid_grant`.
+//   certificate or key fails `invalid_grant`, in certbound's words: the binding is checked as
+//   the refresh_token grant reads the token (oidc/adapter.ts), before oidc-provider compares it.
 import { createHash } from 'node:crypto';
 import { decodeProtectedHeader, type JWK } from 'jose';
-import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { AdapterPayload, Client, KoaContextWithOIDC } from 'oidc-provider';
 import { isFapi } from './fapi.ts';
+import { GrantRefused, noCertificateDescription } from './errors.ts';
 
 /** Lifetime of one refresh token; rotation gives each new one the full lifetime again. */
 export const REFRESH_TOKEN_TTL = 14 * 24 * 60 * 60;
 /** A grant (what the person consented to) outlives its refresh tokens; revoked on reuse or by an admin. */
 export const GRANT_TTL = 365 * 24 * 60 * 60;
 
-interface ClientLike {
-  grantTypeAllowed(grant: string): boolean;
-}
-
 interface RefreshTokenLike {
   jkt?: string;
   'x5t#S256'?: string;
 }
 
-export async function issueRefreshToken(_ctx: KoaContextWithOIDC, client: ClientLike): Promise<boolean> {
+export async function issueRefreshToken(_ctx: KoaContextWithOIDC, client: Client): Promise<boolean> {
   return client.grantTypeAllowed('refresh_token');
 }
 
@@ -39,8 +37,9 @@ export function rotateRefreshToken(ctx: KoaContextWithOIDC): boolean {
 export function jwkThumbprintSync(jwk: JWK): string | undefined {
   const members: Record<string, readonly string[]> = { EC: ['crv', 'kty', 'x', 'y'], RSA: ['e', 'kty', 'n'], OKP: ['crv', 'kty', 'x'] };
   const required = typeof jwk.kty === 'string' ? members[jwk.kty] : undefined;
-  if (!required || required.some((name) => typeof (jwk as Record<string, unknown>)[name] !== 'string')) return undefined;
-  const canonical = JSON.stringify(Object.fromEntries(required.map((name) => [name, (jwk as Record<string, unknown>)[name]])));
+  const fields: Record<string, unknown> = { ...jwk };
+  if (!required || required.some((name) => typeof fields[name] !== 'string')) return undefined;
+  const canonical = JSON.stringify(Object.fromEntries(required.map((name) => [name, fields[name]])));
   return createHash('sha256').update(canonical).digest('base64url');
 }
 
@@ -55,14 +54,49 @@ export function jwkThumbprintSync(jwk: JWK): string | undefined {
  */
 export function bindRefreshTokenToDpopKey(ctx: KoaContextWithOIDC | undefined, token: RefreshTokenLike): void {
   if (!ctx || token.jkt || token['x5t#S256']) return;
-  const proof = ctx.get('dpop');
-  if (!proof) return;
-  const jwk = decodeProtectedHeader(proof).jwk;
-  const jkt = jwk ? jwkThumbprintSync(jwk) : undefined;
+  const jkt = proofKeyThumbprint(ctx);
   if (jkt) token.jkt = jkt;
 }
 
 export function refreshTokenTtl(ctx: KoaContextWithOIDC | undefined, token: RefreshTokenLike): number {
   bindRefreshTokenToDpopKey(ctx, token);
   return REFRESH_TOKEN_TTL;
+}
+
+/** The RFC 7638 thumbprint of this request's DPoP proof key (oidc-provider has verified the proof by then). */
+function proofKeyThumbprint(ctx: KoaContextWithOIDC): string | undefined {
+  const proof = ctx.get('dpop');
+  if (!proof) return undefined;
+  try {
+    const jwk = decodeProtectedHeader(proof).jwk;
+    return jwk ? jwkThumbprintSync(jwk) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Called with every RefreshToken read: at the refresh_token grant (oidc-provider 9.13
+ * lib/actions/grants/refresh_token.js reads the token right after verifying the DPoP proof),
+ * refuses a token bound to a certificate or DPoP key this request does not present, in the
+ * order oidc-provider checks. A token of another client or an expired one is left to
+ * oidc-provider, which refuses those first.
+ */
+export function refuseRefreshTokenBinding(ctx: KoaContextWithOIDC | undefined, token: AdapterPayload, mtlsTokenEndpoint: string): void {
+  if (!ctx?.oidc || ctx.oidc.route !== 'token' || ctx.oidc.params?.['grant_type'] !== 'refresh_token') return;
+  const client = ctx.oidc.client;
+  if (client === undefined || token.clientId !== client.clientId) return;
+  if (typeof token.exp === 'number' && token.exp <= Math.floor(Date.now() / 1000)) return;
+  const bound = token['x5t#S256'];
+  if (bound !== undefined) {
+    const presented = ctx.state.clientCertificate?.presented;
+    if (!presented) throw new GrantRefused('certificate_missing', noCertificateDescription(ctx, mtlsTokenEndpoint));
+    if (presented.thumbprint !== bound) throw new GrantRefused('refresh_token_certificate', 'refresh token is bound to another client certificate');
+  }
+  if (token.jkt !== undefined) {
+    const jkt = proofKeyThumbprint(ctx);
+    // A client registered for DPoP-bound tokens that sent no proof: oidc-provider refuses that first.
+    if (jkt === undefined && client.dpopBoundAccessTokens === true) return;
+    if (jkt !== token.jkt) throw new GrantRefused('refresh_token_dpop_key', 'refresh token is bound to another DPoP key');
+  }
 }

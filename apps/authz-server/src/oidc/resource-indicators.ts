@@ -43,7 +43,7 @@ export function heldResources(metadata: { [key: string]: unknown }): HeldResourc
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return {};
   const held: HeldResources = {};
   for (const [identifier, scopes] of Object.entries(value)) {
-    if (Array.isArray(scopes) && scopes.every((s) => typeof s === 'string')) held[identifier] = scopes as string[];
+    if (Array.isArray(scopes) && scopes.every((s): s is string => typeof s === 'string')) held[identifier] = scopes;
   }
   return held;
 }
@@ -112,7 +112,7 @@ export function createResourceIndicators(deps: {
       if (!mayHoldResource(rs.identifier, client.clientId, deps.adminClientIds)) {
         throw new errors.InvalidTarget(`resource "${indicator}" is granted only to the admin clients (ADMIN_CLIENT_IDS), and client "${client.clientId}" is not one`);
       }
-      const held = heldResources(client as unknown as Record<string, unknown>)[rs.identifier];
+      const held = heldResources({ resources: client.resources })[rs.identifier];
       if (held === undefined) throw new errors.InvalidTarget(`resource "${indicator}" is not granted to client "${client.clientId}"`);
 
       const senderConstrained = client.tlsClientCertificateBoundAccessTokens === true
@@ -138,8 +138,8 @@ export function createResourceIndicators(deps: {
       const scope = rs.scopes.filter((s) => allowed.has(s)).join(' ');
       // RFC 6749 §3.3: a request with no scope gets the registered default, here every scope the
       // client holds on this resource, rather than a token that can do nothing.
-      if (requested.length === 0 && clientCredentials && scope) {
-        (ctx.oidc.params as Record<string, unknown>).scope = scope;
+      if (requested.length === 0 && clientCredentials && scope && ctx.oidc.params) {
+        ctx.oidc.params['scope'] = scope;
       }
 
       return {
