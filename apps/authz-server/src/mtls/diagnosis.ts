@@ -146,7 +146,7 @@ export async function diagnose(input: DiagnosisInput): Promise<Diagnosis> {
     const detail = path.code === 'untrusted' ? untrustedDetail(path.reason, leaf, chain, input.trustStore) : path.reason;
     return failed('chain', path.code, detail, chainFix(path.code));
   }
-  if (path.ok) pass('chain', `${path.chain.map((c, i) => (i === 0 ? 'certificate' : `"${describeCert(c)}"`)).join(' <- ')} (a configured client CA, ${input.trustStore.source})`);
+  if (path.ok) pass('chain', `${path.chain.map((c, i) => (i === 0 ? 'certificate' : `"${describeCert(c)}"`)).join(' <- ')} (a configured client CA)`);
   else pass('chain', 'leads to a configured client CA with every signature verified');
 
   if (!path.ok && DATE_CODES.has(path.code)) {
@@ -156,7 +156,7 @@ export async function diagnose(input: DiagnosisInput): Promise<Diagnosis> {
     return failed('dates', path.code, detail, window && culprit === leaf ? window.fix
       : `a CA certificate of the chain is outside its validity window: the CA operator must renew it (or fix the server's clock)`);
   }
-  if (path.ok) pass('dates', `every certificate of the chain is valid now; the certificate ${inWindow(leaf, now)}`);
+  if (path.ok) pass('dates', `every certificate of the chain is valid now; the certificate is ${inWindow(leaf, now)}`);
   else pass('dates', inWindow(leaf, now));
 
   if (!path.ok) {
@@ -347,7 +347,7 @@ function untrustedDetail(reason: string, leaf: X509Certificate, chain: readonly 
     const who = at === leaf ? 'the certificate' : `intermediate "${describeCert(at)}"`;
     const needs = `${who} was issued by "${issuerDnOf(at) || '(empty)'}"${aki ? ` (authority key id ${colonHex(aki)})` : ''}`;
     if (known) return `${reason}: ${needs}; a CA of that name is configured but its signature does not verify the certificate`;
-    return `${reason}: ${needs}, which is neither a configured client CA (${trustStore.source}) nor among the ${chain.length} intermediate${chain.length === 1 ? '' : 's'} the client sent — the missing intermediate is "${issuerDnOf(at)}"`;
+    return `${reason}: ${needs}, which is neither a configured client CA nor among the ${chain.length} intermediate${chain.length === 1 ? '' : 's'} the client sent — the missing intermediate is "${issuerDnOf(at)}"`;
   } catch {
     return reason;
   }

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import Koa from 'koa';
 import { createCertificateSource } from '@certbound/cnf-verifier';
 import { createMtlsCheck } from '../../src/ops/mtls-check.ts';
@@ -40,7 +41,7 @@ async function startPrivateRedis(): Promise<{ url: string; child: ChildProcess }
   return { url: `redis://127.0.0.1:${port}/0`, child };
 }
 
-describe('ops/mtls-check.ts: stores down and the rate limit', () => {
+describe('ops/mtls-check.ts: stores down and the rate limit', { skip: existsSync(REDIS_SERVER) ? false : `${REDIS_SERVER} is not installed (Debian package redis-server)` }, () => {
   let pki: TestPki;
   let redis: { url: string; child: ChildProcess };
   let limits: RateLimits;
