@@ -57,12 +57,13 @@ describe('npm run bench (smoke size)', () => {
       'token.full.certbound', 'token.resumed.certbound', 'token.resumed_vs_full', 'verifier.jwtverify', 'verifier.mtls',
       'verifier.dpop', 'growth.clients', 'growth.cas', 'growth.jwks', 'rss.embedded', 'rss.baseline',
       'revocation.keepalive.off', 'revocation.keepalive.soft', 'revocation.keepalive', 'revocation.full.off', 'revocation.full.soft',
-      'revocation.full', 'revocation.ocsp_fetches', 'revocation.cold_fetch', 'revocation.responder_down', 'parser.new_connection', 'parser.cold']) {
+      'revocation.full', 'revocation.ocsp_fetches', 'revocation.cold_fetch', 'revocation.responder_down', 'parser.new_connection', 'parser.cold',
+      'metrics.keepalive.off', 'metrics.keepalive.on', 'metrics.keepalive']) {
       assert.ok(ids.includes(id), `figure ${id}`);
     }
     const targeted = {
       'token.resumed_vs_full': '>=', 'verifier.mtls': '<=', 'verifier.dpop': '<=', 'growth.clients': '<=', 'growth.cas': '<=', 'growth.jwks': '<=',
-      'revocation.keepalive': '<=', 'parser.new_connection': '<=',
+      'revocation.keepalive': '<=', 'parser.new_connection': '<=', 'metrics.keepalive': '<=',
     };
     for (const [id, op] of Object.entries(targeted)) {
       const figure = run.report.figures.find((f: { id: string }) => f.id === id);
