@@ -121,3 +121,35 @@ describe('GET /mtls/check (issue 12 item 5)', () => {
     assert.match(answer.json.error_description, /mutual-TLS listener only/);
   });
 });
+
+describe('GET /mtls/check behind a trusted proxy (RFC 9440 Client-Cert): the token endpoint\'s certificate source', () => {
+  let pki: TestPki;
+  let as: TestAuthz;
+  let good: IssuedCertificate;
+  const viaProxy = (headers: Record<string, string>) => https(`${as.mtlsUrl}/mtls/check?client_id=settlement`, { ca: as.ca, headers });
+
+  before(async () => {
+    pki = await makeTestPki();
+    good = await issueCertificate({ subject: 'CN=settlement,O=Example Bank', issuer: pki.clientRoot, days: 20 });
+    as = await startTestAuthz({ pki, env: { TRUSTED_PROXIES: '127.0.0.1,::1', TRUSTED_PROXY_HEADER: 'client-cert' } });
+    await as.registerResource({ identifier: API, scopes: ['ledger:read'] });
+    await as.register({ client_id: 'settlement', tls_client_auth_subject_dn: good.subject, default_resource: API, scope: 'ledger:read' });
+  });
+  after(async () => { await as?.close(); });
+
+  it('diagnoses the certificate the proxy passed', async () => {
+    const answer = await viaProxy({ 'client-cert': `:${good.cert.raw.toString('base64')}:` });
+    assert.equal(answer.status, 200, answer.text);
+    assert.equal(answer.json.ok, true, answer.text);
+    assert.equal(answer.json.certificate['x5t#S256'], x5tS256(good.cert));
+  });
+
+  it('a malformed header or one of another format is a 400 naming it, never a 500', async () => {
+    const garbage = await viaProxy({ 'client-cert': ':AAAA:' });
+    assert.equal(garbage.status, 400, garbage.text);
+    assert.equal(garbage.json.error, 'invalid_request');
+    const other = await viaProxy({ 'x-forwarded-client-cert': 'Hash=00' });
+    assert.equal(other.status, 400);
+    assert.match(other.json.error_description, /x-forwarded-client-cert is not accepted/);
+  });
+});
