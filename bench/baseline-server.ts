@@ -23,7 +23,7 @@ const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const tlsSocket = (ctx: KoaContextWithOIDC) => ctx.req.socket as TLSSocket;
 
 const configuration: Configuration = {
-  jwks: { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: 'baseline', alg: 'ES256', use: 'sig' }] } as Configuration['jwks'],
+  jwks: { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: 'baseline', alg: 'ES256', use: 'sig' }] },
   clients: [{
     client_id: 'bench-client',
     token_endpoint_auth_method: 'tls_client_auth',
@@ -60,7 +60,7 @@ const configuration: Configuration = {
         jwt: { sign: { alg: 'ES256' } },
       }),
     },
-  } as Configuration['features'],
+  },
 };
 
 const provider = new Provider(required('BASELINE_ISSUER'), configuration);

@@ -22,7 +22,7 @@ function where(url: string): string {
   if (pkg) return pkg;
   const own = /\/(apps\/[^/]+\/src\/[^/]+|packages\/[^/]+\/src|bench)\//.exec(url)?.[1];
   if (own) return own;
-  if (url.startsWith('node:')) return url.split('/')[0]!;
+  if (url.startsWith('node:')) return url.split('/')[0];
   return url.replace(/^file:\/\//, '');
 }
 

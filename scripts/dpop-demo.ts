@@ -116,7 +116,7 @@ async function loginFlow(dpop: Dpop, key: CryptoKey, endpoints: Record<string, s
   const verifier = randomBytes(32).toString('base64url');
   const state = randomBytes(16).toString('base64url');
   step(3, `POST ${endpoints.pushed_authorization_request_endpoint} (RFC 9126 PAR: PKCE S256, DPoP proof binds the code to the key)`);
-  const par = await withDpop(dpop, endpoints.pushed_authorization_request_endpoint!, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 'PAR', undefined, async () => ({
+  const par = await withDpop(dpop, endpoints.pushed_authorization_request_endpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 'PAR', undefined, async () => ({
     body: new URLSearchParams({
       ...await clientAssertion(key), response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'settlements:read settlements:write', state,
       code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256',
@@ -146,7 +146,7 @@ async function loginFlow(dpop: Dpop, key: CryptoKey, endpoints: Record<string, s
   say(`   iss = ${issuer} (RFC 9207), state matches`);
 
   step(5, `POST ${endpoints.token_endpoint} grant_type=authorization_code with the PKCE verifier and a DPoP proof`);
-  const token = await withDpop(dpop, endpoints.token_endpoint!, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 'token endpoint', undefined, async () => ({
+  const token = await withDpop(dpop, endpoints.token_endpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 'token endpoint', undefined, async () => ({
     body: new URLSearchParams({ ...await clientAssertion(key), grant_type: 'authorization_code', code: callback.searchParams.get('code')!, redirect_uri: REDIRECT_URI, code_verifier: verifier }).toString(),
   }));
   if (token.status !== 200) fail(`token endpoint answered ${token.status} ${token.text}`);
@@ -180,7 +180,7 @@ async function main(): Promise<void> {
     accessToken = await loginFlow(dpop, key, endpoints);
   } else {
     step(3, `POST ${endpoints.token_endpoint} grant_type=client_credentials, private_key_jwt, DPoP proof (public listener, no certificate)`);
-    const token = await withDpop(dpop, endpoints.token_endpoint!, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 'token endpoint', undefined,
+    const token = await withDpop(dpop, endpoints.token_endpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 'token endpoint', undefined,
       async () => ({ body: form({ ...await clientAssertion(key), grant_type: 'client_credentials', scope: 'settlements:read settlements:write' }).body }));
     if (token.status !== 200) fail(`token endpoint answered ${token.status} ${token.text}`);
     printToken(token.json);

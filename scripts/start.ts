@@ -75,7 +75,7 @@ let running = children.length;
 children.forEach((child, i) => {
   child.on('close', (code, signal) => { // after its stdout has ended
     if (!stopping) {
-      process.stderr.write(`certbound: ${services[i]!.name} exited (${signal ?? code}); stopping the others\n`);
+      process.stderr.write(`certbound: ${services[i].name} exited (${signal ?? code}); stopping the others\n`);
       exitCode = code || 1;
       stopAll();
     }
@@ -86,5 +86,5 @@ process.once('SIGINT', () => stopAll('SIGTERM'));
 process.once('SIGTERM', () => stopAll('SIGTERM'));
 // The demo has no reload (and SIGHUP would end it).
 process.on('SIGHUP', () => {
-  if (children[0]!.exitCode === null) children[0]!.kill('SIGHUP');
+  if (children[0].exitCode === null) children[0].kill('SIGHUP');
 });

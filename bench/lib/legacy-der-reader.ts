@@ -27,17 +27,17 @@ const TAG = {
 /** Reads one TLV at `offset`; throws on anything that is not definite-length DER. */
 function readTlv(bytes: Uint8Array, offset = 0): Tlv {
   if (offset + 2 > bytes.length) throw new Error('DER: truncated');
-  const tag = bytes[offset]!;
+  const tag = bytes[offset];
   // X.690 §8.1.2.4: high tag numbers never occur in the structures we read.
   if ((tag & 0x1f) === 0x1f) throw new Error('DER: high tag number');
-  let length = bytes[offset + 1]!;
+  let length = bytes[offset + 1];
   let start = offset + 2;
   if (length & 0x80) {
     const octets = length & 0x7f;
     // X.690 §10.1: DER forbids the indefinite form (0x80); 4 octets is ample for a certificate.
     if (octets === 0 || octets > 4) throw new Error('DER: unsupported length');
     length = 0;
-    for (let i = 0; i < octets; i++) length = length * 256 + bytes[start + i]!;
+    for (let i = 0; i < octets; i++) length = length * 256 + bytes[start + i];
     start += octets;
   }
   const end = start + length;
@@ -73,10 +73,10 @@ function decodeOid(value: Uint8Array): string {
       arc = 0n;
     }
   }
-  if (arcs.length === 0 || (value.length > 0 && (value[value.length - 1]! & 0x80))) {
+  if (arcs.length === 0 || (value.length > 0 && (value[value.length - 1] & 0x80))) {
     throw new Error('DER: bad OBJECT IDENTIFIER');
   }
-  const first = arcs[0]!;
+  const first = arcs[0];
   const head = first < 80n ? [first / 40n, first % 40n] : [2n, first - 80n];
   return [...head, ...arcs.slice(1)].join('.');
 }
@@ -187,11 +187,11 @@ function decodeOptional<T>(value: Uint8Array | undefined, decode: (v: Uint8Array
 function decodeBasicConstraints(v: Uint8Array): { ca: boolean; pathLength: number | undefined } {
   const items = children(expectTag(readTlv(v), TAG.SEQUENCE, 'BasicConstraints'));
   let i = 0;
-  const ca = items[i]?.tag === TAG.BOOLEAN ? items[i++]!.value[0] !== 0 : false;
+  const ca = items[i]?.tag === TAG.BOOLEAN ? items[i++].value[0] !== 0 : false;
   const len = items[i];
   if (len === undefined) return { ca, pathLength: undefined };
   const bytes = expectTag(len, TAG.INTEGER, 'pathLenConstraint').value;
-  if (bytes.length === 0 || bytes.length > 4 || bytes[0]! & 0x80) throw new Error('bad pathLenConstraint');
+  if (bytes.length === 0 || bytes.length > 4 || bytes[0] & 0x80) throw new Error('bad pathLenConstraint');
   return { ca, pathLength: bytes.reduce((n, b) => n * 256 + b, 0) };
 }
 

@@ -45,7 +45,7 @@ type CaseName = typeof CASES[number];
 function variant(der: Buffer, n: number): Buffer {
   const copy = Buffer.from(der);
   const end = copy.length;
-  for (let k = 0; k < 3; k++) copy[end - 1 - k] = copy[end - 1 - k]! ^ ((n >> (8 * k)) & 0xff);
+  for (let k = 0; k < 3; k++) copy[end - 1 - k] = copy[end - 1 - k] ^ ((n >> (8 * k)) & 0xff);
   return copy;
 }
 
@@ -71,24 +71,24 @@ export function benchParser(certificates: Record<string, X509Certificate>, opts:
   let serial = 0;
   const nextVariant = (i: number) => {
     serial = (serial % 0xfffffe) + 1;
-    return variant(bases[i % bases.length]!, serial);
+    return variant(bases[i % bases.length], serial);
   };
   let fresh: Buffer[] = [];
   const cases: Record<CaseName, { prepare?(): void; run(i: number): unknown }> = {
-    'X509Certificate only': { run: (i) => new X509Certificate(bases[i % bases.length]!) },
+    'X509Certificate only': { run: (i) => new X509Certificate(bases[i % bases.length]) },
     'new, seen before': {
       // seen before: in the digest map (the first-sight cases push thousands of others through it)
       prepare: () => bases.forEach((der) => fieldsOf(new X509Certificate(der))),
-      run: (i) => fieldsOf(new X509Certificate(bases[i % bases.length]!)),
+      run: (i) => fieldsOf(new X509Certificate(bases[i % bases.length])),
     },
-    'old, seen before': { run: (i) => legacyFieldsOf(new X509Certificate(bases[i % bases.length]!)) },
+    'old, seen before': { run: (i) => legacyFieldsOf(new X509Certificate(bases[i % bases.length])) },
     'new, first sight': {
       prepare: () => { fresh = Array.from({ length: opts.ops }, (_, i) => nextVariant(i)); },
-      run: (i) => fieldsOf(new X509Certificate(fresh[i]!)),
+      run: (i) => fieldsOf(new X509Certificate(fresh[i])),
     },
     'old, first sight': {
       prepare: () => { fresh = Array.from({ length: opts.ops }, (_, i) => nextVariant(i)); },
-      run: (i) => legacyFieldsOf(new X509Certificate(fresh[i]!)),
+      run: (i) => legacyFieldsOf(new X509Certificate(fresh[i])),
     },
   };
 
@@ -113,8 +113,8 @@ export function benchParser(certificates: Record<string, X509Certificate>, opts:
   const round1 = (n: number) => Math.round(n * 10) / 10;
   const round3 = (n: number) => Math.round(n * 1000) / 1000;
   const ratio = (a: CaseName, b: CaseName, less: CaseName | undefined) => round3(median(cpu[a].map((us, i) => {
-    const base = less ? cpu[less][i]! : 0;
-    return (us - base) / (cpu[b][i]! - base);
+    const base = less ? cpu[less][i] : 0;
+    return (us - base) / (cpu[b][i] - base);
   }).filter(Number.isFinite)));
   return {
     certificates: Object.keys(certificates),

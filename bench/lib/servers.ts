@@ -96,8 +96,8 @@ function startChild(entry: string, env: Record<string, string>, ready: (stdout: 
   });
   let out = '';
   let err = '';
-  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); if (out.length > 1_000_000) out = out.slice(-500_000); });
-  child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
+  child.stdout.on('data', (c: Buffer) => { out += c.toString(); if (out.length > 1_000_000) out = out.slice(-500_000); });
+  child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const handle: Child = {
     child,
@@ -118,11 +118,11 @@ function startChild(entry: string, env: Record<string, string>, ready: (stdout: 
     const check = () => {
       if (ready(out)) {
         clearTimeout(timer);
-        child.stdout!.off('data', check);
+        child.stdout.off('data', check);
         resolve(handle);
       }
     };
-    child.stdout!.on('data', check);
+    child.stdout.on('data', check);
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
       reject(new Error(`${entry} exited (${signal ?? code}) before it was ready:\n${handle.output().slice(-4000)}`));

@@ -183,7 +183,7 @@ function summarize(s: Scenario, rounds: LoadResult[]): ScenarioSummary {
   return {
     id: s.id,
     server: s.server.name,
-    mode: rounds[0]!.mode,
+    mode: rounds[0].mode,
     connections: s.connections,
     rps: m((r) => r.rps),
     latencyMs: { p50: m((r) => r.latencyMs.p50), p99: m((r) => r.latencyMs.p99), p999: m((r) => r.latencyMs.p999) },
@@ -191,7 +191,7 @@ function summarize(s: Scenario, rounds: LoadResult[]): ScenarioSummary {
     requests: rounds.reduce((a, r) => a + r.requests, 0),
     serverCpuUsPerRequest: m((r) => r.serverCpuUsPerRequest ?? 0),
     clientCpuUsPerRequest: m((r) => r.clientCpuUsPerRequest),
-    ...(rounds[0]!.resumedFraction === undefined ? {} : { resumedFraction: m((r) => r.resumedFraction ?? 0) }),
+    ...(rounds[0].resumedFraction === undefined ? {} : { resumedFraction: m((r) => r.resumedFraction ?? 0) }),
     ...(firstError === undefined ? {} : { firstError }),
     rounds,
   };
@@ -212,7 +212,7 @@ async function interleave(scenarios: Scenario[], tls: TlsIdentity, opts: BenchOp
 
 /** Median over rounds of a per-round ratio (the pair ran back to back in each round). */
 function pairedRatio(a: ScenarioSummary, b: ScenarioSummary, pick: (r: LoadResult) => number): number {
-  const ratios = a.rounds.map((r, i) => pick(r) / pick(b.rounds[i]!)).filter(Number.isFinite);
+  const ratios = a.rounds.map((r, i) => pick(r) / pick(b.rounds[i])).filter(Number.isFinite);
   return ratios.length ? Math.round(median(ratios) * 1000) / 1000 : NaN;
 }
 
@@ -351,14 +351,14 @@ export async function runBench(opts: BenchOptions, print: (line: string) => void
     const s = (id: string) => scenarios[id];
     const rps = (r: LoadResult) => r.rps;
     const ka = `${opts.connections} keep-alive mTLS connections`;
-    figures.push({ id: 'token.keepalive.baseline', label: `Token endpoint, baseline (bare oidc-provider, in-memory), ${ka}`, value: s('keepalive.baseline')!.rps, unit: 'req/s', display: describeLoad(s('keepalive.baseline')!), pass: null });
-    const embeddedRatio = pairedRatio(s('keepalive.embedded')!, s('keepalive.baseline')!, rps);
-    figures.push({ id: 'token.keepalive.embedded', label: `Token endpoint, certbound embedded storage (1 process), ${ka}`, value: s('keepalive.embedded')!.rps, unit: 'req/s', display: `${describeLoad(s('keepalive.embedded')!)} · ${embeddedRatio}× baseline`, pass: null });
+    figures.push({ id: 'token.keepalive.baseline', label: `Token endpoint, baseline (bare oidc-provider, in-memory), ${ka}`, value: s('keepalive.baseline').rps, unit: 'req/s', display: describeLoad(s('keepalive.baseline')), pass: null });
+    const embeddedRatio = pairedRatio(s('keepalive.embedded'), s('keepalive.baseline'), rps);
+    figures.push({ id: 'token.keepalive.embedded', label: `Token endpoint, certbound embedded storage (1 process), ${ka}`, value: s('keepalive.embedded').rps, unit: 'req/s', display: `${describeLoad(s('keepalive.embedded'))} · ${embeddedRatio}× baseline`, pass: null });
     if (pg1 && pg2) {
-      const w1 = s('keepalive.pg1')!;
-      const w2 = s('keepalive.pg2')!;
+      const w1 = s('keepalive.pg1');
+      const w2 = s('keepalive.pg2');
       figures.push({ id: 'token.keepalive.pg1', label: `Token endpoint, certbound PostgreSQL + Redis, 1 worker, ${ka}`, value: w1.rps, unit: 'req/s', display: describeLoad(w1), pass: null });
-      const vsBaseline = pairedRatio(w1, s('keepalive.baseline')!, rps);
+      const vsBaseline = pairedRatio(w1, s('keepalive.baseline'), rps);
       figures.push({ id: 'token.keepalive.pg1_vs_baseline', label: 'PostgreSQL + Redis, 1 worker / baseline, req/s', value: vsBaseline, unit: '×', display: `${vsBaseline}×`, target: { op: '>=', value: 0.75, display: '≥ 0.75×' }, pass: check(vsBaseline, '>=', 0.75) });
       figures.push({ id: 'token.keepalive.pg2', label: `Token endpoint, certbound PostgreSQL + Redis, 2 workers, ${ka}`, value: w2.rps, unit: 'req/s', display: describeLoad(w2), pass: null });
       const scaling = pairedRatio(w2, w1, rps);
@@ -372,37 +372,37 @@ export async function runBench(opts: BenchOptions, print: (line: string) => void
 
     const where = pg1 ? 'PostgreSQL + Redis, 1 worker' : 'embedded storage';
     const conn = `a new TLS connection per request, ${opts.connections} callers`;
-    figures.push({ id: 'token.full.baseline', label: `Token endpoint, baseline, ${conn}, full handshake`, value: s('full.baseline')!.rps, unit: 'req/s', display: describeLoad(s('full.baseline')!), pass: null });
-    figures.push({ id: 'token.resumed.baseline', label: `Token endpoint, baseline, ${conn}, resumed`, value: s('resumed.baseline')!.rps, unit: 'req/s', display: `${describeLoad(s('resumed.baseline')!)} · ${pairedRatio(s('resumed.baseline')!, s('full.baseline')!, rps)}× its full-handshake rate`, pass: null });
-    figures.push({ id: 'token.full.certbound', label: `Token endpoint, certbound ${where}, ${conn}, full handshake`, value: s('full.certbound')!.rps, unit: 'req/s', display: `${describeLoad(s('full.certbound')!)} · ${pairedRatio(s('full.certbound')!, s('full.baseline')!, rps)}× baseline`, pass: null });
-    figures.push({ id: 'token.resumed.certbound', label: `Token endpoint, certbound ${where}, ${conn}, resumed`, value: s('resumed.certbound')!.rps, unit: 'req/s', display: `${describeLoad(s('resumed.certbound')!)} · ${pairedRatio(s('resumed.certbound')!, s('resumed.baseline')!, rps)}× baseline · ${round2((s('resumed.certbound')!.resumedFraction ?? 0) * 100)}% resumed`, pass: null });
-    const resumption = pairedRatio(s('resumed.certbound')!, s('full.certbound')!, rps);
-    const capacity = round2(s('full.certbound')!.serverCpuUsPerRequest / s('resumed.certbound')!.serverCpuUsPerRequest);
+    figures.push({ id: 'token.full.baseline', label: `Token endpoint, baseline, ${conn}, full handshake`, value: s('full.baseline').rps, unit: 'req/s', display: describeLoad(s('full.baseline')), pass: null });
+    figures.push({ id: 'token.resumed.baseline', label: `Token endpoint, baseline, ${conn}, resumed`, value: s('resumed.baseline').rps, unit: 'req/s', display: `${describeLoad(s('resumed.baseline'))} · ${pairedRatio(s('resumed.baseline'), s('full.baseline'), rps)}× its full-handshake rate`, pass: null });
+    figures.push({ id: 'token.full.certbound', label: `Token endpoint, certbound ${where}, ${conn}, full handshake`, value: s('full.certbound').rps, unit: 'req/s', display: `${describeLoad(s('full.certbound'))} · ${pairedRatio(s('full.certbound'), s('full.baseline'), rps)}× baseline`, pass: null });
+    figures.push({ id: 'token.resumed.certbound', label: `Token endpoint, certbound ${where}, ${conn}, resumed`, value: s('resumed.certbound').rps, unit: 'req/s', display: `${describeLoad(s('resumed.certbound'))} · ${pairedRatio(s('resumed.certbound'), s('resumed.baseline'), rps)}× baseline · ${round2((s('resumed.certbound').resumedFraction ?? 0) * 100)}% resumed`, pass: null });
+    const resumption = pairedRatio(s('resumed.certbound'), s('full.certbound'), rps);
+    const capacity = round2(s('full.certbound').serverCpuUsPerRequest / s('resumed.certbound').serverCpuUsPerRequest);
     figures.push({ id: 'token.resumed_vs_full', label: 'New connection per request: resumed / full-handshake rate (certbound)', value: resumption, unit: '×', display: `${resumption}× (server CPU per request: ${capacity}× less when resumed)`, target: { op: '>=', value: 3, display: '≥ 3×' }, pass: check(resumption, '>=', 3) });
     if (pg2) {
-      const fraction = s('resumed.pg2')!.resumedFraction ?? 0;
-      figures.push({ id: 'token.resumed.pg2.fraction', label: 'PostgreSQL + Redis, 2 workers: connections that resumed a session issued by either worker', value: fraction, unit: 'fraction', display: `${round2(fraction * 100)}% · ${describeLoad(s('resumed.pg2')!)}`, target: { op: '>=', value: 0.99, display: '≥ 99%' }, pass: check(fraction, '>=', 0.99) });
+      const fraction = s('resumed.pg2').resumedFraction ?? 0;
+      figures.push({ id: 'token.resumed.pg2.fraction', label: 'PostgreSQL + Redis, 2 workers: connections that resumed a session issued by either worker', value: fraction, unit: 'fraction', display: `${round2(fraction * 100)}% · ${describeLoad(s('resumed.pg2'))}`, target: { op: '>=', value: 0.99, display: '≥ 99%' }, pass: check(fraction, '>=', 0.99) });
     }
 
 
-    const softRequestsMeasured = s('revocation.keepalive.soft')!.requests + s('revocation.full.soft')!.requests;
-    const cpuOf = (id: string) => s(id)!.serverCpuUsPerRequest;
+    const softRequestsMeasured = s('revocation.keepalive.soft').requests + s('revocation.full.soft').requests;
+    const cpuOf = (id: string) => s(id).serverCpuUsPerRequest;
     const fetchNote = `${fetchesBySoftServer} OCSP fetch${fetchesBySoftServer === 1 ? '' : 'es'} by the soft server (its first request), ${fetchesWhileMeasuring} during ${softRequestsMeasured} measured requests`;
-    figures.push({ id: 'revocation.keepalive.off', label: `Token endpoint, certbound ${where}, REVOCATION_CHECK=off, ${ka}`, value: s('revocation.keepalive.off')!.rps, unit: 'req/s', display: describeLoad(s('revocation.keepalive.off')!), pass: null });
-    figures.push({ id: 'revocation.keepalive.soft', label: `Token endpoint, certbound ${where}, REVOCATION_CHECK=soft, OCSP answer cached, ${ka}`, value: s('revocation.keepalive.soft')!.rps, unit: 'req/s', display: describeLoad(s('revocation.keepalive.soft')!), pass: null });
-    const keepAliveCost = pairedRatio(s('revocation.keepalive.off')!, s('revocation.keepalive.soft')!, rps);
+    figures.push({ id: 'revocation.keepalive.off', label: `Token endpoint, certbound ${where}, REVOCATION_CHECK=off, ${ka}`, value: s('revocation.keepalive.off').rps, unit: 'req/s', display: describeLoad(s('revocation.keepalive.off')), pass: null });
+    figures.push({ id: 'revocation.keepalive.soft', label: `Token endpoint, certbound ${where}, REVOCATION_CHECK=soft, OCSP answer cached, ${ka}`, value: s('revocation.keepalive.soft').rps, unit: 'req/s', display: describeLoad(s('revocation.keepalive.soft')), pass: null });
+    const keepAliveCost = pairedRatio(s('revocation.keepalive.off'), s('revocation.keepalive.soft'), rps);
     // the steadier guide on a shared machine: the server's own CPU time per request, soft / off
     const serverCpu = (r: LoadResult) => r.serverCpuUsPerRequest ?? NaN;
-    const keepAliveCpu = pairedRatio(s('revocation.keepalive.soft')!, s('revocation.keepalive.off')!, serverCpu);
-    const fullCpu = pairedRatio(s('revocation.full.soft')!, s('revocation.full.off')!, serverCpu);
+    const keepAliveCpu = pairedRatio(s('revocation.keepalive.soft'), s('revocation.keepalive.off'), serverCpu);
+    const fullCpu = pairedRatio(s('revocation.full.soft'), s('revocation.full.off'), serverCpu);
     figures.push({
       id: 'revocation.keepalive', label: 'Keep-alive: revocation soft (warm OCSP cache) / off, time per request (req/s off ÷ soft)',
       value: keepAliveCost, unit: '×', display: `${keepAliveCost}× (server CPU per request ${cpuOf('revocation.keepalive.soft')} / ${cpuOf('revocation.keepalive.off')} µs: ${keepAliveCpu}×)`,
       target: { op: '<=', value: 1.05, display: '≤ 1.05×' }, pass: check(keepAliveCost, '<=', 1.05),
     });
-    figures.push({ id: 'revocation.full.off', label: `Token endpoint, certbound ${where}, REVOCATION_CHECK=off, ${conn}, full handshake`, value: s('revocation.full.off')!.rps, unit: 'req/s', display: describeLoad(s('revocation.full.off')!), pass: null });
-    figures.push({ id: 'revocation.full.soft', label: `Token endpoint, certbound ${where}, REVOCATION_CHECK=soft, OCSP answer cached, ${conn}, full handshake`, value: s('revocation.full.soft')!.rps, unit: 'req/s', display: describeLoad(s('revocation.full.soft')!), pass: null });
-    const fullCost = pairedRatio(s('revocation.full.off')!, s('revocation.full.soft')!, rps);
+    figures.push({ id: 'revocation.full.off', label: `Token endpoint, certbound ${where}, REVOCATION_CHECK=off, ${conn}, full handshake`, value: s('revocation.full.off').rps, unit: 'req/s', display: describeLoad(s('revocation.full.off')), pass: null });
+    figures.push({ id: 'revocation.full.soft', label: `Token endpoint, certbound ${where}, REVOCATION_CHECK=soft, OCSP answer cached, ${conn}, full handshake`, value: s('revocation.full.soft').rps, unit: 'req/s', display: describeLoad(s('revocation.full.soft')), pass: null });
+    const fullCost = pairedRatio(s('revocation.full.off'), s('revocation.full.soft'), rps);
     figures.push({
       id: 'revocation.full', label: 'Full handshake per request: revocation soft (OCSP) / off, time per request (req/s off ÷ soft)',
       value: fullCost, unit: '×', display: `${fullCost}× (server CPU per request ${cpuOf('revocation.full.soft')} / ${cpuOf('revocation.full.off')} µs: ${fullCpu}×) · ${fetchNote}`, pass: null,
@@ -436,10 +436,10 @@ export async function runBench(opts: BenchOptions, print: (line: string) => void
     // ---- 4: the verifier -----------------------------------------------------------------------
     log('verifier: verify() against bare jose jwtVerify');
     const verifier = await benchVerifier(pki.client, { ...opts.verifier, jwksKeys: opts.jwksKeys });
-    const bare = verifier.cases.jwtVerify!;
+    const bare = verifier.cases.jwtVerify;
     figures.push({ id: 'verifier.jwtverify', label: 'Bare jose jwtVerify of an ES256 access token', value: bare.opsPerSec, unit: 'ops/s', display: `${bare.opsPerSec} ops/s (${bare.usPerOp} µs/op)`, pass: null });
-    figures.push({ id: 'verifier.mtls', label: 'verify(), mTLS-bound JWT on a keep-alive connection / bare jwtVerify, time per op', value: verifier.mtlsRatio, unit: '×', display: `${verifier.mtlsRatio}× (${verifier.cases['verify mTLS']!.opsPerSec} ops/s)`, target: { op: '<=', value: 1.05, display: '≤ 1.05×' }, pass: check(verifier.mtlsRatio, '<=', 1.05) });
-    figures.push({ id: 'verifier.dpop', label: 'verify(), DPoP-bound JWT with its proof / bare jwtVerify, time per op', value: verifier.dpopRatio, unit: '×', display: `${verifier.dpopRatio}× (${verifier.cases['verify DPoP']!.opsPerSec} ops/s)`, target: { op: '<=', value: 2.2, display: '≤ 2.2×' }, pass: check(verifier.dpopRatio, '<=', 2.2) });
+    figures.push({ id: 'verifier.mtls', label: 'verify(), mTLS-bound JWT on a keep-alive connection / bare jwtVerify, time per op', value: verifier.mtlsRatio, unit: '×', display: `${verifier.mtlsRatio}× (${verifier.cases['verify mTLS'].opsPerSec} ops/s)`, target: { op: '<=', value: 1.05, display: '≤ 1.05×' }, pass: check(verifier.mtlsRatio, '<=', 1.05) });
+    figures.push({ id: 'verifier.dpop', label: 'verify(), DPoP-bound JWT with its proof / bare jwtVerify, time per op', value: verifier.dpopRatio, unit: '×', display: `${verifier.dpopRatio}× (${verifier.cases['verify DPoP'].opsPerSec} ops/s)`, target: { op: '<=', value: 2.2, display: '≤ 2.2×' }, pass: check(verifier.dpopRatio, '<=', 2.2) });
 
     // ---- the certificate parser: fieldsOf against the reader it replaced -----------------------
     log('certificate parser: fieldsOf (asn1js, digest cache) against the replaced hand-written reader');
@@ -475,11 +475,11 @@ export async function runBench(opts: BenchOptions, print: (line: string) => void
     for (const [id, summary] of await interleave(bySize, tls, growthOpts, log)) scenarios[id] = summary;
     await stopAll();
     const p50 = (r: LoadResult) => r.latencyMs.p50;
-    const [fewest, most] = [opts.clientCounts[0]!, opts.clientCounts.at(-1)!];
-    const clientsRatio = pairedRatio(s(`clients.${most}`)!, s(`clients.${fewest}`)!, p50);
+    const [fewest, most] = [opts.clientCounts[0], opts.clientCounts.at(-1)!];
+    const clientsRatio = pairedRatio(s(`clients.${most}`), s(`clients.${fewest}`), p50);
     figures.push({
       id: 'growth.clients', label: `Token endpoint p50 with ${opts.clientCounts.join(' / ')} registered clients (${primaryStorage.kind === 'external' ? 'PostgreSQL + Redis' : 'embedded'}, ${opts.growthConnections} keep-alive connections)`,
-      value: clientsRatio, unit: '×', display: `${opts.clientCounts.map((c) => `${s(`clients.${c}`)!.latencyMs.p50} ms`).join(' / ')} · ${clientsRatio}×`,
+      value: clientsRatio, unit: '×', display: `${opts.clientCounts.map((c) => `${s(`clients.${c}`).latencyMs.p50} ms`).join(' / ')} · ${clientsRatio}×`,
       target: { op: '<=', value: 1.25, display: '≤ 1.25×' }, pass: check(clientsRatio, '<=', 1.25),
     });
 
@@ -493,16 +493,16 @@ export async function runBench(opts: BenchOptions, print: (line: string) => void
     for (const scenario of byCas) await expectBoundToken(scenario.server, tls, pki);
     for (const [id, summary] of await interleave(byCas, tls, growthOpts, log)) scenarios[id] = summary;
     await stopAll();
-    const [fewCas, manyCas] = [opts.caCounts[0]!, opts.caCounts.at(-1)!];
-    const casRatio = pairedRatio(s(`cas.${manyCas}`)!, s(`cas.${fewCas}`)!, p50);
+    const [fewCas, manyCas] = [opts.caCounts[0], opts.caCounts.at(-1)!];
+    const casRatio = pairedRatio(s(`cas.${manyCas}`), s(`cas.${fewCas}`), p50);
     figures.push({
       id: 'growth.cas', label: `Token endpoint p50 with ${opts.caCounts.join(' / ')} client CAs (full handshake per request: the chain is validated per connection)`,
-      value: casRatio, unit: '×', display: `${opts.caCounts.map((c) => `${s(`cas.${c}`)!.latencyMs.p50} ms`).join(' / ')} · ${casRatio}×`,
+      value: casRatio, unit: '×', display: `${opts.caCounts.map((c) => `${s(`cas.${c}`).latencyMs.p50} ms`).join(' / ')} · ${casRatio}×`,
       target: { op: '<=', value: 1.25, display: '≤ 1.25×' }, pass: check(casRatio, '<=', 1.25),
     });
     figures.push({
       id: 'growth.jwks', label: `verify() time with a JWKS of 1 / ${opts.jwksKeys} keys`,
-      value: verifier.jwksRatio, unit: '×', display: `${verifier.cases['verify mTLS, JWKS of 1']!.usPerOp} / ${verifier.cases[`verify mTLS, JWKS of ${opts.jwksKeys}`]!.usPerOp} µs · ${verifier.jwksRatio}×`,
+      value: verifier.jwksRatio, unit: '×', display: `${verifier.cases['verify mTLS, JWKS of 1'].usPerOp} / ${verifier.cases[`verify mTLS, JWKS of ${opts.jwksKeys}`].usPerOp} µs · ${verifier.jwksRatio}×`,
       target: { op: '<=', value: 1.25, display: '≤ 1.25×' }, pass: check(verifier.jwksRatio, '<=', 1.25),
     });
 
@@ -513,9 +513,9 @@ export async function runBench(opts: BenchOptions, print: (line: string) => void
       const value = round2(peak.maxProcessBytes / MB);
       figures.push({ id: `rss.${name.replace(/\W+/g, '-')}`, label: `Peak RSS under load, ${label}`, value, unit: 'MB', display: `${value} MB${peak.processes > 1 ? ` (${round2(peak.totalBytes / MB)} MB over ${peak.processes} processes)` : ''}`, target: { op: '<=', value: 256, display: '≤ 256 MB' }, pass: check(value, '<=', 256) });
     }
-    const embeddedPeak = rss['certbound embedded']!;
+    const embeddedPeak = rss['certbound embedded'];
     figures.push({ id: 'rss.embedded', label: 'Peak RSS under load, embedded storage (PGlite in process)', value: round2(embeddedPeak.maxProcessBytes / MB), unit: 'MB', display: `${round2(embeddedPeak.maxProcessBytes / MB)} MB`, pass: null, note: 'PGlite (PostgreSQL in WebAssembly) holds its own heap; the target applies to the production shape' });
-    const baselinePeak = rss.baseline!;
+    const baselinePeak = rss.baseline;
     figures.push({ id: 'rss.baseline', label: 'Peak RSS under load, baseline', value: round2(baselinePeak.maxProcessBytes / MB), unit: 'MB', display: `${round2(baselinePeak.maxProcessBytes / MB)} MB`, pass: null });
 
     showFetches();

@@ -34,7 +34,7 @@ export interface OpsResult {
 export const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 
 /**
@@ -58,20 +58,20 @@ export async function compareOps(reference: string, cases: Record<string, OpsCas
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       const used = process.cpuUsage(c0);
       if (round >= 0) {
-        wall[name]!.push(seconds / opts.ops);
-        cpu[name]!.push((used.user + used.system) / opts.ops);
+        wall[name].push(seconds / opts.ops);
+        cpu[name].push((used.user + used.system) / opts.ops);
       }
     }
   }
   const round3 = (n: number) => Math.round(n * 1000) / 1000;
   return Object.fromEntries(Object.keys(cases).map((name) => {
-    const w = wall[name]!;
-    const c = cpu[name]!;
+    const w = wall[name];
+    const c = cpu[name];
     return [name, {
       opsPerSec: Math.round(1 / median(w)),
       usPerOp: Math.round(median(c) * 10) / 10,
-      ratio: round3(median(c.map((us, i) => us / cpu[reference]![i]!))),
-      wallRatio: round3(median(w.map((s, i) => s / wall[reference]![i]!))),
+      ratio: round3(median(c.map((us, i) => us / cpu[reference][i]))),
+      wallRatio: round3(median(w.map((s, i) => s / wall[reference][i]))),
       rounds: c.map((us) => Math.round(us)),
     }];
   }));
@@ -157,7 +157,7 @@ export async function benchVerifier(client: IssuedCertificate, opts: { rounds: n
       run: (i) => small.verify({
         method: 'GET',
         url: '/v1/settlements',
-        headers: { host: 'api.bench.certbound.test', authorization: `DPoP ${dpopToken}`, dpop: proofs[i]! },
+        headers: { host: 'api.bench.certbound.test', authorization: `DPoP ${dpopToken}`, dpop: proofs[i] },
         socket: dpopSocket,
       }),
     },
@@ -168,9 +168,9 @@ export async function benchVerifier(client: IssuedCertificate, opts: { rounds: n
   }, opts);
 
   return {
-    mtlsRatio: bare['verify mTLS']!.ratio,
-    dpopRatio: bare['verify DPoP']!.ratio,
-    jwksRatio: jwks[`JWKS of ${opts.jwksKeys}`]!.ratio,
+    mtlsRatio: bare['verify mTLS'].ratio,
+    dpopRatio: bare['verify DPoP'].ratio,
+    jwksRatio: jwks[`JWKS of ${opts.jwksKeys}`].ratio,
     cases: { ...bare, ...Object.fromEntries(Object.entries(jwks).map(([k, v]) => [`verify mTLS, ${k}`, v])) },
     jwksSizes: { small: 1, large: opts.jwksKeys },
   };

@@ -245,7 +245,7 @@ describe('authorization code + PAR + PKCE through the login and consent pages (o
     it('answers a body that is not a form with 415, and GET on a POST route with 405', async () => {
       const browser = new HeadlessBrowser(as.ca);
       const page = await loginPage(browser);
-      const action = new URL(formsOf(page.text)[0]!.action, page.url).href;
+      const action = new URL(formsOf(page.text)[0].action, page.url).href;
       assert.equal((await browser.request(action)).status, 405);
       const res = await tlsFetch({ ca: as.ca })(action, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
       assert.ok(res.status >= 400 && res.status < 500, `got ${res.status}`);

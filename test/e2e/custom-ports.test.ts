@@ -100,14 +100,14 @@ describe('quick start on configured ports: PUBLIC_PORT, MTLS_PORT, DEMO_PORT', (
     assert.equal(decodeJwt(token).payload.aud, `https://localhost:${ports.demo}`);
     const settle = commands.filter((c) => c.endsWith(`https://localhost:${ports.demo}/api/v1/settlements`));
     assert.equal(settle.length, 2, banner);
-    const created = JSON.parse(await sh(settle[0]!, { TOKEN: token }));
+    const created = JSON.parse(await sh(settle[0], { TOKEN: token }));
     assert.equal(created.settlement.reference, 'INV-2026-0042');
     assert.equal(created.caller.client_id, 'demo-client');
     assert.equal(created.caller.binding, 'mtls');
   });
 
   it('the printed refusal: the same token over the admin certificate is 401 invalid_token', async () => {
-    const refusal = commands.filter((c) => c.endsWith('/api/v1/settlements'))[1]!;
+    const refusal = commands.filter((c) => c.endsWith('/api/v1/settlements'))[1];
     assert.match(refusal, /--cert \S*admin\.pem/);
     const answer = await sh(`${refusal.replace(/^curl /, "curl -s -o /dev/null -w '%{http_code} %header{www-authenticate}' ")}`, { TOKEN: token });
     assert.match(answer, /^401 Bearer error="invalid_token", error_description="access token is bound to a different certificate"/);

@@ -67,7 +67,7 @@ describe('DPoP-bound tokens with an independent client (real processes)', () => 
 
     before(async () => {
       const clientKey = await importPKCS8(await readFile(demoDpopClientKeyFile(pki.dir), 'utf8'), 'ES256');
-      auth = oauth.PrivateKeyJwt(clientKey as oauth.CryptoKey);
+      auth = oauth.PrivateKeyJwt(clientKey);
       DPoP = oauth.DPoP(client, await oauth.generateKeyPair('ES256'));
     });
 
@@ -112,8 +112,8 @@ describe('DPoP-bound tokens with an independent client (real processes)', () => 
         oauth.protectedResourceRequest(accessToken, 'GET', new URL(`${settlementsUrl.href}/00000000-0000-0000-0000-000000000000`), undefined, undefined, { ...plain(), DPoP: other }),
         (err: oauth.WWWAuthenticateChallengeError) => {
           assert.equal(err.status, 401);
-          assert.equal(err.cause[0]!.parameters.error, 'invalid_token');
-          assert.match(String(err.cause[0]!.parameters.error_description), /cnf\.jkt/);
+          assert.equal(err.cause[0].parameters.error, 'invalid_token');
+          assert.match(String(err.cause[0].parameters.error_description), /cnf\.jkt/);
           return true;
         },
       );

@@ -33,7 +33,7 @@ describe('quick start: npm start on a fresh machine', () => {
   });
 
   it('prints a curl that returns a JWT bound to demo-client.pem (thumbprint by openssl)', async () => {
-    const printed = proc.stdout().match(/(curl --cacert[\s\S]*?\/token)\n/)![1]!;
+    const printed = proc.stdout().match(/(curl --cacert[\s\S]*?\/token)\n/)![1];
     const answer = JSON.parse(execFileSync('sh', ['-c', printed.replace(/\\\n/g, ' ')], { cwd: dir, encoding: 'utf8' }));
     const { header, payload } = decodeJwt(answer.access_token);
     assert.equal(header.typ, 'at+jwt');
@@ -57,7 +57,7 @@ describe('quick start: npm start on a fresh machine', () => {
     const refusals = () => proc.logs().filter((l) => l.event === 'oauth_refusal' && l.client_id === 'demo-client');
     for (let i = 0; i < 50 && refusals().length === 0; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal(refusals().length, 1, 'one structured refusal line');
-    const line = refusals()[0]!;
+    const line = refusals()[0];
     assert.match(line.certificate.subject, /CN=admin/);
   });
 

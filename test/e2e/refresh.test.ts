@@ -76,7 +76,7 @@ describe('refresh tokens: rotation, reuse detection and sender-constraining (oau
       assert.equal(decodeJwt(second.access_token).payload.cnf.jkt, await DPoP.calculateThumbprint());
       assert.ok(second.refresh_token);
       assert.notEqual(second.refresh_token, first.refresh_token, 'rotated');
-      const third = await refresh(client, auth(), second.refresh_token!, { ...plain(), DPoP });
+      const third = await refresh(client, auth(), second.refresh_token, { ...plain(), DPoP });
       assert.ok(third.access_token);
     });
 

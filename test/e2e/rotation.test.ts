@@ -26,7 +26,7 @@ function tokenLoop(instances: TestAuthz[], clientId: string, cert: IssuedCertifi
   const outcomes = { ok: 0, failures: [] as string[] };
   const done = (async () => {
     for (let i = 0; running; i++) {
-      const as = instances[i % instances.length]!;
+      const as = instances[i % instances.length];
       try {
         const res = await https(`${as.mtlsUrl}/token`, { ca: as.ca, identity: identity(cert), form: { grant_type: 'client_credentials', client_id: clientId } });
         if (res.status === 200 && decodeJwt(res.json.access_token).payload.cnf['x5t#S256'] === x5tS256(cert.cert)) outcomes.ok++;

@@ -128,9 +128,9 @@ async function rotate({ server, world, addedRoot, added }: Rotation, trigger: ()
 
     const next = await newServerCertificate(server);
     const mark = server.logs().length;
-    await writeFile(server.env.TLS_KEY_FILE!, next.keyPem);
-    await writeFile(server.env.TLS_CERT_FILE!, next.certPem);
-    await writeFile(server.env.CLIENT_CA_FILE!, addedRoot.certPem);
+    await writeFile(server.env.TLS_KEY_FILE, next.keyPem);
+    await writeFile(server.env.TLS_CERT_FILE, next.certPem);
+    await writeFile(server.env.CLIENT_CA_FILE, addedRoot.certPem);
     trigger();
 
     // Both connections are kept busy while waiting (the server closes one idle for 5 s).
@@ -156,10 +156,10 @@ async function rotate({ server, world, addedRoot, added }: Rotation, trigger: ()
 
     const reloaded = server.logs().slice(mark).filter((line) => line.event === 'tls_reloaded' && line.changed?.length > 0);
     assert.equal(reloaded.length, 1, JSON.stringify(reloaded));
-    assert.equal(reloaded[0]!.trigger, expectedTrigger);
-    assert.deepEqual([...reloaded[0]!.changed].sort(), ['CLIENT_CA_FILE', 'TLS_CERT_FILE', 'TLS_KEY_FILE']);
-    assert.equal(reloaded[0]!.server_certificate_not_after, next.cert.validToDate.toISOString());
-    assert.equal(reloaded[0]!.client_cas, 1);
+    assert.equal(reloaded[0].trigger, expectedTrigger);
+    assert.deepEqual([...reloaded[0].changed].sort(), ['CLIENT_CA_FILE', 'TLS_CERT_FILE', 'TLS_KEY_FILE']);
+    assert.equal(reloaded[0].server_certificate_not_after, next.cert.validToDate.toISOString());
+    assert.equal(reloaded[0].client_cas, 1);
     assert.deepEqual(server.logs().slice(mark).filter((line) => line.event === 'tls_reload_failed'), []);
     return next;
   } finally {
@@ -185,23 +185,23 @@ describe('TLS material reloaded on SIGHUP', () => {
     const { server } = rotation;
     const stranger = await newServerCertificate(server);
     const mark = server.logs().length;
-    await writeFile(server.env.TLS_KEY_FILE!, stranger.keyPem);
+    await writeFile(server.env.TLS_KEY_FILE, stranger.keyPem);
     server.signal('SIGHUP');
     await eventually(() => server.logs().slice(mark).some((line) => line.event === 'tls_reload_failed'), 'the tls_reload_failed line');
     assert.equal(await certificateShown(portOf(server.publicUrl), server.ca), current.cert.fingerprint256, 'new connections still see the old certificate');
     const failed = server.logs().slice(mark).filter((line) => line.event === 'tls_reload_failed');
     assert.equal(failed.length, 1, JSON.stringify(failed));
-    assert.equal(failed[0]!.variable, 'TLS_KEY_FILE');
-    assert.equal(failed[0]!.file, server.env.TLS_KEY_FILE);
-    assert.equal(failed[0]!.reason, `holds a private key that does not match the certificate in TLS_CERT_FILE ${server.env.TLS_CERT_FILE}`);
+    assert.equal(failed[0].variable, 'TLS_KEY_FILE');
+    assert.equal(failed[0].file, server.env.TLS_KEY_FILE);
+    assert.equal(failed[0].reason, `holds a private key that does not match the certificate in TLS_CERT_FILE ${server.env.TLS_CERT_FILE}`);
     assert.equal(JSON.stringify(failed).includes('PRIVATE KEY'), false, 'the key never reaches the log');
-    await writeFile(server.env.TLS_KEY_FILE!, current.keyPem);
+    await writeFile(server.env.TLS_KEY_FILE, current.keyPem);
   });
 
   it('an empty CA bundle keeps the CAs in force and logs one tls_reload_failed line', async () => {
     const { server, added } = rotation;
     const mark = server.logs().length;
-    await writeFile(server.env.CLIENT_CA_FILE!, '');
+    await writeFile(server.env.CLIENT_CA_FILE, '');
     server.signal('SIGHUP');
     await eventually(() => server.logs().slice(mark).some((line) => line.event === 'tls_reload_failed'), 'the tls_reload_failed line');
     expectToken(await attempt(server, 'added', presenting(added)), thumbprintOfPem(added.certPem));
@@ -235,8 +235,8 @@ describe('TLS material reloaded in every worker', { skip: realStores.database &&
   it('SIGHUP to the primary reloads both workers: every new connection sees the new certificate', async () => {
     const next = await newServerCertificate(server);
     const mark = server.logs().length;
-    await writeFile(server.env.TLS_KEY_FILE!, next.keyPem);
-    await writeFile(server.env.TLS_CERT_FILE!, next.certPem);
+    await writeFile(server.env.TLS_KEY_FILE, next.keyPem);
+    await writeFile(server.env.TLS_CERT_FILE, next.certPem);
     server.signal('SIGHUP');
     await eventually(() => server.logs().slice(mark).filter((line) => line.event === 'tls_reloaded' && line.trigger === 'SIGHUP').length === 2,
       'a tls_reloaded line from each worker');
@@ -271,7 +271,7 @@ describe('the dev setup reloads its dev PKI files', () => {
     await eventually(async () => (await certificateShown(dev.mtlsPort, caPem)) === next.cert.fingerprint256, 'the new dev server certificate');
     const reloaded = dev.proc.logs().slice(mark).filter((line) => line.event === 'tls_reloaded' && line.changed.length > 0);
     assert.equal(reloaded.length, 1, JSON.stringify(reloaded));
-    assert.deepEqual([...reloaded[0]!.changed].sort(), ['TLS_CERT_FILE', 'TLS_KEY_FILE']);
+    assert.deepEqual([...reloaded[0].changed].sort(), ['TLS_CERT_FILE', 'TLS_KEY_FILE']);
   });
 });
 

@@ -134,7 +134,7 @@ describe('/admin/v1 audit log', () => {
       await sql.exec('drop trigger audit_refuse on audit_log; drop function audit_refuse();');
     }
     const { rows } = await sql.query<{ n: number }>('select count(*)::int as n from clients where client_id = $1', ['half-written']);
-    assert.equal(rows[0]!.n, 0);
+    assert.equal(rows[0].n, 0);
   });
 
   it('is append-only: UPDATE, DELETE and TRUNCATE are refused even for the table owner', async () => {
@@ -143,6 +143,6 @@ describe('/admin/v1 audit log', () => {
     await assert.rejects(sql.query('delete from audit_log'), /audit_log is append-only: DELETE is not allowed/);
     await assert.rejects(sql.query('truncate audit_log'), /audit_log is append-only: TRUNCATE is not allowed/);
     const { rows } = await sql.query<{ n: number }>(`select count(*)::int as n from audit_log where action = 'forged'`);
-    assert.equal(rows[0]!.n, 0);
+    assert.equal(rows[0].n, 0);
   });
 });

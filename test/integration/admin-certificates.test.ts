@@ -61,42 +61,42 @@ describe('/admin/v1 client certificates', () => {
 
   describe('tls_client_auth clients', () => {
     it('adds a certificate that matches the subject and chains to a client CA: 201 with its description', async () => {
-      const res = await addPem('settlement', certs.a!.certPem);
+      const res = await addPem('settlement', certs.a.certPem);
       assert.equal(res.status, 201, res.text);
-      assert.equal(res.headers.location, `/admin/v1/clients/settlement/certificates/${x5tS256(certs.a!.cert)}`);
+      assert.equal(res.headers.location, `/admin/v1/clients/settlement/certificates/${x5tS256(certs.a.cert)}`);
       assert.deepEqual(res.json, {
         client_id: 'settlement',
-        'x5t#S256': x5tS256(certs.a!.cert),
+        'x5t#S256': x5tS256(certs.a.cert),
         subject: 'CN=settlement,O=Example Bank',
         issuer: 'CN=certbound test client root,O=certbound tests',
         sans: { dns: [], ip: [], uri: ['spiffe://bank/settlement'], email: [] },
-        serial: certs.a!.cert.serialNumber,
-        not_before: certs.a!.cert.validFromDate.toISOString(),
-        not_after: certs.a!.cert.validToDate.toISOString(),
+        serial: certs.a.cert.serialNumber,
+        not_before: certs.a.cert.validFromDate.toISOString(),
+        not_after: certs.a.cert.validToDate.toISOString(),
         status: 'active',
         created_at: res.json.created_at,
         retired_at: null,
       });
       const { rows } = await as.server.stores.sql.query<{ pem: string; status: string }>('select pem, status from client_certificates where client_id = $1', ['settlement']);
       assert.equal(rows.length, 1);
-      assert.equal(rows[0]!.pem.trim(), certs.a!.certPem.trim());
+      assert.equal(rows[0].pem.trim(), certs.a.certPem.trim());
     });
 
     it('accepts the PEM as application/x-pem-file, with the intermediate after the leaf', async () => {
       const res = await as.admin.request('POST', '/clients/settlement/certificates', {
-        body: certs.viaIntermediate!.certPem + certs.intermediate!.certPem, headers: { 'content-type': 'application/x-pem-file' },
+        body: certs.viaIntermediate.certPem + certs.intermediate.certPem, headers: { 'content-type': 'application/x-pem-file' },
       });
       assert.equal(res.status, 201, res.text);
       assert.equal(res.json.issuer, 'CN=partner issuing CA');
     });
 
     it('refuses a certificate whose subject does not match the registered one', async () => {
-      expectOAuthError(await addPem('settlement', certs.otherSubject!.certPem), 400, 'invalid_client_metadata',
+      expectOAuthError(await addPem('settlement', certs.otherSubject.certPem), 400, 'invalid_client_metadata',
         'pem: certificate subject "CN=someone else" does not match the registered tls_client_auth_subject_dn "CN=settlement,O=Example Bank"');
     });
 
     it('refuses a certificate that does not chain to a configured client CA', async () => {
-      expectOAuthError(await addPem('settlement', certs.foreign!.certPem), 400, 'invalid_client_metadata',
+      expectOAuthError(await addPem('settlement', certs.foreign.certPem), 400, 'invalid_client_metadata',
         /^pem: certificate chain does not lead to a trusted client CA/);
     });
 
@@ -114,12 +114,12 @@ describe('/admin/v1 client certificates', () => {
     });
 
     it('refuses a certificate that is already active: 409', async () => {
-      expectOAuthError(await addPem('settlement', certs.a!.certPem), 409, 'conflict',
-        `pem: certificate x5t#S256 ${x5tS256(certs.a!.cert)} is already active for client "settlement"`);
+      expectOAuthError(await addPem('settlement', certs.a.certPem), 409, 'conflict',
+        `pem: certificate x5t#S256 ${x5tS256(certs.a.cert)} is already active for client "settlement"`);
     });
 
     it('lists the certificates with status; retiring one answers it retired, and again is idempotent', async () => {
-      const x5t = x5tS256(certs.viaIntermediate!.cert);
+      const x5t = x5tS256(certs.viaIntermediate.cert);
       const retired = await as.admin.request('DELETE', `/clients/settlement/certificates/${x5t}`);
       assert.equal(retired.status, 200, retired.text);
       assert.equal(retired.json.status, 'retired');
@@ -128,57 +128,57 @@ describe('/admin/v1 client certificates', () => {
       const list = await as.admin.request('GET', '/clients/settlement/certificates');
       assert.equal(list.status, 200);
       assert.deepEqual(list.json.items.map((c: Record<string, string>) => [c['x5t#S256'], c.status]), [
-        [x5tS256(certs.a!.cert), 'active'],
+        [x5tS256(certs.a.cert), 'active'],
         [x5t, 'retired'],
       ]);
       expectOAuthError(await as.admin.request('DELETE', '/clients/settlement/certificates/unknown'), 404, 'not_found', 'certificate x5t#S256 unknown is not registered for client "settlement"');
     });
 
     it('without certificate_pinning, any certificate matching the subject still authenticates', async () => {
-      assert.equal((await token('settlement', certs.b!)).status, 200);
+      assert.equal((await token('settlement', certs.b)).status, 200);
     });
   });
 
   describe('certificate_pinning: only the registered, active certificates', () => {
     it('refuses every certificate while none is registered, naming the thumbprint', async () => {
-      expectOAuthError(await token('pinned', certs.a!), 401, 'invalid_client',
-        `certificate x5t#S256 ${x5tS256(certs.a!.cert)} is not among the certificates registered for this client`);
+      expectOAuthError(await token('pinned', certs.a), 401, 'invalid_client',
+        `certificate x5t#S256 ${x5tS256(certs.a.cert)} is not among the certificates registered for this client`);
     });
 
     it('rotates from A to B with an overlap in which both work', async () => {
-      assert.equal((await addPem('pinned', certs.a!.certPem)).status, 201);
-      assert.equal((await token('pinned', certs.a!)).status, 200);
-      expectOAuthError(await token('pinned', certs.b!), 401, 'invalid_client', /is not among the certificates registered for this client/);
-      assert.equal((await addPem('pinned', certs.b!.certPem)).status, 201);
-      assert.equal((await token('pinned', certs.a!)).status, 200);
-      const withB = await token('pinned', certs.b!);
+      assert.equal((await addPem('pinned', certs.a.certPem)).status, 201);
+      assert.equal((await token('pinned', certs.a)).status, 200);
+      expectOAuthError(await token('pinned', certs.b), 401, 'invalid_client', /is not among the certificates registered for this client/);
+      assert.equal((await addPem('pinned', certs.b.certPem)).status, 201);
+      assert.equal((await token('pinned', certs.a)).status, 200);
+      const withB = await token('pinned', certs.b);
       assert.equal(withB.status, 200);
-      assert.equal(decodeJwt(withB.json.access_token).payload.cnf['x5t#S256'], x5tS256(certs.b!.cert));
-      assert.equal((await as.admin.request('DELETE', `/clients/pinned/certificates/${x5tS256(certs.a!.cert)}`)).status, 200);
-      expectOAuthError(await token('pinned', certs.a!), 401, 'invalid_client', /is not among the certificates registered for this client/);
-      assert.equal((await token('pinned', certs.b!)).status, 200);
+      assert.equal(decodeJwt(withB.json.access_token).payload.cnf['x5t#S256'], x5tS256(certs.b.cert));
+      assert.equal((await as.admin.request('DELETE', `/clients/pinned/certificates/${x5tS256(certs.a.cert)}`)).status, 200);
+      expectOAuthError(await token('pinned', certs.a), 401, 'invalid_client', /is not among the certificates registered for this client/);
+      assert.equal((await token('pinned', certs.b)).status, 200);
     });
   });
 
   describe('self_signed_tls_client_auth clients: the certificates are the jwks', () => {
     it('adding a certificate writes it into jwks as {kty..., x5c}', async () => {
-      expectOAuthError(await token('robot', certs.selfA!), 401, 'invalid_client');
-      const res = await addPem('robot', certs.selfA!.certPem);
+      expectOAuthError(await token('robot', certs.selfA), 401, 'invalid_client');
+      const res = await addPem('robot', certs.selfA.certPem);
       assert.equal(res.status, 201, res.text);
       const client = await as.admin.request('GET', '/clients/robot');
-      assert.deepEqual(client.json.jwks, { keys: [{ ...certs.selfA!.cert.publicKey.export({ format: 'jwk' }), x5c: [certs.selfA!.cert.raw.toString('base64')] }] });
-      assert.equal((await token('robot', certs.selfA!)).status, 200);
+      assert.deepEqual(client.json.jwks, { keys: [{ ...certs.selfA.cert.publicKey.export({ format: 'jwk' }), x5c: [certs.selfA.cert.raw.toString('base64')] }] });
+      assert.equal((await token('robot', certs.selfA)).status, 200);
     });
 
     it('rotates: B joins, both work; A retires and leaves the jwks', async () => {
-      assert.equal((await addPem('robot', certs.selfB!.certPem)).status, 201);
-      assert.equal((await token('robot', certs.selfA!)).status, 200);
-      assert.equal((await token('robot', certs.selfB!)).status, 200);
-      assert.equal((await as.admin.request('DELETE', `/clients/robot/certificates/${x5tS256(certs.selfA!.cert)}`)).status, 200);
+      assert.equal((await addPem('robot', certs.selfB.certPem)).status, 201);
+      assert.equal((await token('robot', certs.selfA)).status, 200);
+      assert.equal((await token('robot', certs.selfB)).status, 200);
+      assert.equal((await as.admin.request('DELETE', `/clients/robot/certificates/${x5tS256(certs.selfA.cert)}`)).status, 200);
       const client = await as.admin.request('GET', '/clients/robot');
-      assert.deepEqual(client.json.jwks.keys.map((k: { x5c: string[] }) => k.x5c[0]), [certs.selfB!.cert.raw.toString('base64')]);
-      expectOAuthError(await token('robot', certs.selfA!), 401, 'invalid_client', `certificate not registered for this self-signed client (x5t#S256 ${x5tS256(certs.selfA!.cert)})`);
-      assert.equal((await token('robot', certs.selfB!)).status, 200);
+      assert.deepEqual(client.json.jwks.keys.map((k: { x5c: string[] }) => k.x5c[0]), [certs.selfB.cert.raw.toString('base64')]);
+      expectOAuthError(await token('robot', certs.selfA), 401, 'invalid_client', `certificate not registered for this self-signed client (x5t#S256 ${x5tS256(certs.selfA.cert)})`);
+      assert.equal((await token('robot', certs.selfB)).status, 200);
     });
 
     it('a PUT that omits jwks keeps the certificates', async () => {
@@ -187,34 +187,34 @@ describe('/admin/v1 client certificates', () => {
       const res = await as.admin.request('PUT', '/clients/robot', { json: { ...withoutJwks, client_name: 'Robot' }, headers: { 'if-match': client.headers.etag as string } });
       assert.equal(res.status, 200, res.text);
       assert.deepEqual(res.json.jwks, client.json.jwks);
-      assert.equal((await token('robot', certs.selfB!)).status, 200);
+      assert.equal((await token('robot', certs.selfB)).status, 200);
     });
 
     it('a tls_client_auth client that becomes self-signed keeps its active certificates, as jwks', async () => {
       assert.equal((await as.admin.request('POST', '/clients', { json: { client_id: 'switcher', tls_client_auth_subject_dn: 'CN=settlement,O=Example Bank', default_resource: API } })).status, 201);
-      assert.equal((await addPem('switcher', certs.b!.certPem)).status, 201);
+      assert.equal((await addPem('switcher', certs.b.certPem)).status, 201);
       const current = await as.admin.request('GET', '/clients/switcher');
       const { tls_client_auth_subject_dn: _dn, ...rest } = current.json;
       const res = await as.admin.request('PUT', '/clients/switcher', { json: { ...rest, token_endpoint_auth_method: 'self_signed_tls_client_auth' }, headers: { 'if-match': current.headers.etag as string } });
       assert.equal(res.status, 200, res.text);
-      assert.deepEqual(res.json.jwks.keys.map((k: { x5c: string[] }) => k.x5c[0]), [certs.b!.cert.raw.toString('base64')]);
-      assert.equal((await token('switcher', certs.b!)).status, 200);
+      assert.deepEqual(res.json.jwks.keys.map((k: { x5c: string[] }) => k.x5c[0]), [certs.b.cert.raw.toString('base64')]);
+      assert.equal((await token('switcher', certs.b)).status, 200);
     });
 
     it('refuses an expired certificate', async () => {
-      expectOAuthError(await addPem('robot', certs.selfExpired!.certPem), 400, 'invalid_client_metadata',
-        `pem: certificate expired at ${certs.selfExpired!.cert.validToDate.toISOString()}`);
+      expectOAuthError(await addPem('robot', certs.selfExpired.certPem), 400, 'invalid_client_metadata',
+        `pem: certificate expired at ${certs.selfExpired.cert.validToDate.toISOString()}`);
     });
   });
 
   describe('what is not a certificate for this client', () => {
     it('refuses a certificate for a private_key_jwt client', async () => {
-      expectOAuthError(await addPem('signer', certs.selfA!.certPem), 400, 'invalid_client_metadata',
+      expectOAuthError(await addPem('signer', certs.selfA.certPem), 400, 'invalid_client_metadata',
         'token_endpoint_auth_method: a private_key_jwt client authenticates with signed assertions, not certificates');
     });
 
     it('answers 404 for an unknown client', async () => {
-      expectOAuthError(await addPem('nobody', certs.a!.certPem), 404, 'not_found', 'client "nobody" is not registered');
+      expectOAuthError(await addPem('nobody', certs.a.certPem), 404, 'not_found', 'client "nobody" is not registered');
       expectOAuthError(await as.admin.request('GET', '/clients/nobody/certificates'), 404, 'not_found');
     });
   });
@@ -224,9 +224,9 @@ describe('/admin/v1 client certificates', () => {
       const res = await as.admin.request('GET', '/certificates/expiring?within=30d');
       assert.equal(res.status, 200, res.text);
       const listed = res.json.items.map((c: Record<string, string>) => `${c.client_id}/${c['x5t#S256']}`);
-      assert.ok(listed.includes(`settlement/${x5tS256(certs.a!.cert)}`), 'A (20 days) is listed');
-      assert.ok(!listed.includes(`robot/${x5tS256(certs.selfA!.cert)}`), 'retired certificates are not');
-      assert.ok(!listed.includes(`pinned/${x5tS256(certs.b!.cert)}`), 'B (90 days) is not within 30 days');
+      assert.ok(listed.includes(`settlement/${x5tS256(certs.a.cert)}`), 'A (20 days) is listed');
+      assert.ok(!listed.includes(`robot/${x5tS256(certs.selfA.cert)}`), 'retired certificates are not');
+      assert.ok(!listed.includes(`pinned/${x5tS256(certs.b.cert)}`), 'B (90 days) is not within 30 days');
       const notAfter = res.json.items.map((c: Record<string, string>) => c.not_after);
       assert.deepEqual(notAfter, [...notAfter].sort());
     });

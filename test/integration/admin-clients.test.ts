@@ -61,12 +61,12 @@ describe('/admin/v1/clients', () => {
       });
       const { rows } = await as.server.stores.sql.query<{ metadata: Record<string, unknown>; disabled: boolean; version: number }>(
         'select metadata, disabled, version from clients where client_id = $1', ['payments']);
-      assert.equal(rows[0]!.version, 1);
-      assert.equal(rows[0]!.disabled, false);
+      assert.equal(rows[0].version, 1);
+      assert.equal(rows[0].disabled, false);
       // Stored in the resources form: the scope was mapped to the one resource server defining it.
-      assert.deepEqual(rows[0]!.metadata.resources, { [API]: ['ledger:read'] });
-      assert.equal(rows[0]!.metadata.scope, undefined);
-      assert.equal(rows[0]!.metadata.disabled, undefined, 'disabled lives in its own column');
+      assert.deepEqual(rows[0].metadata.resources, { [API]: ['ledger:read'] });
+      assert.equal(rows[0].metadata.scope, undefined);
+      assert.equal(rows[0].metadata.disabled, undefined, 'disabled lives in its own column');
     });
 
     it('the new client gets a certificate-bound token at once', async () => {
@@ -291,7 +291,7 @@ describe('/admin/v1/clients', () => {
       assert.equal(await adapterFactory('AuthorizationCode').find('code-1'), undefined, 'the grant-bound KV entry went too');
       assert.ok(await adapterFactory('Grant').find('grant-other'), 'another client\'s grant stays');
       const { rows } = await sql.query<{ n: number }>(`select count(*)::int as n from oidc_models where payload->>'clientId' = 'payments'`);
-      assert.equal(rows[0]!.n, 0);
+      assert.equal(rows[0].n, 0);
 
       const introspected = await https(`${as.mtlsUrl}/token/introspection`, { ca: as.ca, identity: identity(introspector), form: { client_id: 'introspector', token: issued.json.access_token } });
       assert.deepEqual(introspected.json, { active: false }, 'a JWT issued before the revocation is inactive');

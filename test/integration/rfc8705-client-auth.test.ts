@@ -77,13 +77,13 @@ describe('RFC 8705 mutual-TLS client authentication', () => {
 
   describe('RFC 8705 §2.1.2 subject matchers', () => {
     it('accepts tls_client_auth_subject_dn and binds the token to the certificate (cnf.x5t#S256)', async () => {
-      const res = await token('dn', identity(certs.dn!));
+      const res = await token('dn', identity(certs.dn));
       assert.equal(res.status, 200, res.text);
       assert.equal(res.json.token_type, 'Bearer');
       const { header, payload } = decodeJwt(res.json.access_token);
       assert.equal(header.typ, 'at+jwt');
       assert.equal(header.alg, 'ES256');
-      assert.equal(payload.cnf['x5t#S256'], thumbprint(certs.dn!));
+      assert.equal(payload.cnf['x5t#S256'], thumbprint(certs.dn));
       assert.equal(payload.client_id, 'dn');
       assert.equal(payload.aud, RESOURCE);
       assert.equal(payload.iss, as.issuer);
@@ -92,32 +92,32 @@ describe('RFC 8705 mutual-TLS client authentication', () => {
 
     for (const [client, cert] of [['dns', 'dns'], ['uri', 'uri'], ['ip', 'ip'], ['email', 'email']] as const) {
       it(`accepts tls_client_auth_san_${client}`, async () => {
-        const res = await token(client, identity(certs[cert]!));
+        const res = await token(client, identity(certs[cert]));
         assert.equal(res.status, 200, res.text);
-        assert.equal(decodeJwt(res.json.access_token).payload.cnf['x5t#S256'], thumbprint(certs[cert]!));
+        assert.equal(decodeJwt(res.json.access_token).payload.cnf['x5t#S256'], thumbprint(certs[cert]));
       });
     }
 
     it('accepts a DN spelled differently but equal per RFC 4517 distinguishedNameMatch', async () => {
-      const res = await token('dn-spelled', identity(certs.dn!));
+      const res = await token('dn-spelled', identity(certs.dn));
       assert.equal(res.status, 200, res.text);
     });
 
     it('refuses a DN that differs by one RDN', async () => {
-      expectOAuthError(await token('dn-extra-rdn', identity(certs.dn!)), 401, 'invalid_client',
+      expectOAuthError(await token('dn-extra-rdn', identity(certs.dn)), 401, 'invalid_client',
         'certificate subject "CN=ledger,OU=payments,O=Example Bank" does not match the registered tls_client_auth_subject_dn');
     });
 
     it('refuses a DN whose RDNs are in another order', async () => {
-      expectOAuthError(await token('dn-order', identity(certs.dn!)), 401, 'invalid_client', /does not match the registered tls_client_auth_subject_dn/);
+      expectOAuthError(await token('dn-order', identity(certs.dn)), 401, 'invalid_client', /does not match the registered tls_client_auth_subject_dn/);
     });
 
     it('refuses a certificate from the trusted CA with another subject', async () => {
-      expectOAuthError(await token('dn', identity(certs.other!)), 401, 'invalid_client', /certificate subject "CN=ledger,OU=payments,O=Other Bank" does not match/);
+      expectOAuthError(await token('dn', identity(certs.other)), 401, 'invalid_client', /certificate subject "CN=ledger,OU=payments,O=Other Bank" does not match/);
     });
 
     it('refuses a SAN that does not match', async () => {
-      expectOAuthError(await token('uri', identity(certs.dns!)), 401, 'invalid_client', /SAN URI none does not match the registered tls_client_auth_san_uri/);
+      expectOAuthError(await token('uri', identity(certs.dns)), 401, 'invalid_client', /SAN URI none does not match the registered tls_client_auth_san_uri/);
     });
   });
 
@@ -127,104 +127,104 @@ describe('RFC 8705 mutual-TLS client authentication', () => {
     });
 
     it('tells a client on the public listener to use the mutual-TLS endpoint', async () => {
-      const res = await token('dn', identity(certs.dn!), {}, `${as.publicUrl}/token`);
+      const res = await token('dn', identity(certs.dn), {}, `${as.publicUrl}/token`);
       expectOAuthError(res, 401, 'invalid_client', new RegExp(`use the mutual-TLS endpoint ${as.mtlsUrl}/token`));
     });
 
     it('refuses a certificate whose CA is not in the trust store', async () => {
-      expectOAuthError(await token('dn', identity(certs.foreign!)), 401, 'invalid_client', /does not lead to a trusted client CA/);
+      expectOAuthError(await token('dn', identity(certs.foreign)), 401, 'invalid_client', /does not lead to a trusted client CA/);
     });
 
     it('refuses an expired certificate, naming when it expired', async () => {
-      expectOAuthError(await token('expired', identity(certs.expired!)), 401, 'invalid_client',
-        `certificate expired at ${certs.expired!.cert.validToDate.toISOString()}`);
+      expectOAuthError(await token('expired', identity(certs.expired)), 401, 'invalid_client',
+        `certificate expired at ${certs.expired.cert.validToDate.toISOString()}`);
     });
 
     it('refuses a certificate that is not yet valid', async () => {
-      expectOAuthError(await token('future', identity(certs.future!)), 401, 'invalid_client',
-        `certificate not valid before ${certs.future!.cert.validFromDate.toISOString()}`);
+      expectOAuthError(await token('future', identity(certs.future)), 401, 'invalid_client',
+        `certificate not valid before ${certs.future.cert.validFromDate.toISOString()}`);
     });
 
     it('accepts a leaf whose intermediate is held in the trust store', async () => {
-      assert.equal((await token('via-stored', identity(certs.viaStored!))).status, 200);
+      assert.equal((await token('via-stored', identity(certs.viaStored))).status, 200);
     });
 
     it('accepts a leaf whose client presents the intermediate', async () => {
-      const res = await token('via-partner', identity(certs.viaPartner!, [intermediateNotInStore]));
+      const res = await token('via-partner', identity(certs.viaPartner, [intermediateNotInStore]));
       assert.equal(res.status, 200, res.text);
     });
 
     it('refuses a leaf whose intermediate is neither presented nor stored', async () => {
-      expectOAuthError(await token('via-partner', identity(certs.viaPartner!)), 401, 'invalid_client', /does not lead to a trusted client CA/);
+      expectOAuthError(await token('via-partner', identity(certs.viaPartner)), 401, 'invalid_client', /does not lead to a trusted client CA/);
     });
 
     it('refuses a leaf whose extendedKeyUsage lacks clientAuth', async () => {
-      expectOAuthError(await token('server-eku', identity(certs.serverOnly!)), 401, 'invalid_client', /clientAuth/);
+      expectOAuthError(await token('server-eku', identity(certs.serverOnly)), 401, 'invalid_client', /clientAuth/);
     });
 
     it('writes one structured log line naming the reason and the certificate', async () => {
       const before = as.logs.length;
-      await token('expired', identity(certs.expired!));
+      await token('expired', identity(certs.expired));
       const lines = as.logs.slice(before).filter((l) => l.event === 'oauth_refusal');
       assert.equal(lines.length, 1);
-      assert.equal(lines[0]!.client_id, 'expired');
-      assert.equal(lines[0]!.error, 'invalid_client');
-      assert.match(lines[0]!.reason, /certificate expired at/);
-      assert.equal(lines[0]!.certificate.subject, 'CN=expired-client');
-      assert.equal(lines[0]!.certificate.serial, certs.expired!.cert.serialNumber);
-      assert.match(lines[0]!.certificate.issuer, /certbound test client root/);
-      assert.equal(lines[0]!.certificate.not_after, certs.expired!.cert.validToDate.toISOString());
+      assert.equal(lines[0].client_id, 'expired');
+      assert.equal(lines[0].error, 'invalid_client');
+      assert.match(lines[0].reason, /certificate expired at/);
+      assert.equal(lines[0].certificate.subject, 'CN=expired-client');
+      assert.equal(lines[0].certificate.serial, certs.expired.cert.serialNumber);
+      assert.match(lines[0].certificate.issuer, /certbound test client root/);
+      assert.equal(lines[0].certificate.not_after, certs.expired.cert.validToDate.toISOString());
     });
   });
 
   describe('RFC 8705 §2.2 self-signed certificate client authentication', () => {
     it('accepts the registered self-signed certificate', async () => {
-      const res = await token('self-signed', identity(certs.selfSigned!));
+      const res = await token('self-signed', identity(certs.selfSigned));
       assert.equal(res.status, 200, res.text);
-      assert.equal(decodeJwt(res.json.access_token).payload.cnf['x5t#S256'], thumbprint(certs.selfSigned!));
+      assert.equal(decodeJwt(res.json.access_token).payload.cnf['x5t#S256'], thumbprint(certs.selfSigned));
     });
 
     it('refuses an unregistered self-signed certificate with the same subject', async () => {
-      expectOAuthError(await token('self-signed', identity(certs.selfSignedOther!)), 401, 'invalid_client',
-        `certificate not registered for this self-signed client (x5t#S256 ${thumbprint(certs.selfSignedOther!)})`);
+      expectOAuthError(await token('self-signed', identity(certs.selfSignedOther)), 401, 'invalid_client',
+        `certificate not registered for this self-signed client (x5t#S256 ${thumbprint(certs.selfSignedOther)})`);
     });
   });
 
   describe('RFC 7662 introspection and RFC 7009 revocation of JWT access tokens', () => {
     it('introspection reports active, cnf, client_id, scope and exp', async () => {
-      const issued = await token('dn', identity(certs.dn!), { scope: 'settlements:read' });
-      const res = await https(`${as.mtlsUrl}/token/introspection`, { ca: as.ca, identity: identity(certs.dn!), form: { client_id: 'dn', token: issued.json.access_token } });
+      const issued = await token('dn', identity(certs.dn), { scope: 'settlements:read' });
+      const res = await https(`${as.mtlsUrl}/token/introspection`, { ca: as.ca, identity: identity(certs.dn), form: { client_id: 'dn', token: issued.json.access_token } });
       assert.equal(res.status, 200, res.text);
       assert.equal(res.json.active, true);
-      assert.deepEqual(res.json.cnf, { 'x5t#S256': thumbprint(certs.dn!) });
+      assert.deepEqual(res.json.cnf, { 'x5t#S256': thumbprint(certs.dn) });
       assert.equal(res.json.client_id, 'dn');
       assert.equal(res.json.scope, 'settlements:read');
       assert.equal(res.json.exp, decodeJwt(issued.json.access_token).payload.exp);
     });
 
     it('after revocation, introspection says active: false', async () => {
-      const issued = await token('dn', identity(certs.dn!));
-      const revoked = await https(`${as.mtlsUrl}/token/revocation`, { ca: as.ca, identity: identity(certs.dn!), form: { client_id: 'dn', token: issued.json.access_token } });
+      const issued = await token('dn', identity(certs.dn));
+      const revoked = await https(`${as.mtlsUrl}/token/revocation`, { ca: as.ca, identity: identity(certs.dn), form: { client_id: 'dn', token: issued.json.access_token } });
       assert.equal(revoked.status, 200, revoked.text);
-      const res = await https(`${as.mtlsUrl}/token/introspection`, { ca: as.ca, identity: identity(certs.dn!), form: { client_id: 'dn', token: issued.json.access_token } });
+      const res = await https(`${as.mtlsUrl}/token/introspection`, { ca: as.ca, identity: identity(certs.dn), form: { client_id: 'dn', token: issued.json.access_token } });
       assert.deepEqual(res.json, { active: false });
     });
 
     it('another client may not introspect or revoke the token', async () => {
-      const issued = await token('dn', identity(certs.dn!));
-      const peek = await https(`${as.mtlsUrl}/token/introspection`, { ca: as.ca, identity: identity(certs.uri!), form: { client_id: 'uri', token: issued.json.access_token } });
+      const issued = await token('dn', identity(certs.dn));
+      const peek = await https(`${as.mtlsUrl}/token/introspection`, { ca: as.ca, identity: identity(certs.uri), form: { client_id: 'uri', token: issued.json.access_token } });
       assert.deepEqual(peek.json, { active: false });
-      const revoke = await https(`${as.mtlsUrl}/token/revocation`, { ca: as.ca, identity: identity(certs.uri!), form: { client_id: 'uri', token: issued.json.access_token } });
+      const revoke = await https(`${as.mtlsUrl}/token/revocation`, { ca: as.ca, identity: identity(certs.uri), form: { client_id: 'uri', token: issued.json.access_token } });
       expectOAuthError(revoke, 400, 'invalid_request', 'the token was not issued to this client');
     });
 
     it('a forged token is inactive', async () => {
-      const issued = await token('dn', identity(certs.dn!));
+      const issued = await token('dn', identity(certs.dn));
       const [h, p] = issued.json.access_token.split('.');
       const payload = JSON.parse(Buffer.from(p, 'base64url').toString());
       payload.scope = 'settlements:admin';
       const forged = `${h}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${issued.json.access_token.split('.')[2]}`;
-      const res = await https(`${as.mtlsUrl}/token/introspection`, { ca: as.ca, identity: identity(certs.dn!), form: { client_id: 'dn', token: forged } });
+      const res = await https(`${as.mtlsUrl}/token/introspection`, { ca: as.ca, identity: identity(certs.dn), form: { client_id: 'dn', token: forged } });
       assert.deepEqual(res.json, { active: false });
     });
   });
@@ -241,12 +241,12 @@ describe('RFC 8705 mutual-TLS client authentication', () => {
     });
 
     it('answers a body that is not form encoding with 400, not 500', async () => {
-      const res = await https(`${as.mtlsUrl}/token`, { ca: as.ca, identity: identity(certs.dn!), body: '%%%&&&==%zz', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      const res = await https(`${as.mtlsUrl}/token`, { ca: as.ca, identity: identity(certs.dn), body: '%%%&&&==%zz', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
       expectOAuthError(res, 400, 'invalid_request');
     });
 
     it('answers an oversized body with a 4xx, not 500', async () => {
-      const res = await https(`${as.mtlsUrl}/token`, { ca: as.ca, identity: identity(certs.dn!), body: `grant_type=client_credentials&client_id=dn&pad=${'a'.repeat(2_000_000)}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      const res = await https(`${as.mtlsUrl}/token`, { ca: as.ca, identity: identity(certs.dn), body: `grant_type=client_credentials&client_id=dn&pad=${'a'.repeat(2_000_000)}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
       assert.ok(res.status >= 400 && res.status < 500, `got ${res.status}`);
     });
 

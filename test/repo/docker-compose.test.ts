@@ -47,19 +47,19 @@ describe('docker-compose.yml', () => {
   it('requires KEY_ENCRYPTION_KEY from the environment (.env), as DATABASE_URL does, and ships none', () => {
     const env = compose.services['authz-server'].environment as Record<string, string>;
     // Compose's ${VAR:?message} refuses to start without it; a key written into the file would be everyone's.
-    assert.match(env.KEY_ENCRYPTION_KEY!, /^\$\{KEY_ENCRYPTION_KEY:\?[^}]+\}$/);
+    assert.match(env.KEY_ENCRYPTION_KEY, /^\$\{KEY_ENCRYPTION_KEY:\?[^}]+\}$/);
     assert.throws(() => loadConfig({ ...env, KEY_ENCRYPTION_KEY: '' }), /^ConfigError: KEY_ENCRYPTION_KEY: must be set when DATABASE_URL is set/);
   });
 
   it('points authz-server at the postgres and redis services with their credentials', () => {
     const env = compose.services['authz-server'].environment as Record<string, string>;
     const pg = compose.services.postgres.environment as Record<string, string>;
-    const db = new URL(env.DATABASE_URL!);
+    const db = new URL(env.DATABASE_URL);
     assert.equal(db.hostname, 'postgres');
     assert.equal(db.username, pg.POSTGRES_USER);
     assert.equal(db.password, pg.POSTGRES_PASSWORD);
     assert.equal(db.pathname, `/${pg.POSTGRES_DB}`);
-    assert.equal(new URL(env.REDIS_URL!).hostname, 'redis');
+    assert.equal(new URL(env.REDIS_URL).hostname, 'redis');
   });
 
   it('builds from a Dockerfile that exists and runs the app entry points that exist', async () => {
@@ -74,7 +74,7 @@ describe('docker-compose.yml', () => {
 describe('README configuration reference', () => {
   it('lists every variable certbound reads, and no other', async () => {
     const readme = await readFile(new URL('README.md', root), 'utf8');
-    const listed = [...readme.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]!);
+    const listed = [...readme.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]);
     const section = readme.slice(readme.indexOf('## Configuration'));
     const inTable = listed.filter((name) => section.includes(`| \`${name}\` |`));
     assert.deepEqual(new Set(inTable.filter((n) => known.has(n))), known);

@@ -49,7 +49,7 @@ export function metricNames(expr: string): string[] {
     .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, '$1'); // label lists
   const names = new Set<string>();
   for (const m of bare.matchAll(/(?<![\w.$])([a-zA-Z_:][a-zA-Z0-9_:]*)(?![a-zA-Z0-9_:]|\s*\()/g)) {
-    const name = m[1]!;
+    const name = m[1];
     if (!KEYWORDS.has(name.toLowerCase())) names.add(name);
   }
   return [...names];

@@ -48,7 +48,7 @@ describe('BER in place of DER in client certificate extensions (X.690 §10, RFC 
     world = await registerWorld(server);
     for (const c of CASES) {
       certs[c.name] = await craftCertificate(server.pki, { name: c.name, subject: `CN=${c.name},O=certbound tests`, issuer: server.pki.root, extensions: c.extensions });
-      await world.tlsClient(c.name, { tls_client_auth_subject_dn: certs[c.name]!.subject });
+      await world.tlsClient(c.name, { tls_client_auth_subject_dn: certs[c.name].subject });
     }
   });
 
@@ -57,7 +57,7 @@ describe('BER in place of DER in client certificate extensions (X.690 §10, RFC 
 
   for (const c of CASES) {
     it(`refuses ${c.title}: 401 naming ${c.names}, not 500`, async () => {
-      const tried = await attempt(server, c.name, presenting(certs[c.name]!));
+      const tried = await attempt(server, c.name, presenting(certs[c.name]));
       expectRefusal(tried, 401, 'invalid_client', unparsable(c.names));
       await expectStillServing(server, world.legit);
     });

@@ -146,7 +146,7 @@ describe('security: subject DN look-alikes and empty DNs (RFC 8705 §2.1.2, RFC 
       const lines = as.logs.slice(from);
       const refusals = lines.filter((l) => l.event === 'oauth_refusal');
       assert.equal(refusals.length, 1, `expected one oauth_refusal log line, got ${JSON.stringify(refusals)}`);
-      assert.equal(refusals[0]!.reason, res.json.error_description);
+      assert.equal(refusals[0].reason, res.json.error_description);
       assert.deepEqual(lines.filter((l) => l.msg === 'server error' || (typeof l.level === 'number' && l.level >= 50)), [], 'no server error line');
     }
 

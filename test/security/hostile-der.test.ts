@@ -53,56 +53,56 @@ describe('hostile DER in client certificate extensions (RFC 5280 §4.2, X.690 §
 
   describe('an OBJECT IDENTIFIER in extendedKeyUsage whose length runs past the end (30 02 06 84)', () => {
     it('self-signed, presented to a self_signed_tls_client_auth client: 401, not a hang', async () => {
-      const tried = await attempt(server, 'robot', presenting(certs.selfSignedEku!));
+      const tried = await attempt(server, 'robot', presenting(certs.selfSignedEku));
       expectRefusal(tried, 401, 'invalid_client', unparsable('extendedKeyUsage'));
       await expectStillServing(server, world.legit);
     });
 
     it('signed by the trusted client CA, presented to the tls_client_auth client registered for its subject', async () => {
-      const tried = await attempt(server, 'trustedEku', presenting(certs.trustedEku!));
+      const tried = await attempt(server, 'trustedEku', presenting(certs.trustedEku));
       expectRefusal(tried, 401, 'invalid_client', unparsable('extendedKeyUsage'));
       await expectStillServing(server, world.legit);
     });
 
     it('signed by the trusted client CA, presented to a self_signed_tls_client_auth client', async () => {
-      const tried = await attempt(server, 'robot', presenting(certs.trustedEku!));
+      const tried = await attempt(server, 'robot', presenting(certs.trustedEku));
       expectRefusal(tried, 401, 'invalid_client', unparsable('extendedKeyUsage'));
       await expectStillServing(server, world.legit);
     });
 
     it('with a 4-octet length of 0xffffffff', async () => {
-      const tried = await attempt(server, 'eku4g', presenting(certs.eku4g!));
+      const tried = await attempt(server, 'eku4g', presenting(certs.eku4g));
       expectRefusal(tried, 401, 'invalid_client', unparsable('extendedKeyUsage'));
       await expectStillServing(server, world.legit);
     });
   });
 
   it('refuses a keyUsage BIT STRING claiming 255 unused bits', async () => {
-    const tried = await attempt(server, 'keyUsageUnusedBits', presenting(certs.keyUsageUnusedBits!));
+    const tried = await attempt(server, 'keyUsageUnusedBits', presenting(certs.keyUsageUnusedBits));
     expectRefusal(tried, 401, 'invalid_client', unparsable('keyUsage'));
     await expectStillServing(server, world.legit);
   });
 
   it('refuses a subjectAltName dNSName whose length runs past the end', async () => {
-    const tried = await attempt(server, 'sanPastEnd', presenting(certs.sanPastEnd!));
+    const tried = await attempt(server, 'sanPastEnd', presenting(certs.sanPastEnd));
     expectRefusal(tried, 401, 'invalid_client', unparsable('subjectAltName'));
     await expectStillServing(server, world.legit);
   });
 
   it('refuses a subjectAltName dNSName with a 4-octet length of 0xffffffff', async () => {
-    const tried = await attempt(server, 'sanLongForm', presenting(certs.sanLongForm!));
+    const tried = await attempt(server, 'sanLongForm', presenting(certs.sanLongForm));
     expectRefusal(tried, 401, 'invalid_client', unparsable('subjectAltName'));
     await expectStillServing(server, world.legit);
   });
 
   it('refuses a subjectAltName of 2 000 nested indefinite-length SEQUENCEs (no stack exhaustion)', async () => {
-    const tried = await attempt(server, 'sanNested', presenting(certs.sanNested!));
+    const tried = await attempt(server, 'sanNested', presenting(certs.sanNested));
     expectRefusal(tried, 401, 'invalid_client', unparsable('subjectAltName'));
     await expectStillServing(server, world.legit);
   });
 
   it('refuses an unknown CRITICAL extension of 2 000 nested SEQUENCEs as unprocessed (RFC 5280 §4.2)', async () => {
-    const tried = await attempt(server, 'unknownCritical', presenting(certs.unknownCritical!));
+    const tried = await attempt(server, 'unknownCritical', presenting(certs.unknownCritical));
     expectRefusal(tried, 401, 'invalid_client', 'certificate carries a critical extension certbound does not process: 1.2.3.4');
     await expectStillServing(server, world.legit);
   });
@@ -110,8 +110,8 @@ describe('hostile DER in client certificate extensions (RFC 5280 §4.2, X.690 §
   it('an unknown NON-critical extension of 2 000 nested SEQUENCEs: answered in time, never a 500', async () => {
     // RFC 5280 §4.2: a non-critical extension that is not recognised may be ignored, so a token is
     // a correct answer here; a parser that reads it anyway may refuse it as unparsable instead.
-    const tried = await attempt(server, 'unknownNonCritical', presenting(certs.unknownNonCritical!));
-    if (tried.res.status === 200) expectToken(tried, certs.unknownNonCritical!.thumbprint);
+    const tried = await attempt(server, 'unknownNonCritical', presenting(certs.unknownNonCritical));
+    if (tried.res.status === 200) expectToken(tried, certs.unknownNonCritical.thumbprint);
     else expectRefusal(tried, 401, 'invalid_client', unparsable('1\\.2\\.3\\.4'));
     assert.ok(tried.res.status === 200 || tried.res.status === 401);
     await expectStillServing(server, world.legit);

@@ -168,9 +168,9 @@ describe('input that used to answer 500', () => {
           });
           const lines = await linesOf(server, mark, 'oauth_refusal');
           expectBadInput(res, lines, 'oauth_refusal', 'invalid_request', description);
-          assert.equal(lines[0]!.check, 'host_header');
-          assert.equal(lines[0]!.listener, route.listener);
-          assert.equal(lines[0]!.path, route.path);
+          assert.equal(lines[0].check, 'host_header');
+          assert.equal(lines[0].listener, route.listener);
+          assert.equal(lines[0].path, route.path);
         });
       }
     }
@@ -249,7 +249,7 @@ describe('the demo resource server when its upstream is unreachable', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     const written = demo.stdout().slice(marks.stdout).split('\n').filter(Boolean);
     assert.equal(written.length, 1, `one line for the request: ${JSON.stringify(written)}`);
-    const line = JSON.parse(written[0]!);
+    const line = JSON.parse(written[0]);
     assert.equal(line.level, 50);
     assert.equal(line.service, 'resource-server-demo');
     assert.equal(line.event, 'upstream_error');
@@ -259,7 +259,7 @@ describe('the demo resource server when its upstream is unreachable', () => {
     const causes: string[] = [];
     for (let cause = line.err.cause; cause; cause = cause.cause) causes.push(`${cause.code ?? ''} ${cause.message}`);
     assert.ok(causes.some((c) => /ECONNREFUSED/.test(c)), `the cause names the refused connection: ${JSON.stringify(line.err.cause)}`);
-    assert.ok(!written[0]!.includes(token), 'the token is not logged');
+    assert.ok(!written[0].includes(token), 'the token is not logged');
     assert.equal(demo.stderr().slice(marks.stderr), '', 'nothing on stderr');
   });
 });

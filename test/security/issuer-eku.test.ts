@@ -26,7 +26,7 @@ describe('extendedKeyUsage of an issuing intermediate (RFC 5280 §4.2.1.12)', ()
     certs.anyCa = await intermediate('any-purpose CA', 'anyExtendedKeyUsage');
     for (const [name, issuer] of [['via-server-only', certs.serverOnlyCa], ['via-client', certs.clientCa], ['via-any', certs.anyCa]] as const) {
       certs[name] = await craftCertificate(pki, { name, subject: `CN=${name},O=certbound tests`, issuer, extensions: LEAF_EXTENSIONS });
-      await world.tlsClient(name, { tls_client_auth_subject_dn: certs[name]!.subject });
+      await world.tlsClient(name, { tls_client_auth_subject_dn: certs[name].subject });
     }
   });
 
@@ -34,20 +34,20 @@ describe('extendedKeyUsage of an issuing intermediate (RFC 5280 §4.2.1.12)', ()
   beforeEach(async () => { await ensureServing(server); });
 
   it('refuses a clientAuth leaf issued by an intermediate whose EKU is serverAuth only', async () => {
-    const tried = await attempt(server, 'via-server-only', presenting(certs['via-server-only']!, [certs.serverOnlyCa!]));
+    const tried = await attempt(server, 'via-server-only', presenting(certs['via-server-only'], [certs.serverOnlyCa]));
     expectRefusal(tried, 401, 'invalid_client',
       'issuer CN=server-only CA,O=certbound tests extendedKeyUsage does not include clientAuth, so it cannot issue TLS client certificates');
     await expectStillServing(server, world.legit);
   });
 
   it('refuses a clientAuth leaf issued by an intermediate whose EKU is anyExtendedKeyUsage only', async () => {
-    const tried = await attempt(server, 'via-any', presenting(certs['via-any']!, [certs.anyCa!]));
+    const tried = await attempt(server, 'via-any', presenting(certs['via-any'], [certs.anyCa]));
     expectRefusal(tried, 401, 'invalid_client',
       'issuer CN=any-purpose CA,O=certbound tests extendedKeyUsage does not include clientAuth, so it cannot issue TLS client certificates');
     await expectStillServing(server, world.legit);
   });
 
   it('accepts a leaf issued by an intermediate whose EKU is clientAuth', async () => {
-    expectToken(await attempt(server, 'via-client', presenting(certs['via-client']!, [certs.clientCa!])), certs['via-client']!.thumbprint);
+    expectToken(await attempt(server, 'via-client', presenting(certs['via-client'], [certs.clientCa])), certs['via-client'].thumbprint);
   });
 });

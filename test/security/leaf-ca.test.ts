@@ -22,20 +22,20 @@ describe('RFC 5280 §4.2.1.9 a CA certificate as the client certificate', () => 
     certs['ca-leaf'] = await make('ca-leaf', ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,digitalSignature,keyCertSign,cRLSign', 'extendedKeyUsage=clientAuth']);
     // cA=TRUE, non-critical, without keyCertSign: still a CA by basicConstraints.
     certs['ca-leaf-soft'] = await make('ca-leaf-soft', ['basicConstraints=CA:TRUE', 'keyUsage=critical,digitalSignature', 'extendedKeyUsage=clientAuth']);
-    for (const name of Object.keys(certs)) await world.tlsClient(name, { tls_client_auth_subject_dn: certs[name]!.subject });
+    for (const name of Object.keys(certs)) await world.tlsClient(name, { tls_client_auth_subject_dn: certs[name].subject });
   });
 
   after(async () => { await server?.stop(); });
   beforeEach(async () => { await ensureServing(server); });
 
   it('refuses a certificate with critical basicConstraints cA=TRUE registered by its subject DN', async () => {
-    const tried = await attempt(server, 'ca-leaf', presenting(certs['ca-leaf']!));
+    const tried = await attempt(server, 'ca-leaf', presenting(certs['ca-leaf']));
     expectRefusal(tried, 401, 'invalid_client', REFUSAL);
     await expectStillServing(server, world.legit);
   });
 
   it('refuses a certificate with non-critical cA=TRUE and no keyCertSign', async () => {
-    const tried = await attempt(server, 'ca-leaf-soft', presenting(certs['ca-leaf-soft']!));
+    const tried = await attempt(server, 'ca-leaf-soft', presenting(certs['ca-leaf-soft']));
     expectRefusal(tried, 401, 'invalid_client', REFUSAL);
     await expectStillServing(server, world.legit);
   });

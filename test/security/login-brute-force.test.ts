@@ -52,8 +52,8 @@ function browserAt(server: SecurityServer, localAddress: string) {
       }, (res) => {
         for (const line of res.headers['set-cookie'] ?? []) {
           const [pair] = line.split(';');
-          const eq = pair!.indexOf('=');
-          const [name, value] = [pair!.slice(0, eq), pair!.slice(eq + 1)];
+          const eq = pair.indexOf('=');
+          const [name, value] = [pair.slice(0, eq), pair.slice(eq + 1)];
           if (!value || /expires=Thu, 01 Jan 1970/i.test(line)) cookies.delete(name);
           else cookies.set(name, value);
         }
@@ -86,7 +86,7 @@ function browserAt(server: SecurityServer, localAddress: string) {
       assert.equal(page.status, 200, page.text.slice(0, 500));
       const form = formsOf(page.text).find((f) => f.action.endsWith('/login'));
       assert.ok(form, `no login form on ${url}`);
-      return { url: new URL(form.action, url).href, csrf: form.fields.csrf! };
+      return { url: new URL(form.action, url).href, csrf: form.fields.csrf };
     },
     async signIn(login: { url: string; csrf: string }, username: string, password: string): Promise<Answer> {
       return request(login.url, { csrf: login.csrf, username, password });
@@ -145,7 +145,7 @@ describe('login brute force: 5 failures per username and address, then 429 with 
     const lines = () => server.logs().slice(logsBefore).filter((l) => l.event === 'login_throttled');
     for (let i = 0; i < 50 && lines().length === 0; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal(lines().length, 1, 'one structured line for the throttled attempt');
-    const line = lines()[0]!;
+    const line = lines()[0];
     assert.equal(line.rule, 'account_and_address');
     assert.equal(line.retry_after, retryAfter);
     assert.equal(line.client_id, 'portal');

@@ -47,40 +47,40 @@ describe('RFC 5280 §4.2.1.10 nameConstraints of an issuing intermediate', () =>
 
   describe('permitted dNSName subtree partner.example, intermediate presented by the client', () => {
     it('refuses a leaf with SAN DNS evil.example.org', async () => {
-      const tried = await attempt(server, 'evil', presenting(leaf.evilPresented!, [ca.presented!]));
+      const tried = await attempt(server, 'evil', presenting(leaf.evilPresented, [ca.presented]));
       expectRefusal(tried, 401, 'invalid_client',
         'certificate DNS name "evil.example.org" is not permitted by the nameConstraints of issuer CN=partner presented CA,O=certbound tests');
       await expectStillServing(server, world.legit);
     });
 
     it('accepts a leaf with SAN DNS api.partner.example', async () => {
-      expectToken(await attempt(server, 'partner', presenting(leaf.goodPresented!, [ca.presented!])), leaf.goodPresented!.thumbprint);
+      expectToken(await attempt(server, 'partner', presenting(leaf.goodPresented, [ca.presented])), leaf.goodPresented.thumbprint);
     });
   });
 
   describe('permitted dNSName subtree partner.example, intermediate held in CLIENT_CA_FILE', () => {
     it('refuses a leaf with SAN DNS evil.example.org', async () => {
-      const tried = await attempt(server, 'evil', presenting(leaf.evilStored!));
+      const tried = await attempt(server, 'evil', presenting(leaf.evilStored));
       expectRefusal(tried, 401, 'invalid_client',
         'certificate DNS name "evil.example.org" is not permitted by the nameConstraints of issuer CN=partner stored CA,O=certbound tests');
       await expectStillServing(server, world.legit);
     });
 
     it('accepts a leaf with SAN DNS api.partner.example', async () => {
-      expectToken(await attempt(server, 'partner', presenting(leaf.goodStored!)), leaf.goodStored!.thumbprint);
+      expectToken(await attempt(server, 'partner', presenting(leaf.goodStored)), leaf.goodStored.thumbprint);
     });
   });
 
   describe('excluded directoryName subtree O=Forbidden Org', () => {
     it('refuses a leaf whose subject lies in the excluded subtree', async () => {
-      const tried = await attempt(server, 'blocked', presenting(leaf.excluded!, [ca.excluding!]));
+      const tried = await attempt(server, 'blocked', presenting(leaf.excluded, [ca.excluding]));
       expectRefusal(tried, 401, 'invalid_client',
         'certificate subject "CN=blocked,O=Forbidden Org" is excluded by the nameConstraints of issuer CN=excluding CA,O=certbound tests');
       await expectStillServing(server, world.legit);
     });
 
     it('accepts a leaf whose subject lies outside it', async () => {
-      expectToken(await attempt(server, 'allowed', presenting(leaf.notExcluded!, [ca.excluding!])), leaf.notExcluded!.thumbprint);
+      expectToken(await attempt(server, 'allowed', presenting(leaf.notExcluded, [ca.excluding])), leaf.notExcluded.thumbprint);
     });
   });
 });

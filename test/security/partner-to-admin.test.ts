@@ -130,7 +130,7 @@ describe('an admin-audience token of a client id outside ADMIN_CLIENT_IDS, howev
     await new Promise((resolve) => setTimeout(resolve, 100));
     const refusals = server.logs().slice(mark).filter((l) => l.event === 'admin_refusal');
     assert.equal(refusals.length, 1);
-    assert.equal(refusals[0]!.reason, res.json.error_description);
+    assert.equal(refusals[0].reason, res.json.error_description);
 
     expectRefusal(await attemptToken(server, 'partner-billing', partner, { scope: 'admin' }),
       400, 'invalid_target', `resource "${ADMIN}" is granted only to the admin clients (ADMIN_CLIENT_IDS), and client "partner-billing" is not one`);

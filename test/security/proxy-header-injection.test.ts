@@ -70,8 +70,8 @@ function certificateLines(format: Format, variant: Variant): string {
   };
   if (variant !== 'documented') return set[format];
   const clear: Record<Format, string[]> = {
-    'client-cert': ['        proxy_set_header Client-Cert-Chain "";\n', '        proxy_set_header X-SSL-Client-Cert "";\n', CLEAR_LINES[2]!],
-    xfcc: [CLEAR_LINES[0]!, CLEAR_LINES[1]!, '        proxy_set_header X-SSL-Client-Cert "";\n'],
+    'client-cert': ['        proxy_set_header Client-Cert-Chain "";\n', '        proxy_set_header X-SSL-Client-Cert "";\n', CLEAR_LINES[2]],
+    xfcc: [CLEAR_LINES[0], CLEAR_LINES[1], '        proxy_set_header X-SSL-Client-Cert "";\n'],
     nginx: CLEAR_LINES,
   };
   return set[format] + clear[format].join('');
@@ -94,8 +94,8 @@ function serverBlock(format: Format, variant: Variant, o: { port: number; upstre
   block = replaceOnce(block, /^(\s*proxy_ssl_name) as\.example\.com;$/m, '$1 localhost;');
   const start = block.indexOf(SET_LINE);
   assert.ok(start > 0 && block.indexOf(CLEAR_LINES.join(''), start) > start, 'deploy/nginx/certbound.conf holds the documented certificate lines');
-  const lines = block.slice(start, block.indexOf(CLEAR_LINES[2]!) + CLEAR_LINES[2]!.length);
-  const comment = block.slice(start + SET_LINE.length, block.indexOf(CLEAR_LINES[0]!));
+  const lines = block.slice(start, block.indexOf(CLEAR_LINES[2]) + CLEAR_LINES[2].length);
+  const comment = block.slice(start + SET_LINE.length, block.indexOf(CLEAR_LINES[0]));
   assert.equal(lines, SET_LINE + comment + CLEAR_LINES.join(''));
   if (format === 'nginx' && variant === 'documented') return block;
   return block.replace(lines, certificateLines(format, variant));
@@ -298,7 +298,7 @@ for (const format of FORMATS) {
 
     if (format === 'nginx') {
       it('Client-Cert-Chain is of the client-cert format too', async () => {
-        const chain = { 'client-cert-chain': injected('client-cert', server.pki.clientRoot.certPem)['client-cert']! };
+        const chain = { 'client-cert-chain': injected('client-cert', server.pki.clientRoot.certPem)['client-cert'] };
         expectRefusal(await through(server, nginx.url.lax, 'legit', world.legit.identity, chain), 400, 'invalid_request', notAccepted('client-cert-chain', 'nginx'));
         expectToken(await through(server, nginx.url.documented, 'legit', world.legit.identity, chain), thumbprintOfPem(legitPem));
       });

@@ -103,11 +103,11 @@ describe('an OCSP responder that is down or silent (REVOCATION_CHECK soft and ha
       const lines = await unknownLines(soft, refusedCert.serialNumber);
       assert.equal(lines.length, 1, `one revocation_unknown line for the certificate, got ${JSON.stringify(lines)}`);
       const [line] = lines;
-      assert.equal(line!.level, 40, 'logged at warn');
-      assert.equal(line!.subject, 'CN=refused responder partner');
-      assert.equal(line!.source, 'ocsp');
-      assert.ok(String(line!.detail).startsWith(`OCSP responder ${refusedUrl} `), `detail names the responder: ${line!.detail}`);
-      assert.match(String(line!.detail), /refused/i);
+      assert.equal(line.level, 40, 'logged at warn');
+      assert.equal(line.subject, 'CN=refused responder partner');
+      assert.equal(line.source, 'ocsp');
+      assert.ok(String(line.detail).startsWith(`OCSP responder ${refusedUrl} `), `detail names the responder: ${line.detail}`);
+      assert.match(String(line.detail), /refused/i);
       assert.deepEqual(soft.logs().filter((l) => l.msg === 'server error' || (typeof l.level === 'number' && l.level >= 50)), [], 'no server error line');
     });
 
@@ -121,11 +121,11 @@ describe('an OCSP responder that is down or silent (REVOCATION_CHECK soft and ha
       const lines = await unknownLines(soft, silentCert.serialNumber);
       assert.equal(lines.length, 1, `one revocation_unknown line for the certificate, got ${JSON.stringify(lines)}`);
       const [line] = lines;
-      assert.equal(line!.level, 40, 'logged at warn');
-      assert.equal(line!.subject, 'CN=silent responder partner');
-      assert.equal(line!.source, 'ocsp');
-      assert.ok(String(line!.detail).startsWith(`OCSP responder ${silent.url} `), `detail names the responder: ${line!.detail}`);
-      assert.match(String(line!.detail), /timeout/i);
+      assert.equal(line.level, 40, 'logged at warn');
+      assert.equal(line.subject, 'CN=silent responder partner');
+      assert.equal(line.source, 'ocsp');
+      assert.ok(String(line.detail).startsWith(`OCSP responder ${silent.url} `), `detail names the responder: ${line.detail}`);
+      assert.match(String(line.detail), /timeout/i);
       await expectStillServing(soft, softWorld.legit);
     });
   });
@@ -140,7 +140,7 @@ describe('an OCSP responder that is down or silent (REVOCATION_CHECK soft and ha
       const pattern = unknownFor(refusedCert, 'refused responder partner');
       expectRefusal(tried, 401, 'invalid_client', pattern);
       assert.ok(tried.res.ms < TIMEOUT_MS + SLACK_MS, `answered after ${tried.res.ms} ms`);
-      const detail = pattern.exec(tried.res.json.error_description)![1]!;
+      const detail = pattern.exec(tried.res.json.error_description)![1];
       assert.ok(detail.includes(refusedUrl), `detail names the responder URL: ${detail}`);
       assert.match(detail, /refused/i);
       await expectStillServing(hard, hardWorld.legit);
@@ -154,7 +154,7 @@ describe('an OCSP responder that is down or silent (REVOCATION_CHECK soft and ha
       expectRefusal(tried, 401, 'invalid_client', pattern);
       assert.ok(tried.res.ms >= TIMEOUT_MS && tried.res.ms < TIMEOUT_MS + SLACK_MS, `answered after ${tried.res.ms} ms`);
       assert.equal(silent.connections() - connected, 1, 'one request to the silent responder');
-      const detail = pattern.exec(tried.res.json.error_description)![1]!;
+      const detail = pattern.exec(tried.res.json.error_description)![1];
       assert.ok(detail.includes(silent.url), `detail names the responder URL: ${detail}`);
       assert.match(detail, /timeout/i);
       await expectStillServing(hard, hardWorld.legit);

@@ -34,7 +34,7 @@ describe('RFC 8705 §2.2 validity period of a registered self-signed certificate
   beforeEach(async () => { await ensureServing(server); });
 
   it('the admin API registered both certificates as the clients\' jwks', async () => {
-    for (const [client, cert] of [['future-robot', certs.future!], ['expired-robot', certs.expired!]] as const) {
+    for (const [client, cert] of [['future-robot', certs.future], ['expired-robot', certs.expired]] as const) {
       const res = await server.admin('GET', `/clients/${client}`);
       assert.equal(res.status, 200, res.text);
       assert.deepEqual(res.json.jwks.keys.map((k: { x5c: string[] }) => k.x5c[0]), [cert.cert.raw.toString('base64')]);
@@ -42,18 +42,18 @@ describe('RFC 8705 §2.2 validity period of a registered self-signed certificate
   });
 
   it('refuses a registered self-signed certificate that is not yet valid', async () => {
-    const tried = await attempt(server, 'future-robot', presenting(certs.future!));
-    expectRefusal(tried, 401, 'invalid_client', `certificate not valid before ${certs.future!.cert.validFromDate.toISOString()}`);
+    const tried = await attempt(server, 'future-robot', presenting(certs.future));
+    expectRefusal(tried, 401, 'invalid_client', `certificate not valid before ${certs.future.cert.validFromDate.toISOString()}`);
     await expectStillServing(server, world.legit);
   });
 
   it('refuses a registered self-signed certificate that has expired', async () => {
-    const tried = await attempt(server, 'expired-robot', presenting(certs.expired!));
-    expectRefusal(tried, 401, 'invalid_client', `certificate expired at ${certs.expired!.cert.validToDate.toISOString()}`);
+    const tried = await attempt(server, 'expired-robot', presenting(certs.expired));
+    expectRefusal(tried, 401, 'invalid_client', `certificate expired at ${certs.expired.cert.validToDate.toISOString()}`);
     await expectStillServing(server, world.legit);
   });
 
   it('accepts a registered self-signed certificate within its validity period', async () => {
-    expectToken(await attempt(server, 'current-robot', presenting(certs.current!)), thumbprintOfPem(certs.current!.certPem));
+    expectToken(await attempt(server, 'current-robot', presenting(certs.current)), thumbprintOfPem(certs.current.certPem));
   });
 });

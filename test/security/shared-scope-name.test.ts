@@ -33,26 +33,26 @@ describe('a scope name shared by two resource servers (RFC 8707 audiences, RFC 6
   beforeEach(async () => { await ensureServing(server); });
 
   it('refuses `read` held on A when requested on B: invalid_target (B is not the client\'s)', async () => {
-    expectRefusal(await attemptToken(server, 'reader-a', identity['reader-a']!, { resource: B, scope: 'read' }),
+    expectRefusal(await attemptToken(server, 'reader-a', identity['reader-a'], { resource: B, scope: 'read' }),
       400, 'invalid_target', `resource "${B}" is not granted to client "reader-a"`);
     await expectStillServing(server, world.legit);
   });
 
   it('refuses B with no scope at all: invalid_target, not an empty-scope token for B', async () => {
-    expectRefusal(await attemptToken(server, 'reader-a', identity['reader-a']!, { resource: B }),
+    expectRefusal(await attemptToken(server, 'reader-a', identity['reader-a'], { resource: B }),
       400, 'invalid_target', `resource "${B}" is not granted to client "reader-a"`);
   });
 
   it('refuses `read` on B to a client that holds B with other scopes: invalid_scope naming it', async () => {
-    expectRefusal(await attemptToken(server, 'writer-b', identity['writer-b']!, { resource: B, scope: 'read' }),
+    expectRefusal(await attemptToken(server, 'writer-b', identity['writer-b'], { resource: B, scope: 'read' }),
       400, 'invalid_scope', `scope "read" is not granted to client "writer-b" on resource "${B}"`);
     await expectStillServing(server, world.legit);
   });
 
   it('grants what is held, only there: read on A, write on B', async () => {
-    const onA = claimsOf((await attemptToken(server, 'writer-b', identity['writer-b']!, { resource: A })).res);
+    const onA = claimsOf((await attemptToken(server, 'writer-b', identity['writer-b'], { resource: A })).res);
     assert.deepEqual([onA.aud, onA.scope], [A, 'read']);
-    const onB = claimsOf((await attemptToken(server, 'writer-b', identity['writer-b']!, { resource: B })).res);
+    const onB = claimsOf((await attemptToken(server, 'writer-b', identity['writer-b'], { resource: B })).res);
     assert.deepEqual([onB.aud, onB.scope], [B, 'write']);
   });
 

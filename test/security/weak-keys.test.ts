@@ -31,37 +31,37 @@ describe('public keys of the client certificate path', () => {
     certs.viaWeakCa = await make('via-weak-ca', 'P-256', certs.weakCa);
     certs.k1Ca = await make('secp256k1 CA', 'secp256k1', pki.root, CA_EXTENSIONS);
     certs.viaK1Ca = await make('via-k1-ca', 'P-256', certs.k1Ca);
-    for (const name of ['rsa1024', 'brainpool', 'rsa2048', 'viaWeakCa', 'viaK1Ca']) await world.tlsClient(name, { tls_client_auth_subject_dn: certs[name]!.subject });
+    for (const name of ['rsa1024', 'brainpool', 'rsa2048', 'viaWeakCa', 'viaK1Ca']) await world.tlsClient(name, { tls_client_auth_subject_dn: certs[name].subject });
   });
 
   after(async () => { await server?.stop(); });
   beforeEach(async () => { await ensureServing(server); });
 
   it('refuses an RSA-1024 leaf issued by the trusted CA', async () => {
-    const tried = await attempt(server, 'rsa1024', presenting(certs.rsa1024!, [], ANY_KEY));
+    const tried = await attempt(server, 'rsa1024', presenting(certs.rsa1024, [], ANY_KEY));
     expectRefusal(tried, 401, 'invalid_client', 'certificate public key is RSA with 1024 bits; at least 2048 bits are required');
     await expectStillServing(server, world.legit);
   });
 
   it('refuses a brainpoolP256r1 leaf issued by the trusted CA (and is not crashed by it)', async () => {
-    const tried = await attempt(server, 'brainpool', presenting(certs.brainpool!));
+    const tried = await attempt(server, 'brainpool', presenting(certs.brainpool));
     expectRefusal(tried, 401, 'invalid_client', `certificate public key uses the curve brainpoolP256r1; ${CURVES}`);
     await expectStillServing(server, world.legit);
   });
 
   it('refuses a P-256 leaf under a presented RSA-1024 intermediate', async () => {
-    const tried = await attempt(server, 'viaWeakCa', presenting(certs.viaWeakCa!, [certs.weakCa!], ANY_KEY));
+    const tried = await attempt(server, 'viaWeakCa', presenting(certs.viaWeakCa, [certs.weakCa], ANY_KEY));
     expectRefusal(tried, 401, 'invalid_client', 'intermediate CN=weak RSA CA,O=certbound tests public key is RSA with 1024 bits; at least 2048 bits are required');
     await expectStillServing(server, world.legit);
   });
 
   it('refuses a P-256 leaf under a presented secp256k1 intermediate (and is not crashed by it)', async () => {
-    const tried = await attempt(server, 'viaK1Ca', presenting(certs.viaK1Ca!, [certs.k1Ca!]));
+    const tried = await attempt(server, 'viaK1Ca', presenting(certs.viaK1Ca, [certs.k1Ca]));
     expectRefusal(tried, 401, 'invalid_client', `intermediate CN=secp256k1 CA,O=certbound tests public key uses the curve secp256k1; ${CURVES}`);
     await expectStillServing(server, world.legit);
   });
 
   it('accepts an RSA-2048 leaf', async () => {
-    expectToken(await attempt(server, 'rsa2048', presenting(certs.rsa2048!)), certs.rsa2048!.thumbprint);
+    expectToken(await attempt(server, 'rsa2048', presenting(certs.rsa2048)), certs.rsa2048.thumbprint);
   });
 });

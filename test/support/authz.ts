@@ -161,7 +161,7 @@ async function asStored(sql: SqlClient, metadata: Record<string, unknown>): Prom
 }
 
 function pick(env: Record<string, string> | undefined, names: string[]): Record<string, string> {
-  return Object.fromEntries(names.flatMap((name) => (env?.[name] === undefined ? [] : [[name, env[name]!]])));
+  return Object.fromEntries(names.flatMap((name) => (env?.[name] === undefined ? [] : [[name, env[name]]])));
 }
 
 function testAdmin(mtlsUrl: string, ca: string, identity: TlsIdentity): TestAdmin {

@@ -26,11 +26,11 @@ export function formsOf(html: string): HtmlForm[] {
   return [...html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/g)].map(([, attrs, inner]) => {
     const attr = (name: string, from: string) => decodeEntities(new RegExp(`${name}="([^"]*)"`).exec(from)?.[1] ?? '');
     const fields: Record<string, string> = {};
-    for (const [input] of inner!.matchAll(/<input\b[^>]*>/g)) {
+    for (const [input] of inner.matchAll(/<input\b[^>]*>/g)) {
       const name = attr('name', input);
       if (name) fields[name] = attr('value', input);
     }
-    return { action: attr('action', attrs!), method: (attr('method', attrs!) || 'get').toLowerCase(), fields };
+    return { action: attr('action', attrs), method: (attr('method', attrs) || 'get').toLowerCase(), fields };
   });
 }
 
@@ -55,13 +55,13 @@ export class HeadlessBrowser {
   #store(url: URL, headers: Headers): void {
     for (const line of headers.getSetCookie()) {
       const [pair, ...attributes] = line.split(';').map((s) => s.trim());
-      const eq = pair!.indexOf('=');
-      const cookie: Cookie = { name: pair!.slice(0, eq), value: pair!.slice(eq + 1), path: url.pathname.replace(/\/[^/]*$/, '') || '/', expires: Infinity };
+      const eq = pair.indexOf('=');
+      const cookie: Cookie = { name: pair.slice(0, eq), value: pair.slice(eq + 1), path: url.pathname.replace(/\/[^/]*$/, '') || '/', expires: Infinity };
       for (const attribute of attributes) {
         const [k, v = ''] = attribute.split('=');
-        if (k!.toLowerCase() === 'path') cookie.path = v;
-        if (k!.toLowerCase() === 'expires') cookie.expires = Date.parse(v);
-        if (k!.toLowerCase() === 'max-age') cookie.expires = Date.now() + Number(v) * 1000;
+        if (k.toLowerCase() === 'path') cookie.path = v;
+        if (k.toLowerCase() === 'expires') cookie.expires = Date.parse(v);
+        if (k.toLowerCase() === 'max-age') cookie.expires = Date.now() + Number(v) * 1000;
       }
       this.#cookies.set(`${cookie.name};${cookie.path}`, cookie);
     }

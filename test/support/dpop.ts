@@ -42,11 +42,11 @@ export async function demoDpopToken(issuerOrigin: string, ca: string, pkiDir: st
   const fetchOptions = { [oauth.customFetch]: tlsFetch({ ca }) };
   const server = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, fetchOptions));
   const client: oauth.Client = { client_id: 'demo-dpop-client' };
-  const auth = oauth.PrivateKeyJwt(await importPKCS8(await readFile(demoDpopClientKeyFile(pkiDir), 'utf8'), 'ES256') as oauth.CryptoKey);
+  const auth = oauth.PrivateKeyJwt(await importPKCS8(await readFile(demoDpopClientKeyFile(pkiDir), 'utf8'), 'ES256'));
   const pair = await generateKeyPair('ES256', { extractable: true });
   const publicJwk = await exportJWK(pair.publicKey);
   const key = { privateKey: pair.privateKey, publicJwk, jkt: await calculateJwkThumbprint(publicJwk) };
-  const DPoP = oauth.DPoP(client, pair as oauth.CryptoKeyPair);
+  const DPoP = oauth.DPoP(client, pair);
   const request = async () => oauth.processClientCredentialsResponse(server, client,
     await oauth.clientCredentialsGrantRequest(server, client, auth, { scope }, { ...fetchOptions, DPoP }));
   const tokens = await request().catch((err: unknown) => (oauth.isDPoPNonceError(err) ? request() : Promise.reject(err)));

@@ -12,7 +12,7 @@ export function expectOAuthError(res: HttpsAnswer, status: number, code: string,
 export function decodeJwt(token: string): { header: any; payload: any } {
   const [header, payload] = token.split('.');
   return {
-    header: JSON.parse(Buffer.from(header!, 'base64url').toString('utf8')),
-    payload: JSON.parse(Buffer.from(payload!, 'base64url').toString('utf8')),
+    header: JSON.parse(Buffer.from(header, 'base64url').toString('utf8')),
+    payload: JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')),
   };
 }

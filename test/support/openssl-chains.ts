@@ -248,14 +248,14 @@ export async function createOpensslChains({ concurrency = 4 } = {}): Promise<Ope
     const cert = fromPem(pem);
     const [tbs, algorithm] = children(cert);
     const basicConstraintsCritical = Buffer.from('0603551d130101ff', 'hex');
-    const at = tbs!.indexOf(basicConstraintsCritical);
+    const at = tbs.indexOf(basicConstraintsCritical);
     if (at < 0) throw new Error('no critical basicConstraints to rewrite');
-    const patched = Buffer.from(tbs!);
+    const patched = Buffer.from(tbs);
     patched[at + basicConstraintsCritical.length - 1] = 0x01;
     await writeFile(join(dir, `${stem}.tbs`), patched);
     await mustRun('dgst -sign', ['dgst', '-sha256', '-sign', issuerKey, '-out', `${stem}.sig`, `${stem}.tbs`]);
     const signature = await readFile(join(dir, `${stem}.sig`));
-    return toPem(tlv(0x30, Buffer.concat([patched, algorithm!, tlv(0x03, Buffer.concat([Buffer.of(0), signature]))])));
+    return toPem(tlv(0x30, Buffer.concat([patched, algorithm, tlv(0x03, Buffer.concat([Buffer.of(0), signature]))])));
   }
 
   const VERIFY_BATCH = 40;
@@ -285,7 +285,7 @@ export async function createOpensslChains({ concurrency = 4 } = {}): Promise<Ope
           const run = await openssl([...args, ...paths]);
           const judged = parseVerify(run);
           batch.forEach(([id], index) => {
-            const verdict = judged.get(paths[index]!);
+            const verdict = judged.get(paths[index]);
             if (!verdict) throw new Error(`openssl verify said nothing about ${paths[index]}:\n${run.stdout}${run.stderr}`);
             verdicts.set(`${key}\n${id}`, verdict);
           });
@@ -313,7 +313,7 @@ export async function createOpensslChains({ concurrency = 4 } = {}): Promise<Ope
       return (await cert(spec)).pem;
     },
     async verify(input) {
-      return (await verifyAll([input]))[0]!;
+      return (await verifyAll([input]))[0];
     },
     verifyAll,
     async text(spec) {
@@ -336,7 +336,7 @@ function parseVerify(run: { stdout: string; stderr: string }): Map<string, Opens
   const verdicts = new Map<string, OpensslVerdict>();
   for (const line of run.stdout.split('\n')) {
     const ok = /^(.+): OK$/.exec(line);
-    if (ok) verdicts.set(ok[1]!, { verdict: 'accept', output: line });
+    if (ok) verdicts.set(ok[1], { verdict: 'accept', output: line });
   }
   let pending: string[] = [];
   for (const line of run.stderr.split('\n')) {
@@ -346,7 +346,7 @@ function parseVerify(run: { stdout: string; stderr: string }): Map<string, Opens
       continue;
     }
     const error = pending.find((l) => /^error \d+ at \d+ depth lookup: /.test(l)) ?? pending[0] ?? line;
-    verdicts.set(failed[1]!, { verdict: 'refuse', error, output: [...pending, line].join('\n') });
+    verdicts.set(failed[1], { verdict: 'refuse', error, output: [...pending, line].join('\n') });
     pending = [];
   }
   return verdicts;
@@ -356,7 +356,7 @@ function parseVerify(run: { stdout: string; stderr: string }): Map<string, Opens
 function corruptLastByte(pem: string): string {
   const der = fromPem(pem);
   const last = der.length - 1;
-  der[last] = der[last]! ^ 0x01;
+  der[last] = der[last] ^ 0x01;
   return toPem(der);
 }
 
@@ -371,7 +371,7 @@ function toPem(der: Buffer): string {
 
 /** header length and content length of the DER element at `offset` */
 function header(der: Buffer, offset: number): { headerLength: number; length: number } {
-  const first = der[offset + 1]!;
+  const first = der[offset + 1];
   if (first < 0x80) return { headerLength: 2, length: first };
   const count = first & 0x7f;
   return { headerLength: 2 + count, length: der.readUIntBE(offset + 2, count) };
@@ -406,5 +406,5 @@ function lengthWithLeadingZero(der: Buffer): Buffer {
   const count = headerLength - 2;
   const octets = Buffer.alloc(count + 1);
   octets.writeUIntBE(length, 1, count);
-  return Buffer.concat([Buffer.of(der[0]!, 0x80 | (count + 1)), octets, der.subarray(headerLength)]);
+  return Buffer.concat([Buffer.of(der[0], 0x80 | (count + 1)), octets, der.subarray(headerLength)]);
 }

@@ -30,8 +30,8 @@ export async function startProcess(entry: string, env: Record<string, string>, o
   });
   let out = '';
   let err = '';
-  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
-  child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
+  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
 
   await new Promise<void>((resolve, reject) => {
@@ -39,7 +39,7 @@ export async function startProcess(entry: string, env: Record<string, string>, o
     const check = () => {
       if (options.ready.test(out)) { clearTimeout(timer); resolve(); }
     };
-    child.stdout!.on('data', check);
+    child.stdout.on('data', check);
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`${entry} exited with ${code} before ready:\n${out}\n${err}`)); });
   });
 

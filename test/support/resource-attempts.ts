@@ -47,12 +47,12 @@ export function expectAdminRefusal({ res, logs, exitStatus }: Attempt, status: n
   else assert.match(String(res.json?.error_description), description);
   const refusals = logs.filter((l) => l.event === 'admin_refusal');
   assert.equal(refusals.length, 1, `expected one admin_refusal log line, got ${JSON.stringify(refusals)}`);
-  assert.equal(refusals[0]!.reason, res.json.error_description);
+  assert.equal(refusals[0].reason, res.json.error_description);
   assert.deepEqual(logs.filter((l) => typeof l.level === 'number' && l.level >= 50), [], 'no error line');
 }
 
 /** The JWT's payload, read without verifying (the server under test signed it). */
 export function claimsOf(res: TimedAnswer): Record<string, any> {
   assert.equal(res.status, 200, describeAnswer(res));
-  return JSON.parse(Buffer.from(String(res.json.access_token).split('.')[1]!, 'base64url').toString('utf8'));
+  return JSON.parse(Buffer.from(String(res.json.access_token).split('.')[1], 'base64url').toString('utf8'));
 }

@@ -349,8 +349,8 @@ export interface SecurityServerOptions {
 async function seedAccounts(env: Record<string, string>, accounts: Array<{ username: string; password: string }> | undefined): Promise<void> {
   if (!accounts?.length) return;
   const sql = env.DATABASE_URL
-    ? await openPostgres(env.DATABASE_URL, { schema: env.DATABASE_SCHEMA! })
-    : await openPglite(join(env.DATA_DIR!, 'pglite'));
+    ? await openPostgres(env.DATABASE_URL, { schema: env.DATABASE_SCHEMA })
+    : await openPglite(join(env.DATA_DIR, 'pglite'));
   try {
     await migrate(sql);
     for (const account of accounts) {
@@ -559,8 +559,8 @@ export function expectRefusal({ res, logs, exitStatus }: Attempt, status: number
   else assert.match(String(res.json?.error_description), description);
   const refusals = logs.filter((l) => l.event === 'oauth_refusal');
   assert.equal(refusals.length, 1, `expected one oauth_refusal log line, got ${refusals.length}: ${JSON.stringify(refusals)}`);
-  assert.equal(refusals[0]!.error, error);
-  assert.equal(refusals[0]!.reason, res.json.error_description, 'the log line names the same reason as the answer');
+  assert.equal(refusals[0].error, error);
+  assert.equal(refusals[0].reason, res.json.error_description, 'the log line names the same reason as the answer');
   assert.deepEqual(logs.filter(isServerError), [], 'no server error line');
 }
 
@@ -568,7 +568,7 @@ export function expectRefusal({ res, logs, exitStatus }: Attempt, status: number
 export function expectToken({ res }: Attempt, thumbprint: string): void {
   if (res.timedOut) assert.fail(`the server did not answer within ${ANSWER_DEADLINE_MS} ms`);
   assert.equal(res.status, 200, describeAnswer(res));
-  const payload = JSON.parse(Buffer.from(String(res.json.access_token).split('.')[1]!, 'base64url').toString('utf8'));
+  const payload = JSON.parse(Buffer.from(String(res.json.access_token).split('.')[1], 'base64url').toString('utf8'));
   assert.equal(payload.cnf?.['x5t#S256'], thumbprint);
 }
 

@@ -105,7 +105,7 @@ export function createDemoApp(deps: {
     const match = /^\/api\/v1\/settlements\/([0-9a-f-]{36})$/.exec(ctx.path);
     if (match && ctx.method === 'GET') {
       await auth(ctx, () => canRead(ctx, async () => {
-        const settlement = store.get(match[1]!);
+        const settlement = store.get(match[1]);
         if (!settlement) throw new HttpError(404, 'not_found', `settlement ${match[1]} does not exist`);
         ctx.body = { settlement, caller: caller(ctx.state.auth) };
       }));

@@ -19,7 +19,7 @@ export function headerValues(req: HeaderRequest, name: string): string[] {
   if (Array.isArray(req.rawHeaders)) {
     const values: string[] = [];
     for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
-      if (req.rawHeaders[i]!.toLowerCase() === name) values.push(req.rawHeaders[i + 1]!);
+      if (req.rawHeaders[i].toLowerCase() === name) values.push(req.rawHeaders[i + 1]);
     }
     return values;
   }
@@ -36,9 +36,9 @@ export function readCredentials(req: HeaderRequest): Credentials {
   const values = headerValues(req, 'authorization');
   if (values.length === 0) throw new InvalidTokenError('no access token presented', { credentialsMissing: true });
   if (values.length > 1) throw new InvalidRequestError('more than one Authorization header');
-  const match = SCHEME.exec(values[0]!.trim());
+  const match = SCHEME.exec(values[0].trim());
   if (!match) throw new InvalidRequestError('Authorization header is malformed');
-  const scheme = match[1]!.toLowerCase();
+  const scheme = match[1].toLowerCase();
   if (scheme !== 'bearer' && scheme !== 'dpop') {
     // RFC 7235 §3.1: credentials in a scheme we do not accept get the challenges, no error code.
     throw new InvalidTokenError('Authorization scheme must be Bearer or DPoP', { credentialsMissing: true });

@@ -4,7 +4,7 @@
  * format (RFC 9440 `Client-Cert`, Envoy `x-forwarded-client-cert` or nginx
  * `$ssl_client_escaped_cert`).
  */
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { InvalidRequestError } from './errors.ts';
@@ -123,7 +123,7 @@ function fromHeaders(
   format: ProxyHeaderFormat,
   families: Record<ProxyHeaderFormat, readonly string[]>,
 ): PresentedCertificate | undefined {
-  const expected = families[format][0]!;
+  const expected = families[format][0];
   for (const other of PROXY_HEADER_FORMATS) {
     if (other === format) continue;
     const name = families[other].find((n) => headers[n] !== undefined);

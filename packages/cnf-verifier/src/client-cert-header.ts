@@ -61,7 +61,7 @@ function urlDecode(value: string, header: string): string {
 export function parseEscapedPem(value: string, header: string): X509Certificate {
   const certs = parsePem(urlDecode(value.trim(), header), header);
   if (certs.length !== 1) throw new InvalidRequestError(`${header} must hold exactly one certificate`);
-  return certs[0]!;
+  return certs[0];
 }
 
 /**
@@ -73,7 +73,7 @@ function splitQuoted(text: string, separator: string, header: string): string[] 
   let current = '';
   let quoted = false;
   for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
+    const c = text[i];
     if (quoted && c === '\\') {
       current += c + (text[++i] ?? '');
     } else if (c === '"') {
@@ -112,7 +112,7 @@ export function parseXfcc(value: string): { leaf: X509Certificate; chain: X509Ce
     throw new InvalidRequestError(`${header} must hold exactly one element, not ${elements.length}: the proxy must set it (SANITIZE_SET), not append to it`);
   }
   const pairs = new Map<string, string>();
-  for (const pair of splitQuoted(elements[0]!, ';', header)) {
+  for (const pair of splitQuoted(elements[0], ';', header)) {
     if (pair.trim() === '') continue;
     const eq = pair.indexOf('=');
     if (eq <= 0) throw new InvalidRequestError(`${header} has a malformed key=value pair`);

@@ -65,7 +65,7 @@ async function embeddedProofKey(header: JWSHeaderParameters, token: FlattenedJWS
   const id = `${header.alg}.${JSON.stringify(header.jwk)}`;
   let entry = proofKeys.get(id);
   if (!entry) {
-    entry = { key: (await EmbeddedJWK(header, token)) as CryptoKey, jkt: await jwkThumbprint(header.jwk as JWK) };
+    entry = { key: (await EmbeddedJWK(header, token)), jkt: await jwkThumbprint(header.jwk as JWK) };
     proofKeys.set(id, entry);
   }
   return entry;
@@ -79,7 +79,7 @@ async function embeddedProofKey(header: JWSHeaderParameters, token: FlattenedJWS
 export async function verifyDpopProof(req: DpopRequest, policy: DpopPolicy): Promise<DpopResult> {
   // §4.3 step 1: not more than one DPoP header.
   if (req.proofs.length === 0) throw new InvalidDpopProofError('DPoP proof is missing');
-  const proof = req.proofs[0]!.trim();
+  const proof = req.proofs[0].trim();
   if (req.proofs.length > 1 || proof.includes(',')) throw new InvalidDpopProofError('exactly one DPoP header is allowed');
   // Step 2: a well-formed JWT.
   if (!COMPACT_JWS.test(proof)) throw new InvalidDpopProofError('DPoP proof is not a JWT');
@@ -98,7 +98,7 @@ export async function verifyDpopProof(req: DpopRequest, policy: DpopPolicy): Pro
     throw new InvalidDpopProofError(`DPoP proof alg ${String(header.alg).slice(0, 32)} is not allowed`);
   }
   // Step 7: the jwk header is a public key.
-  const jwk = header.jwk as JWK | undefined;
+  const jwk = header.jwk;
   if (typeof jwk !== 'object' || jwk === null || typeof jwk.kty !== 'string') throw new InvalidDpopProofError('DPoP proof jwk header is missing');
   if (privateJwkMember(jwk) !== undefined) throw new InvalidDpopProofError('DPoP proof jwk must not contain private key material');
   // Step 6: signature with the embedded key.

@@ -109,7 +109,7 @@ describe('RFC 9068 §4 JWT access token validation', () => {
     const token = await accessToken(key, { exp: nowSeconds() - 10 });
     const err = await verifier.verify({ headers: { authorization: `Bearer ${token}` }, socket: {} as never }).catch((e: unknown) => e as Error);
     assert.ok(err instanceof Error);
-    assert.ok(!JSON.stringify({ m: err.message, s: err.stack, w: (err as { wwwAuthenticate?: string }).wwwAuthenticate }).includes(token.split('.')[2]!));
+    assert.ok(!JSON.stringify({ m: err.message, s: err.stack, w: (err as { wwwAuthenticate?: string }).wwwAuthenticate }).includes(token.split('.')[2]));
   });
 });
 

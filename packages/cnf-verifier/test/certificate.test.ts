@@ -75,7 +75,7 @@ describe('which certificate did this request present', () => {
       const client = pki.issue('client-int', 'intermediate');
       const res = await tlsRequest(pki, server, { client, chain: [pki.intermediate.cert, pki.ca.cert] });
       assert.equal(res.json().chain, 1);
-      assert.ok(seen[0]!.chain[0]!.raw.equals(pki.intermediate.der));
+      assert.ok(seen[0].chain[0].raw.equals(pki.intermediate.der));
     });
 
     it('reads a brainpoolP256r1 certificate and its chain without crashing the process', async () => {
@@ -243,7 +243,7 @@ describe('which certificate did this request present', () => {
     ];
     for (const [name, headers, description] of cases) {
       it(`refuses ${name}`, () => {
-        const src = sources[Object.keys(headers)[0]!]!;
+        const src = sources[Object.keys(headers)[0]];
         if (headers['client-cert'] === '') {
           // An empty Client-Cert is absent; its chain alone is not read.
           assert.equal(src.fromRequest(fakeRequest(headers)), undefined);

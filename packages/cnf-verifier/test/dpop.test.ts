@@ -25,7 +25,7 @@ describe('RFC 9449 DPoP-bound access tokens', () => {
     const proofs = input.proofs ?? [await dpopProof(input.as ?? client, { htu: htu('/settlements'), accessToken: at, ...input })];
     return call(htu(input.path ?? '/settlements'), {
       method: input.method ?? 'GET',
-      headers: { authorization: `${input.scheme ?? 'DPoP'} ${at}`, ...(proofs.length ? { dpop: proofs.length === 1 ? proofs[0]! : proofs } : {}) },
+      headers: { authorization: `${input.scheme ?? 'DPoP'} ${at}`, ...(proofs.length ? { dpop: proofs.length === 1 ? proofs[0] : proofs } : {}) },
     });
   };
 
@@ -355,7 +355,7 @@ describe('RFC 9449 §11.1 replay detection across replicas with Redis', { skip: 
       await expectCrossInstanceReplay(createVerifier(options), createVerifier({ ...options, dpop: { replayStore: createRedisReplayStore(redis, { prefix }) } }), client, token);
       const keys = await redis.keys(`${prefix}*`);
       assert.equal(keys.length, 1);
-      const ttl = await redis.pttl(keys[0]!);
+      const ttl = await redis.pttl(keys[0]);
       assert.ok(ttl > 0 && ttl <= 66_000, `ttl ${ttl}`);
     } finally {
       redis.disconnect();

@@ -66,8 +66,8 @@ describe('RFC 7662 introspection of opaque tokens, authenticated with mutual TLS
     assert.equal(auth.binding, 'mtls');
     assert.equal(auth.clientId, 'client-a');
     assert.deepEqual(auth.scopes, ['settlements:read']);
-    assert.equal(calls[0]!.clientCn, 'CN=resource-server');
-    assert.deepEqual(Object.fromEntries(new URLSearchParams(calls[0]!.body)), { token: 'opaque-mtls', token_type_hint: 'access_token', client_id: 'resource-server' });
+    assert.equal(calls[0].clientCn, 'CN=resource-server');
+    assert.deepEqual(Object.fromEntries(new URLSearchParams(calls[0].body)), { token: 'opaque-mtls', token_type_hint: 'access_token', client_id: 'resource-server' });
   });
 
   it('refuses the token over another certificate', async () => {

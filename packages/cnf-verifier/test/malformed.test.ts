@@ -37,7 +37,7 @@ describe('malformed input only ever produces typed errors (never a raw exception
       if (choice === 3) Object.assign(headers, { authorization: `Bearer ${mtlsToken}`, 'x-forwarded-client-cert': pick() });
       if (choice === 4) Object.assign(headers, { authorization: `Bearer ${mtlsToken}`, 'x-ssl-client-cert': pick() });
       const req = { method: 'GET', url: '/', headers: { host: 'api.test', ...headers }, socket: { remoteAddress: '10.0.0.1' } } as unknown as VerifiableRequest;
-      const verifier = verifiers[choice >= 2 ? (choice - 2 + (i % 10 >= 5 ? 1 : 0)) % 3 : 0]!;
+      const verifier = verifiers[choice >= 2 ? (choice - 2 + (i % 10 >= 5 ? 1 : 0)) % 3 : 0];
       const outcome = await verifier.verify(req).then(
         () => 'accepted',
         (err: unknown) => err,

@@ -86,7 +86,7 @@ describe('RFC 8705 §3 certificate-bound access tokens', () => {
       const res = await tlsRequest(pki, server, { client: clientA, headers: { authorization: `Bearer ${await accessToken(key)}` } });
       assert.equal(res.status, 200);
       assert.equal(res.json().binding, 'bearer');
-      assert.equal(handled[0]!.certificate, undefined);
+      assert.equal(handled[0].certificate, undefined);
     });
 
     it('permissive still enforces a binding the token carries', async () => {
@@ -132,7 +132,7 @@ describe('RFC 8705 §3 certificate-bound access tokens', () => {
       for (const [other, otherHeader] of formats.filter(([f]) => f !== source)) {
         it(`refuses ${other} injected through a proxy configured for ${source}, before the handler`, async () => {
           use({ trustedProxies: ['127.0.0.1'], proxyHeader: source });
-          const name = Object.keys(otherHeader(clientA))[0]!;
+          const name = Object.keys(otherHeader(clientA))[0];
           const res = await tlsRequest(pki, server, { headers: { authorization: `Bearer ${await tokenFor(clientA)}`, ...otherHeader(clientA) } });
           const d = `client certificate header ${name} is not accepted: the proxy passes the certificate in ${Object.keys(header(clientA))[0]}`;
           expectRefusal(res, 400, 'invalid_request', d, `Bearer error="invalid_request", error_description="${d}", ${ALGS}`);
@@ -165,8 +165,8 @@ describe('RFC 8705 §3 certificate-bound access tokens', () => {
       const res = await tlsRequest(pki, server, { client: clientA, path: '/settlements', headers: { authorization: `DPoP ${token}`, dpop: proof, host: `localhost:${server.port}` } });
       assert.equal(res.status, 200);
       assert.equal(res.json().binding, 'dpop');
-      assert.equal(handled[0]!.certificate?.thumbprint, x5tS256(clientA.der));
-      assert.equal(handled[0]!.dpopJkt, await jwkThumbprint(dpopKey.jwk));
+      assert.equal(handled[0].certificate?.thumbprint, x5tS256(clientA.der));
+      assert.equal(handled[0].dpopJkt, await jwkThumbprint(dpopKey.jwk));
     });
 
     it('refuses the right DPoP key over the wrong certificate', async () => {

@@ -39,7 +39,7 @@ describe('createVerifier checks its options once, naming the option', () => {
   ];
   for (const [name, patch, message] of cases) {
     it(`refuses ${name}`, () => {
-      assert.throws(() => createVerifier({ ...base, ...patch } as VerifierOptions), { name: 'TypeError', message });
+      assert.throws(() => createVerifier({ ...base, ...patch }), { name: 'TypeError', message });
     });
   }
 

@@ -52,7 +52,7 @@ const HOUR = 3600;
 export function addressBucket(address: string): string {
   const plain = address.replace(/%.*$/, '').toLowerCase(); // no zone id
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(plain);
-  if (mapped && isIPv4(mapped[1]!)) return mapped[1]!;
+  if (mapped && isIPv4(mapped[1])) return mapped[1];
   if (isIPv4(plain) || !isIPv6(plain)) return plain || 'unknown';
   const [head = '', tail = ''] = plain.split('::');
   const left = head ? head.split(':') : [];

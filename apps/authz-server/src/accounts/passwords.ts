@@ -43,7 +43,7 @@ function parse(stored: string): ParsedHash | undefined {
   const [N, r, p] = parts.slice(1, 4).map(Number) as [number, number, number];
   if (![N, r, p].every((n) => Number.isSafeInteger(n) && n > 0) || N > 2 ** 20 || r > 32 || p > 16) return undefined;
   if (N < 2 || (N & (N - 1)) !== 0) return undefined; // RFC 7914 §2: N is a power of 2 greater than 1
-  return { cost: { N, r, p }, salt: Buffer.from(parts[4]!, 'base64url'), hash: Buffer.from(parts[5]!, 'base64url') };
+  return { cost: { N, r, p }, salt: Buffer.from(parts[4], 'base64url'), hash: Buffer.from(parts[5], 'base64url') };
 }
 
 const work = (cost: ScryptCost) => cost.N * cost.r * cost.p;

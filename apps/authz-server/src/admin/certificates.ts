@@ -45,7 +45,7 @@ export function parseCertificatePem(text: string, field = 'pem'): ParsedPem {
     }
   }
   if (certificates.length === 0) throw invalidRequest(field, 'no PEM certificate found (expected -----BEGIN CERTIFICATE-----)');
-  return { leaf: certificates[0]!, intermediates: certificates.slice(1) };
+  return { leaf: certificates[0], intermediates: certificates.slice(1) };
 }
 
 /** The row stored for a client certificate. */

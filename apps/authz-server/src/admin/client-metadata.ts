@@ -7,7 +7,7 @@ import type { ClientMetadata } from '../storage/postgres/clients.ts';
 import { parseDn } from '../mtls/dn-string.ts';
 import { dnPreparationProblem } from '../mtls/subject-dn.ts';
 import { parseIp } from '../mtls/ip-address.ts';
-import { AdminError, invalidMetadata } from './errors.ts';
+import { type AdminError, invalidMetadata } from './errors.ts';
 import { refuseUnknownFields } from './body.ts';
 import { certificateJwk, certificateOfJwk } from './certificates.ts';
 import { ADMIN_RESOURCE, mayHoldResource, scopesToResources, type HeldResources } from '../oidc/resource-indicators.ts';
@@ -192,7 +192,7 @@ function providerRefusal(err: unknown): AdminError {
   const description = (err as { error_description?: unknown }).error_description;
   const text = typeof description === 'string' ? description : 'rejected by the client schema';
   const [first, ...rest] = text.split(' ');
-  return CLIENT_FIELDS.has(first!) && rest.length ? fail(first!, rest.join(' ')) : fail('metadata', text);
+  return CLIENT_FIELDS.has(first) && rest.length ? fail(first, rest.join(' ')) : fail('metadata', text);
 }
 
 /** `resources["https://x"]`: the JSON path of one member, as the 400s name it. */
@@ -270,7 +270,7 @@ function resourcesOf(body: Record<string, unknown>, ctx: ClientValidationContext
   // DESIGN.md: the admin resource is granted only to the configured admin clients.
   if (resources[ADMIN_RESOURCE] !== undefined && !mayHoldResource(ADMIN_RESOURCE, clientId, ctx.adminClientIds)) {
     const field = origin.get(ADMIN_RESOURCE)!;
-    const what = field === 'scope' ? `"${resources[ADMIN_RESOURCE]!.join(' ')}" is the scope of the admin API (${ADMIN_RESOURCE}), which` : `${ADMIN_RESOURCE} (the admin API)`;
+    const what = field === 'scope' ? `"${resources[ADMIN_RESOURCE].join(' ')}" is the scope of the admin API (${ADMIN_RESOURCE}), which` : `${ADMIN_RESOURCE} (the admin API)`;
     throw fail(field, `${what} is granted only to the admin clients (ADMIN_CLIENT_IDS: ${ctx.adminClientIds.join(', ')}), and "${clientId}" is not one`);
   }
   return { statics, resources, defaultResource };
@@ -300,10 +300,10 @@ export async function validateClientMetadata(body: Record<string, unknown>, ctx:
   const matchers = SUBJECT_MATCHERS.filter((m) => body[m] !== undefined);
   if (method === 'tls_client_auth') {
     if (matchers.length === 0) throw fail('tls_client_auth_subject_dn', `tls_client_auth needs exactly one of ${SUBJECT_MATCHERS.join(', ')}`);
-    if (matchers.length > 1) throw fail(matchers[1]!, `tls_client_auth needs exactly one subject matcher, got ${matchers.join(' and ')}`);
-    metadata[matchers[0]!] = subjectMatcher(body, matchers[0]!);
+    if (matchers.length > 1) throw fail(matchers[1], `tls_client_auth needs exactly one subject matcher, got ${matchers.join(' and ')}`);
+    metadata[matchers[0]] = subjectMatcher(body, matchers[0]);
   } else if (matchers.length > 0) {
-    throw fail(matchers[0]!, `is only used with token_endpoint_auth_method tls_client_auth, not ${method}`);
+    throw fail(matchers[0], `is only used with token_endpoint_auth_method tls_client_auth, not ${method}`);
   }
 
   const alg = string(body, 'token_endpoint_auth_signing_alg');

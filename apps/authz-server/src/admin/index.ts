@@ -152,7 +152,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
     // Everything under /admin is answered here and never reaches oidc-provider.
     middleware: async function adminApi(ctx: ParameterizedContext, next: Next): Promise<void> {
       if (ctx.path !== '/admin' && !ctx.path.startsWith('/admin/')) return next();
-      await handle(ctx as ParameterizedContext<AdminState> as AdminContext, async () => undefined);
+      await handle(ctx as ParameterizedContext<AdminState>, async () => undefined);
     },
   };
 }

@@ -68,10 +68,10 @@ export function validateResourceServer(
 
   return {
     identifier: identifier as string,
-    name: (name as string | null | undefined) ?? null,
+    name: name ?? null,
     scopes: scopes as string[],
     token_format: format,
-    access_token_ttl: ttl as number | null,
+    access_token_ttl: ttl,
     sender_constraint_required: senderConstrained,
   };
 }

@@ -86,7 +86,7 @@ async function offline(certFile: string, certPem: string, trustFile: string): Pr
   // and only for a chain that validated against --trust.
   const revocation = createRevocationChecker({ mode: 'soft' });
   try {
-    return await diagnose({ presented: { leaf: certs[0]!, chain: certs.slice(1) }, trustStore, revocation });
+    return await diagnose({ presented: { leaf: certs[0], chain: certs.slice(1) }, trustStore, revocation });
   } finally {
     revocation.close();
   }

@@ -53,7 +53,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     io[groupName === undefined ? 'stderr' : 'stdout'](topUsage());
     return groupName === undefined ? 2 : 0;
   }
-  if (Object.hasOwn(COMMANDS, groupName)) return runCommand(groupName, COMMANDS[groupName]!, argv.slice(1), io);
+  if (Object.hasOwn(COMMANDS, groupName)) return runCommand(groupName, COMMANDS[groupName], argv.slice(1), io);
   if (!group) return usageFailure(io, `unknown command group "${groupName}"`, topUsage());
   const command = commandName === undefined ? undefined : group.commands[commandName];
   if (commandName === undefined || commandName === '--help' || commandName === '-h') {
@@ -97,7 +97,7 @@ function parseArguments(args: readonly string[], command: Command): { flags: Rec
     if (spec.type === 'boolean') values[name] = false;
   }
   for (let i = 0, optionsEnd = false; i < args.length; i++) {
-    const arg = args[i]!;
+    const arg = args[i];
     // `--` ends the options: a positional may start with a dash (an x5t#S256 can)
     if (arg === '--' && !optionsEnd) {
       optionsEnd = true;

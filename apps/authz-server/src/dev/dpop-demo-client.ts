@@ -4,7 +4,7 @@
 // the authorization-code flow (PAR + PKCE) through the login page, redirecting to the loopback
 // listener of scripts/dpop-demo.ts. `npm run demo:dpop` drives it.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey } from 'node:crypto';
-import { calculateJwkThumbprint, type JWK } from 'jose';
+import { calculateJwkThumbprint } from 'jose';
 import { join } from 'node:path';
 import type { SqlClient } from '../storage/sql.ts';
 import { findClient, upsertClient } from '../storage/postgres/clients.ts';
@@ -21,7 +21,7 @@ export function demoDpopClientKeyFile(pkiDir: string): string {
 /** The client's public signing key as registered: kid = its RFC 7638 thumbprint. */
 export async function publicSigningJwk(privateKeyPem: string): Promise<JsonWebKey> {
   const jwk = createPublicKey(createPrivateKey(privateKeyPem)).export({ format: 'jwk' });
-  return { ...jwk, kid: await calculateJwkThumbprint(jwk as JWK, 'sha256'), alg: 'ES256', use: 'sig' };
+  return { ...jwk, kid: await calculateJwkThumbprint(jwk, 'sha256'), alg: 'ES256', use: 'sig' };
 }
 
 export async function ensureDemoDpopClient(sql: SqlClient, pkiDir: string, resource: string, scopes: readonly string[]): Promise<string | undefined> {

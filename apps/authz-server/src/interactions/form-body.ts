@@ -15,7 +15,7 @@ export class FormError extends Error {
 
 /** The submitted fields; a field sent twice is refused (no guessing which one was meant). */
 export async function readForm(req: IncomingMessage): Promise<Map<string, string>> {
-  const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   if (type !== 'application/x-www-form-urlencoded') throw new FormError(415, 'the form must be sent as application/x-www-form-urlencoded');
   let body: Buffer;
   try {

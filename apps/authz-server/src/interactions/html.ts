@@ -16,7 +16,7 @@ export class SafeHtml {
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '`': '&#96;' };
 
 export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"'`]/g, (c) => ENTITIES[c]!);
+  return value.replace(/[&<>"'`]/g, (c) => ENTITIES[c]);
 }
 
 function render(value: unknown): string {
@@ -27,9 +27,9 @@ function render(value: unknown): string {
 }
 
 export function html(strings: TemplateStringsArray, ...values: unknown[]): SafeHtml {
-  let out = strings[0]!;
+  let out = strings[0];
   values.forEach((value, i) => {
-    out += render(value) + strings[i + 1]!;
+    out += render(value) + strings[i + 1];
   });
   return new SafeHtml(out);
 }

@@ -71,13 +71,13 @@ function derProblem(block: asn1js.AsnType, depth: number): string | undefined {
   if (universal && (idBlock.tagNumber === 2 || idBlock.tagNumber === 10) && content) {
     // X.690 §8.3.2: an INTEGER's first nine bits are never all zero or all one.
     if (content.length === 0) return 'empty INTEGER';
-    if (content.length > 1 && ((content[0] === 0x00 && content[1]! < 0x80) || (content[0] === 0xff && content[1]! >= 0x80))) return 'INTEGER not minimally encoded';
+    if (content.length > 1 && ((content[0] === 0x00 && content[1] < 0x80) || (content[0] === 0xff && content[1] >= 0x80))) return 'INTEGER not minimally encoded';
   }
   if (universal && idBlock.tagNumber === 3 && content && !idBlock.isConstructed) {
     // X.690 §11.2: no unused bits in an empty string, and the unused bits are zero.
     const unused = (valueBlock as unknown as { unusedBits: number }).unusedBits;
     if (content.length === 0 && unused !== 0) return 'BIT STRING with an invalid unused-bits count';
-    if (unused > 0 && (content[content.length - 1]! & ((1 << unused) - 1)) !== 0) return 'BIT STRING with non-zero unused bits';
+    if (unused > 0 && (content[content.length - 1] & ((1 << unused) - 1)) !== 0) return 'BIT STRING with non-zero unused bits';
   }
   if (idBlock.isConstructed) {
     for (const child of childrenOf(block)) {

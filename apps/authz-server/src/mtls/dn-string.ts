@@ -48,7 +48,7 @@ export function parseDn(input: string): Rdn[] {
     const match = hexPattern.exec(input);
     if (!match) return fail('expected hex pairs after "#"');
     i += match[0].length;
-    const ber = Uint8Array.from(Buffer.from(match[1]!, 'hex'));
+    const ber = Uint8Array.from(Buffer.from(match[1], 'hex'));
     let value;
     try {
       value = decodeDer(ber, '"#" value');
@@ -62,7 +62,7 @@ export function parseDn(input: string): Rdn[] {
     const bytes: number[] = [];
     let significant = 0; // bytes up to the last escaped or non-space character
     while (i < input.length && input[i] !== ',' && input[i] !== '+') {
-      const ch = input[i]!;
+      const ch = input[i];
       if (ch === '\\') {
         const next = input[i + 1];
         hexPairPattern.lastIndex = i + 1;

@@ -38,7 +38,7 @@ export function canonicalIp(octets: Uint8Array): string {
   if (bytes.length === 4) return bytes.join('.');
   if (bytes.length !== 16) return `invalid:${Buffer.from(bytes).toString('hex')}`;
   const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
+  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] << 8) | bytes[i + 1]).toString(16));
   // RFC 5952 §4.2: compress the longest run (the first on a tie) of two or more zero groups.
   let best = { start: -1, length: 1 };
   for (let start = 0; start < 8; start++) {

@@ -142,5 +142,5 @@ function uriWithin(value: string, base: string): boolean {
 /** §4.2.1.10 iPAddress: same family, and the address equals the constraint's under its mask. */
 function ipWithin(octets: Uint8Array, address: Uint8Array, mask: Uint8Array): boolean {
   if (octets.length !== address.length) return false;
-  return octets.every((byte, i) => (byte & mask[i]!) === (address[i]! & mask[i]!));
+  return octets.every((byte, i) => (byte & mask[i]) === (address[i] & mask[i]));
 }

@@ -83,7 +83,7 @@ function encodeValue(ava: AttributeTypeAndValue): asn1js.AsnType {
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
   return a.length - b.length;
 }
 
@@ -95,7 +95,7 @@ function utf32be(bytes: Uint8Array): string {
   if (bytes.length % 4 !== 0) throw new Error('bad UniversalString');
   let out = '';
   for (let i = 0; i < bytes.length; i += 4) {
-    out += String.fromCodePoint(((bytes[i]! << 24) | (bytes[i + 1]! << 16) | (bytes[i + 2]! << 8) | bytes[i + 3]!) >>> 0);
+    out += String.fromCodePoint(((bytes[i] << 24) | (bytes[i + 1] << 16) | (bytes[i + 2] << 8) | bytes[i + 3]) >>> 0);
   }
   return out;
 }

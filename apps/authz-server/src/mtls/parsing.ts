@@ -146,7 +146,7 @@ function parseFields(der: Uint8Array): CertificateFields {
   if (!(certificate instanceof asn1js.Sequence) || !(tbs instanceof asn1js.Sequence)) throw new CertificateParseError('certificate is not an X.509 Certificate SEQUENCE');
   const items = childrenOf(tbs);
   // RFC 5280 §4.1: version is [0] EXPLICIT and absent for v1 certificates.
-  const base = tagOf(items[0]!).tagClass === 3 && tagOf(items[0]!).tagNumber === 0 ? 1 : 0;
+  const base = tagOf(items[0]).tagClass === 3 && tagOf(items[0]).tagNumber === 0 ? 1 : 0;
   const issuerName = items[base + 2];
   const subjectName = items[base + 4];
   if (!issuerName || !subjectName) throw new CertificateParseError('certificate TBSCertificate is incomplete');
@@ -254,7 +254,7 @@ function generalName(name: asn1js.AsnType, what: string): GeneralName {
   if (tagNumber === 4) {
     const inner = childrenOf(name);
     if (!constructed || inner.length !== 1) throw new CertificateParseError(`${what} directoryName is malformed`);
-    return { type: 'dn', rdns: decodeNameElement(inner[0]!, `${what} directoryName`) };
+    return { type: 'dn', rdns: decodeNameElement(inner[0], `${what} directoryName`) };
   }
   if (tagNumber === 1 || tagNumber === 2 || tagNumber === 6 || tagNumber === 7) {
     const bytes = valueHexOf(name);

@@ -139,7 +139,7 @@ function buildAndCheck({ leaf, presented = [], trustStore, at = new Date(), minR
   };
 
   const extend = (path: X509Certificate[]): PathVerdict | undefined => {
-    const current = path[path.length - 1]!;
+    const current = path[path.length - 1];
     if (path.length > 1 && trustStore.isAnchor(current)) {
       // A stored intermediate is an anchor; when the store also holds its issuer, the chain
       // continues to it (and never falls back to the shorter path if the longer one fails).
@@ -185,7 +185,7 @@ function buildAndCheck({ leaf, presented = [], trustStore, at = new Date(), minR
 function checkChain(chain: X509Certificate[], policy: { at: Date; minRsaBits: number }): PathVerdict {
   const { at } = policy;
   const last = chain.length - 1;
-  const role = (i: number) => (i === 0 ? 'certificate' : i === last ? `client CA ${describeCert(chain[i]!)}` : `intermediate ${describeCert(chain[i]!)}`);
+  const role = (i: number) => (i === 0 ? 'certificate' : i === last ? `client CA ${describeCert(chain[i])}` : `intermediate ${describeCert(chain[i])}`);
 
   for (const [i, cert] of chain.entries()) {
     if (at < cert.validFromDate) return fail('not_yet_valid', `${role(i)} not valid before ${cert.validFromDate.toISOString()}`);
@@ -200,7 +200,7 @@ function checkChain(chain: X509Certificate[], policy: { at: Date; minRsaBits: nu
   }
 
   for (let i = 1; i <= last; i++) {
-    const issuer = chain[i]!;
+    const issuer = chain[i];
     const { basicConstraints, keyUsage, extKeyUsage, extensions } = fieldsOf(issuer);
     const name = `issuer ${describeCert(issuer)}`;
     if (!basicConstraints?.ca) return fail('not_a_ca', `${name} is not a CA (basicConstraints cA is not set), so it cannot issue certificates`);
@@ -221,7 +221,7 @@ function checkChain(chain: X509Certificate[], policy: { at: Date; minRsaBits: nu
     }
   }
 
-  const { basicConstraints, keyUsage, extKeyUsage } = fieldsOf(chain[0]!);
+  const { basicConstraints, keyUsage, extKeyUsage } = fieldsOf(chain[0]);
   if (basicConstraints?.ca && chain.length > 1) {
     return fail('leaf_is_ca', 'certificate is a CA certificate (basicConstraints cA=TRUE) and cannot authenticate a client');
   }
@@ -240,11 +240,11 @@ function checkChain(chain: X509Certificate[], policy: { at: Date; minRsaBits: nu
   // §6.1.3 (b)–(c): each CA's constraints bind every certificate below it; a self-issued
   // intermediate is exempt, the leaf never.
   for (let i = last; i >= 1; i--) {
-    const constraints = fieldsOf(chain[i]!).nameConstraints;
+    const constraints = fieldsOf(chain[i]).nameConstraints;
     if (!constraints) continue;
     for (let j = i - 1; j >= 0; j--) {
-      if (j > 0 && subjectKeyOf(chain[j]!) === issuerKeyOf(chain[j]!)) continue;
-      const violation = nameConstraintViolation(chain[j]!, constraints, `issuer ${describeCert(chain[i]!)}`);
+      if (j > 0 && subjectKeyOf(chain[j]) === issuerKeyOf(chain[j])) continue;
+      const violation = nameConstraintViolation(chain[j], constraints, `issuer ${describeCert(chain[i])}`);
       if (violation) return fail('name_constraints', j === 0 ? violation : violation.replace(/^certificate /, `${role(j)} `));
     }
   }

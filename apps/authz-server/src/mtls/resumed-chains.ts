@@ -80,7 +80,7 @@ export function rememberResumedChains(verdicts: VerdictCache, kv: KvStore, optio
       const verdict = await verdicts.verdict(socket, presented);
       if (verdict.ok && presented.chain.length > 0) {
         const known = local.get(presented.thumbprint);
-        const same = known && known.chain.length === presented.chain.length && known.chain.every((c, i) => c.raw.equals(presented.chain[i]!.raw));
+        const same = known && known.chain.length === presented.chain.length && known.chain.every((c, i) => c.raw.equals(presented.chain[i].raw));
         if (!same) {
           const entry = { chain: presented.chain, storedAt: 0 };
           keep(presented.thumbprint, entry);

@@ -111,7 +111,7 @@ describe('rehash on sign-in', () => {
       const id = await createLocalAccount(sql, { username: 'olga', password: 'old password' });
       const legacy = await createPasswordHasher({ cost: LEGACY_COST }).hash('old password');
       await sql.query('update accounts set password_hash = $1 where account_id = $2', [legacy, id]);
-      const stored = async () => (await sql.query<{ password_hash: string }>('select password_hash from accounts where account_id = $1', [id])).rows[0]!.password_hash;
+      const stored = async () => (await sql.query<{ password_hash: string }>('select password_hash from accounts where account_id = $1', [id])).rows[0].password_hash;
       const accounts = createLocalAccountSource(sql);
       assert.equal(await accounts.authenticate('olga', 'wrong password'), undefined);
       assert.equal(await stored(), legacy, 'a wrong password changes nothing');

@@ -53,7 +53,7 @@ describe('client metadata validation', () => {
     const jwk = { ...cert.publicKey.export({ format: 'jwk' }), x5c: [cert.raw.toString('base64')], kid: 'mine', use: 'sig' };
     const { metadata, certificates } = await validateClientMetadata({ token_endpoint_auth_method: 'self_signed_tls_client_auth', jwks: { keys: [jwk] } }, context());
     assert.deepEqual(metadata.jwks, { keys: [{ ...cert.publicKey.export({ format: 'jwk' }), x5c: [cert.raw.toString('base64')] }] });
-    assert.equal(certificates[0]!.fingerprint256, cert.fingerprint256);
+    assert.equal(certificates[0].fingerprint256, cert.fingerprint256);
   });
 
   it('refuses a jwk whose key is not the certificate\'s', async () => {

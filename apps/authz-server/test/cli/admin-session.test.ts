@@ -90,11 +90,11 @@ describe('one admin session per CLI run', () => {
     assert.equal(result.stderr, '');
     assert.equal(result.code, 0);
     assert.deepEqual(seen.map((s) => `${s.method} ${s.url}`), ['POST /token', 'GET /admin/v1/clients/ledger', 'PUT /admin/v1/clients/ledger']);
-    assert.equal(seen[0]!.body, 'grant_type=client_credentials&client_id=admin&scope=admin');
-    assert.equal(seen[0]!.authorization, undefined);
+    assert.equal(seen[0].body, 'grant_type=client_credentials&client_id=admin&scope=admin');
+    assert.equal(seen[0].authorization, undefined);
     assert.deepEqual(seen.slice(1).map((s) => s.authorization), ['Bearer token-1', 'Bearer token-1']);
-    assert.equal(seen[2]!.ifMatch, '"7"');
-    assert.deepEqual(JSON.parse(seen[2]!.body), { client_id: 'ledger', tls_client_auth_subject_dn: 'CN=ledger', disabled: false, client_name: 'Ledger' });
+    assert.equal(seen[2].ifMatch, '"7"');
+    assert.deepEqual(JSON.parse(seen[2].body), { client_id: 'ledger', tls_client_auth_subject_dn: 'CN=ledger', disabled: false, client_name: 'Ledger' });
     for (const s of seen) assert.equal(s.certificate, pki.admin.cert.fingerprint256);
   });
 

@@ -194,7 +194,7 @@ describe('certbound admin commands against /admin/v1', () => {
     it('certs list and certs expiring show them', async () => {
       const list = await ok(['certs', 'list', 'ledger']);
       const lines = list.trimEnd().split('\n');
-      assert.match(lines[0]!, /^X5T#S256 +STATUS +NOT_AFTER +SUBJECT$/);
+      assert.match(lines[0], /^X5T#S256 +STATUS +NOT_AFTER +SUBJECT$/);
       assert.equal(lines.length, 3);
       for (const cert of [ledger, ledgerNext]) {
         assert.ok(lines.some((l) => l.startsWith(x5tS256(cert.cert)) && l.includes(' active ') && l.includes(cert.cert.validToDate.toISOString())), list);

@@ -37,7 +37,7 @@ describe("Koa's error event", () => {
     app.use(function broken() { throw new Error('store answered nonsense', { cause: new Error('ECONNRESET from upstream') }); });
     const stderr: string[] = [];
     const write = process.stderr.write;
-    process.stderr.write = ((chunk: string) => { stderr.push(String(chunk)); return true; }) as typeof process.stderr.write;
+    process.stderr.write = ((chunk: string) => { stderr.push(String(chunk)); return true; });
     let status: number;
     try {
       status = await get(app, '/x');
@@ -46,7 +46,7 @@ describe("Koa's error event", () => {
     }
     assert.equal(status, 500);
     assert.equal(lines.length, 1, lines.join('\n'));
-    const line = JSON.parse(lines[0]!);
+    const line = JSON.parse(lines[0]);
     assert.equal(line.level, 50);
     assert.equal(line.event, 'app_error');
     assert.equal(line.path, '/x');
@@ -63,7 +63,7 @@ describe("Koa's error event", () => {
     app.use(function refuses(ctx) { ctx.throw(413, 'body too large'); });
     assert.equal(await get(app, '/y'), 413);
     assert.equal(lines.length, 1);
-    const line = JSON.parse(lines[0]!);
+    const line = JSON.parse(lines[0]);
     assert.equal(line.level, 40);
     assert.equal(line.status, 413);
   });

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { escapeHtml, html, PAGE_HEADERS } from '../../src/interactions/html.ts';
 import { createCsrfGuard } from '../../src/interactions/csrf.ts';
-import { FormError, FORM_LIMIT, readForm } from '../../src/interactions/form-body.ts';
+import { type FormError, FORM_LIMIT, readForm } from '../../src/interactions/form-body.ts';
 import { consentPage, loginPage } from '../../src/interactions/pages.ts';
 
 function request(body: string, headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' }): IncomingMessage {
@@ -30,7 +30,7 @@ describe('html escaping', () => {
   });
 
   it('allows only its own inline style (by hash), and no framing', () => {
-    assert.match(PAGE_HEADERS['Content-Security-Policy']!, /^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/]+=*'; base-uri 'none'; frame-ancestors 'none'$/);
+    assert.match(PAGE_HEADERS['Content-Security-Policy'], /^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/]+=*'; base-uri 'none'; frame-ancestors 'none'$/);
   });
 });
 

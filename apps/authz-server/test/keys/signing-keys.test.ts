@@ -30,7 +30,7 @@ function keysSuite(engine: string, skip: string | false, fresh: () => Promise<Fr
           ['EdDSA', 'OKP', 'Ed25519', 'sig'],
         ],
       );
-      assert.equal(Buffer.from(jwks.keys[1]!.n!, 'base64url').length * 8, 2048);
+      assert.equal(Buffer.from(jwks.keys[1].n!, 'base64url').length * 8, 2048);
       for (const jwk of jwks.keys) {
         assert.ok(jwk.d, `${jwk.alg} is a private JWK`);
         const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...pub } = jwk;
@@ -44,7 +44,7 @@ function keysSuite(engine: string, skip: string | false, fresh: () => Promise<Fr
       const again = await loadOrCreateSigningKeys(sql, kek);
       assert.deepEqual(again.jwks, first.jwks);
       const { rows } = await sql.query<{ n: number }>('select count(*)::int as n from signing_keys');
-      assert.equal(rows[0]!.n, 3);
+      assert.equal(rows[0].n, 3);
     });
 
     it('stores only the public JWK in clear: the private d never appears in the row', async () => {
@@ -90,7 +90,7 @@ function keysSuite(engine: string, skip: string | false, fresh: () => Promise<Fr
         return true;
       });
       const { rows } = await sql.query<{ n: number }>('select count(*)::int as n from signing_keys');
-      assert.equal(rows[0]!.n, 3, 'no new keys created over the unreadable ones');
+      assert.equal(rows[0].n, 3, 'no new keys created over the unreadable ones');
     });
 
     it('refuses a sealed key moved to another row (the kid is authenticated)', async () => {
@@ -112,7 +112,7 @@ function keysSuite(engine: string, skip: string | false, fresh: () => Promise<Fr
         b.jwks.keys.map((k) => k.kid),
       );
       const { rows } = await sql.query<{ n: number }>('select count(*)::int as n from signing_keys');
-      assert.equal(rows[0]!.n, 3);
+      assert.equal(rows[0].n, 3);
     });
   });
 }

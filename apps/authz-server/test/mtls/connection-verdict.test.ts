@@ -157,7 +157,7 @@ describe('RFC 5280 §6.3 revocation in the connection verdict', () => {
       async check(chain) {
         asked.push([...chain]);
         return {
-          status, source: status === 'revoked' ? 'ocsp' : 'none', serial: chain[0]!.serialNumber, subject: 'CN=revocation-client',
+          status, source: status === 'revoked' ? 'ocsp' : 'none', serial: chain[0].serialNumber, subject: 'CN=revocation-client',
           reason: status === 'revoked' ? 'keyCompromise' : undefined, reasonCode: status === 'revoked' ? 1 : undefined,
           validUntil: now() + validForMs, detail: status === 'unknown' ? 'OCSP responder http://127.0.0.1:9/ unreachable' : undefined,
         };

@@ -13,7 +13,7 @@ import {
 } from '../../storage/postgres/client-certificates.ts';
 import { validatePath } from '../../mtls/path-validation.ts';
 import { subjectDnMatches, subjectDnOf } from '../../mtls/subject-dn.ts';
-import { sanMatches, sansOf, type SanProperty } from '../../mtls/san.ts';
+import { sanMatches, sansOf } from '../../mtls/san.ts';
 import { x5tS256 } from '../../mtls/thumbprint.ts';
 import type { AdminContext } from '../context.ts';
 import type { RouteDeps } from '../deps.ts';
@@ -46,7 +46,7 @@ async function checkForTlsClientAuth(deps: RouteDeps, metadata: ClientMetadata, 
     const expected = metadata[matcher] as string;
     const matches = matcher === 'tls_client_auth_subject_dn'
       ? subjectDnMatches(parsed.leaf, expected)
-      : sanMatches(parsed.leaf, matcher as SanProperty, expected);
+      : sanMatches(parsed.leaf, matcher, expected);
     if (!matches) {
       const presented = matcher === 'tls_client_auth_subject_dn'
         ? `subject "${subjectDnOf(parsed.leaf)}"`
@@ -79,14 +79,14 @@ function thumbprintOfJwk(jwk: Record<string, unknown>): string | undefined {
 
 export function certificateRoutes(deps: RouteDeps): Route[] {
   async function listCertificates(ctx: AdminContext): Promise<void> {
-    const clientId = ctx.state.params.client_id!;
+    const clientId = ctx.state.params.client_id;
     await existingClient(deps.sql, clientId);
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { items: (await listClientCertificates(deps.sql, clientId)).map(certificateView), next_cursor: null };
   }
 
   async function addCertificate(ctx: AdminContext): Promise<void> {
-    const clientId = ctx.state.params.client_id!;
+    const clientId = ctx.state.params.client_id;
     const client = await existingClient(deps.sql, clientId);
     const parsed = parseCertificatePem(await pemOf(ctx));
     const method = client.metadata.token_endpoint_auth_method ?? 'tls_client_auth';
@@ -118,8 +118,8 @@ export function certificateRoutes(deps: RouteDeps): Route[] {
   }
 
   async function retireCertificate(ctx: AdminContext): Promise<void> {
-    const clientId = ctx.state.params.client_id!;
-    const x5t = ctx.state.params.x5t!;
+    const clientId = ctx.state.params.client_id;
+    const x5t = ctx.state.params.x5t;
     await existingClient(deps.sql, clientId);
     const row = await deps.sql.transaction(async (tx) => {
       const locked = await lockClient(tx, clientId);
@@ -150,10 +150,10 @@ export function certificateRoutes(deps: RouteDeps): Route[] {
     const ms = Number(within[1]) * (within[2] === 'd' ? 86_400_000 : 3_600_000);
     const limit = limitOf(query.limit);
     const cursor = decodeCursor(query.cursor, 3);
-    if (cursor && Number.isNaN(Date.parse(cursor[0]!))) throw invalidRequest('cursor', 'is not a cursor this API returned');
+    if (cursor && Number.isNaN(Date.parse(cursor[0]))) throw invalidRequest('cursor', 'is not a cursor this API returned');
     const rows = await listExpiringCertificates(deps.sql, {
       before: new Date(Date.now() + ms),
-      after: cursor && { notAfter: cursor[0]!, clientId: cursor[1]!, x5t: cursor[2]! },
+      after: cursor && { notAfter: cursor[0], clientId: cursor[1], x5t: cursor[2] },
       limit: limit + 1,
     });
     const result = page(rows, limit, (r) => [new Date(r.not_after!).toISOString(), r.client_id, r.x5t_s256]);

@@ -116,11 +116,11 @@ export function clientRoutes(deps: RouteDeps): Route[] {
   }
 
   async function getClient(ctx: AdminContext): Promise<void> {
-    answerClient(ctx, await existingClient(deps.sql, ctx.state.params.client_id!));
+    answerClient(ctx, await existingClient(deps.sql, ctx.state.params.client_id));
   }
 
   async function replaceClient(ctx: AdminContext): Promise<void> {
-    const clientId = ctx.state.params.client_id!;
+    const clientId = ctx.state.params.client_id;
     const current = await existingClient(deps.sql, clientId);
     const expected = requiredIfMatch(ctx);
     checkVersion(current.version, expected);
@@ -150,7 +150,7 @@ export function clientRoutes(deps: RouteDeps): Route[] {
   }
 
   async function removeClient(ctx: AdminContext): Promise<void> {
-    const clientId = ctx.state.params.client_id!;
+    const clientId = ctx.state.params.client_id;
     const current = await existingClient(deps.sql, clientId);
     const expected = optionalIfMatch(ctx);
     checkVersion(current.version, expected);
@@ -169,7 +169,7 @@ export function clientRoutes(deps: RouteDeps): Route[] {
   }
 
   async function revokeClient(ctx: AdminContext): Promise<void> {
-    const clientId = ctx.state.params.client_id!;
+    const clientId = ctx.state.params.client_id;
     await existingClient(deps.sql, clientId);
     const revoked = await deps.sql.transaction(async (tx) => {
       if (!await lockClient(tx, clientId)) throw notFound(`client "${clientId}" is not registered`);

@@ -91,11 +91,11 @@ export function resourceServerRoutes(deps: RouteDeps): Route[] {
   }
 
   async function getResourceServer(ctx: AdminContext): Promise<void> {
-    answer(ctx, await existing(ctx.state.params.identifier!));
+    answer(ctx, await existing(ctx.state.params.identifier));
   }
 
   async function replaceResourceServer(ctx: AdminContext): Promise<void> {
-    const identifier = ctx.state.params.identifier!;
+    const identifier = ctx.state.params.identifier;
     const current = await existing(identifier);
     refuseAdminResource(identifier, 'changed');
     const expected = requiredIfMatch(ctx);
@@ -115,7 +115,7 @@ export function resourceServerRoutes(deps: RouteDeps): Route[] {
   }
 
   async function removeResourceServer(ctx: AdminContext): Promise<void> {
-    const identifier = ctx.state.params.identifier!;
+    const identifier = ctx.state.params.identifier;
     const current = await existing(identifier);
     refuseAdminResource(identifier, 'deleted');
     const expected = optionalIfMatch(ctx);

@@ -36,7 +36,7 @@ const RANK = { good: 0, unknown: 1, revoked: 2 } as const;
 
 /** revoked > unknown > good; the answer is about the worst certificate, valid until the earliest. */
 export function worstOf(answers: readonly RevocationAnswer[]): RevocationAnswer {
-  let worst = answers[0]!;
+  let worst = answers[0];
   for (const answer of answers) if (RANK[answer.status] > RANK[worst.status]) worst = answer;
   return { ...worst, validUntil: Math.min(...answers.map((a) => a.validUntil)) };
 }

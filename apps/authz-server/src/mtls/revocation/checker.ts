@@ -196,7 +196,7 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
     const stale = crlFreshness(verdict.crl, now(), skewMs);
     if (stale !== undefined) return { detail: `CRL from ${url} refused: it ${stale}`, until: now() + retryMs };
     const until = bounded(verdict.crl.nextUpdate);
-    await store?.save(key, der!, until);
+    await store?.save(key, der, until);
     return { crl: verdict.crl, until };
   };
 
@@ -235,7 +235,7 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
     const validUntil = Math.min(...consulted.map((a) => a.validUntil));
     const decisive = consulted.find((a) => a.status === 'revoked') ?? consulted.find((a) => a.status === 'good');
     if (decisive !== undefined) return { ...decisive, validUntil };
-    return { ...consulted[0]!, validUntil, detail: consulted.map((a) => a.detail).join('; ') };
+    return { ...consulted[0], validUntil, detail: consulted.map((a) => a.detail).join('; ') };
   };
 
   const report = (answer: RevocationAnswer, issuer: X509Certificate) => {
@@ -260,8 +260,8 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
         }
         if (chain.length < 2) return { status: 'good', source: 'none', ...about, validUntil: now() + maxAgeMs, detail: 'the certificate is its own trust anchor' };
         const answers = await Promise.all(chain.slice(0, -1).map(async (cert, i) => {
-          const answer = await checkCertificate(cert, chain[i + 1]!);
-          report(answer, chain[i + 1]!);
+          const answer = await checkCertificate(cert, chain[i + 1]);
+          report(answer, chain[i + 1]);
           return answer;
         }));
         const answer = worstOf(answers);

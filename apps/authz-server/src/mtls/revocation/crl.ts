@@ -50,7 +50,7 @@ export function crlDerBlocks(bytes: Uint8Array): Buffer[] {
   const text = Buffer.from(bytes.subarray(0, 64)).toString('latin1');
   if (!text.includes('-----BEGIN')) return [Buffer.from(bytes)];
   const blocks = Buffer.from(bytes).toString('latin1').matchAll(/-----BEGIN X509 CRL-----([A-Za-z0-9+/=\s]*?)-----END X509 CRL-----/g);
-  return [...blocks].map((m) => Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
+  return [...blocks].map((m) => Buffer.from(m[1].replace(/\s+/g, ''), 'base64'));
 }
 
 /**

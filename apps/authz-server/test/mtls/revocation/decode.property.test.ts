@@ -56,7 +56,7 @@ function apply(original: Buffer, edits: readonly Mutation[]): Buffer {
   for (const edit of edits) {
     const at = Math.min(edit.at, Math.max(0, bytes.length - 1));
     switch (edit.kind) {
-      case 'flip': bytes[at] = bytes[at]! ^ (1 << edit.bit); break;
+      case 'flip': bytes[at] = bytes[at] ^ (1 << edit.bit); break;
       case 'truncate': bytes = bytes.subarray(0, at); break;
       case 'set': case 'length': bytes[at] = edit.value; break;
       case 'insert': bytes = Buffer.concat([bytes.subarray(0, at), edit.bytes, bytes.subarray(at)]); break;
