@@ -6,12 +6,15 @@ import cluster from 'node:cluster';
 import { randomUUID } from 'node:crypto';
 import { AggregatorRegistry } from 'prom-client';
 import { metricsRegistry } from './metrics.ts';
-import type { Readiness } from './health.ts';
+import { READY_DEADLINE_MS, type Readiness } from './health.ts';
 import { startMetricsListener, type MetricsExposition } from './metrics-listener.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 
-const ASK_DEADLINE_MS = 2000;
+/** How long /metrics waits for the workers (Prometheus' scrape timeout is 10 s by default). */
+const METRICS_DEADLINE_MS = 2000;
+/** How long /readyz waits: a worker's own store deadline and a little, inside a probe's usual 1 s. */
+const READINESS_DEADLINE_MS = READY_DEADLINE_MS + 100;
 
 interface Request {
   certbound: 'metrics-request' | 'readiness-request';
@@ -44,7 +47,7 @@ export function answerPrimary(readiness: Readiness): () => void {
 }
 
 /** In the primary: asks every connected worker, collects the answers that arrive in time. */
-async function askWorkers(kind: Request['certbound']): Promise<Answer[]> {
+async function askWorkers(kind: Request['certbound'], deadlineMs: number): Promise<Answer[]> {
   const id = randomUUID();
   const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined && w.isConnected());
   if (workers.length === 0) return [];
@@ -60,7 +63,7 @@ async function askWorkers(kind: Request['certbound']): Promise<Answer[]> {
       answers.push(message);
       if (answers.length === workers.length) finish();
     };
-    const timer = setTimeout(finish, ASK_DEADLINE_MS);
+    const timer = setTimeout(finish, deadlineMs);
     cluster.on('message', onMessage);
     for (const worker of workers) worker!.send({ certbound: kind, id } satisfies Request);
   });
@@ -68,7 +71,7 @@ async function askWorkers(kind: Request['certbound']): Promise<Answer[]> {
 
 /** The primary's /metrics: every worker's registry, aggregated. */
 async function workersMetrics(): Promise<MetricsExposition> {
-  const answers = await askWorkers('metrics-request');
+  const answers = await askWorkers('metrics-request', METRICS_DEADLINE_MS);
   const aggregated = AggregatorRegistry.aggregate(answers.map((a) => a.metrics ?? []));
   return { contentType: aggregated.contentType, body: await aggregated.metrics() };
 }
@@ -76,7 +79,7 @@ async function workersMetrics(): Promise<MetricsExposition> {
 /** The primary's /readyz: every store a worker finds down; no worker answering is `workers` down. */
 const workersReadiness: Readiness = {
   async check() {
-    const answers = await askWorkers('readiness-request');
+    const answers = await askWorkers('readiness-request', READINESS_DEADLINE_MS);
     if (answers.length === 0) return { down: ['workers'] };
     return { down: [...new Set(answers.flatMap((a) => a.down ?? []))].sort() };
   },
