@@ -4,7 +4,7 @@
 // client's registration); offline (--offline --trust FILE) it runs the same steps
 // (mtls/diagnosis.ts) against a trust store on this machine. Prints each step and, for the first
 // failing one, the fix in one sentence; exit 0 when every step passed, 1 when one failed.
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { CliIo, Command, FlagSpec } from './command.ts';
@@ -112,6 +112,7 @@ async function online(values: { key?: string | undefined; url?: string | undefin
     keyFile = certFile.replace(/(\.pem)?$/, '-key.pem');
     key = await readText(keyFile, 'the key', '--key (default: beside --cert)');
   }
+  checkPair(certFile, certPem, keyFile, key);
   const path = `${base.pathname.replace(/\/$/, '')}/mtls/check${values['client-id'] === undefined ? '' : `?client_id=${encodeURIComponent(values['client-id'])}`}`;
   let answer;
   try {
@@ -132,6 +133,23 @@ async function online(values: { key?: string | undefined; url?: string | undefin
   const why = body?.error_description ?? answer.text.slice(0, 200);
   if (answer.status === 404) throw new CommandError(`${base.origin} has no /mtls/check (${why}): --url must name the mutual-TLS listener of a certbound server`);
   throw new CommandError(`${base.origin}/mtls/check answered ${answer.status}${body?.error ? ` ${body.error}` : ''}: ${why}${retry ? ` (retry after ${retry} s)` : ''}`);
+}
+
+/** A clear message here rather than an OpenSSL error from the middle of the handshake. */
+function checkPair(certFile: string, certPem: string, keyFile: string, keyPem: string): void {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(certPem);
+  } catch (error) {
+    throw new CommandError(`${certFile} (--cert) holds no readable PEM certificate: ${(error as Error).message}`);
+  }
+  let matches: boolean;
+  try {
+    matches = cert.checkPrivateKey(createPrivateKey(keyPem));
+  } catch {
+    throw new CommandError(`${keyFile} (--key) holds no readable, unencrypted PEM private key`);
+  }
+  if (!matches) throw new CommandError(`the key in ${keyFile} (--key) does not belong to the certificate in ${certFile} (--cert)`);
 }
 
 const MARK = { true: 'ok  ', false: 'FAIL', null: '--  ' } as const;

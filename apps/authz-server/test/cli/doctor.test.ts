@@ -130,6 +130,12 @@ describe('certbound doctor', () => {
       assert.match(run.stdout, /\nclient_match failed: present the certificate issued for this client, or change the client's tls_client_auth_subject_dn/);
     });
 
+    it('a key that is not the certificate\'s is exit 1 naming both files, before any connection', async () => {
+      const run = await doctor(['--cert', good, '--key', join(work, 'online-treasury-key.pem'), '--url', as.mtlsUrl, '--ca', join(work, 'server-ca.pem')]);
+      assert.equal(run.code, 1);
+      assert.match(run.stderr, /the key in .*online-treasury-key\.pem \(--key\) does not belong to the certificate in .*online-good\.pem \(--cert\)/);
+    });
+
     it('the public listener is not the check: exit 1 saying --url must name the mutual-TLS listener', async () => {
       const run = await doctor(['--cert', good, '--url', as.publicUrl, '--ca', join(work, 'server-ca.pem')]);
       assert.equal(run.code, 1);
