@@ -11,7 +11,7 @@ import { createResourceIndicators, type ResourceServerRecord } from './resource-
 import { createRefusalReporter, renderError } from './errors.ts';
 import { createHostHeaderCheck } from '../http/host-header.ts';
 import { logAppErrors } from '../http/app-errors.ts';
-import { createStructuredTokenEndpoints, type ClientRevocations, type RevocationList } from './structured-tokens.ts';
+import { createStructuredTokens, type ClientRevocations, type RevocationList } from './structured-tokens.ts';
 import { certboundAdapter } from './adapter.ts';
 import type { KvStore } from '../storage/kv/kv.ts';
 import { oidcFindAccount, type AccountSource } from '../accounts/account-source.ts';
@@ -78,11 +78,20 @@ export { mountBeforeEngine } from './engine-patches.ts';
 export function createProvider(deps: ProviderDeps): Provider {
   const { config } = deps;
   const aliases = mtlsEndpointAliases(config);
+  // Introspection and revocation of certbound's JWT access tokens, answered by the engine (oidc/structured-tokens.ts).
+  const structured = createStructuredTokens({
+    issuer: config.issuer,
+    publicJwks: publicJwks(deps.jwks),
+    algorithms: [...SIGNING_ALGS],
+    revocations: deps.revocations,
+    ...(deps.clientRevocations ? { clientRevocations: deps.clientRevocations } : {}),
+    logger: deps.logger,
+  });
   const certificates = createClientCertificateChecks({ source: deps.certificateSource, verdicts: deps.verdicts, mtlsTokenEndpoint: aliases.token_endpoint });
 
   const configuration: Configuration = {
     // Client defaults, and certbound's refusals as the engine reads a client or refresh token (oidc/adapter.ts).
-    adapter: certboundAdapter(deps.adapterFactory, { staticScopes: STATIC_SCOPES, mtlsTokenEndpoint: aliases.token_endpoint }),
+    adapter: certboundAdapter(deps.adapterFactory, { staticScopes: STATIC_SCOPES, mtlsTokenEndpoint: aliases.token_endpoint, structured }),
     jwks: deps.jwks,
     scopes: [...STATIC_SCOPES],
     cookies: { keys: deps.cookieKeys },
@@ -128,10 +137,12 @@ export function createProvider(deps: ProviderDeps): Provider {
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
-        // RFC 7662 §2.1: a client sees its own tokens; a resource server's client (introspection_allowed) sees any.
-        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId || client.introspection_allowed === true,
+        // RFC 7662 §2.1: a client sees its own tokens, a resource server's client (introspection_allowed)
+        // any; a token issued before its client was revoked through /admin/v1 is inactive.
+        allowedPolicy: structured.introspectionAllowed,
       },
-      revocation: { enabled: true },
+      // RFC 7009 §2.1: another client's token is refused, naming why.
+      revocation: { enabled: true, allowedPolicy: structured.revocationAllowed },
       dPoP: dpopFeature(deps.dpopNonceSecret),
       pushedAuthorizationRequests: {
         enabled: true,
@@ -181,6 +192,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     kv: deps.kv,
     assertionAudiences: [...Object.values(publicEndpoints), ...Object.values(mtlsEndpoints)],
     onReplay: refuseReplayedProof,
+    tokenParameter: structured.refer,
     stackStart: refusals,
   });
 
@@ -190,14 +202,6 @@ export function createProvider(deps: ProviderDeps): Provider {
   provider.use(createHostHeaderCheck(deps.logger));
   provider.use(refusals);
   provider.use(certificates.middleware);
-  provider.use(createStructuredTokenEndpoints({
-    issuer: config.issuer,
-    publicJwks: publicJwks(deps.jwks),
-    algorithms: [...SIGNING_ALGS],
-    revocations: deps.revocations,
-    ...(deps.clientRevocations ? { clientRevocations: deps.clientRevocations } : {}),
-    logger: deps.logger,
-  }));
   provider.use(createInteractionRoutes({
     provider, accounts: deps.accounts, issuer: config.issuer, cookieKey: deps.cookieKeys[0]!, logger: deps.logger,
   }));

@@ -4,13 +4,17 @@
 // - ReplayDetection.unique: atomic across instances (RFC 9449 §11.1), and a replayed DPoP proof
 //   refused in certbound's words (oidc/dpop.ts decides what a replay of a proof means);
 // - OIDCContext.prototype.clientJwtAuthExpectedAudience: both published URLs of an endpoint are
-//   accepted as a client assertion's `aud` (oidc/client-assertion-audience.ts says why);
+//   accepted as a client assertion's `aud` (RFC 7523 §3, RFC 8705 §5: certbound publishes two
+//   token endpoints, and oidc-provider derives the accepted URLs from the request's Host; FAPI
+//   2.0 clients still need `aud` = issuer, and each assertion's jti is still single-use);
+// - OIDCContext.prototype.params: at introspection and revocation a JWT `token` reaches the
+//   engine as a reference that certbound's adapter answers (oidc/structured-tokens.ts);
 // - the order of Koa's middleware array: `provider.use` inserts before the engine's router, so a
 //   middleware that must run before certbound's own (the admin API) is spliced in front of them.
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { Middleware } from 'koa';
-import { Provider, type KoaContextWithOIDC } from 'oidc-provider';
+import { Provider, type KoaContextWithOIDC, type UnknownObject } from 'oidc-provider';
 import type { KvStore } from '../storage/kv/kv.ts';
 import { kvKeys } from '../storage/kv/oidc-queries.ts';
 
@@ -41,11 +45,16 @@ export interface EnginePatches {
   assertionAudiences: readonly string[];
   /** Called when a `jti` was seen before, with the request: may throw the refusal to answer. */
   onReplay(ctx: KoaContextWithOIDC | undefined, jti: string): void;
+  /** The `token` parameter oidc-provider should see at introspection and revocation (oidc/structured-tokens.ts refer). */
+  tokenParameter(ctx: KoaContextWithOIDC, token: string): string;
   /** The first of certbound's middleware on oidc-provider's routes: mountBeforeEngine inserts before it. */
   stackStart: object;
   /** Only for the test of the version check; the installed package's version otherwise. */
   installedVersion?: string;
 }
+
+/** oidc-provider's routes that take a token to look up (RFC 7662, RFC 7009). */
+const TOKEN_ROUTES: ReadonlySet<string> = new Set(['introspection', 'revocation']);
 
 /** The first certbound middleware of the oidc-provider routes' stack, per provider. */
 const STACK_START = new WeakMap<Provider, object>();
@@ -75,6 +84,24 @@ export function installEnginePatches(provider: Provider, patches: EnginePatches)
     for (const audience of patches.assertionAudiences) accepted.add(audience);
     return accepted;
   };
+
+  // oidc-provider 9.13 lib/shared/reject_structured_tokens.js refuses any JWT at introspection and
+  // revocation before looking the token up (lib/helpers/token_find.js, through the adapter);
+  // lib/shared/assemble_params.js assigns the request's parameters once, before client
+  // authentication. Assigned through this accessor, a JWT `token` becomes certbound's reference.
+  const assigned = new WeakMap<object, UnknownObject>();
+  Object.defineProperty(context, 'params', {
+    configurable: true,
+    get(this: object): UnknownObject | undefined {
+      return assigned.get(this);
+    },
+    set(this: InstanceType<Provider['OIDCContext']>, params: UnknownObject) {
+      const ctx = Provider.ctx;
+      const token = params['token'];
+      if (ctx && TOKEN_ROUTES.has(this.route) && typeof token === 'string') params['token'] = patches.tokenParameter(ctx, token);
+      assigned.set(this, params);
+    },
+  });
 
   STACK_START.set(provider, patches.stackStart);
 }

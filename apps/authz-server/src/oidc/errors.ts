@@ -154,12 +154,6 @@ export function oauthErrorOf(ctx: Context): OAuthError | undefined {
   return ctx.state.oauthError;
 }
 
-/** The request was answered after all (oidc/structured-tokens.ts): no refusal to report. */
-export function clearOAuthError(ctx: Context): void {
-  delete ctx.state.oauthError;
-  delete ctx.state.oauthRefusalReason;
-}
-
 /** Where a request came in: the facts every log line about it carries. */
 export function requestFacts(ctx: Context): { listener: string | undefined; method: string; path: string } {
   return { listener: listenerOf(ctx.req), method: ctx.method, path: ctx.path };

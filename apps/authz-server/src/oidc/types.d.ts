@@ -5,6 +5,7 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { ConnectionRecord } from '../mtls/connection-verdict.ts';
 import type { EngineErrorEvent, OAuthError } from './errors.ts';
 import type { HeldResources } from './resource-indicators.ts';
+import type { PresentedStructuredToken } from './structured-tokens.ts';
 
 declare module 'koa' {
   /** What certbound's middleware leaves on ctx.state for oidc-provider's callbacks and the reporter. */
@@ -17,6 +18,8 @@ declare module 'koa' {
     oauthRefusalReason?: string;
     /** The oidc-provider event that reported it. */
     oauthRefusalEvent?: string;
+    /** The JWT presented at introspection or revocation, and its reference (oidc/structured-tokens.ts). */
+    structuredToken?: PresentedStructuredToken;
   }
 }
 

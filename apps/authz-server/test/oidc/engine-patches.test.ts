@@ -10,6 +10,7 @@ const patches = (installedVersion?: string) => ({
   kv: createMemoryKv(),
   assertionAudiences: ['https://mtls.op.test/token'],
   onReplay: () => {},
+  tokenParameter: (_ctx: unknown, token: string) => token,
   stackStart: async () => {},
   ...(installedVersion ? { installedVersion } : {}),
 });
