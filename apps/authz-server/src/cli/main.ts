@@ -8,6 +8,8 @@ import { clientCommands } from './admin/clients.ts';
 import { certificateCommands } from './admin/certificates.ts';
 import { resourceServerCommands } from './admin/resource-servers.ts';
 import { doctorCommand } from './doctor.ts';
+import { enrollCommand } from './enroll.ts';
+import { renewCommand } from './renew.ts';
 
 import type { CliIo, Command, CommandGroup, FlagSpec, FlagValues } from './command.ts';
 
@@ -24,6 +26,8 @@ const GROUPS: Record<string, { summary: string; commands: CommandGroup }> = {
 /** Commands of their own, without a group: `certbound doctor --cert FILE`. */
 const COMMANDS: Record<string, Command> = {
   doctor: doctorCommand,
+  enroll: enrollCommand,
+  renew: renewCommand,
 };
 
 /** Shown by `certbound --help`: scripts may rely on these. */
