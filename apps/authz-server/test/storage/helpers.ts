@@ -1,11 +1,12 @@
 // Shared by the storage and keys tests: real servers when TEST_DATABASE_URL / TEST_REDIS_URL are
 // set (each suite in its own random schema or key prefix), a clear skip message otherwise.
 import { randomBytes } from 'node:crypto';
-import { after } from 'node:test';
+import { after, before, describe } from 'node:test';
 import { Redis } from 'ioredis';
 import type { SqlClient } from '../../src/storage/sql.ts';
 import { openPostgres } from '../../src/storage/postgres/pool.ts';
 import { openPglite } from '../../src/storage/embedded/pglite.ts';
+import { migrate } from '../../src/storage/migrate.ts';
 
 export const DATABASE_URL = process.env['TEST_DATABASE_URL'] || undefined;
 export const REDIS_URL = process.env['TEST_REDIS_URL'] || undefined;
@@ -52,6 +53,37 @@ export async function openTestPostgres(
       }
     },
   };
+}
+
+/**
+ * Declares the tests of `body` once per engine: PGlite always, PostgreSQL (a schema of its own)
+ * when TEST_DATABASE_URL is set. Each engine's database is migrated before the tests and closed
+ * (the schema dropped) after them; `sql()` is valid inside the tests.
+ */
+export function onEachEngine(title: string, body: (sql: () => SqlClient) => void): void {
+  const engines: Array<[string, string | false, () => Promise<{ sql: SqlClient; close(): Promise<void> }>]> = [
+    ['PGlite', false, async () => {
+      const sql = await openPglite(undefined);
+      return { sql, close: () => sql.close() };
+    }],
+    ['PostgreSQL', SKIP_POSTGRES, async () => {
+      const db = await openTestPostgres();
+      return { sql: db.sql, close: () => db.drop() };
+    }],
+  ];
+  for (const [engine, skip, open] of engines) {
+    describe(`${title}: ${engine}`, { skip }, () => {
+      let opened: { sql: SqlClient; close(): Promise<void> } | undefined;
+      before(async () => {
+        opened = await open();
+        await migrate(opened.sql);
+      });
+      after(async () => {
+        await opened?.close();
+      });
+      body(() => opened!.sql);
+    });
+  }
 }
 
 /**

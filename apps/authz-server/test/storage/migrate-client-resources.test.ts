@@ -78,7 +78,7 @@ function migrationSuite(engine: string, skip: string | false, fresh: () => Promi
 
     it('moves every client to resources holding exactly the grants it had', async () => {
       const sql = await at0003();
-      assert.deepEqual(await migrate(sql), ['0004_client_resources.sql']);
+      assert.equal((await migrate(sql))[0], '0004_client_resources.sql', 'the upgrade applies 0004 next (then any later file)');
       const { rows } = await sql.query<{ client_id: string; metadata: Record<string, unknown>; version: number }>(
         'select client_id, metadata, version from clients order by client_id');
       assert.equal(rows.length, OLD_CLIENTS.length);

@@ -2,11 +2,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { KvStore } from '../../src/storage/kv/kv.ts';
-import { createMemoryKv } from '../../src/storage/kv/memory.ts';
-import { openRedisKv } from '../../src/storage/kv/redis.ts';
-import { createRevocationList, type RevocationList } from '../../src/storage/kv/revocation-list.ts';
-import { REDIS_URL, SKIP_REDIS, randomKeyPrefix, redisTimeMachine } from './helpers.ts';
+import type { KvStore } from '../../../src/storage/kv/kv.ts';
+import { createMemoryKv } from '../../../src/storage/kv/memory.ts';
+import { openRedisKv } from '../../../src/storage/kv/redis.ts';
+import { createRevocationList, type RevocationList } from '../../../src/storage/kv/revocation-list.ts';
+import { REDIS_URL, SKIP_REDIS, randomKeyPrefix, redisTimeMachine } from '../helpers.ts';
 
 interface Stack {
   kv: KvStore;

@@ -6,12 +6,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { SqlClient } from '../../src/storage/sql.ts';
-import { migrate } from '../../src/storage/migrate.ts';
-import { LOCK_CLASS } from '../../src/storage/postgres/locks.ts';
-import { openStores } from '../../src/storage/index.ts';
-import { scheduleModelSweep, sweepExpiredModels, type SweepLogger } from '../../src/storage/postgres/sweep.ts';
-import { SKIP_POSTGRES, openTestPostgres, sharedPgliteSchemas } from './helpers.ts';
+import type { SqlClient } from '../../../src/storage/sql.ts';
+import { migrate } from '../../../src/storage/migrate.ts';
+import { LOCK_CLASS } from '../../../src/storage/postgres/locks.ts';
+import { openStores } from '../../../src/storage/index.ts';
+import { scheduleModelSweep, sweepExpiredModels, type SweepLogger } from '../../../src/storage/postgres/sweep.ts';
+import { SKIP_POSTGRES, openTestPostgres, sharedPgliteSchemas } from '../helpers.ts';
 
 const pgliteSchema = sharedPgliteSchemas();
 
