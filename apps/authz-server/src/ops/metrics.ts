@@ -125,7 +125,6 @@ new Gauge({
   // Every worker reads the same registered rows; a client's last certificate is the newest any worker saw.
   aggregator: 'max',
   async collect() {
-    this.reset();
     if (sources.registeredCertificates) {
       try {
         registeredRead = await withDeadline(sources.registeredCertificates(), SOURCE_DEADLINE_MS, 'the client certificate listing');
@@ -147,6 +146,8 @@ new Gauge({
     };
     for (const row of registeredRead) put(row.client_id, row.x5t_s256, seconds(row.not_after.getTime()));
     for (const [client, last] of lastAuthenticated) put(client, last.x5t, seconds(last.notAfter));
+    // Reset and refill with no await between: a concurrent scrape never sees half a set.
+    this.reset();
     for (const { labels, value } of values.values()) this.set(labels, value);
   },
 });
