@@ -72,7 +72,8 @@ function withoutKey(metadata: ClientMetadata, x5t: string): ClientMetadata {
 }
 
 function thumbprintOfJwk(jwk: Record<string, unknown>): string | undefined {
-  const der = Array.isArray(jwk.x5c) ? jwk.x5c[0] : undefined;
+  const x5c: unknown = jwk.x5c;
+  const der: unknown = Array.isArray(x5c) ? (x5c as unknown[])[0] : undefined;
   if (typeof der !== 'string') return undefined;
   return x5tS256(Buffer.from(der, 'base64'));
 }
