@@ -2,10 +2,11 @@
 // simpleenroll), with the one-time enrollment code an admin created for its client. The key is
 // made here and never leaves this machine; the files written are DIR/<client_id>-key.pem (0600)
 // and DIR/<client_id>.pem (the issued certificate, then the issuing CA: the chain a client sends).
-import { X509Certificate, createHash } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command, FlagSpec } from './command.ts';
+import { x5tS256 } from '../mtls/thumbprint.ts';
 import { CommandError, EXIT } from './admin/errors.ts';
 import { printable } from './admin/output.ts';
 import { checkHttpsUrl, DEFAULT_URL } from './admin/settings.ts';
@@ -84,7 +85,7 @@ async function readStdin(stdin: AsyncIterable<string | Buffer>): Promise<string>
 /** What was written, in lines a person and a script can read. */
 export function summary(verb: string, label: string, chainPem: string, files: { cert: string; key: string }): string {
   const leaf = new X509Certificate(chainPem);
-  const x5t = createHash('sha256').update(leaf.raw).digest('base64url');
+  const x5t = x5tS256(leaf);
   return [
     `${verb} ${label}`,
     `  certificate  ${files.cert}`,

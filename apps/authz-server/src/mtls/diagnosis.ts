@@ -16,7 +16,7 @@
 // detail starting "not checked: ". `ok` is true exactly when no step failed and every step but
 // client_match ran (client_match is skipped without a client); first_failure names the first
 // failing step with its stable code and a one-sentence fix.
-import { createHash, type X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { validatePath, type PathErrorCode } from './path-validation.ts';
 import { describeRevocation, type RevocationChecker } from './revocation/index.ts';
 import { describeCert, type TrustStore } from './trust-store.ts';
@@ -280,13 +280,8 @@ function jwksThumbprints(jwks: unknown): string[] {
   return keys.flatMap((key) => {
     const first = (key as { x5c?: unknown }).x5c;
     if (!Array.isArray(first) || typeof first[0] !== 'string') return [];
-    return [x5tS256FromDer(Buffer.from(first[0], 'base64'))];
+    return [x5tS256(Buffer.from(first[0], 'base64'))]; // DER that need not parse
   });
-}
-
-/** RFC 8705 §3.1, as mtls/thumbprint.ts computes it, from DER that need not parse. */
-function x5tS256FromDer(der: Buffer): string {
-  return createHash('sha256').update(der).digest('base64url');
 }
 
 /** "3 days", "2 hours", "5 minutes", "40 seconds" */
