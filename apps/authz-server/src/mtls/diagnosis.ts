@@ -19,7 +19,7 @@
 import type { X509Certificate } from 'node:crypto';
 import { validatePath, type PathErrorCode } from './path-validation.ts';
 import { describeRevocation, type RevocationChecker } from './revocation/index.ts';
-import { describeCert, type TrustStore } from './trust-store.ts';
+import { describeCert, isSelfSigned, type TrustStore } from './trust-store.ts';
 import { fieldsOf, OID } from './parsing.ts';
 import { dnKey, formatDn, issuerDnOf, issuerKeyOf, parseDn, subjectDnMatches, subjectDnOf, subjectKeyOf, type Rdn } from './subject-dn.ts';
 import { sanMatches, sansOf, type SanProperty, type Sans } from './san.ts';
@@ -336,6 +336,11 @@ function untrustedDetail(reason: string, leaf: X509Certificate, chain: readonly 
       if (!next) break;
       seen.add(next.fingerprint256);
       at = next;
+    }
+    if (isSelfSigned(at)) {
+      return at === leaf
+        ? `${reason}: the certificate is self-signed; a tls_client_auth client needs one issued by a configured client CA (a self-signed certificate fits a self_signed_tls_client_auth client that registers it)`
+        : `${reason}: the chain the client sent ends at root "${describeCert(at)}", which is not a configured client CA`;
     }
     const aki = fieldsOf(at).authorityKeyId;
     const known = trustStore.findIssuers(at).length > 0;

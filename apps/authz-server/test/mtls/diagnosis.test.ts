@@ -95,6 +95,17 @@ describe('mtls/diagnosis.ts: one step per branch of the decision tree', () => {
     assert.equal((await run(leafOf(leaf, [intermediate]))).ok, true);
   });
 
+  it('a self-signed certificate or a foreign root: chain fails saying so, not asking for an intermediate', async () => {
+    const self = await issueCertificate({ subject: 'CN=robot', ...LONG });
+    const alone = await run(leafOf(self));
+    failsAt(alone, 'chain', 'untrusted');
+    assert.match(detail(alone, 'chain'), /: the certificate is self-signed; a tls_client_auth client needs one issued by a configured client CA/);
+    const otherRoot = await issueCertificate({ subject: 'CN=foreign root', ca: true, ...LONG });
+    const leaf = await issueCertificate({ subject: 'CN=foreigner', issuer: otherRoot, ...LONG });
+    const sent = await run(leafOf(leaf, [otherRoot]));
+    assert.match(detail(sent, 'chain'), /: the chain the client sent ends at root "CN=foreign root", which is not a configured client CA$/);
+  });
+
   it('expired: dates fails with the skew against the server clock', async () => {
     const leaf = await issueCertificate({ subject: 'CN=old', issuer: intermediate, notBefore: new Date(NOW.getTime() - 30 * DAY), notAfter: new Date(NOW.getTime() - 3 * DAY) });
     const d = await run(leafOf(leaf, [intermediate]));
