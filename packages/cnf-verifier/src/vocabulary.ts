@@ -24,5 +24,8 @@ export const ASYMMETRIC_ALGORITHMS: ReadonlySet<string> = new Set([
   'EdDSA', 'Ed25519', 'ML-DSA-44', 'ML-DSA-65', 'ML-DSA-87',
 ]);
 
-/** Accepted when the `algorithms` option is not set: what certbound's server signs with. */
-export const DEFAULT_ALGORITHMS: readonly string[] = Object.freeze(['ES256', 'PS256', 'EdDSA']);
+/**
+ * Accepted when the `algorithms` option is not set: what certbound's server signs with (its
+ * SIGNING_ALGS are this list), in its order of preference: ES256 first.
+ */
+export const DEFAULT_ALGORITHMS = Object.freeze(['ES256', 'PS256', 'EdDSA'] as const);

@@ -1,8 +1,8 @@
 // certbound's vocabulary, each list named once and imported everywhere else in the server: the
 // client authentication methods, the RFC 8705 subject matchers, the static scopes, the signing
-// algorithms, the private JWK members and the scope-token grammar. The last two are RFC-defined
-// and shared with the resource servers, so they are the verifier's (@certbound/cnf-verifier).
-import { PRIVATE_JWK_MEMBERS, SCOPE_TOKEN, privateJwkMember } from '@certbound/cnf-verifier';
+// algorithms, the private JWK members and the scope-token grammar. The last three are shared with
+// the resource servers, so they are the verifier's (@certbound/cnf-verifier).
+import { DEFAULT_ALGORITHMS, PRIVATE_JWK_MEMBERS, SCOPE_TOKEN, privateJwkMember } from '@certbound/cnf-verifier';
 
 export { PRIVATE_JWK_MEMBERS, SCOPE_TOKEN, privateJwkMember };
 
@@ -26,8 +26,12 @@ export type SubjectMatcher = (typeof SUBJECT_MATCHERS)[number];
 /** Scopes oidc-provider knows statically; every other scope belongs to a resource server. */
 export const STATIC_SCOPES: ReadonlySet<string> = new Set(['openid', 'offline_access']);
 
-/** Only asymmetric JWS algorithms (DESIGN.md security rules), in the order oidc-provider should prefer them: ES256 signs by default. */
-export const SIGNING_ALGS = ['ES256', 'PS256', 'EdDSA'] as const;
+/**
+ * Only asymmetric JWS algorithms (DESIGN.md security rules), in the order oidc-provider should
+ * prefer them: ES256 signs by default. The verifier's default list, so a resource server accepts
+ * exactly what this server signs with.
+ */
+export const SIGNING_ALGS = DEFAULT_ALGORITHMS;
 export type SigningAlg = (typeof SIGNING_ALGS)[number];
 
 /** `jwk` without its private members: what may be published or hashed as the public key. */
