@@ -25,6 +25,18 @@ const GRANT_TYPES: ReadonlySet<string> = new Set([
   'urn:ietf:params:oauth:grant-type:device_code', 'urn:openid:params:grant-type:ciba', 'urn:ietf:params:oauth:grant-type:token-exchange',
 ]);
 
+/** The name of every metric certbound defines (deploy/'s alerts and dashboard query only these). */
+export const METRIC_NAMES = Object.freeze({
+  CLIENT_CERTIFICATE_EXPIRY: 'certbound_client_certificate_expiry_timestamp_seconds',
+  SERVER_CERTIFICATE_EXPIRY: 'certbound_server_certificate_expiry_timestamp_seconds',
+  TRUST_ANCHOR_EXPIRY: 'certbound_trust_anchor_expiry_timestamp_seconds',
+  TOKEN_REQUESTS: 'certbound_token_requests_total',
+  TLS_CLIENT_CERTIFICATES: 'certbound_tls_client_certificates_total',
+  REVOCATION_CHECKS: 'certbound_revocation_checks_total',
+  DPOP_PROOFS: 'certbound_dpop_proofs_total',
+  STORE_OPERATION_DURATION: 'certbound_store_operation_duration_seconds',
+} as const);
+
 /** Where the scrape reads the registered client certificates (storage/postgres/client-certificates.ts). */
 export interface RegisteredCertificate {
   readonly client_id: string;
@@ -118,7 +130,7 @@ async function withDeadline<T>(work: Promise<T>, ms: number, what: string): Prom
 }
 
 new Gauge({
-  name: 'certbound_client_certificate_expiry_timestamp_seconds',
+  name: METRIC_NAMES.CLIENT_CERTIFICATE_EXPIRY,
   help: 'notAfter (Unix seconds) of every registered client certificate and, per client, of the certificate it last authenticated with.',
   labelNames: ['client_id', 'x5t'],
   registers: [registry],
@@ -153,7 +165,7 @@ new Gauge({
 });
 
 new Gauge({
-  name: 'certbound_server_certificate_expiry_timestamp_seconds',
+  name: METRIC_NAMES.SERVER_CERTIFICATE_EXPIRY,
   help: 'notAfter (Unix seconds) of the TLS server certificate both listeners present.',
   registers: [registry],
   aggregator: 'max',
@@ -170,7 +182,7 @@ new Gauge({
 });
 
 new Gauge({
-  name: 'certbound_trust_anchor_expiry_timestamp_seconds',
+  name: METRIC_NAMES.TRUST_ANCHOR_EXPIRY,
   help: 'notAfter (Unix seconds) of each client CA (CLIENT_CA_FILE) trusted for client certificates.',
   labelNames: ['subject'],
   registers: [registry],
@@ -184,7 +196,7 @@ new Gauge({
 });
 
 new Counter({
-  name: 'certbound_token_requests_total',
+  name: METRIC_NAMES.TOKEN_REQUESTS,
   help: 'Token endpoint requests by client, grant type and outcome; reason is the failed check\'s code (oidc/errors.ts) or the OAuth error.',
   labelNames: ['client_id', 'grant_type', 'outcome', 'reason'],
   registers: [registry],
@@ -194,7 +206,7 @@ new Counter({
 });
 
 new Counter({
-  name: 'certbound_tls_client_certificates_total',
+  name: METRIC_NAMES.TLS_CLIENT_CERTIFICATES,
   help: 'Client certificate verdicts: per TLS connection on the mutual-TLS listener, per request for a certificate a trusted proxy passed.',
   labelNames: ['listener', 'outcome', 'reason'],
   registers: [registry],
@@ -204,7 +216,7 @@ new Counter({
 });
 
 new Counter({
-  name: 'certbound_revocation_checks_total',
+  name: METRIC_NAMES.REVOCATION_CHECKS,
   help: 'Revocation answers by source (ocsp, crl, crl-file) and outcome (good, revoked, unknown, error, invalid, cache-hit, store-hit).',
   labelNames: ['source', 'outcome'],
   registers: [registry],
@@ -214,7 +226,7 @@ new Counter({
 });
 
 new Counter({
-  name: 'certbound_dpop_proofs_total',
+  name: METRIC_NAMES.DPOP_PROOFS,
   help: 'Requests carrying a DPoP proof, by outcome: accepted, invalid (invalid_dpop_proof) or nonce_required (use_dpop_nonce).',
   labelNames: ['outcome'],
   registers: [registry],
@@ -224,7 +236,7 @@ new Counter({
 });
 
 const storeDuration = new Histogram({
-  name: 'certbound_store_operation_duration_seconds',
+  name: METRIC_NAMES.STORE_OPERATION_DURATION,
   help: 'Latency of PostgreSQL (or PGlite) and Redis (or the in-process store) operations, failed ones included.',
   labelNames: ['store', 'operation'],
   buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
