@@ -69,6 +69,13 @@ export interface Config {
   readonly expiryWebhookCaFile: string | undefined;
   /** Time between two expiry checks. */
   readonly expiryCheckIntervalMs: number;
+  /** Enrollment (EST, enrollment/): the issuing CA's certificate and key (PEM or sealed); unset = dev PKI's, or enrollment off. */
+  readonly issuingCaCertFile: string | undefined;
+  readonly issuingCaKeyFile: string | undefined;
+  /** Lifetime in seconds of an enrolled certificate (per-client override: issued_cert_ttl). */
+  readonly issuedCertTtl: number;
+  /** Wrong enrollment codes tried for a client before its live codes are invalidated. */
+  readonly enrollmentCodeMaxFailures: number;
 }
 
 export class ConfigError extends Error {
@@ -375,7 +382,22 @@ export function loadConfig(env: Env = process.env): Config {
     expiryWebhookUrl: expiryWebhookUrl(optional(env, 'EXPIRY_WEBHOOK_URL')),
     expiryWebhookCaFile: optional(env, 'EXPIRY_WEBHOOK_CA_FILE'),
     expiryCheckIntervalMs: expiryCheckIntervalMs(env),
+    ...enrollmentSettings(env),
   });
+}
+
+/** Enrollment (EST): both issuing CA files or neither; a lifetime between 5 minutes and 397 days. */
+function enrollmentSettings(env: Env) {
+  const issuingCaCertFile = optional(env, 'ISSUING_CA_CERT_FILE');
+  const issuingCaKeyFile = optional(env, 'ISSUING_CA_KEY_FILE');
+  if ((issuingCaCertFile === undefined) !== (issuingCaKeyFile === undefined)) {
+    const missing = issuingCaCertFile === undefined ? 'ISSUING_CA_CERT_FILE' : 'ISSUING_CA_KEY_FILE';
+    throw new ConfigError(missing, 'must be set together with ' + (missing === 'ISSUING_CA_CERT_FILE' ? 'ISSUING_CA_KEY_FILE' : 'ISSUING_CA_CERT_FILE'));
+  }
+  const issuedCertTtl = positiveInt(env, 'ISSUED_CERT_TTL', 86_400);
+  if (issuedCertTtl < 300 || issuedCertTtl > 397 * 86_400) throw new ConfigError('ISSUED_CERT_TTL', `${issuedCertTtl} is outside 300 to ${397 * 86_400} seconds`);
+  const enrollmentCodeMaxFailures = positiveInt(env, 'ENROLLMENT_CODE_MAX_FAILURES', 5);
+  return { issuingCaCertFile, issuingCaKeyFile, issuedCertTtl, enrollmentCodeMaxFailures };
 }
 
 /** The configuration reference: README's table and docker-compose.yml are checked against it. */
@@ -413,5 +435,9 @@ export const CONFIG_REFERENCE: ReadonlyArray<{ name: string; default: string; de
   { name: 'EXPIRY_NOTICE_DAYS', default: '30,7,1', description: 'Days before expiry at which each client certificate (registered or seen at authentication), the server certificate and each client CA gets one notice (a `certificate_expiry_notice` log line, and the webhook), once across all instances; an expired one gets a last notice (threshold 0).' },
   { name: 'EXPIRY_WEBHOOK_URL', default: 'unset: log lines only', description: 'https URL each expiry notice is POSTed to as JSON, signed `Certbound-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">` with a key derived from KEY_ENCRYPTION_KEY; retried with back-off until delivered.' },
   { name: 'EXPIRY_WEBHOOK_CA_FILE', default: 'unset: system CAs', description: 'PEM bundle the webhook receiver\'s certificate must chain to (a private CA), instead of the system store.' },
+  { name: 'ISSUING_CA_CERT_FILE', default: 'unset: dev PKI issuing-ca.pem, else enrollment off', description: 'Certificate (PEM) of the intermediate CA that enrollment (EST, `/.well-known/est/`) issues client certificates from, optionally followed by the certificates above it; never a root. Unset without a dev PKI: the EST endpoints answer 404.' },
+  { name: 'ISSUING_CA_KEY_FILE', default: 'unset: dev PKI issuing-ca-key.pem', description: 'Its private key: a PEM file the operator protects (mode 0600), or the PEM sealed under KEY_ENCRYPTION_KEY (a `CERTBOUND SEALED PRIVATE KEY` block made by `node apps/authz-server/src/enrollment/seal-key.ts < key.pem`).' },
+  { name: 'ISSUED_CERT_TTL', default: '86400', description: 'Lifetime in seconds (300 to 397 days) of an enrolled client certificate; a client\'s `issued_cert_ttl` metadata overrides it.' },
+  { name: 'ENROLLMENT_CODE_MAX_FAILURES', default: '5', description: 'Wrong enrollment codes tried for a client at `simpleenroll` before all its unused codes are invalidated.' },
   { name: 'EXPIRY_CHECK_INTERVAL_MS', default: '60000', description: 'Time between two expiry checks (1000 to 3600000); a certificate added through /admin/v1 is checked at once.' },
 ];

@@ -34,6 +34,8 @@ import { loadTlsMaterial, TlsMaterialError, watchTlsMaterial, type ReloadOutcome
 import type { ResourceServerRecord } from './oidc/resource-indicators.ts';
 import { createMtlsCheck } from './ops/mtls-check.ts';
 import { setUpExpiryNotices } from './ops/expiry-setup.ts';
+import { setUpEnrollment } from './enrollment/setup.ts';
+import { createEstEndpoints } from './enrollment/est.ts';
 
 export interface AuthzServer {
   readonly config: Config;
@@ -122,7 +124,13 @@ export async function startAuthzServer(
       mode: config.revocationCheck, kv: stores.kv, crlFile, timeoutMs: config.revocationTimeoutMs, logger,
     });
     if (config.revocationCheck === 'off') logger.warn({ event: 'revocation_off' }, 'REVOCATION_CHECK=off: revoked client certificates are accepted');
-    const verdicts = createVerdictCache(trustStore, { revocation, minRsaBits: config.clientCertMinRsaBits });
+    // Enrollment (EST): the issuing CA is trusted, and its leaves' revocation is answered from shared marks.
+    const enrollment = await setUpEnrollment(config, {
+      devPki, kek, sql: stores.sql, kv: stores.kv, logger, trustStore, revocation,
+      invalidateClient: (clientId) => stores.clientCache.invalidate(clientId),
+      revokeGrant: (grantId) => stores.adapterFactory('RefreshToken').revokeByGrantId(grantId),
+    });
+    const verdicts = createVerdictCache(trustStore, { revocation: enrollment.revocation, minRsaBits: config.clientCertMinRsaBits });
 
     const certificateSource = createCertificateSource({ trustedProxies: [...config.trustedProxies], proxyHeader: config.trustedProxyHeader });
     const provider = createProvider({
@@ -165,9 +173,19 @@ export async function startAuthzServer(
       signingAlgs: SIGNING_ALGS,
       // After an admin change (a certificate added, a client registered) the expiry check runs at once.
       invalidateClient: (clientId) => stores.clientCache.invalidate(clientId).finally(() => expiryNotices.checkSoon()),
+      enrollmentIssuer: enrollment.issuer,
     });
     mountBeforeEngine(provider, adminApi.middleware);
-    mountBeforeEngine(provider, createMtlsCheck({ source: certificateSource, trustStore: () => trustStore, revocation, minRsaBits: config.clientCertMinRsaBits, rateLimits: stores.rateLimits, findClient: (id) => stores.adapterFactory('Client').find(id), logger }));
+    mountBeforeEngine(provider, createEstEndpoints({
+      issuer: enrollment.issuer, sql: stores.sql, logger, source: certificateSource, verdicts,
+      minRsaBits: config.clientCertMinRsaBits, maxFailures: config.enrollmentCodeMaxFailures,
+    }));
+    // A revocation on any instance: every kept-alive connection's verdict and the CRL are decided again.
+    const unsubscribeRevocations = await enrollment.subscribe(() => {
+      verdicts.invalidate();
+      enrollment.issuer?.forgetCrl();
+    });
+    mountBeforeEngine(provider, createMtlsCheck({ source: certificateSource, trustStore: () => trustStore, revocation: enrollment.revocation, minRsaBits: config.clientCertMinRsaBits, rateLimits: stores.rateLimits, findClient: (id) => stores.adapterFactory('Client').find(id), logger }));
     const ops = await startObservability(config, { stores, logger, provider, serverCertPem: () => tls.cert, trustAnchors: () => trustStore.anchors });
 
     const listeners = await startListeners({
@@ -182,7 +200,7 @@ export async function startAuthzServer(
       event: 'listening',
       issuer: config.issuer,
     const tlsReload = watchTlsMaterial({
-      files, initial: tls, logger, intervalMs: config.tlsReloadIntervalMs ?? null, targets: { listeners, trustStore, verdicts, crl: crlFile },
+      files, initial: tls, logger, intervalMs: config.tlsReloadIntervalMs ?? null, targets: { listeners, trustStore: enrollment.reloadTarget, verdicts, crl: crlFile },
     });
     tlsReload.onReloaded((material) => {
       tls = material;
@@ -209,6 +227,7 @@ export async function startAuthzServer(
       close() {
         closing ??= (async () => {
           revocation.close();
+          await unsubscribeRevocations();
           await ops.close();
       tls: tlsReload,
       reloadTls: () => tlsReload.reload('SIGHUP'),

@@ -23,6 +23,8 @@ import { certificateRoutes } from './routes/certificates.ts';
 import { resourceServerRoutes } from './routes/resource-servers.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { metaRoutes } from './routes/meta.ts';
+import { enrollmentRoutes } from './routes/enrollment.ts';
+import type { Issuer } from '../enrollment/issuer.ts';
 
 export { ADMIN_CLIENT_ID, ADMIN_RESOURCE, bootstrapAdmin } from './bootstrap.ts';
 export { ADMIN_SCOPE } from './authenticate.ts';
@@ -59,6 +61,8 @@ export interface AdminApiDeps {
    * that changed a client or its certificates, once its transaction has ended.
    */
   invalidateClient?(clientId: string): Promise<void>;
+  /** enrollment's issuer (enrollment/issuer.ts); undefined = enrollment off */
+  enrollmentIssuer?: Issuer | undefined;
 }
 
 export interface AdminApi {
@@ -88,6 +92,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
     ...certificateRoutes(deps),
     ...resourceServerRoutes(deps),
     ...auditRoutes(deps),
+    ...enrollmentRoutes(deps),
   ]);
 
   /** After everything: a status the route does not declare means the OpenAPI document lies. */

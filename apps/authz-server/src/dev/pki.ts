@@ -1,5 +1,6 @@
-// The development PKI under DATA_DIR/pki: a CA, the server's TLS certificate, and client
-// certificates for the admin and the demo client, so `npm start` works on a bare machine.
+// The development PKI under DATA_DIR/pki: a CA, the server's TLS certificate, client
+// certificates for the admin and the demo client, and an issuing CA below the dev CA for
+// enrollment (EST, enrollment/), so `npm start` works on a bare machine.
 // Idempotent and safe to run from several processes at once: existing files are reused and
 // never overwritten, missing ones are created, and a set that cannot be completed without
 // replacing something is refused with a message saying what to delete.
@@ -18,6 +19,9 @@ export interface DevPki {
   adminKeyFile: string;
   demoClientCertFile: string;
   demoClientKeyFile: string;
+  /** the issuing CA of enrollment (chained to caFile): ISSUING_CA_CERT_FILE / ISSUING_CA_KEY_FILE in dev */
+  issuingCaFile: string;
+  issuingCaKeyFile: string;
   /** RFC 4514, read from the certificate */
   adminSubjectDn: string;
   demoClientSubjectDn: string;
@@ -41,6 +45,13 @@ const SERVER: Omit<IssueOptions, 'issuer'> = {
   extKeyUsage: ['serverAuth'],
   days: 365,
 };
+// Enrollment issues from an intermediate, never from the root; 0: it signs only end entities.
+const ISSUING_CA: Omit<IssueOptions, 'issuer'> = {
+  subject: 'CN=certbound dev issuing CA,O=certbound dev',
+  ca: true,
+  pathLength: 0,
+  days: 1825,
+};
 const ADMIN: Omit<IssueOptions, 'issuer'> = { subject: 'CN=admin', days: 365 };
 const DEMO_CLIENT: Omit<IssueOptions, 'issuer'> = { subject: 'CN=demo-client,O=certbound dev', days: 365 };
 
@@ -49,12 +60,13 @@ export async function ensureDevPki(dataDir: string): Promise<DevPki> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700); // the directory holds unencrypted dev keys; umask may have widened it
   const file = (name: string) => ({ cert: join(dir, `${name}.pem`), key: join(dir, `${name}-key.pem`) });
-  const files = { ca: file('ca'), server: file('server'), admin: file('admin'), demo: file('demo-client') };
+  const files = { ca: file('ca'), server: file('server'), admin: file('admin'), demo: file('demo-client'), issuing: file('issuing-ca') };
 
   const ca = await ensurePair(files.ca, CA, undefined);
   const server = await ensurePair(files.server, SERVER, ca.issued);
   const admin = await ensurePair(files.admin, ADMIN, ca.issued);
   const demo = await ensurePair(files.demo, DEMO_CLIENT, ca.issued);
+  const issuing = await ensurePair(files.issuing, ISSUING_CA, ca.issued);
   return {
     dir,
     caFile: files.ca.cert,
@@ -65,9 +77,11 @@ export async function ensureDevPki(dataDir: string): Promise<DevPki> {
     adminKeyFile: files.admin.key,
     demoClientCertFile: files.demo.cert,
     demoClientKeyFile: files.demo.key,
+    issuingCaFile: files.issuing.cert,
+    issuingCaKeyFile: files.issuing.key,
     adminSubjectDn: admin.issued.subject,
     demoClientSubjectDn: demo.issued.subject,
-    created: [ca, server, admin, demo].some((pair) => pair.created),
+    created: [ca, server, admin, demo, issuing].some((pair) => pair.created),
   };
 }
 

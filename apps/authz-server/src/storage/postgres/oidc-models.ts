@@ -114,3 +114,18 @@ export async function deleteClientGrants(tx: SqlClient, clientId: string): Promi
     refreshTokens: rows.filter((r) => r.model === 'RefreshToken').length,
   };
 }
+
+/**
+ * Deletes the client's refresh tokens bound to the certificate `x5t` (RFC 8705 §3: payload
+ * x5t#S256) and returns their grant ids, for revokeByGrantId. Enrollment calls it when it revokes
+ * a certificate certbound issued.
+ */
+export async function deleteRefreshTokensBoundTo(sql: SqlClient, clientId: string, x5t: string): Promise<string[]> {
+  const { rows } = await sql.query<{ grant_id: string | null }>(
+    `delete from oidc_models
+     where model = 'RefreshToken' and payload->>'clientId' = $1 and payload->>'x5t#S256' = $2
+     returning payload->>'grantId' as grant_id`,
+    [clientId, x5t],
+  );
+  return [...new Set(rows.flatMap((r) => (r.grant_id ? [r.grant_id] : [])))];
+}
