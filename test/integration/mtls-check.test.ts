@@ -7,6 +7,7 @@ import { issueCertificate, type IssuedCertificate } from '../../apps/authz-serve
 import { x5tS256 } from '../../apps/authz-server/src/mtls/thumbprint.ts';
 import { makeTestPki, startTestAuthz, type TestAuthz, type TestPki } from '../support/authz.ts';
 import { https, type HttpsAnswer } from '../support/https.ts';
+import { requestOverTls } from '../../apps/authz-server/test/http/tls-client.ts';
 
 const API = 'https://ledger-api.test';
 const DAY = 86_400_000;
@@ -79,6 +80,17 @@ describe('GET /mtls/check (issue 12 item 5)', () => {
     assert.match(stepOf(answer, 'chain').detail, /the missing intermediate is "CN=partner issuing CA,O=Example Bank"$/);
     // sent with its intermediate, it passes
     assert.equal((await check('?client_id=settlement', certs.viaIntermediate, [certs.intermediate])).json.ok, true);
+  });
+
+  it('a resumed TLS session (no intermediates left on it) that fails the chain says so', async () => {
+    const over = (session?: Buffer) => requestOverTls(`${as.mtlsUrl}/mtls/check`, { ca: as.ca, ...identity(certs.viaIntermediate, [certs.intermediate]), session });
+    const first = await over();
+    assert.equal(first.status, 200);
+    assert.equal(first.json.ok, true, JSON.stringify(first.json));
+    const resumed = await over(first.session);
+    assert.equal(resumed.reused, true);
+    assert.equal(resumed.json.first_failure?.code, 'untrusted', JSON.stringify(resumed.json));
+    assert.match(resumed.json.first_failure.detail, /\(this connection resumed a TLS session, which carries no intermediates: check again on a new connection\)$/);
   });
 
   it('an expired certificate: dates fails, 3 days ago by the server clock', async () => {

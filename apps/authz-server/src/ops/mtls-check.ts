@@ -8,6 +8,7 @@
 // Retry-After; a rate-limit or client store that is down gets 503 with Retry-After.
 import type { Middleware, ParameterizedContext } from 'koa';
 import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { PresentedCertificate } from '@certbound/cnf-verifier';
 import { listenerOf } from '../http/listeners.ts';
 import type { Logger } from '../log.ts';
@@ -108,6 +109,13 @@ export function createMtlsCheck(deps: MtlsCheckDeps): Middleware {
       ...(deps.minRsaBits === undefined ? {} : { minRsaBits: deps.minRsaBits }),
       ...(clientId === undefined ? {} : { client: { id: clientId, registration } }),
     });
+    const resumed = presented?.source === 'tls' && presented.chain.length === 0 && (ctx.req.socket as TLSSocket).isSessionReused?.() === true;
+    if (resumed && diagnosis.first_failure?.code === 'untrusted') {
+      // A resumed TLS session keeps the leaf only: the intermediates of the first handshake are gone.
+      const note = ' (this connection resumed a TLS session, which carries no intermediates: check again on a new connection)';
+      diagnosis.first_failure.detail += note;
+      diagnosis.steps.find((s) => s.check === 'chain')!.detail += note;
+    }
     deps.logger.info({
       event: 'mtls_check', ok: diagnosis.ok, check: diagnosis.first_failure?.check, code: diagnosis.first_failure?.code,
       client_id: clientId, x5t: diagnosis.certificate?.['x5t#S256'], address,
