@@ -49,6 +49,7 @@ export const openApiDocument = {
     { name: 'certificates', description: 'Client certificates: overlapping rotation, pinning, expiry.' },
     { name: 'resource-servers', description: 'RFC 8707 resource indicators: audiences and their scopes.' },
     { name: 'audit', description: 'Who changed what, and when.' },
+    { name: 'enrollment', description: 'Certificates certbound issues (EST, RFC 7030): one-time enrollment codes, revocation.' },
     { name: 'meta', description: 'This document.' },
   ],
   paths: {
@@ -129,6 +130,39 @@ export const openApiDocument = {
         operationId: 'retireClientCertificate', tags: ['certificates'], summary: 'Retire a certificate (kept for the record, no longer accepted)',
         parameters: [param('RequestId')],
         responses: { 200: json(ref('Certificate'), 'The certificate, retired.'), ...AUTH_ERRORS, 404: response('NotFound') },
+      },
+    },
+    '/clients/{client_id}/certificates/{x5t}/revoke': {
+      parameters: [param('ClientId'), param('X5t')],
+      post: {
+        operationId: 'revokeClientCertificate', tags: ['enrollment'],
+        summary: 'Revoke a certificate certbound issued (EST): it goes on the CRL, every instance\'s token endpoint refuses it at once, and the refresh tokens bound to it are revoked; access tokens already issued stay valid until exp (introspection: inactive). A certificate certbound did not issue: 409 (retire it instead).',
+        parameters: [param('RequestId')],
+        requestBody: {
+          required: false,
+          content: { 'application/json': { schema: { type: 'object', additionalProperties: false, properties: { reason: { enum: ['unspecified', 'keyCompromise', 'cACompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'certificateHold', 'privilegeWithdrawn', 'aACompromise'], default: 'unspecified', description: 'RFC 5280 §5.3.1 CRLReason.' } } } } },
+        },
+        responses: { 200: json(ref('IssuedCertificate'), 'The issued certificate\'s record, revoked.'), ...BODY_ERRORS, ...AUTH_ERRORS, 404: response('NotFound'), 409: response('Conflict') },
+      },
+    },
+    '/clients/{client_id}/enrollment-codes': {
+      parameters: [param('ClientId')],
+      get: {
+        operationId: 'listEnrollmentCodes', tags: ['enrollment'], summary: 'The client\'s enrollment codes (newest 100), without the codes',
+        responses: { 200: json(pageOf('EnrollmentCode'), 'All of them (next_cursor is always null).'), ...AUTH_ERRORS, 404: response('NotFound') },
+      },
+      post: {
+        operationId: 'createEnrollmentCode', tags: ['enrollment'],
+        summary: 'A one-time code for the client\'s first certificate at /.well-known/est/simpleenroll (HTTP Basic: client_id and the code). Shown once; stored hashed. 409 when the client has no subject DN or SAN matcher to put in a certificate; 404 when enrollment is off.',
+        parameters: [param('RequestId')],
+        requestBody: {
+          required: false,
+          content: { 'application/json': { schema: { type: 'object', additionalProperties: false, properties: { expires_in: { type: 'integer', minimum: 60, maximum: 2592000, default: 86400, description: 'Seconds until the code expires (at most 30 days).' } } } } },
+        },
+        responses: {
+          201: json({ type: 'object', required: ['code', 'expires_at'], properties: { code: { type: 'string' }, expires_at: { type: 'string', format: 'date-time' }, id: { type: 'string' } } }, 'The code (shown only now).'),
+          ...BODY_ERRORS, ...AUTH_ERRORS, 404: response('NotFound'), 409: response('Conflict'),
+        },
       },
     },
     '/certificates/expiring': {
@@ -291,6 +325,32 @@ export const openApiDocument = {
           token_format: { enum: ['jwt', 'opaque'], default: 'jwt' },
           access_token_ttl: { type: ['integer', 'null'], minimum: 1, maximum: 86400, description: 'Seconds; null = ACCESS_TOKEN_TTL.' },
           sender_constraint_required: { type: 'boolean', default: true },
+        },
+      },
+      IssuedCertificate: {
+        type: 'object',
+        properties: {
+          client_id: { type: 'string' },
+          'x5t#S256': { type: 'string' },
+          serial: { type: 'string' },
+          issued_by: { enum: ['enroll', 'reenroll'] },
+          previous_x5t_s256: { type: ['string', 'null'] },
+          not_before: { type: 'string', format: 'date-time' },
+          not_after: { type: 'string', format: 'date-time' },
+          revoked_at: { type: ['string', 'null'], format: 'date-time' },
+          revocation_reason: { type: ['string', 'null'] },
+        },
+      },
+      EnrollmentCode: {
+        type: 'object',
+        properties: {
+          id: { type: 'string', description: 'The start of the code\'s hash: names it in lists and the audit log.' },
+          client_id: { type: 'string' },
+          state: { enum: ['active', 'used', 'expired', 'invalidated'] },
+          created_at: { type: 'string', format: 'date-time' },
+          expires_at: { type: 'string', format: 'date-time' },
+          used_at: { type: ['string', 'null'], format: 'date-time' },
+          failures: { type: 'integer', description: 'Wrong codes tried for the client while this one was live.' },
         },
       },
       Revocation: {
