@@ -132,5 +132,7 @@ describe('metrics port', () => {
     const post = await plainHttp(`${metricsUrl}/metrics`, 'POST');
     assert.equal(post.status, 405);
     assert.equal(post.headers.allow, 'GET, HEAD');
+    const refusals = as.logs.filter((l) => l.event === 'metrics_port_refusal');
+    assert.deepEqual(refusals.map((l) => [l.status, l.method, l.path]), [[404, 'GET', '/admin'], [405, 'POST', '/metrics']]);
   });
 });

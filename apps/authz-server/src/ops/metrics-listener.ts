@@ -23,17 +23,17 @@ export async function startMetricsListener(options: {
   /** The text Prometheus reads: this process's registry, or the workers' aggregated (ops/cluster-metrics.ts). */
   metrics: () => Promise<MetricsExposition>;
   readiness: Readiness;
-  logger: Pick<Logger, 'error'>;
+  logger: Pick<Logger, 'error' | 'info'>;
 }): Promise<MetricsListener> {
   async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?', 1)[0];
     const known = path === '/metrics' || path === '/healthz' || path === '/readyz';
-    if (!known) {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: this port serves /metrics, /healthz and /readyz\n');
-      return;
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { 'content-type': 'text/plain', allow: 'GET, HEAD' }).end(`${path} answers GET and HEAD only\n`);
+    if (!known || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      const status = known ? 405 : 404;
+      const reason = known ? `${path} answers GET and HEAD only` : 'not found: this port serves /metrics, /healthz and /readyz';
+      // One line per refused request; the path is cut short, it is whatever the sender chose.
+      options.logger.info({ event: 'metrics_port_refusal', status, method: req.method, path: path.slice(0, 100) }, reason);
+      res.writeHead(status, { 'content-type': 'text/plain', ...(known ? { allow: 'GET, HEAD' } : {}) }).end(`${reason}\n`);
       return;
     }
     if (path === '/metrics') {
