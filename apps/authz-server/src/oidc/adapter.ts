@@ -12,11 +12,17 @@ import { refuseClientAuthentication } from './client-authentication.ts';
 import { refuseRefreshTokenBinding } from './refresh-tokens.ts';
 import type { StructuredTokens } from './structured-tokens.ts';
 
+/** `adapter`'s own member: methods bound to it (storage's adapters keep #private fields, which a Proxy receiver cannot read). */
+function member(adapter: Adapter, property: string | symbol): unknown {
+  const value: unknown = Reflect.get(adapter, property, adapter);
+  return typeof value === 'function' ? value.bind(adapter) : value;
+}
+
 /** `adapter` with `find` answered by `then(id, what the adapter found)`. */
 function afterFind(adapter: Adapter, then: (id: string, found: AdapterPayload | undefined) => AdapterPayload | undefined): Adapter {
   return new Proxy(adapter, {
-    get(target, property, receiver) {
-      if (property !== 'find') return Reflect.get(target, property, receiver);
+    get(target, property) {
+      if (property !== 'find') return member(target, property);
       return async (id: string) => then(id, (await target.find(id)) ?? undefined);
     },
   });
@@ -25,7 +31,7 @@ function afterFind(adapter: Adapter, then: (id: string, found: AdapterPayload | 
 /** `adapter` where a JWT's reference is answered by `structured` (AccessToken) or not found (the other token models). */
 function withReferences(adapter: Adapter, structured: StructuredTokens, accessTokens: boolean): Adapter {
   return new Proxy(adapter, {
-    get(target, property, receiver) {
+    get(target, property) {
       if (property === 'find') {
         return async (id: string) => {
           if (!structured.isReference(id)) return target.find(id);
@@ -37,7 +43,7 @@ function withReferences(adapter: Adapter, structured: StructuredTokens, accessTo
           if (!await structured.destroy(Provider.ctx, id)) await target.destroy(id);
         };
       }
-      return Reflect.get(target, property, receiver);
+      return member(target, property);
     },
   });
 }

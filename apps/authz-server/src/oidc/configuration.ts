@@ -8,7 +8,7 @@ import type { Logger } from '../log.ts';
 import { createClientCertificateChecks, type CertificateSource } from './client-certificate.ts';
 import type { VerdictCache } from '../mtls/connection-verdict.ts';
 import { createResourceIndicators, type ResourceServerRecord } from './resource-indicators.ts';
-import { createRefusalReporter, renderError } from './errors.ts';
+import { createRefusalReporter, describeEngineRefusal, renderError } from './errors.ts';
 import { createHostHeaderCheck } from '../http/host-header.ts';
 import { logAppErrors } from '../http/app-errors.ts';
 import { createStructuredTokens, type ClientRevocations, type RevocationList } from './structured-tokens.ts';
@@ -193,6 +193,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     assertionAudiences: [...Object.values(publicEndpoints), ...Object.values(mtlsEndpoints)],
     onReplay: refuseReplayedProof,
     tokenParameter: structured.refer,
+    describeRefusal: describeEngineRefusal,
     stackStart: refusals,
   });
 

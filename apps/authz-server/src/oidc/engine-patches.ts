@@ -9,12 +9,15 @@
 //   2.0 clients still need `aud` = issuer, and each assertion's jti is still single-use);
 // - OIDCContext.prototype.params: at introspection and revocation a JWT `token` reaches the
 //   engine as a reference that certbound's adapter answers (oidc/structured-tokens.ts);
+// - errors.InvalidGrant/InvalidClientAuth.prototype.error_detail: the description of the engine's
+//   own refusal is decided as the error is made (oidc/errors.ts describeEngineRefusal), so the
+//   engine's error handler writes certbound's answer and nothing rewrites it afterwards;
 // - the order of Koa's middleware array: `provider.use` inserts before the engine's router, so a
 //   middleware that must run before certbound's own (the admin API) is spliced in front of them.
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { Middleware } from 'koa';
-import { Provider, type KoaContextWithOIDC, type UnknownObject } from 'oidc-provider';
+import { errors, Provider, type KoaContextWithOIDC, type UnknownObject } from 'oidc-provider';
 import type { KvStore } from '../storage/kv/kv.ts';
 import { kvKeys } from '../storage/kv/oidc-queries.ts';
 
@@ -47,6 +50,8 @@ export interface EnginePatches {
   onReplay(ctx: KoaContextWithOIDC | undefined, jti: string): void;
   /** The `token` parameter oidc-provider should see at introspection and revocation (oidc/structured-tokens.ts refer). */
   tokenParameter(ctx: KoaContextWithOIDC, token: string): string;
+  /** The description an engine refusal of these classes answers with, given its `error_detail`. */
+  describeRefusal(ctx: KoaContextWithOIDC | undefined, err: errors.OIDCProviderError, detail: string): string | undefined;
   /** The first of certbound's middleware on oidc-provider's routes: mountBeforeEngine inserts before it. */
   stackStart: object;
   /** Only for the test of the version check; the installed package's version otherwise. */
@@ -55,6 +60,11 @@ export interface EnginePatches {
 
 /** oidc-provider's routes that take a token to look up (RFC 7662, RFC 7009). */
 const TOKEN_ROUTES: ReadonlySet<string> = new Set(['introspection', 'revocation']);
+
+/** The error classes whose error_detail accessor is installed (once per process). */
+const DESCRIBED = new Set<object>();
+/** The describer of the last provider patched: every provider of a process describes alike. */
+let describeRefusal: EnginePatches['describeRefusal'] = () => undefined;
 
 /** The first certbound middleware of the oidc-provider routes' stack, per provider. */
 const STACK_START = new WeakMap<Provider, object>();
@@ -102,6 +112,32 @@ export function installEnginePatches(provider: Provider, patches: EnginePatches)
       assigned.set(this, params);
     },
   });
+
+  // oidc-provider 9.13 lib/helpers/errors.js: InvalidGrant and InvalidClientAuth answer a fixed
+  // description ('grant request is invalid', 'client authentication failed') and keep the reason in
+  // error_detail, which both constructors assign last (`Object.assign(this, { error_detail })`,
+  // after the class field set the fixed description). Assigned through this accessor, the
+  // description is certbound's before the error reaches the engine's error handler (err_out.js).
+  // Once per process: the classes are the module's, shared by every Provider.
+  if (!DESCRIBED.has(errors.InvalidGrant)) {
+    for (const klass of [errors.InvalidGrant, errors.InvalidClientAuth]) {
+      DESCRIBED.add(klass);
+      const details = new WeakMap<object, string>();
+      Object.defineProperty(klass.prototype, 'error_detail', {
+        configurable: true,
+        get(this: object): string | undefined {
+          return details.get(this);
+        },
+        set(this: errors.OIDCProviderError, detail: string | undefined) {
+          if (detail === undefined) return;
+          details.set(this, detail);
+          const description = describeRefusal(Provider.ctx, this, detail);
+          if (description !== undefined) this.error_description = description;
+        },
+      });
+    }
+  }
+  describeRefusal = patches.describeRefusal;
 
   STACK_START.set(provider, patches.stackStart);
 }

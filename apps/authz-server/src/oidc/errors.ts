@@ -6,8 +6,9 @@
 //   partner reads and their `check` names the failed check;
 // - oidc-provider's own refusals carry a generic description and keep the specific reason in
 //   `error_detail`; for the codes where that reason helps the partner it becomes the
-//   description, once, at the engine's `*.error` event, inside its error handler. Nothing here
-//   reads oidc-provider's English: a refusal is told apart by its class and by request facts;
+//   description as the engine makes the error (describeEngineRefusal, installed by
+//   oidc/engine-patches.ts), so the engine writes the final answer and nothing rewrites it.
+//   Nothing here reads oidc-provider's English: a refusal is told by its class and request facts;
 // - `renderError` (oidc-provider's option, also used for certbound's own pre-engine refusals)
 //   renders, and `logRefusal` writes the one log line per refusal.
 import type { Context, Next } from 'koa';
@@ -107,23 +108,29 @@ export function noCertificateDescription(ctx: Context, mtlsTokenEndpoint: string
 // oidc-provider's own refusals, told apart by class and request facts.
 
 /** Codes whose `error_detail` is safe and useful to show the client that made the request. */
-const EXPOSE_DETAIL = new Set(['invalid_client', 'invalid_grant', 'invalid_target']);
+const EXPOSE_DETAIL = new Set(['invalid_client', 'invalid_grant']);
 
 /**
  * A presented refresh token that was already rotated: oidc-provider has revoked the whole grant
  * (its revokeGrantPolicy) and refuses invalid_grant. Told by the facts, not the message: the
- * refresh_token grant, and the token the engine read for this request is consumed.
+ * refresh_token grant, and the token the engine read for this request was consumed before it
+ * (a token this request rotated is RotatedRefreshToken).
  */
-function reusedRefreshToken(ctx: KoaContextWithOIDC, err: OAuthError): boolean {
-  return err instanceof errors.InvalidGrant && ctx.oidc?.route === 'token' && ctx.oidc.params?.['grant_type'] === 'refresh_token'
-    && ctx.oidc.entities.RefreshToken?.consumed !== undefined;
+function reusedRefreshToken(ctx: KoaContextWithOIDC | undefined, err: OAuthError): boolean {
+  return err instanceof errors.InvalidGrant && ctx?.oidc?.route === 'token' && ctx.oidc.params?.['grant_type'] === 'refresh_token'
+    && ctx.oidc.entities.RefreshToken?.consumed !== undefined && ctx.oidc.entities.RotatedRefreshToken === undefined;
 }
 
-/** The description this refusal should carry, or undefined to keep the one it has. */
-function engineDescription(ctx: KoaContextWithOIDC, err: OAuthError): string | undefined {
-  if (checkOf(err) !== undefined || !err.expose) return undefined;
+/**
+ * The description of one of oidc-provider's own InvalidGrant / InvalidClientAuth refusals, decided
+ * as the engine makes the error (oidc/engine-patches.ts): certbound's words where request facts
+ * say what happened, else the engine's specific reason (its error_detail) instead of its generic
+ * description. Never reads the reason's text.
+ */
+export function describeEngineRefusal(ctx: KoaContextWithOIDC | undefined, err: OAuthError, detail: string): string | undefined {
+  if (checkOf(err) !== undefined) return undefined;
   if (reusedRefreshToken(ctx, err)) return 'refresh token was already used (rotated); the whole grant is now revoked';
-  return EXPOSE_DETAIL.has(err.error) ? err.error_detail : undefined;
+  return EXPOSE_DETAIL.has(err.error) ? detail : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -207,29 +214,14 @@ function asRefusal(err: Error): OAuthError {
 
 export function createRefusalReporter(provider: Provider, logger: Logger) {
   for (const event of ERROR_EVENTS) {
-    // Emitted by oidc-provider's error handler as it answers (lib/shared/error_handler.js): the
-    // refusal is completed here, once, before any middleware of ours sees the answer.
+    // Emitted by oidc-provider's error handler once it answered (lib/shared/error_handler.js): the
+    // refusal is recorded for the one log line; its answer was decided before (describeEngineRefusal).
     provider.on(event, (ctx: KoaContextWithOIDC, thrown: Error) => {
       const err = asRefusal(thrown);
-      const reason = engineDescription(ctx, err);
-      if (reason !== undefined && reason !== err.error_description) {
-        err.error_description = reason;
-        rerender(ctx, err);
-      }
       ctx.state.oauthError = err;
       ctx.state.oauthRefusalReason = err.error_description ?? err.message;
       ctx.state.oauthRefusalEvent = event;
     });
-  }
-
-  /** The engine's answer to this refusal, with the description decided above (JSON or the error page). */
-  function rerender(ctx: KoaContextWithOIDC, err: OAuthError): void {
-    const body: unknown = ctx.body;
-    if (body !== null && typeof body === 'object' && !Buffer.isBuffer(body)) {
-      Object.assign(body, answerOf(err));
-    } else {
-      void renderError(ctx, answerOf(err));
-    }
   }
 
   return async function oauthRefusals(ctx: KoaContextWithOIDC, next: Next): Promise<void> {

@@ -2,7 +2,7 @@
 // server refuses to start on another one, naming both versions and what to do.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Provider } from 'oidc-provider';
+import { errors, Provider } from 'oidc-provider';
 import { createMemoryKv } from '../../src/storage/kv/memory.ts';
 import { assertEngineVersion, ENGINE_VERSION, installedEngineVersion, installEnginePatches, mountBeforeEngine } from '../../src/oidc/engine-patches.ts';
 
@@ -11,6 +11,7 @@ const patches = (installedVersion?: string) => ({
   assertionAudiences: ['https://mtls.op.test/token'],
   onReplay: () => {},
   tokenParameter: (_ctx: unknown, token: string) => token,
+  describeRefusal: () => undefined,
   stackStart: async () => {},
   ...(installedVersion ? { installedVersion } : {}),
 });
@@ -38,5 +39,16 @@ describe('engine patches are tied to one oidc-provider version', () => {
     assert.equal(await provider.ReplayDetection.unique('client', 'jti-1', Math.floor(Date.now() / 1000) + 60), true);
     assert.equal(await provider.ReplayDetection.unique('client', 'jti-1', Math.floor(Date.now() / 1000) + 60), false);
     assert.deepEqual(seen, ['jti-1']);
+  });
+
+  it('the description of the engine\'s InvalidGrant / InvalidClientAuth is decided as the error is made', () => {
+    const provider = new Provider('http://op.test', {});
+    installEnginePatches(provider, { ...patches(), describeRefusal: (_ctx, err, detail) => `${err.error}: ${detail}` });
+    const grant = new errors.InvalidGrant('refresh token not found');
+    assert.deepEqual([grant.error, grant.error_description, grant.error_detail], ['invalid_grant', 'invalid_grant: refresh token not found', 'refresh token not found']);
+    const client = new errors.InvalidClientAuth('client assertion tokens must only be used once');
+    assert.equal(client.error_description, 'invalid_client: client assertion tokens must only be used once');
+    // Without a detail the engine's generic description stays.
+    assert.equal(new errors.InvalidGrant().error_description, 'grant request is invalid');
   });
 });

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { errors, Provider, type Adapter, type AdapterPayload } from 'oidc-provider';
+import { errors, Provider, type Adapter, type AdapterPayload, type KoaContextWithOIDC } from 'oidc-provider';
 import { createLogger } from '../../src/log.ts';
-import { CertificateHeaderRefused, ClientCertificateRefused, createRefusalReporter } from '../../src/oidc/errors.ts';
+import { CertificateHeaderRefused, ClientCertificateRefused, createRefusalReporter, describeEngineRefusal, GrantRefused } from '../../src/oidc/errors.ts';
 import { certboundAdapter } from '../../src/oidc/adapter.ts';
 
 const MTLS_TOKEN = 'https://mtls.op.test/token';
@@ -21,6 +21,25 @@ describe('certbound refusals are oidc-provider error classes (oidc/errors.ts)', 
       [err.status, err.expose, err.error, err.error_description, err.check],
       [401, true, 'invalid_client', 'certificate expired at 2026-01-01T00:00:00.000Z', 'certificate_expired'],
     );
+  });
+
+  it('oidc-provider\'s own refusals: told by class and request facts, never by the message', () => {
+    const refresh = (consumed: number | undefined, rotated = false) => ({
+      oidc: {
+        route: 'token', params: { grant_type: 'refresh_token' },
+        entities: { RefreshToken: { consumed }, ...(rotated ? { RotatedRefreshToken: {} } : {}) },
+      },
+    }) as unknown as KoaContextWithOIDC;
+    const grant = new errors.InvalidGrant();
+    // A refresh token consumed before this request: reused, the grant is revoked.
+    assert.equal(describeEngineRefusal(refresh(1_700_000_000), grant, 'any text'), 'refresh token was already used (rotated); the whole grant is now revoked');
+    // Otherwise the engine's own reason, whatever it says, for invalid_grant and invalid_client only.
+    assert.equal(describeEngineRefusal(refresh(undefined), grant, 'any text'), 'any text');
+    assert.equal(describeEngineRefusal(refresh(1_700_000_000, true), grant, 'any text'), 'any text');
+    assert.equal(describeEngineRefusal(undefined, new errors.InvalidClientAuth(), 'why'), 'why');
+    assert.equal(describeEngineRefusal(undefined, new errors.InvalidRequest('x'), 'why'), undefined);
+    // certbound's own refusals keep their words.
+    assert.equal(describeEngineRefusal(undefined, new GrantRefused('certificate_missing', 'no client certificate presented'), 'x'), undefined);
   });
 
   it('an unreadable proxy certificate header is 400 invalid_request', () => {
