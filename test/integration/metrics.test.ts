@@ -127,6 +127,13 @@ describe('metrics port', () => {
     }
   });
 
+  it('answers 405 with Allow for another method on the public listener\'s /readyz', async () => {
+    const res = await https(`${as.publicUrl}/readyz`, { ca: as.ca, method: 'POST', body: '' });
+    assert.equal(res.status, 405);
+    assert.equal(res.headers.allow, 'GET, HEAD');
+    assert.equal(as.logs.filter((l) => l.event === 'health_refusal' && l.method === 'POST').length, 1);
+  });
+
   it('answers 404 and 405 on the metrics port for what it does not serve', async () => {
     assert.equal((await plainHttp(`${metricsUrl}/admin`)).status, 404);
     const post = await plainHttp(`${metricsUrl}/metrics`, 'POST');

@@ -79,12 +79,13 @@ export async function healthAnswer(path: string, readiness: Readiness): Promise<
 }
 
 /** /healthz and /readyz on the public listener; every other request goes on to the next middleware. */
-export function createHealthRoutes(readiness: Readiness) {
+export function createHealthRoutes(readiness: Readiness, logger?: Pick<Logger, 'info'>) {
   return async function healthRoutes(ctx: Context, next: Next): Promise<void> {
     if (ctx.path !== '/healthz' && ctx.path !== '/readyz') return next();
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
       ctx.status = 405;
       ctx.set('Allow', 'GET, HEAD');
+      logger?.info({ event: 'health_refusal', status: 405, method: ctx.method, path: ctx.path }, `${ctx.path} answers GET and HEAD only`);
       ctx.body = { error: 'method_not_allowed', error_description: `${ctx.path} answers GET and HEAD only` };
       return;
     }

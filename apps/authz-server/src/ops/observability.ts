@@ -42,7 +42,7 @@ export async function startObservability(config: Config, deps: {
 }): Promise<Observability> {
   const { stores, logger } = deps;
   const readiness = storesReadiness(config, stores, logger);
-  mountBeforeEngine(deps.provider, createHealthRoutes(readiness));
+  mountBeforeEngine(deps.provider, createHealthRoutes(readiness, logger));
   if (config.metricsPort === undefined) return { metricsPort: undefined, readiness, async close() {} };
 
   timeStores(stores, { sql: config.databaseUrl ? 'postgres' : 'pglite', kv: config.redisUrl ? 'redis' : 'memory' });
