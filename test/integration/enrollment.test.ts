@@ -285,6 +285,24 @@ describe('enrollment (EST, RFC 7030)', () => {
     expectOAuthError(await as.admin.request('POST', `/clients/settlement/certificates/${x5tS256(second.x)}/revoke`, { json: { reason: 'bogus' } }), 400, 'invalid_request', /^reason: /);
   });
 
+  it('per client: issued_cert_ttl sets the lifetime; revoke_previous_on_renewal revokes the renewed certificate (superseded)', async () => {
+    expectOAuthError(await as.admin.request('POST', '/clients', { json: { client_id: 'bad-ttl', tls_client_auth_subject_dn: 'CN=x', issued_cert_ttl: 10 } }), 400, 'invalid_client_metadata', /^issued_cert_ttl: /);
+    const created = await as.admin.request('POST', '/clients', {
+      json: { client_id: 'rotating', tls_client_auth_subject_dn: 'CN=rotating,O=Example Bank', default_resource: API, scope: 'ledger:read', issued_cert_ttl: 600, revoke_previous_on_renewal: true },
+    });
+    assert.equal(created.status, 201, created.text);
+    const a = await newCsr();
+    const old = enrolledFrom(await est('simpleenroll', { body: a.csrB64, basic: ['rotating', await newCode('rotating')] }), a.keyPem);
+    const lifetime = (old.x.validToDate.getTime() - old.x.validFromDate.getTime()) / 1000;
+    assert.ok(lifetime <= 660 && lifetime >= 600, String(lifetime));
+    const b = await newCsr();
+    const renewed = enrolledFrom(await est('simplereenroll', { body: b.csrB64, identity: old }), b.keyPem);
+    expectOAuthError(await token(old, 'rotating'), 401, 'invalid_client', /is revoked/);
+    assert.equal((await token(renewed, 'rotating')).status, 200);
+    const { rows } = await as.server.stores.sql.query<{ revocation_reason: string }>('select revocation_reason from issued_certificates where x5t_s256 = $1', [x5tS256(old.x)]);
+    assert.deepEqual(rows, [{ revocation_reason: 'superseded' }]);
+  });
+
   it('a second instance sharing PostgreSQL and Redis refuses a certificate revoked on the first', { skip: !(realStores.database && realStores.redis) && 'set TEST_DATABASE_URL and TEST_REDIS_URL' }, async () => {
     const sibling = await startTestAuthz({ pki, shareStoresWith: as, env: { ISSUING_CA_CERT_FILE: join(dir, 'issuing.pem'), ISSUING_CA_KEY_FILE: join(dir, 'issuing-key.pem') } });
     try {

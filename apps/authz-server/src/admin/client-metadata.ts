@@ -40,6 +40,9 @@ export const CLIENT_FIELDS: ReadonlySet<string> = new Set([
   'jwks',
   // certbound: for tls_client_auth, accept only the certificates registered through /certificates
   'certificate_pinning',
+  // certbound enrollment (EST): the lifetime of its issued certificates; revoke the renewed one at re-enrollment
+  'issued_cert_ttl',
+  'revoke_previous_on_renewal',
   // certbound: a disabled client gets no token (stored in its own column, not in the metadata)
   'disabled',
 ]);
@@ -357,6 +360,15 @@ export async function validateClientMetadata(body: Record<string, unknown>, ctx:
     if (method !== 'tls_client_auth') throw fail('certificate_pinning', 'is only used with tls_client_auth (self-signed clients are pinned by their jwks)');
     metadata.certificate_pinning = pinning;
   }
+  const issuedTtl = body.issued_cert_ttl;
+  if (issuedTtl !== undefined) {
+    if (typeof issuedTtl !== 'number' || !Number.isInteger(issuedTtl) || issuedTtl < 300 || issuedTtl > 397 * 86_400) {
+      throw fail('issued_cert_ttl', `must be a whole number of seconds from 300 to ${397 * 86_400} (397 days)`);
+    }
+    metadata.issued_cert_ttl = issuedTtl;
+  }
+  const revokePrevious = boolean(body, 'revoke_previous_on_renewal');
+  if (revokePrevious !== undefined) metadata.revoke_previous_on_renewal = revokePrevious;
 
   try {
     // A copy: oidc-provider annotates what it is given (x5t#S256 on every jwk with x5c).
