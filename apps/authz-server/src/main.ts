@@ -47,11 +47,11 @@ export interface AuthzServer {
   readonly adminRoutes: readonly AdminRoute[];
   /** The plain-HTTP metrics port (ops/metrics-listener.ts); undefined when METRICS_PORT=off or the cluster primary serves it. */
   readonly metricsPort: number | undefined;
-  close(): Promise<void>;
   /** the TLS material in force and its reloads (ops/reload.ts: onReloaded for metrics and notices) */
   readonly tls: TlsMaterialSource;
   /** reads the TLS material again now (what SIGHUP does) */
   reloadTls(): Promise<ReloadOutcome>;
+  close(): Promise<void>;
 }
 
 /** The admin client's certificate: configured (production), else the dev PKI's admin.pem. */
@@ -93,9 +93,9 @@ export async function startAuthzServer(
     if (err instanceof TlsMaterialError) throw new ConfigError(err.variable, err.message);
     throw err;
   }
-
   // Replaced in place by a reload: the verdicts and the admin API always read the CAs in force.
   const trustStore = createLiveTrustStore(tls.trustStore);
+
   const stores = await openStores({
     databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, dataDir: config.dataDir, schema: config.databaseSchema,
     onConnectionError: (store, err) => logger.error({ event: 'store_connection_error', store, err }, `${store} connection error`),
@@ -117,10 +117,10 @@ export async function startAuthzServer(
       logger.warn({ event: 'bootstrap', clients: admin.strayAdminHolders }, `clients ${admin.strayAdminHolders.join(', ')} hold the admin API's resource but are not in ADMIN_CLIENT_IDS: it is refused to them; remove it from their resources or add them to ADMIN_CLIENT_IDS`);
     }
     const clientRevocations = createClientRevocations(stores.kv);
-    const revocation = createRevocationChecker({
     // CLIENT_CRL_FILE: the source re-reads a changed file at its next lookup (within a second); the
     // reloader (ops/reload.ts) also hands it each new version and drops the verdicts that rested on the old one.
     const crlFile = config.clientCrlFile === undefined ? undefined : createCrlFileSource(config.clientCrlFile, { now: Date.now });
+    const revocation = createRevocationChecker({
       mode: config.revocationCheck, kv: stores.kv, crlFile, timeoutMs: config.revocationTimeoutMs, logger,
     });
     if (config.revocationCheck === 'off') logger.warn({ event: 'revocation_off' }, 'REVOCATION_CHECK=off: revoked client certificates are accepted');
@@ -185,8 +185,8 @@ export async function startAuthzServer(
       verdicts.invalidate();
       enrollment.issuer?.forgetCrl();
     });
-    mountBeforeEngine(provider, createMtlsCheck({ source: certificateSource, trustStore: () => trustStore, revocation: enrollment.revocation, minRsaBits: config.clientCertMinRsaBits, rateLimits: stores.rateLimits, findClient: (id) => stores.adapterFactory('Client').find(id), logger }));
     const ops = await startObservability(config, { stores, logger, provider, serverCertPem: () => tls.cert, trustAnchors: () => trustStore.anchors });
+    mountBeforeEngine(provider, createMtlsCheck({ source: certificateSource, trustStore: () => trustStore, revocation: enrollment.revocation, minRsaBits: config.clientCertMinRsaBits, rateLimits: stores.rateLimits, findClient: (id) => stores.adapterFactory('Client').find(id), logger }));
 
     const listeners = await startListeners({
       host: config.host,
@@ -196,15 +196,15 @@ export async function startAuthzServer(
       handler: withWorkerHeader(provider.callback(), config.logLevel),
       sessionTickets: sessionTicketsFromKek(kek),
     });
-    logger.info({
-      event: 'listening',
-      issuer: config.issuer,
     const tlsReload = watchTlsMaterial({
       files, initial: tls, logger, intervalMs: config.tlsReloadIntervalMs ?? null, targets: { listeners, trustStore: enrollment.reloadTarget, verdicts, crl: crlFile },
     });
     tlsReload.onReloaded((material) => {
       tls = material;
     });
+    logger.info({
+      event: 'listening',
+      issuer: config.issuer,
       public: `https://${config.host}:${listeners.publicPort}`,
       mtls: `https://${config.host}:${listeners.mtlsPort}`,
       storage: stores.embedded ? 'embedded' : 'external',
@@ -224,16 +224,16 @@ export async function startAuthzServer(
       stores,
       adminRoutes: adminApi.routes,
       metricsPort: ops.metricsPort,
+      tls: tlsReload,
+      reloadTls: () => tlsReload.reload('SIGHUP'),
       close() {
         closing ??= (async () => {
+          tlsReload.close();
           revocation.close();
           await unsubscribeRevocations();
           await ops.close();
-      tls: tlsReload,
-      reloadTls: () => tlsReload.reload('SIGHUP'),
           await expiryNotices.stop();
           await listeners.close();
-          tlsReload.close();
           await stores.close();
         })();
         return closing;
@@ -255,9 +255,6 @@ async function run(): Promise<void> {
   }
   const logger = workerLogger(createLogger(config.logLevel));
   if (config.workers > 1 && !inWorker()) return runPrimary(config, logger);
-  let server: AuthzServer;
-  try {
-    server = await startAuthzServer(config, logger);
   // SIGHUP (from the operator, `npm start` or the cluster primary) reloads the TLS material; one
   // that arrives while the server starts is applied once it listens, and never kills the process.
   let started: AuthzServer | undefined;
@@ -267,6 +264,9 @@ async function run(): Promise<void> {
     if (started) reloadTls();
     else hangupWhileStarting = true;
   });
+  let server: AuthzServer;
+  try {
+    server = await startAuthzServer(config, logger);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`certbound: configuration error: ${err.message}\n`);
@@ -275,11 +275,11 @@ async function run(): Promise<void> {
     logger.fatal({ err }, 'certbound failed to start');
     process.exit(1);
   }
+  started = server;
+  if (hangupWhileStarting) reloadTls();
   announceReady(server);
   const stop = (signal: string) => {
     logger.info({ event: 'shutdown', signal }, 'draining in-flight requests');
-  started = server;
-  if (hangupWhileStarting) reloadTls();
     server.close().then(() => process.exit(0), (err) => {
       logger.error({ err }, 'error while shutting down');
       process.exit(1);
