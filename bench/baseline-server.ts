@@ -64,13 +64,16 @@ const configuration: Configuration = {
 };
 
 const provider = new Provider(required('BASELINE_ISSUER'), configuration);
+const handle = provider.callback();
 const server: Server = createServer({
   cert: readFileSync(required('BASELINE_TLS_CERT_FILE')),
   key: readFileSync(required('BASELINE_TLS_KEY_FILE')),
   ca: readFileSync(required('BASELINE_CLIENT_CA_FILE')),
   requestCert: true,
   rejectUnauthorized: false,
-}, provider.callback());
+}, (req, res) => {
+  void handle(req, res); // Koa's handler answers its own errors: the promise does not reject
+});
 server.keepAliveTimeout = 5_000;
 server.listen(Number(process.env.BASELINE_PORT ?? 0), '127.0.0.1');
 await once(server, 'listening');

@@ -23,7 +23,8 @@ const issuer = (env('ISSUER') ?? `https://localhost:${env('PUBLIC_PORT') ?? '844
 const demoUrl = (env('DEMO_URL') ?? env('DEMO_EXTERNAL_URL') ?? `https://localhost:${env('DEMO_PORT') ?? '9443'}`).replace(/\/+$/, '');
 const mode = process.argv[2] ?? 'token';
 
-interface Answer { status: number; headers: Record<string, string | string[] | undefined>; json: any; text: string }
+/** `json`: the parsed body when it is a JSON object. */
+interface Answer { status: number; headers: Record<string, string | string[] | undefined>; json: Record<string, unknown> | undefined; text: string }
 
 const say = (line = '') => process.stdout.write(`${line}\n`);
 const step = (n: number, what: string) => say(`\n${n}. ${what}`);
@@ -37,8 +38,8 @@ function https(url: string, init: { method?: string; headers?: Record<string, st
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown;
-        try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+        let json: Record<string, unknown> | undefined;
+        try { json = text ? JSON.parse(text) as Record<string, unknown> : undefined; } catch { json = undefined; }
         done({ status: res.statusCode ?? 0, headers: res.headers, json, text });
       });
     });
@@ -74,7 +75,7 @@ async function withDpop(dpop: Dpop, url: string, init: { method: string; headers
     if (typeof nonce === 'string') dpop.nonces.set(new URL(url).origin, nonce);
     const challenged = answer.json?.error === 'use_dpop_nonce' || /error="use_dpop_nonce"/.test(String(answer.headers['www-authenticate'] ?? ''));
     if (!challenged || attempt > 1) return answer;
-    say(`   ${label}: ${answer.status} use_dpop_nonce, DPoP-Nonce: ${nonce} (RFC 9449 §8: the server wants its nonce in the proof)`);
+    say(`   ${label}: ${answer.status} use_dpop_nonce, DPoP-Nonce: ${String(nonce)} (RFC 9449 §8: the server wants its nonce in the proof)`);
     say(`   ${label}: retrying with a new proof carrying the nonce`);
   }
 }
@@ -101,7 +102,7 @@ async function settle(n: number, dpop: Dpop, accessToken: string): Promise<void>
 
   step(n + 1, 'the same token as a Bearer token, as a thief without the DPoP key would send it');
   const stolen = await https(url, { method: 'POST', headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' }, body: JSON.stringify(SETTLEMENT) });
-  say(`   ${stolen.status} WWW-Authenticate: ${stolen.headers['www-authenticate']}`);
+  say(`   ${stolen.status} WWW-Authenticate: ${String(stolen.headers['www-authenticate'])}`);
   if (stolen.status !== 401) fail(`a DPoP-bound token sent as Bearer was answered ${stolen.status}, not 401`);
 }
 
@@ -125,7 +126,7 @@ async function loginFlow(dpop: Dpop, key: CryptoKey, endpoints: Record<string, s
   if (par.status !== 201) fail(`PAR answered ${par.status} ${par.text}`);
   show(par.json);
 
-  const authorize = `${endpoints.authorization_endpoint}?${new URLSearchParams({ client_id: CLIENT_ID, request_uri: par.json.request_uri })}`;
+  const authorize = `${endpoints.authorization_endpoint}?${new URLSearchParams({ client_id: CLIENT_ID, request_uri: par.json?.request_uri as string }).toString()}`;
   step(4, 'open this in your browser, sign in and allow access (user alice; password in ' + join(dataDir, 'dev-user.json') + '):');
   say(`\n   ${authorize}\n`);
   const callback = await new Promise<URL>((done) => {
@@ -150,8 +151,9 @@ async function loginFlow(dpop: Dpop, key: CryptoKey, endpoints: Record<string, s
     body: new URLSearchParams({ ...await clientAssertion(key), grant_type: 'authorization_code', code: callback.searchParams.get('code')!, redirect_uri: REDIRECT_URI, code_verifier: verifier }).toString(),
   }));
   if (token.status !== 200) fail(`token endpoint answered ${token.status} ${token.text}`);
-  printToken(token.json);
-  return token.json.access_token as string;
+  const body = token.json ?? fail(`token endpoint answered without a JSON object: ${token.text}`);
+  printToken(body);
+  return body.access_token as string;
 }
 
 async function main(): Promise<void> {
@@ -167,7 +169,7 @@ async function main(): Promise<void> {
   const discovery = await https(`${issuer}/.well-known/openid-configuration`);
   if (discovery.status !== 200) fail(`discovery answered ${discovery.status}`);
   const endpoints = discovery.json as Record<string, string>;
-  show({ token_endpoint: endpoints.token_endpoint, dpop_signing_alg_values_supported: discovery.json.dpop_signing_alg_values_supported });
+  show({ token_endpoint: endpoints.token_endpoint, dpop_signing_alg_values_supported: discovery.json?.dpop_signing_alg_values_supported });
 
   step(2, 'generate a DPoP key pair (ES256); its RFC 7638 thumbprint is what the token will be bound to');
   const pair = await generateKeyPair('ES256');
@@ -183,8 +185,9 @@ async function main(): Promise<void> {
     const token = await withDpop(dpop, endpoints.token_endpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 'token endpoint', undefined,
       async () => ({ body: form({ ...await clientAssertion(key), grant_type: 'client_credentials', scope: 'settlements:read settlements:write' }).body }));
     if (token.status !== 200) fail(`token endpoint answered ${token.status} ${token.text}`);
-    printToken(token.json);
-    accessToken = token.json.access_token;
+    const body = token.json ?? fail(`token endpoint answered without a JSON object: ${token.text}`);
+    printToken(body);
+    accessToken = body.access_token as string;
   }
   if (decodeJwt(accessToken).cnf && (decodeJwt(accessToken).cnf as { jkt?: string }).jkt !== dpop.jkt) fail('cnf.jkt is not the thumbprint of our DPoP key');
   await settle(mode === 'login' ? 6 : 4, dpop, accessToken);

@@ -54,7 +54,7 @@ function sameReading(name: string, der: Buffer): void {
   const cert = new X509Certificate(der);
   const fresh = fieldsOf(cert);
   const old = legacyFieldsOf(cert);
-  const show = (v: unknown) => JSON.stringify(v, (_k, x) => (x instanceof Set ? [...x].sort() : x instanceof Uint8Array ? Buffer.from(x).toString('hex') : x));
+  const show = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (x instanceof Set ? [...x].sort() : x instanceof Uint8Array ? Buffer.from(x).toString('hex') : x));
   const pick = (f: typeof old) => ({
     issuer: f.issuer, subject: f.subject, basicConstraints: f.basicConstraints, keyUsage: f.keyUsage, extKeyUsage: f.extKeyUsage,
     subjectKeyId: f.subjectKeyId, authorityKeyId: f.authorityKeyId,

@@ -234,8 +234,9 @@ async function expectBoundToken(server: RunningServer, tls: TlsIdentity, pki: Be
   const res = await requestOnNewConnection(targetOf(server, tls));
   const ms = round2(performance.now() - t0);
   if (res.status !== 200) throw new Error(`${server.name}: token request answered ${res.status}: ${res.text.slice(0, 300)}`);
-  const token = JSON.parse(res.text).access_token as string;
-  const [header, payload] = token.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')));
+  const token = (JSON.parse(res.text) as { access_token: string }).access_token;
+  const [header, payload] = token.split('.').slice(0, 2)
+    .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as { typ?: unknown; cnf?: { 'x5t#S256'?: unknown } });
   const thumbprint = createHash('sha256').update(client.cert.raw).digest('base64url');
   if (header.typ !== 'at+jwt' || payload.cnf?.['x5t#S256'] !== thumbprint) {
     throw new Error(`${server.name}: the token is not a certificate-bound JWT access token`);

@@ -1,6 +1,7 @@
 // The settlement API: Koa, protected by @certbound/cnf-verifier exactly as a third party would
 // protect theirs. Every response says who called (client_id, certificate subject, binding).
 import Koa, { type Context, type Next } from 'koa';
+import { inspect } from 'node:util';
 import getRawBody from 'raw-body';
 import { UpstreamError, type Verifier, type VerifiedRequest } from '@certbound/cnf-verifier';
 import { koaAuth, koaRequireScopes } from '@certbound/cnf-verifier/koa';
@@ -80,7 +81,7 @@ export function createDemoApp(deps: {
     const line = { method: ctx.method, path: ctx.path, status: ctx.status, error: body?.error };
     if (failure !== undefined) {
       const event = failure instanceof UpstreamError ? 'upstream_error' : 'server_error';
-      deps.logger?.error({ event, ...line, err: failure }, `${event}: ${(failure as Error)?.message ?? String(failure)}`);
+      deps.logger?.error({ event, ...line, err: failure }, `${event}: ${failure instanceof Error ? failure.message : typeof failure === 'string' ? failure : inspect(failure)}`);
     } else if (ctx.status >= 400) {
       deps.logger?.warn({ event: 'refusal', ...line, reason: body?.error_description }, `refused: ${body?.error_description ?? ctx.status}`);
     }
@@ -92,23 +93,23 @@ export function createDemoApp(deps: {
       return;
     }
     if (ctx.path === '/api/v1/settlements' && ctx.method === 'POST') {
-      await auth(ctx, () => canWrite(ctx, async () => {
+      await auth(ctx, async () => { await canWrite(ctx, async () => {
         const input = parseSettlement(await readJson(ctx));
-        const who: VerifiedRequest = ctx.state.auth;
+        const who = ctx.state.auth as VerifiedRequest; // set by koaAuth
         const settlement = store.create(input, who.clientId);
         ctx.status = 201;
         ctx.set('Location', `/api/v1/settlements/${settlement.id}`);
         ctx.body = { settlement, caller: caller(who) };
-      }));
+      }); });
       return;
     }
     const match = /^\/api\/v1\/settlements\/([0-9a-f-]{36})$/.exec(ctx.path);
     if (match && ctx.method === 'GET') {
-      await auth(ctx, () => canRead(ctx, async () => {
+      await auth(ctx, async () => { await canRead(ctx, async () => {
         const settlement = store.get(match[1]);
         if (!settlement) throw new HttpError(404, 'not_found', `settlement ${match[1]} does not exist`);
-        ctx.body = { settlement, caller: caller(ctx.state.auth) };
-      }));
+        ctx.body = { settlement, caller: caller(ctx.state.auth as VerifiedRequest) };
+      }); });
       return;
     }
     await next();

@@ -60,7 +60,10 @@ export async function startDemo(config: DemoConfig) {
     // Counts every verdict for the demo's /metrics (the hook a partner's resource server would use).
     onOutcome: metrics.onOutcome,
   });
-  server.on('request', createDemoApp({ verifier, logger }).callback());
+  const handle = createDemoApp({ verifier, logger }).callback();
+  server.on('request', (req, res) => {
+    void handle(req, res); // Koa answers its own errors: the promise does not reject
+  });
   logger.info({
     event: 'listening', url: `https://${config.host}:${port}`, external_url: externalOrigin, audience: config.audience, mode: config.mode,
     ...(metricsListener ? { metrics: `http://${config.metricsHost}:${metricsListener.port}/metrics` } : {}),
@@ -99,7 +102,9 @@ if (import.meta.main) {
     process.stderr.write(`resource-server-demo: failed to start: ${err.message}\n`);
     process.exit(1);
   });
-  const stop = () => demo.close().then(() => process.exit(0), () => process.exit(1));
+  const stop = () => {
+    void demo.close().then(() => process.exit(0), () => process.exit(1));
+  };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 }

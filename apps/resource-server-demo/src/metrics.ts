@@ -9,7 +9,7 @@ import type { VerificationOutcome } from '@certbound/cnf-verifier';
 
 export interface DemoMetrics {
   /** The verifier's onOutcome option. */
-  onOutcome(outcome: VerificationOutcome): void;
+  onOutcome: (outcome: VerificationOutcome) => void;
   readonly registry: Registry;
 }
 

@@ -77,7 +77,8 @@ export function createMemoryReplayStore(options: MemoryReplayStoreOptions = {}):
 
 /** The one Redis command the store needs; an ioredis client fits. */
 export interface RedisSetNx {
-  set(key: string, value: string, px: 'PX', milliseconds: number, nx: 'NX'): Promise<'OK' | string | null>;
+  /** 'OK' when the key was set, null when it already existed. */
+  set(key: string, value: string, px: 'PX', milliseconds: number, nx: 'NX'): Promise<string | null>;
 }
 
 export interface RedisReplayStoreOptions {

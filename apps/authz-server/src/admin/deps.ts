@@ -11,7 +11,7 @@ export interface RouteDeps extends RevokeDeps {
   /** CLIENT_CERT_MIN_RSA_BITS: the same key-strength floor as the token endpoint */
   minRsaBits?: number;
   /** oidc-provider's own client validation, on the metadata as oidc-provider will see it */
-  validateWithProvider(metadata: ClientMetadata): Promise<void>;
+  validateWithProvider: (metadata: ClientMetadata) => Promise<void>;
   staticScopes: ReadonlySet<string>;
   /** ADMIN_CLIENT_IDS: the only clients that may hold the admin API's resource */
   adminClientIds: readonly string[];

@@ -156,7 +156,10 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
     routes: router.routes,
     // Everything under /admin is answered here and never reaches oidc-provider.
     middleware: async function adminApi(ctx: ParameterizedContext, next: Next): Promise<void> {
-      if (ctx.path !== '/admin' && !ctx.path.startsWith('/admin/')) return next();
+      if (ctx.path !== '/admin' && !ctx.path.startsWith('/admin/')) {
+        await next();
+        return;
+      }
       await handle(ctx as ParameterizedContext<AdminState>, async () => undefined);
     },
   };

@@ -105,7 +105,6 @@ async function ensurePair(
     const fresh = await issueCertificate({ ...options, issuer });
     if (await writeFileOnce(paths.key, fresh.keyPem, KEY_MODE)) {
       created = true;
-      keyPem = fresh.keyPem;
       if (await writeFileOnce(paths.cert, fresh.certPem, CERT_MODE)) return { issued: fresh, created };
     }
     keyPem = (await readIfExists(paths.key))!; // another process won the race: use its key

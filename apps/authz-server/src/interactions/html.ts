@@ -19,14 +19,17 @@ export function escapeHtml(value: string): string {
   return value.replace(/[&<>"'`]/g, (c) => ENTITIES[c]);
 }
 
-function render(value: unknown): string {
+/** What a page may interpolate: text and numbers (escaped), `html` output, lists of them; nothing, null and false render empty. */
+export type Renderable = SafeHtml | string | number | boolean | null | undefined | readonly Renderable[];
+
+function render(value: Renderable): string {
   if (value instanceof SafeHtml) return value.value;
-  if (Array.isArray(value)) return value.map(render).join('');
   if (value === undefined || value === null || value === false) return '';
+  if (typeof value === 'object') return value.map(render).join('');
   return escapeHtml(String(value));
 }
 
-export function html(strings: TemplateStringsArray, ...values: unknown[]): SafeHtml {
+export function html(strings: TemplateStringsArray, ...values: Renderable[]): SafeHtml {
   let out = strings[0];
   values.forEach((value, i) => {
     out += render(value) + strings[i + 1];

@@ -70,7 +70,7 @@ export function createInteractionRoutes(deps: InteractionDeps) {
   const csrf = createCsrfGuard(deps.cookieKey, deps.issuer);
 
   async function clientName(interaction: Interaction): Promise<string> {
-    const clientId = String(interaction.params.client_id ?? '');
+    const clientId = text(interaction.params.client_id ?? '');
     const client = await provider.Client.find(clientId);
     const name = client?.clientName;
     return typeof name === 'string' && name ? name : clientId;
@@ -91,7 +91,7 @@ export function createInteractionRoutes(deps: InteractionDeps) {
         uid,
         csrf: csrf.token(uid),
         clientName: await clientName(interaction),
-        accountName: String(account?.claims.name ?? account?.claims.preferred_username ?? accountId),
+        accountName: text(account?.claims.name ?? account?.claims.preferred_username ?? accountId),
         oidcScopes: oidcScopes.filter((s) => s !== 'offline_access'),
         resourceScopes: Object.entries(details.missingResourceScopes ?? {}).map(([resource, scopes]) => ({ resource, scopes: strings(scopes) })),
         offline: oidcScopes.includes('offline_access') || (await provider.Client.find(String(interaction.params.client_id)))?.grantTypeAllowed('refresh_token') === true,
@@ -137,7 +137,7 @@ export function createInteractionRoutes(deps: InteractionDeps) {
 
   async function consent(ctx: KoaContextWithOIDC, interaction: Interaction): Promise<void> {
     const accountId = interaction.session?.accountId;
-    const clientId = String(interaction.params.client_id ?? '');
+    const clientId = text(interaction.params.client_id ?? '');
     if (!accountId) throw new errors.SessionNotFound('no signed-in account for this consent');
     const details = interaction.prompt.details as { missingOIDCScope?: unknown; missingOIDCClaims?: unknown; missingResourceScopes?: Record<string, unknown> };
     const grant = (interaction.grantId ? await provider.Grant.find(interaction.grantId) : undefined)
@@ -163,7 +163,10 @@ export function createInteractionRoutes(deps: InteractionDeps) {
 
   return async function interactions(ctx: KoaContextWithOIDC, next: Next): Promise<void> {
     const match = ROUTE.exec(ctx.path);
-    if (!match || listenerOf(ctx.req) !== 'public') return next();
+    if (!match || listenerOf(ctx.req) !== 'public') {
+      await next();
+      return;
+    }
     const [, uid, action] = match;
     const allowed = action === undefined ? ['GET', 'HEAD'] : ['POST'];
     if (!allowed.includes(ctx.method)) {
@@ -203,4 +206,9 @@ export function createInteractionRoutes(deps: InteractionDeps) {
       throw err;
     }
   };
+}
+
+/** A parameter or claim shown as text (oidc-provider types them unknown): a string as it is, anything else as JSON. */
+function text(value: unknown): string {
+  return typeof value === 'string' ? value : (JSON.stringify(value) ?? '');
 }

@@ -78,6 +78,7 @@ function encodeValue(ava: AttributeTypeAndValue): asn1js.AsnType {
   // (PrintableString) and domainComponent/emailAddress (IA5String); fall back to UTF8String
   // when the text does not fit the narrower type.
   if (encoding === 'printable' && /^[A-Za-z0-9 '()+,\-./:=?]*$/.test(ava.value)) return new asn1js.PrintableString({ value: ava.value });
+  // eslint-disable-next-line no-control-regex -- IA5String is exactly U+0000-007F, controls included
   if (encoding === 'ia5' && /^[\x00-\x7f]*$/.test(ava.value)) return new asn1js.IA5String({ value: ava.value });
   return new asn1js.Utf8String({ value: ava.value });
 }

@@ -12,10 +12,12 @@ export type PreparedValue = { ok: true; value: string } | { ok: false; problem: 
 // (Cf) code points: U+0000-0008, 000E-001F, 007F-0084, 0086-009F, 06DD, 070F, 180E, 200C-200F,
 // 202A-202E, 2060-2063, 206A-206F, FEFF, FFF9-FFFB, 1D173-1D17A, E0001, E0020-E007F.
 const MAPPED_TO_NOTHING =
+  // eslint-disable-next-line no-control-regex, no-misleading-character-class -- RFC 4518's table lists controls and combining marks one by one
   /[\u00AD\u1806\u034F\u180B-\u180D\uFE00-\uFE0F\uFFFC\u200B\u0000-\u0008\u000E-\u001F\u007F-\u0084\u0086-\u009F\u06DD\u070F\u180E\u200C-\u200F\u202A-\u202E\u2060-\u2063\u206A-\u206F\uFEFF\uFFF9-\uFFFB\u{1D173}-\u{1D17A}\u{E0001}\u{E0020}-\u{E007F}]/gu;
 
 // RFC 4518 §2.2, mapped to SPACE: TAB, LF, VT, FF, CR, NEL, and its "complete list" of Separator
 // (Zs, Zl, Zp) code points: U+0020, 00A0, 1680, 2000-200A, 2028-2029, 202F, 205F, 3000.
+// eslint-disable-next-line no-control-regex -- TAB, LF, VT, FF and CR are in RFC 4518's table
 const MAPPED_TO_SPACE = /[\u0009-\u000D\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]/gu;
 
 // RFC 4518 §2.4, prohibited (RFC 3454 tables): unassigned code points (A.1; approximated by the
@@ -25,6 +27,7 @@ const MAPPED_TO_SPACE = /[\u0009-\u000D\u0085\u00A0\u1680\u2000-\u200A\u2028\u20
 // certificate's UniversalString), and REPLACEMENT CHARACTER (U+FFFD, the mark of a lossy decode).
 // C.8's U+200E-200F, 202A-202E, 206A-206F were already mapped to nothing by §2.2, and NFKC turns
 // U+0340-0341 into U+0300-0301; they are listed so this line reads as the RFC does.
+// eslint-disable-next-line no-misleading-character-class -- U+0340 and U+0341 are members on their own, not marks on U+FFFD
 const PROHIBITED = /[\p{Cn}\p{Co}\p{Cs}\p{Noncharacter_Code_Point}\uFFFD\u0340\u0341\u200E\u200F\u202A-\u202E\u206A-\u206F]/u;
 
 // RFC 4518 §2.6.1: "a space is defined to be the SPACE (U+0020) code point followed by no

@@ -36,7 +36,7 @@ export function koaRequireScopes(...scopes: string[]): Middleware {
   const check = requireScopes(...scopes);
   return async function cnfRequireScopes(ctx, next) {
     try {
-      check(ctx.state.auth);
+      check(ctx.state.auth as VerifiedRequest | undefined); // koaAuth's answer, or nothing when it did not run
     } catch (err) {
       if (!isVerifierError(err)) throw err;
       return answer(ctx, err);

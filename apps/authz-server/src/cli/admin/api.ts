@@ -89,7 +89,7 @@ export function connectAdminApi(resolveSettings: () => Promise<Settings>): Admin
       const { body } = await call(what, 'GET', path, { query: { ...query, limit: String(PAGE_LIMIT), cursor } });
       const page = body as { items?: unknown; next_cursor?: unknown } | undefined;
       if (!Array.isArray(page?.items)) throw new CommandError(`cannot ${what}: the answer is not a page of items`);
-      items.push(...page.items);
+      items.push(...(page.items as unknown[]));
       cursor = typeof page.next_cursor === 'string' ? page.next_cursor : undefined;
     } while (cursor !== undefined);
     return items;

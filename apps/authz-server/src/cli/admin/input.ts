@@ -12,7 +12,8 @@ export async function readInput(io: CliIo, source: string, flag: string): Promis
   if (source === '-') {
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of io.stdin ?? process.stdin) {
+    const stdin: AsyncIterable<string | Buffer> = io.stdin ?? process.stdin;
+    for await (const chunk of stdin) {
       const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       size += buffer.length;
       if (size > MAX_INPUT_BYTES) throw new CommandError(`${flag} -: standard input is larger than ${MAX_INPUT_BYTES} bytes`);

@@ -5,6 +5,7 @@ import type { CliIo } from '../command.ts';
 
 /** C0 and C1 control characters (and DEL) as \xNN / \uNNNN. */
 export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is this function's job
   return text.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => {
     const code = c.charCodeAt(0);
     return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
@@ -17,7 +18,8 @@ export function show(value: unknown): string {
   if (typeof value === 'string') return printable(value);
   if (Array.isArray(value)) return value.length === 0 ? '-' : value.map(show).join(', ');
   if (typeof value === 'object') return printable(JSON.stringify(value));
-  return String(value);
+  const scalar = value as number | boolean; // what JSON leaves once strings, arrays, objects and null are out
+  return String(scalar);
 }
 
 /** An id in a message, quoted as JSON: client "ledger". */
