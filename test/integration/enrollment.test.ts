@@ -331,3 +331,21 @@ async function fetchCrlDer(as: TestAuthz): Promise<Buffer> {
     }).on('error', reject).end();
   });
 }
+
+describe('enrollment off (no issuing CA)', () => {
+  it('answers 404 on every EST endpoint and the admin routes, and says so once in the start log', async () => {
+    const as = await startTestAuthz({ pki: await makeTestPki() });
+    try {
+      assert.equal(as.logs.filter((l) => l.event === 'enrollment_off').length, 1);
+      for (const op of ['cacerts', 'csrattrs', 'crl']) {
+        expectOAuthError(await https(`${as.mtlsUrl}/.well-known/est/${op}`, { ca: as.ca }), 404, 'not_found', /^enrollment is off: no issuing CA is configured/);
+      }
+      const enroll = await https(`${as.mtlsUrl}/.well-known/est/simpleenroll`, { ca: as.ca, body: 'AAAA', headers: { 'content-type': 'application/pkcs10' } });
+      expectOAuthError(enroll, 404, 'not_found');
+      await as.register({ client_id: 'c', tls_client_auth_subject_dn: 'CN=c' });
+      expectOAuthError(await as.admin.request('POST', '/clients/c/enrollment-codes'), 404, 'not_found', /^enrollment is off/);
+    } finally {
+      await as.close();
+    }
+  });
+});
