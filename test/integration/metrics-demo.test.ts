@@ -42,7 +42,7 @@ describe('demo resource server /metrics', () => {
     });
     const res = await https(`${as.mtlsUrl}/token`, { ca: as.ca, identity: { cert: client.certPem, key: client.keyPem }, form: { grant_type: 'client_credentials', client_id: 'demo-metrics', scope: 'settlements:read' } });
     assert.equal(res.status, 200, res.text);
-    token = res.json.access_token;
+    token = (res.json as { access_token: string }).access_token;
     dir = await mkdtemp(join(tmpdir(), 'certbound-demo-metrics-'));
     await writeFile(join(dir, 'server.pem'), pki.server.certPem);
     await writeFile(join(dir, 'server-key.pem'), pki.server.keyPem, { mode: 0o600 });

@@ -89,9 +89,9 @@ describe('metrics port', () => {
     assert.equal(samples.some((s) => s.labels.client_id === 'no-such-client-0123456789'), false);
     const unknown = samples.filter((s) => s.name === TOKENS && s.labels.client_id === 'unknown');
     assert.equal(unknown.length, 1, JSON.stringify(unknown));
-    assert.equal(unknown[0]!.labels.outcome, 'refused');
+    assert.equal(unknown[0].labels.outcome, 'refused');
     // the check's code when certbound refused it (oidc/errors.ts), else the OAuth error
-    assert.ok(['client_unknown', 'invalid_client'].includes(unknown[0]!.labels.reason!), JSON.stringify(unknown));
+    assert.ok(['client_unknown', 'invalid_client'].includes(unknown[0].labels.reason), JSON.stringify(unknown));
   });
 
   it('counts a connection to the mutual-TLS listener without a certificate', async () => {
@@ -140,6 +140,6 @@ describe('metrics port', () => {
     assert.equal(post.status, 405);
     assert.equal(post.headers.allow, 'GET, HEAD');
     const refusals = as.logs.filter((l) => l.event === 'metrics_port_refusal');
-    assert.deepEqual(refusals.map((l) => [l.status, l.method, l.path]), [[404, 'GET', '/admin'], [405, 'POST', '/metrics']]);
+    assert.deepEqual(refusals.map((l): unknown[] => [l.status, l.method, l.path]), [[404, 'GET', '/admin'], [405, 'POST', '/metrics']]);
   });
 });

@@ -16,5 +16,5 @@ export async function countCertificatelessConnections(ctx: Context, next: Next):
     // getPeerCertificate() answers an empty object when the client sent none.
     if (typeof socket.getPeerCertificate === 'function' && Object.keys(socket.getPeerCertificate()).length === 0) recordNoCertificate();
   }
-  return next();
+  await next();
 }

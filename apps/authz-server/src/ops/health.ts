@@ -81,7 +81,10 @@ export async function healthAnswer(path: string, readiness: Readiness): Promise<
 /** /healthz and /readyz on the public listener; every other request goes on to the next middleware. */
 export function createHealthRoutes(readiness: Readiness, logger?: Pick<Logger, 'info'>) {
   return async function healthRoutes(ctx: Context, next: Next): Promise<void> {
-    if (ctx.path !== '/healthz' && ctx.path !== '/readyz') return next();
+    if (ctx.path !== '/healthz' && ctx.path !== '/readyz') {
+      await next();
+      return;
+    }
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
       ctx.status = 405;
       ctx.set('Allow', 'GET, HEAD');

@@ -81,7 +81,7 @@ describe('ops/metrics', () => {
     assert.equal(sampleValue(all, EXPIRY, { client_id: 'a', x5t: 'x5t-a' }), Date.parse('2030-01-01T00:00:00Z') / 1000);
     assert.equal(sampleValue(all, EXPIRY, { client_id: 'other', x5t: 'other' }), Date.parse('2028-03-01T00:00:00Z') / 1000);
     assert.equal(all.filter((s) => s.name === EXPIRY).length, 2);
-    rows = [rows[0]!];
+    rows = [rows[0]];
     all = await samples();
     assert.equal(all.filter((s) => s.name === EXPIRY).length, 1, 'a retired certificate is gone at the next scrape');
   });
