@@ -259,12 +259,16 @@ describe('enrollment (EST, RFC 7030)', () => {
 
   it('revoke: 200 with the record; refused at the token endpoint at once; the sibling still works; the CRL lists it and verifies', async () => {
     const x5t = x5tS256(first.x);
+    const issued = (await token(first)).json.access_token as string;
+    const introspect = async () => (await https(`${as.mtlsUrl}/token/introspection`, { ca: as.ca, identity: second, form: { client_id: 'settlement', token: issued } })).json;
+    assert.equal((await introspect()).active, true);
     const res = await as.admin.request('POST', `/clients/settlement/certificates/${x5t}/revoke`, { json: { reason: 'keyCompromise' } });
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json.revocation_reason, 'keyCompromise');
     assert.ok(res.json.revoked_at);
     expectOAuthError(await token(first), 401, 'invalid_client', /is revoked/);
     assert.equal((await token(second)).status, 200);
+    assert.deepEqual(await introspect(), { active: false }, 'a token bound to the revoked certificate is inactive at introspection');
     const { csrB64 } = await newCsr();
     expectOAuthError(await est('simplereenroll', { body: csrB64, identity: first }), 403, 'forbidden', /revoked/);
     const crl = await est('crl');

@@ -146,6 +146,7 @@ export async function startAuthzServer(
       findResourceServer: (id) => findResourceServer(stores.sql, id) as Promise<ResourceServerRecord | undefined>,
       revocations: stores.revocations,
       clientRevocations,
+      certificateRevoked: enrollment.certificateRevoked,
       dpopNonceSecret: dpopNonceSecret(kek),
       kv: stores.kv,
       // The extension point for a real account source (accounts/account-source.ts), behind the

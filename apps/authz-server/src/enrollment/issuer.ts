@@ -122,7 +122,7 @@ export function createIssuer(deps: IssuerDeps): Issuer {
     });
     // After commit: every instance refuses it now (marks + pub/sub), the CRL is signed again,
     // and its refresh tokens go. Access tokens already issued live until exp (introspection: inactive).
-    await deps.marks.revoke(revoked.serial, revoked.revocation_reason ?? reason, new Date(revoked.revoked_at!), new Date(revoked.not_after));
+    await deps.marks.revoke({ serial: revoked.serial, x5t: revoked.x5t_s256 }, revoked.revocation_reason ?? reason, new Date(revoked.revoked_at!), new Date(revoked.not_after));
     cached = undefined;
     generation++;
     await revokeBoundRefreshTokens(clientId, x5t);

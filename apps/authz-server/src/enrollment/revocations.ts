@@ -14,10 +14,15 @@ export const ISSUED_REVOKED_CHANNEL = 'certbound:issued-certificate-revoked';
 const GOOD_FOR_MS = 30_000;
 
 export interface RevocationMarks {
-  /** Marks the serial revoked until `notAfter` (+1 min), and tells every instance. */
-  revoke(serial: string, reason: string, revokedAt: Date, notAfter: Date): Promise<void>;
+  /**
+   * Marks the certificate revoked, by serial (the verdict path) until `notAfter` and by thumbprint
+   * (introspection of the tokens bound to it) a day longer, and tells every instance.
+   */
+  revoke(cert: { serial: string; x5t: string }, reason: string, revokedAt: Date, notAfter: Date): Promise<void>;
   /** The mark of this serial, or undefined. Throws when the store is down. */
   find(serial: string): Promise<{ reason: string; revokedAt: Date } | undefined>;
+  /** Is the certificate with this x5t#S256 revoked? */
+  thumbprintRevoked(x5t: string): Promise<boolean>;
   /** Runs `onRevoked` on this instance for every revocation, here or on another instance; returns the unsubscribe. */
   subscribe(onRevoked: () => void): Promise<() => Promise<void>>;
 }
@@ -25,10 +30,15 @@ export interface RevocationMarks {
 export function createRevocationMarks(kv: KvStore, opts: { now?: () => number } = {}): RevocationMarks {
   const now = opts.now ?? Date.now;
   const key = (serial: string) => `issued-revoked:${serial.toUpperCase()}`;
+  const byThumbprint = (x5t: string) => `issued-revoked-x5t:${x5t}`;
+  // an access token bound to the certificate may be issued until notAfter and live a day (the longest access_token_ttl)
+  const TOKEN_MARGIN_S = 86_400 + 60;
   const local = new Set<() => void>();
   return {
-    async revoke(serial, reason, revokedAt, notAfter) {
-      await kv.set(key(serial), JSON.stringify({ reason, at: revokedAt.getTime() }), Math.max(1, (notAfter.getTime() - now()) / 1000 + 60));
+    async revoke({ serial, x5t }, reason, revokedAt, notAfter) {
+      const left = (notAfter.getTime() - now()) / 1000;
+      await kv.set(key(serial), JSON.stringify({ reason, at: revokedAt.getTime() }), Math.max(1, left + 60));
+      await kv.set(byThumbprint(x5t), '1', Math.max(1, left + TOKEN_MARGIN_S));
       for (const listener of local) listener();
       await kv.publish?.(ISSUED_REVOKED_CHANNEL, serial);
     },
@@ -37,6 +47,9 @@ export function createRevocationMarks(kv: KvStore, opts: { now?: () => number } 
       if (value === undefined) return undefined;
       const parsed = JSON.parse(value) as { reason: string; at: number };
       return { reason: parsed.reason, revokedAt: new Date(parsed.at) };
+    },
+    async thumbprintRevoked(x5t) {
+      return (await kv.get(byThumbprint(x5t))) !== undefined;
     },
     async subscribe(onRevoked) {
       local.add(onRevoked);

@@ -36,6 +36,8 @@ export interface ProviderDeps {
   revocations: RevocationList;
   /** Revoked or disabled clients (/admin/v1): their tokens issued until then are inactive at introspection. */
   clientRevocations?: ClientRevocations;
+  /** A revoked certificate certbound issued (enrollment/): the tokens bound to it are inactive at introspection. */
+  certificateRevoked?(x5t: string): Promise<boolean>;
   /** 32 bytes shared by every instance: DPoP server nonces (oidc/dpop.ts). */
   dpopNonceSecret: Buffer;
   /** The short-lived store, for atomic DPoP / assertion `jti` replay detection. */
@@ -85,6 +87,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     algorithms: [...SIGNING_ALGS],
     revocations: deps.revocations,
     ...(deps.clientRevocations ? { clientRevocations: deps.clientRevocations } : {}),
+    ...(deps.certificateRevoked ? { certificateRevoked: deps.certificateRevoked } : {}),
     logger: deps.logger,
   });
   const certificates = createClientCertificateChecks({ source: deps.certificateSource, verdicts: deps.verdicts, mtlsTokenEndpoint: aliases.token_endpoint });

@@ -49,6 +49,8 @@ export function createStructuredTokens(deps: {
   algorithms: string[];
   revocations: RevocationList;
   clientRevocations?: ClientRevocations;
+  /** Enrollment (enrollment/revocations.ts): is this certificate, one certbound issued, revoked? Its tokens are inactive. */
+  certificateRevoked?(x5t: string): Promise<boolean>;
   logger: Logger;
 }) {
   const keys = createLocalJWKSet(deps.publicJwks);
@@ -129,6 +131,8 @@ export function createStructuredTokens(deps: {
     /** RFC 7662 §2.2: a token the caller may not see is simply inactive, never an error. */
     async introspectionAllowed(_ctx: KoaContextWithOIDC, client: Client, token: IntrospectedToken): Promise<boolean> {
       if (token.clientId !== client.clientId && client.introspection_allowed !== true) return false;
+      const boundTo = (token as { 'x5t#S256'?: unknown })['x5t#S256'];
+      if (typeof boundTo === 'string' && deps.certificateRevoked && await deps.certificateRevoked(boundTo)) return false;
       return !await voided(token.clientId, token.iat);
     },
 

@@ -94,7 +94,9 @@ describe('withIssuedRevocations', () => {
     const checker = withIssuedRevocations(inner, { issued: ca, cert: ca.cert, x5t: 'x', chain: [] }, marks);
     assert.equal(checker.mode, 'soft');
     assert.equal((await checker.check([leaf.cert, ca.cert])).status, 'good');
-    await marks.revoke(leaf.cert.serialNumber, 'keyCompromise', new Date(), leaf.cert.validToDate);
+    await marks.revoke({ serial: leaf.cert.serialNumber, x5t: 'leaf-x5t' }, 'keyCompromise', new Date(), leaf.cert.validToDate);
+    assert.equal(await marks.thumbprintRevoked('leaf-x5t'), true);
+    assert.equal(await marks.thumbprintRevoked('other'), false);
     assert.ok(told >= 1, 'this instance drops its verdicts at once (and again when its own message comes back)');
     const answer = await checker.check([leaf.cert, ca.cert, root.cert]);
     assert.equal(answer.status, 'revoked');
