@@ -78,9 +78,9 @@ export async function openStores(opts: StoresOptions): Promise<Stores> {
   const report = opts.onConnectionError;
   const sql = opts.databaseUrl
     ? await openPostgres(opts.databaseUrl, {
-        ...(opts.schema === undefined ? {} : { schema: opts.schema }),
-        ...(report === undefined ? {} : { onError: (err: Error) => report('postgres', err) }),
-      })
+      ...(opts.schema === undefined ? {} : { schema: opts.schema }),
+      ...(report === undefined ? {} : { onError: (err: Error) => report('postgres', err) }),
+    })
     : await openPglite(join(opts.dataDir, 'pglite'));
 
   let kv: KvStore | undefined;
@@ -90,15 +90,15 @@ export async function openStores(opts: StoresOptions): Promise<Stores> {
   try {
     kv = opts.redisUrl
       ? await openRedisKv(opts.redisUrl, {
-          ...(opts.redisKeyPrefix === undefined ? {} : { keyPrefix: opts.redisKeyPrefix }),
-          ...(report === undefined ? {} : { onError: (err: Error) => report('redis', err) }),
-        })
+        ...(opts.redisKeyPrefix === undefined ? {} : { keyPrefix: opts.redisKeyPrefix }),
+        ...(report === undefined ? {} : { onError: (err: Error) => report('redis', err) }),
+      })
       : createMemoryKv();
     rateLimits = opts.redisUrl
       ? await openRedisRateLimits(opts.redisUrl, {
-          ...(opts.redisKeyPrefix === undefined ? {} : { keyPrefix: opts.redisKeyPrefix }),
-          ...(report === undefined ? {} : { onError: (err: Error) => report('redis', err) }),
-        })
+        ...(opts.redisKeyPrefix === undefined ? {} : { keyPrefix: opts.redisKeyPrefix }),
+        ...(report === undefined ? {} : { onError: (err: Error) => report('redis', err) }),
+      })
       : createMemoryRateLimits();
     await migrate(sql);
     clientCache = createClientCache({ kv });
@@ -126,7 +126,7 @@ export async function openStores(opts: StoresOptions): Promise<Stores> {
       await sweeper?.stop();
       await unsubscribe().catch(() => undefined);
       const results = await Promise.allSettled([sql.close(), stores.kv.close(), stores.rateLimits.close()]);
-      const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+      const failures = results.flatMap((r): unknown[] => (r.status === 'rejected' ? [r.reason] : []));
       if (failures.length > 0) throw new AggregateError(failures, 'closing the stores failed');
     },
   };

@@ -41,7 +41,7 @@ export async function readMigrations(dir: string = DEFAULT_MIGRATIONS_DIR): Prom
       throw new MigrationError(`${dir}: ${previous.fileName} and ${fileName} have the same number`);
     }
     const sql = (await readFile(join(dir, fileName), 'utf8')).replaceAll('\r\n', '\n');
-    files.push({ version, name: match[2]!, fileName, sql, checksum: createHash('sha256').update(sql).digest('hex') });
+    files.push({ version, name: match[2], fileName, sql, checksum: createHash('sha256').update(sql).digest('hex') });
   }
   return files;
 }

@@ -37,7 +37,7 @@ describe('scrypt password hashes', () => {
   });
 });
 
-function accountSuite(engine: string, skip: string | false, open: () => Promise<{ sql: SqlClient; close(): Promise<void> }>) {
+function accountSuite(engine: string, skip: string | false, open: () => Promise<{ sql: SqlClient; close: () => Promise<void> }>) {
   describe(`local accounts: ${engine}`, { skip }, () => {
     let sql: SqlClient;
     let close: () => Promise<void>;

@@ -12,7 +12,7 @@ import { SKIP_POSTGRES, openTestPostgres, sharedPgliteSchemas } from '../storage
 interface Fresh {
   sql: SqlClient;
   /** Another instance's client on the same database. */
-  second(): Promise<SqlClient>;
+  second: () => Promise<SqlClient>;
 }
 
 function keysSuite(engine: string, skip: string | false, fresh: () => Promise<Fresh>): void {

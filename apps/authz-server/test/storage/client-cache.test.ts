@@ -138,7 +138,7 @@ describe('Client adapter cache', () => {
       complete: async (metadata, through) => {
         completed.push(String(metadata.client_id));
         const { rows } = await through.query<{ n: number }>('select 1 as n');
-        return { ...metadata, completed_with: rows[0]!.n };
+        return { ...metadata, completed_with: rows[0].n };
       },
     });
     const id = `c-${randomUUID()}`;
@@ -152,7 +152,7 @@ describe('Client adapter cache', () => {
     assert.deepEqual(completed, [id], 'an unknown client is not completed');
   });
 
-  function crossInstance(name: string, skip: string | false, open: () => Promise<{ a: KvStore; b: KvStore; close(): Promise<void> }>) {
+  function crossInstance(name: string, skip: string | false, open: () => Promise<{ a: KvStore; b: KvStore; close: () => Promise<void> }>) {
     it(`an invalidation reaches another instance: ${name}`, { skip }, async () => {
       const { a, b, close } = await open();
       try {

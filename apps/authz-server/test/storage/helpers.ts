@@ -33,7 +33,7 @@ export function randomKeyPrefix(): string {
  */
 export async function openTestPostgres(
   schema = randomSchema(),
-): Promise<{ sql: SqlClient; schema: string; second(): Promise<SqlClient>; drop(): Promise<void> }> {
+): Promise<{ sql: SqlClient; schema: string; second: () => Promise<SqlClient>; drop: () => Promise<void> }> {
   const sql = await openPostgres(DATABASE_URL!, { schema });
   const others: SqlClient[] = [];
   return {
@@ -61,7 +61,7 @@ export async function openTestPostgres(
  * (the schema dropped) after them; `sql()` is valid inside the tests.
  */
 export function onEachEngine(title: string, body: (sql: () => SqlClient) => void): void {
-  const engines: Array<[string, string | false, () => Promise<{ sql: SqlClient; close(): Promise<void> }>]> = [
+  const engines: Array<[string, string | false, () => Promise<{ sql: SqlClient; close: () => Promise<void> }>]> = [
     ['PGlite', false, async () => {
       const sql = await openPglite(undefined);
       return { sql, close: () => sql.close() };
@@ -73,7 +73,7 @@ export function onEachEngine(title: string, body: (sql: () => SqlClient) => void
   ];
   for (const [engine, skip, open] of engines) {
     describe(`${title}: ${engine}`, { skip }, () => {
-      let opened: { sql: SqlClient; close(): Promise<void> } | undefined;
+      let opened: { sql: SqlClient; close: () => Promise<void> } | undefined;
       before(async () => {
         opened = await open();
         await migrate(opened.sql);

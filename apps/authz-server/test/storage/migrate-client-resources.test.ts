@@ -51,7 +51,7 @@ const OLD_CLIENTS: Array<Record<string, unknown>> = [
   { client_id: 'stale-scope', scope: 'gone read', default_resource: A },
 ];
 
-function migrationSuite(engine: string, skip: string | false, fresh: () => Promise<{ sql: SqlClient; dispose(): Promise<void> }>): void {
+function migrationSuite(engine: string, skip: string | false, fresh: () => Promise<{ sql: SqlClient; dispose: () => Promise<void> }>): void {
   describe(`migration 0004 (client resources): ${engine}`, { skip }, () => {
     const cleanup: Array<() => Promise<void>> = [];
     after(async () => {
@@ -99,7 +99,7 @@ function migrationSuite(engine: string, skip: string | false, fresh: () => Promi
     it('spells out the cases: shared names on both, admin kept (refused at the token endpoint), unknown dropped', async () => {
       const sql = await at0003();
       await migrate(sql);
-      const { rows } = await sql.query<{ client_id: string; metadata: Record<string, any> }>('select client_id, metadata from clients');
+      const { rows } = await sql.query<{ client_id: string; metadata: Record<string, unknown> }>('select client_id, metadata from clients');
       const of = (id: string) => rows.find((r) => r.client_id === id)!.metadata;
       // Before, `admin` was good on every resource server defining it, the billing API's included.
       assert.deepEqual(of('admin').resources, { [ADMIN]: ['admin'], [BILLING]: ['admin'] });
@@ -115,9 +115,9 @@ function migrationSuite(engine: string, skip: string | false, fresh: () => Promi
     it('writes one audit row per client and is a no-op when run again', async () => {
       const sql = await at0003();
       await migrate(sql);
-      const { rows } = await sql.query<{ target: string; actor_client_id: string; request_id: string; before: any; after: any }>(
+      const { rows } = await sql.query<{ target: string; actor_client_id: string; request_id: string; before: unknown; after: unknown }>(
         `select target, actor_client_id, request_id, before, after from audit_log where action = 'client.update' order by target`);
-      assert.deepEqual(rows.map((r) => r.target), OLD_CLIENTS.map((c) => `clients/${c.client_id}`).sort());
+      assert.deepEqual(rows.map((r) => r.target), OLD_CLIENTS.map((c) => `clients/${String(c.client_id)}`).sort());
       const ledger = rows.find((r) => r.target === 'clients/ledger')!;
       assert.equal(ledger.actor_client_id, 'certbound');
       assert.equal(ledger.request_id, 'migration-0004');

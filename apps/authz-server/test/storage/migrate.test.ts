@@ -11,8 +11,8 @@ import { SKIP_POSTGRES, openTestPostgres, sharedPgliteSchemas } from './helpers.
 interface Fresh {
   sql: SqlClient;
   /** A second, independent client on the same empty database (another instance starting). */
-  second(): Promise<SqlClient>;
-  dispose(): Promise<void>;
+  second: () => Promise<SqlClient>;
+  dispose: () => Promise<void>;
 }
 
 const shippedFiles = (await readdir(DEFAULT_MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).sort();
@@ -69,7 +69,7 @@ function migrationSuite(engine: string, skip: string | false, fresh: () => Promi
       await migrate(sql);
       assert.deepEqual(await migrate(sql), []);
       const { rows } = await sql.query<{ n: number }>('select count(*)::int as n from schema_migrations');
-      assert.equal(rows[0]!.n, shippedFiles.length);
+      assert.equal(rows[0].n, shippedFiles.length);
     });
 
     it('two instances migrating one empty database at once both succeed, with one set of rows', async () => {

@@ -43,7 +43,7 @@ describe('openStores without DATABASE_URL or REDIS_URL', () => {
     assert.equal(first.embedded, true);
     assert.ok((await stat(join(dir, 'pglite'))).isDirectory());
     const { rows } = await first.sql.query<{ n: number }>('select count(*)::int as n from schema_migrations');
-    assert.equal(rows[0]!.n, (await readMigrations()).length);
+    assert.equal(rows[0].n, (await readMigrations()).length);
     await first.adapterFactory('Grant').upsert(grantId, { jti: grantId, kind: 'Grant' }, 600);
     await first.adapterFactory('Session').upsert('s1', { jti: 's1', uid: 'u1' }, 600);
     await first.revocations.revoke('jti-1', Date.now() / 1000 + 600);
@@ -64,7 +64,7 @@ describe('openStores with DATABASE_URL only', { skip: SKIP_POSTGRES }, () => {
     try {
       assert.equal(stores.embedded, true);
       const { rows } = await stores.sql.query<{ s: string }>('select current_schema() as s');
-      assert.equal(rows[0]!.s, schema);
+      assert.equal(rows[0].s, schema);
     } finally {
       await stores.close();
       await dropSchema(schema);

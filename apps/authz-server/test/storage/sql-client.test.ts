@@ -6,7 +6,7 @@ import { openPglite } from '../../src/storage/embedded/pglite.ts';
 import { openPostgres } from '../../src/storage/postgres/pool.ts';
 import { DATABASE_URL, SKIP_POSTGRES, openTestPostgres } from './helpers.ts';
 
-function sqlSuite(engine: string, skip: string | false, open: () => Promise<{ sql: SqlClient; close(): Promise<void> }>) {
+function sqlSuite(engine: string, skip: string | false, open: () => Promise<{ sql: SqlClient; close: () => Promise<void> }>) {
   describe(`SqlClient: ${engine}`, { skip }, () => {
     let sql: SqlClient;
     let close: () => Promise<void>;
@@ -17,7 +17,7 @@ function sqlSuite(engine: string, skip: string | false, open: () => Promise<{ sq
     after(async () => {
       await close?.();
     });
-    const count = async () => (await sql.query<{ n: number }>('select n from counter where id = 1')).rows[0]!.n;
+    const count = async () => (await sql.query<{ n: number }>('select n from counter where id = 1')).rows[0].n;
     const setCount = (n: number) => sql.query('update counter set n = $1 where id = 1', [n]);
 
     it('query returns rows and rowCount', async () => {
@@ -81,7 +81,7 @@ function sqlSuite(engine: string, skip: string | false, open: () => Promise<{ sq
         Array.from({ length: 10 }, () =>
           sql.transaction(async (tx) => {
             const { rows } = await tx.query<{ n: number }>('select n from counter where id = 1 for update');
-            await tx.query('update counter set n = $1 where id = 1', [rows[0]!.n + 1]);
+            await tx.query('update counter set n = $1 where id = 1', [rows[0].n + 1]);
           }),
         ),
       );
@@ -93,7 +93,7 @@ function sqlSuite(engine: string, skip: string | false, open: () => Promise<{ sq
         const a = await conn.query<{ pid: number }>('select pg_backend_pid() as pid');
         await conn.transaction(async (tx) => tx.query('select 1'));
         const b = await conn.query<{ pid: number }>('select pg_backend_pid() as pid');
-        return [a.rows[0]!.pid, b.rows[0]!.pid];
+        return [a.rows[0].pid, b.rows[0].pid];
       });
       assert.equal(pids[0], pids[1]);
     });
@@ -125,7 +125,7 @@ describe('openPostgres schema option', { skip: SKIP_POSTGRES }, () => {
 
   it('creates the schema and puts it first on every connection of the pool', async () => {
     const paths = await Promise.all(
-      Array.from({ length: 4 }, () => pg.sql.transaction(async (tx) => (await tx.query<{ s: string }>('select current_schema() as s')).rows[0]!.s)),
+      Array.from({ length: 4 }, () => pg.sql.transaction(async (tx) => (await tx.query<{ s: string }>('select current_schema() as s')).rows[0].s)),
     );
     assert.deepEqual(new Set(paths), new Set([pg.schema]));
   });

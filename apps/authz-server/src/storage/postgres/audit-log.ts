@@ -42,7 +42,7 @@ export async function appendAudit(tx: SqlClient, entry: AuditInput): Promise<Aud
       entry.after === undefined || entry.after === null ? null : JSON.stringify(entry.after),
     ],
   );
-  return rows[0]!;
+  return rows[0];
 }
 
 export interface AuditFilter {

@@ -66,7 +66,7 @@ export async function upsertClient(
      returning ${COLUMNS}`,
     [metadata.client_id, JSON.stringify(metadata), opts.disabled ?? null],
   );
-  return rows[0]!;
+  return rows[0];
 }
 
 /** Inserts a new client; undefined when the client_id is taken (nothing is changed then). */

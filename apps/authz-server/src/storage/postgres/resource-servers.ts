@@ -95,7 +95,7 @@ export async function upsertResourceServer(sql: SqlClient, rs: ResourceServerInp
       rs.sender_constraint_required ?? null,
     ],
   );
-  return rows[0]!;
+  return rows[0];
 }
 
 /** Inserts; undefined when the identifier is taken. */

@@ -10,7 +10,7 @@ import { REDIS_URL, SKIP_REDIS, randomKeyPrefix, redisTimeMachine } from '../hel
 interface KvStack {
   kv: KvStore;
   advance(seconds: number): Promise<void>;
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 function kvContract(name: string, skip: string | false, open: () => Promise<KvStack>): void {
@@ -109,7 +109,7 @@ function kvContract(name: string, skip: string | false, open: () => Promise<KvSt
     });
 
     it('publish reaches subscribers until they unsubscribe', async () => {
-      assert.ok(kv.publish && kv.subscribe);
+      assert.ok(typeof kv.publish === 'function' && typeof kv.subscribe === 'function');
       const channel = `ch:${randomUUID()}`;
       const received: string[] = [];
       let signal!: () => void;

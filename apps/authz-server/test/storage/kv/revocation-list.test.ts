@@ -15,7 +15,7 @@ interface Stack {
   now(): number;
   advance(seconds: number): Promise<void>;
   pttl?(key: string): Promise<number>;
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 function revocationSuite(name: string, skip: string | false, open: () => Promise<Stack>): void {

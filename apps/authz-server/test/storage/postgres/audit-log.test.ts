@@ -24,6 +24,6 @@ onEachEngine('audit log', (sql) => {
     assert.deepEqual((await listAudit(sql(), { actor: 'x5t', limit: 10 })).map((r) => r.request_id), ['r2', 'r1']);
     assert.deepEqual((await listAudit(sql(), { actor: 'other', limit: 10 })).map((r) => r.request_id), ['r3']);
     const [newest] = await listAudit(sql(), { limit: 1 });
-    assert.deepEqual((await listAudit(sql(), { beforeId: newest!.id, limit: 10 })).map((r) => r.request_id), ['r2', 'r1']);
+    assert.deepEqual((await listAudit(sql(), { beforeId: newest.id, limit: 10 })).map((r) => r.request_id), ['r2', 'r1']);
   });
 });

@@ -62,7 +62,11 @@ async function until(what: string, cond: () => boolean, ms = 5000): Promise<void
   }
 }
 
-function sweepContract(name: string, skip: string | false, open: () => Promise<{ sql: SqlClient; second(): Promise<SqlClient>; close(): Promise<void> }>) {
+function sweepContract(
+  name: string,
+  skip: string | false,
+  open: () => Promise<{ sql: SqlClient; second: () => Promise<SqlClient>; close: () => Promise<void> }>,
+) {
   describe(`sweepExpiredModels on ${name}`, { skip }, () => {
     it('deletes expired rows in batches and keeps unexpired and never-expiring ones', async () => {
       const db = await open();
@@ -182,7 +186,7 @@ describe('scheduleModelSweep', () => {
     }
     const rounds = logger.lines.filter((l) => l.level === 'info');
     assert.deepEqual(rounds.map((l) => [l.obj['deleted'], l.obj['more']]), [[4, true], [4, true], [1, false]]);
-    assert.ok(rounds[2]!.at - rounds[0]!.at < 300, 'the follow-up rounds came before the next interval');
+    assert.ok(rounds[2].at - rounds[0].at < 300, 'the follow-up rounds came before the next interval');
     assert.deepEqual(await remaining(sql), KEPT);
   });
 
