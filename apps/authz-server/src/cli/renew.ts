@@ -4,7 +4,7 @@
 // so it can run every hour. The files change atomically: new files are written and fsynced
 // beside the old ones, the old pair is kept as FILE.previous, then the key and the certificate
 // are renamed into place. Tokens bound to the old certificate keep working until they expire.
-import { chmod, stat } from 'node:fs/promises';
+import { chmod, open, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Command, FlagSpec } from './command.ts';
 import { CommandError, EXIT } from './admin/errors.ts';
@@ -59,15 +59,25 @@ export const renewCommand: Command<typeof flags> = {
       }
       const type = (values['key-type'] ?? keyTypeOf(key) ?? 'ec-p256') as KeyType;
       const server = await serverOf(values, io);
-      const identity = { cert: certPem, key: keyPem };
-      const label = /(?:^|\n)CN=([^\n]*)/.exec(leaf.subject)?.[1] ?? 'certbound client';
-      const request = await newRequest(type, label);
-      const issued = await est(server, { operation: 'simplereenroll', csrBase64: request.csrBase64, identity });
-      const cacerts = await est(server, { operation: 'cacerts', identity });
-      const chainPem = await chainFor('simplereenroll', issued, request.spki, cacerts);
-      if (Buffer.compare(request.spki, spkiOf(key)) === 0) throw new CommandError('simplereenroll: the new key equals the old one');
-
-      await replace(files, { certPem, keyPem }, { certPem: chainPem, keyPem: request.keyPem });
+      const unlock = await lock(files.cert);
+      let chainPem: string;
+      try {
+        // Read again under the lock: another run may have renewed them since.
+        if ((await readText(files.cert, 'the certificate', '--cert')) !== certPem || (await readText(files.key, 'the key', '--key')) !== keyPem) {
+          io.stdout(`nothing to do: ${files.cert} was replaced while this run started (another renew)\n`);
+          return EXIT.ok;
+        }
+        const identity = { cert: certPem, key: keyPem };
+        const label = /(?:^|\n)CN=([^\n]*)/.exec(leaf.subject)?.[1] ?? 'certbound client';
+        const request = await newRequest(type, label);
+        const issued = await est(server, { operation: 'simplereenroll', csrBase64: request.csrBase64, identity });
+        const cacerts = await est(server, { operation: 'cacerts', identity });
+        chainPem = await chainFor('simplereenroll', issued, request.spki, cacerts);
+        if (Buffer.compare(request.spki, spkiOf(key)) === 0) throw new CommandError('simplereenroll: the new key equals the old one');
+        await replace(files, { certPem, keyPem }, { certPem: chainPem, keyPem: request.keyPem });
+      } finally {
+        await unlock();
+      }
       io.stdout(`${summary('renewed', `(was valid until ${notAfter.toISOString()})`, chainPem, files)}  previous     ${files.cert}.previous, ${files.key}.previous\n`);
       return EXIT.ok;
     } catch (error) {
@@ -77,6 +87,32 @@ export const renewCommand: Command<typeof flags> = {
     }
   },
 };
+
+/** A lock held while older than this is left over from a run that died: taken over. */
+const STALE_LOCK_MS = 10 * 60_000;
+
+/**
+ * FILE.renew-lock, created exclusively: two runs at once (cron overlapping a manual run) would
+ * each rename a key and a certificate, and could leave one run's key beside the other's certificate.
+ */
+async function lock(certFile: string): Promise<() => Promise<void>> {
+  const file = `${certFile}.renew-lock`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const handle = await open(file, 'wx', 0o600);
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.close();
+      return () => unlink(file).catch(() => undefined);
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'EEXIST') throw new CommandError(`cannot create ${file}: ${(error as Error).message}`, EXIT.failed, { cause: error });
+      const age = await stat(file).then((s) => Date.now() - s.mtimeMs, () => 0);
+      if (attempt > 0 || age < STALE_LOCK_MS) {
+        throw new CommandError(`another renew of ${certFile} is running (${file} exists, ${Math.round(age / 1000)} s old; removed after ${STALE_LOCK_MS / 60_000} min)`);
+      }
+      await unlink(file).catch(() => undefined);
+    }
+  }
+}
 
 /**
  * Every new file is written and fsynced before any rename; the old pair goes to FILE.previous

@@ -6,7 +6,7 @@
 // the exit codes (0 done or nothing to do, 1 refused or failed, 2 usage, 4 files already there).
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -201,6 +201,22 @@ describe('certbound enroll / renew against a real server', () => {
         assert.equal(res.status, 200, res.text);
         assert.equal(decodeJwt(res.json.access_token).payload.cnf['x5t#S256'], thumbprint(pair.cert));
       }
+    });
+
+    it('another run holding the lock: exit 1 naming it, the files untouched; a lock left by a dead run (10 min old) is taken over', async () => {
+      const { cert, key } = await enrolled();
+      const old = await readFile(cert, 'utf8');
+      await writeFile(`${cert}.renew-lock`, '12345\n');
+      const busy = await run(['renew', '--cert', cert, '--key', key, '--renew-before', '2d']);
+      assert.equal(busy.code, 1);
+      assert.match(busy.stderr, /^certbound: another renew of .*partner-a\.pem is running \(.*partner-a\.pem\.renew-lock exists, \d+ s old; removed after 10 min\)\n$/);
+      assert.equal(await readFile(cert, 'utf8'), old);
+      const longAgo = new Date(Date.now() - 11 * 60_000);
+      await utimes(`${cert}.renew-lock`, longAgo, longAgo);
+      const renewed = await run(['renew', '--cert', cert, '--key', key, '--renew-before', '2d']);
+      assert.equal(renewed.code, 0, renewed.stderr);
+      assert.notEqual(await readFile(cert, 'utf8'), old);
+      await assert.rejects(stat(`${cert}.renew-lock`), { code: 'ENOENT' }, 'the lock is gone');
     });
 
     it('a revoked certificate: exit 1 naming the refusal (403), the files untouched', async () => {
