@@ -9,7 +9,9 @@ import { sansOf } from '../../src/mtls/san.ts';
 import { loadTrustStore } from '../../src/mtls/trust-store.ts';
 import { ensureDevPki, type DevPki } from '../../../../test/support/pki.ts';
 
-const FILES = ['admin-key.pem', 'admin.pem', 'ca-key.pem', 'ca.pem', 'demo-client-key.pem', 'demo-client.pem', 'server-key.pem', 'server.pem'];
+const FILES = ['admin-key.pem', 'admin.pem', 'ca-key.pem', 'ca.pem', 'demo-client-key.pem', 'demo-client.pem',
+  'issuing-ca-key.pem',
+  'issuing-ca.pem', 'server-key.pem', 'server.pem'];
 const mode = async (path: string) => (await stat(path)).mode & 0o777;
 const cert = async (path: string) => new X509Certificate(await readFile(path));
 
@@ -41,6 +43,17 @@ describe('development PKI', () => {
     // the server certificate is for TLS servers only
     const server = await validatePath({ leaf: await cert(pki.serverCertFile), trustStore: store });
     assert.equal(server.ok === false && server.code, 'ext_key_usage');
+  });
+
+  it('makes an issuing CA for enrollment below the dev CA, never the root itself', async () => {
+    const pki = await ensureDevPki(dataDir);
+    const issuing = await cert(pki.issuingCaFile);
+    const root = await cert(pki.caFile);
+    assert.equal(issuing.ca, true);
+    assert.equal(issuing.checkIssued(root), true);
+    assert.equal(issuing.verify(root.publicKey), true);
+    assert.notEqual(issuing.fingerprint256, root.fingerprint256);
+    assert.equal(pki.issuingCaKeyFile, join(pki.dir, 'issuing-ca-key.pem'));
   });
 
   it('gives the server certificate localhost names', async () => {
