@@ -1,8 +1,9 @@
 // `node --conditions=certbound-source bench/metrics.ts`: only the bench's "metrics on / off"
 // case (lib/suite.ts metricsOverhead), for measuring it without the whole `npm run bench`.
 // Same environment as run.ts (BENCH_ROUNDS, BENCH_DURATION_MS, BENCH_CONNECTIONS,
-// BENCH_DATABASE_URL + BENCH_REDIS_URL); prints the figures as the table's rows.
+// BENCH_DATABASE_URL + BENCH_REDIS_URL, BENCH_PROFILE_DIR); prints the figures as the table's rows.
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createBenchPki } from './lib/pki.ts';
 import { benchOptions, metricsOverhead } from './lib/suite.ts';
 import { prepareEmbeddedTemplate, startCertbound, type RunningServer, type Storage } from './lib/servers.ts';
@@ -16,7 +17,8 @@ const servers: RunningServer[] = [];
 try {
   const template = storage.kind === 'embedded' ? await prepareEmbeddedTemplate(pki) : undefined;
   const start = async (name: string, env: Record<string, string>) => {
-    const server = await startCertbound(name, { pki, storage, workers: 1, env, ...(template ? { embeddedTemplate: template } : {}) });
+    const nodeArgs = opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(opts.profileDir, name.replace(/\W+/g, '-'))}`] : [];
+    const server = await startCertbound(name, { pki, storage, workers: 1, env, nodeArgs, ...(template ? { embeddedTemplate: template } : {}) });
     servers.push(server);
     return server;
   };

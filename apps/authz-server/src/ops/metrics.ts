@@ -11,6 +11,7 @@
 //
 // This file imports nothing of certbound: the rooms it observes import it (no cycle).
 import { X509Certificate } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CERTIFICATE_AUTH_METHODS } from '../oidc/vocabulary.ts';
 
@@ -58,18 +59,50 @@ export interface MetricsSources {
 /** How long a scrape waits for the registered certificates before reporting the last ones read. */
 const SOURCE_DEADLINE_MS = 2000;
 
-/** Counts per label combination, flushed into a prom-client Counter at scrape time. */
-class Tally {
-  private readonly entries = new Map<string, { labels: Record<string, string>; count: number; flushed: number }>();
+interface TallyEntry {
+  readonly labels: Record<string, string>;
+  count: number;
+  flushed: number;
+}
 
-  add(key: string, labels: () => Record<string, string>): void {
-    const entry = this.entries.get(key);
-    if (entry !== undefined) entry.count++;
-    else this.entries.set(key, { labels: labels(), count: 1, flushed: 0 });
+/**
+ * Counts per combination of up to four label values, flushed into a prom-client Counter at scrape
+ * time. One nested Map level per label: counting a combination seen before allocates nothing (no
+ * key string, no label object, no closure).
+ */
+type Level3 = Map<string, TallyEntry>;
+type Level2 = Map<string, Level3>;
+type Level1 = Map<string, Level2>;
+
+class Tally {
+  private readonly root = new Map<string, Level1>();
+  private readonly entries: TallyEntry[] = [];
+  private readonly names: readonly string[];
+
+  constructor(names: readonly string[]) {
+    this.names = names;
+  }
+
+  /** One more of these values, in the order of the label names; the labels a tally lacks are ''. */
+  add(a: string, b = '', c = '', d = ''): void {
+    let l1 = this.root.get(a);
+    if (l1 === undefined) this.root.set(a, (l1 = new Map<string, Level2>()));
+    let l2 = l1.get(b);
+    if (l2 === undefined) l1.set(b, (l2 = new Map<string, Level3>()));
+    let l3 = l2.get(c);
+    if (l3 === undefined) l2.set(c, (l3 = new Map<string, TallyEntry>()));
+    let entry = l3.get(d);
+    if (entry === undefined) {
+      const values = [a, b, c, d];
+      entry = { labels: Object.fromEntries(this.names.map((name, i) => [name, values[i]])), count: 0, flushed: 0 };
+      l3.set(d, entry);
+      this.entries.push(entry);
+    }
+    entry.count++;
   }
 
   flush(counter: Counter<string>): void {
-    for (const entry of this.entries.values()) {
+    for (const entry of this.entries) {
       if (entry.count === entry.flushed) continue;
       counter.inc(entry.labels, entry.count - entry.flushed);
       entry.flushed = entry.count;
@@ -77,7 +110,8 @@ class Tally {
   }
 
   clear(): void {
-    this.entries.clear();
+    this.root.clear();
+    this.entries.length = 0;
   }
 }
 
@@ -110,10 +144,10 @@ const lastAuthenticated = new Map<string, { x5t: string; notAfter: number }>();
 let registeredRead: readonly RegisteredCertificate[] = [];
 let sourceFailing = false;
 
-const tokenTally = new Tally();
-const tlsTally = new Tally();
-const revocationTally = new Tally();
-const dpopTally = new Tally();
+const tokenTally = new Tally(['client_id', 'grant_type', 'outcome', 'reason']);
+const tlsTally = new Tally(['listener', 'outcome', 'reason']);
+const revocationTally = new Tally(['source', 'outcome']);
+const dpopTally = new Tally(['outcome']);
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
@@ -281,7 +315,7 @@ interface AnsweredRequest {
   readonly status: number;
   readonly state: Record<string, unknown>;
   readonly oidc?: unknown;
-  get(field: string): string;
+  readonly req: { readonly headers: IncomingHttpHeaders };
 }
 
 interface OidcView {
@@ -300,9 +334,9 @@ interface OidcView {
 export function recordOAuthAnswer(ctx: AnsweredRequest, err: { error: string; check?: string } | undefined): void {
   if (!enabled) return;
   const oidc = ctx.oidc as OidcView | undefined;
-  if (ctx.get('DPoP') !== '') {
+  if (ctx.req.headers.dpop !== undefined) {
     const outcome = err === undefined ? 'accepted' : err.error === 'invalid_dpop_proof' ? 'invalid' : err.error === 'use_dpop_nonce' ? 'nonce_required' : undefined;
-    if (outcome !== undefined) dpopTally.add(outcome, () => ({ outcome }));
+    if (outcome !== undefined) dpopTally.add(outcome);
   }
   if (oidc?.route !== 'token' && !(oidc === undefined && ctx.path.endsWith('/token'))) return;
   const clientId = oidc?.client?.clientId;
@@ -312,7 +346,7 @@ export function recordOAuthAnswer(ctx: AnsweredRequest, err: { error: string; ch
   const succeeded = err === undefined && ctx.status < 400;
   const outcome = succeeded ? 'success' : 'refused';
   const reason = succeeded ? 'none' : err?.check ?? err?.error ?? 'unknown';
-  tokenTally.add(`${client}\u0000${grant}\u0000${outcome}\u0000${reason}`, () => ({ client_id: client, grant_type: grant, outcome, reason }));
+  tokenTally.add(client, grant, outcome, reason);
   if (succeeded && clientId !== undefined && CERTIFICATE_AUTH_METHODS.has(oidc?.client?.clientAuthMethod ?? '')) {
     const presented = (ctx.state.clientCertificate as { presented?: { thumbprint: string; leaf: X509Certificate } } | undefined)?.presented;
     if (presented !== undefined) lastAuthenticated.set(client, { x5t: client === OTHER_CLIENTS ? OTHER_CLIENTS : presented.thumbprint, notAfter: presented.leaf.validToDate.getTime() });
@@ -328,7 +362,7 @@ export function recordCertificateVerdict<V extends { ok: boolean; code?: string 
   void verdict.then((v) => {
     const outcome = v.ok ? 'accepted' : 'refused';
     const reason = v.ok ? 'none' : v.code ?? 'unknown';
-    tlsTally.add(`${listener}\u0000${outcome}\u0000${reason}`, () => ({ listener, outcome, reason }));
+    tlsTally.add(listener, outcome, reason);
   }, () => undefined);
   return verdict;
 }
@@ -336,7 +370,7 @@ export function recordCertificateVerdict<V extends { ok: boolean; code?: string 
 /** A TLS connection on the mutual-TLS listener that presented no certificate (ops/health.ts's middleware sees it). */
 export function recordNoCertificate(): void {
   if (!enabled) return;
-  tlsTally.add('mtls\u0000absent\u0000no_certificate', () => ({ listener: 'mtls', outcome: 'absent', reason: 'no_certificate' }));
+  tlsTally.add('mtls', 'absent', 'no_certificate');
 }
 
 const REVOCATION_SOURCES = new Set(['ocsp', 'crl', 'crl-file']);
@@ -348,7 +382,7 @@ export function recordRevocationEvent(name: string): void {
   const source = name.slice(0, colon);
   if (!REVOCATION_SOURCES.has(source)) return;
   const outcome = name.slice(colon + 1);
-  revocationTally.add(name, () => ({ source, outcome }));
+  revocationTally.add(source, outcome);
 }
 
 /** One store operation took `ms` (ops/store-timing.ts). */

@@ -27,7 +27,7 @@ function tokenRequest(clientId: string | undefined, options: { grantType?: unkno
       ...(clientId === undefined ? {} : { client: { clientId, clientAuthMethod: options.authMethod ?? 'private_key_jwt' } }),
       params: { grant_type: 'grantType' in options ? options.grantType : 'client_credentials' },
     },
-    get: (field: string) => (field === 'DPoP' ? options.dpop ?? '' : ''),
+    req: { headers: options.dpop === undefined ? {} : { dpop: options.dpop } },
   };
 }
 
