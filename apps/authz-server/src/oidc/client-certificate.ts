@@ -146,7 +146,7 @@ export function createClientCertificateChecks(deps: { source: CertificateSource;
           );
         }
         // certbound certificate pinning: the subject matches, and the certificate must also be
-        // one of those registered through /admin/v1 (storage/postgres/client-adapter.ts lists them).
+        // one of those registered through /admin/v1 (oidc/pinned-certificates.ts lists them).
         const client = ctx.oidc.client;
         if (client?.certificate_pinning === true) {
           const pinned = client.certificate_thumbprints;

@@ -72,7 +72,7 @@ export function extraClientMetadata(serverProfile: FapiProfile | undefined): Non
     // resources: resource identifier -> the scopes of it the client holds (oidc/resource-indicators.ts).
     // fapi_profile: "2.0" puts one client under the FAPI 2.0 Security Profile (oidc/fapi.ts).
     // certificate_pinning: a tls_client_auth client accepts only its certificates registered
-    // through /admin/v1; certificate_thumbprints: those, attached by storage/postgres/client-adapter.ts.
+    // through /admin/v1; certificate_thumbprints: those, attached by oidc/pinned-certificates.ts.
     properties: ['default_resource', 'introspection_allowed', 'resources', 'fapi_profile', 'certificate_pinning', 'certificate_thumbprints'],
     validator(_ctx, key, value, metadata) {
       if (key === 'certificate_pinning' && value !== undefined && typeof value !== 'boolean') {
