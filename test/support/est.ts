@@ -12,9 +12,10 @@ import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
-  ANSWER_DEADLINE_MS, asFiles, describeAnswer, makeSecurityPki, registerWorld, startSecurityServer,
+  ANSWER_DEADLINE_MS, NO_JSON, asFiles, describeAnswer, makeSecurityPki, registerWorld, startSecurityServer,
   type CraftedKey, type SecurityPki, type SecurityServer, type SecurityServerOptions, type SecurityWorld, type TimedAnswer, type TlsClientIdentity,
 } from './security-server.ts';
+import type { JsonAnswer } from './json-answer.ts';
 import { issueCertificate, type IssuedCertificate } from '../../apps/authz-server/src/pki/issue.ts';
 import { certsOnly } from '../../apps/authz-server/src/cli/est-client.ts';
 import { x5tS256 } from '../../apps/authz-server/src/mtls/thumbprint.ts';
@@ -135,15 +136,15 @@ async function rawRequest(url: string, options: { ca: string; identity?: TlsClie
         const text = Buffer.concat(chunks).toString('utf8');
         let json: unknown;
         try { json = /json/.test(String(res.headers['content-type'])) ? JSON.parse(text) : undefined; } catch { json = undefined; }
-        settle({ status: res.statusCode ?? 0, headers: res.headers, text, json, timedOut: false });
+        settle({ status: res.statusCode ?? 0, headers: res.headers, text, json: json as JsonAnswer, timedOut: false });
       });
-      res.on('error', (err) => settle({ status: 0, text: '', json: undefined, timedOut: false, error: err.message }));
+      res.on('error', (err) => settle({ status: 0, text: '', json: NO_JSON, timedOut: false, error: err.message }));
     });
     const timer = setTimeout(() => {
-      settle({ status: 0, text: '', json: undefined, timedOut: true, error: `no answer within ${ANSWER_DEADLINE_MS} ms` });
+      settle({ status: 0, text: '', json: NO_JSON, timedOut: true, error: `no answer within ${ANSWER_DEADLINE_MS} ms` });
       req.destroy();
     }, ANSWER_DEADLINE_MS);
-    req.on('error', (err) => settle({ status: 0, text: '', json: undefined, timedOut: false, error: err.message }));
+    req.on('error', (err) => settle({ status: 0, text: '', json: NO_JSON, timedOut: false, error: err.message }));
     req.end(options.body);
   });
 }

@@ -2,6 +2,7 @@
 // exactly the certificate it names), JSON or form bodies, and the raw answer back.
 import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
+import type { JsonAnswer } from './json-answer.ts';
 
 export interface TlsIdentity {
   cert?: string;
@@ -12,7 +13,8 @@ export interface HttpsAnswer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   text: string;
-  json: any;
+  /** the parsed body; undefined at run time when it is not JSON (a test reads it after checking the status) */
+  json: JsonAnswer;
 }
 
 export async function https(url: string, options: {
@@ -46,9 +48,9 @@ export async function https(url: string, options: {
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown;
-        try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+        let json: JsonAnswer | undefined;
+        try { json = text ? JSON.parse(text) as JsonAnswer : undefined; } catch { json = undefined; }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: json as JsonAnswer });
       });
       res.on('error', reject);
     });

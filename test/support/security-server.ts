@@ -30,6 +30,7 @@ import { createLocalAccount, findLocalAccountByUsername } from '../../apps/authz
 import { openPglite } from '../../apps/authz-server/src/storage/embedded/pglite.ts';
 import { openPostgres } from '../../apps/authz-server/src/storage/postgres/pool.ts';
 import { migrate } from '../../apps/authz-server/src/storage/migrate.ts';
+import type { JsonAnswer } from './json-answer.ts';
 
 const run = promisify(execFile);
 
@@ -52,11 +53,15 @@ export interface TlsClientIdentity {
   maxVersion?: 'TLSv1.2' | 'TLSv1.3';
 }
 
+/** TimedAnswer.json when the answer had no JSON body: undefined at run time, as the tests have always read it. */
+export const NO_JSON = undefined as unknown as JsonAnswer;
+
 export interface TimedAnswer {
   /** 0 when no HTTP answer came (deadline passed, connection reset, TLS failure) */
   status: number;
   text: string;
-  json: any;
+  /** the parsed body; undefined at run time when it is not JSON or there was no answer (a test reads it after checking the status) */
+  json: JsonAnswer;
   /** wall time from connect to the end of the answer (or to the failure) */
   ms: number;
   timedOut: boolean;
@@ -98,11 +103,11 @@ export async function timedRequest(url: string, options: {
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown;
-        try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
-        settle({ status: res.statusCode ?? 0, text, json, timedOut: false });
+        let json: JsonAnswer | undefined;
+        try { json = text ? JSON.parse(text) as JsonAnswer : undefined; } catch { json = undefined; }
+        settle({ status: res.statusCode ?? 0, text, json: json as JsonAnswer, timedOut: false });
       });
-      res.on('error', (err) => settle({ status: 0, text: '', json: undefined, timedOut: false, error: err.message }));
+      res.on('error', (err) => settle({ status: 0, text: '', json: NO_JSON, timedOut: false, error: err.message }));
     };
     let req: ClientRequest;
     try {
@@ -119,15 +124,15 @@ export async function timedRequest(url: string, options: {
     } catch (err) {
       // Node throws while building the client's TLS context when its own security level refuses
       // the certificate (RSA-1024: ERR_SSL_EE_KEY_TOO_SMALL): the client's refusal, not the server's.
-      settle({ status: 0, text: '', json: undefined, timedOut: false, error: `client could not start TLS: ${(err as Error).message}` });
+      settle({ status: 0, text: '', json: NO_JSON, timedOut: false, error: `client could not start TLS: ${(err as Error).message}` });
       return;
     }
     const timeoutMs = options.timeoutMs ?? ANSWER_DEADLINE_MS;
     timer = setTimeout(() => {
-      settle({ status: 0, text: '', json: undefined, timedOut: true, error: `no answer within ${timeoutMs} ms` });
+      settle({ status: 0, text: '', json: NO_JSON, timedOut: true, error: `no answer within ${timeoutMs} ms` });
       req.destroy();
     }, timeoutMs);
-    req.on('error', (err) => settle({ status: 0, text: '', json: undefined, timedOut: false, error: err.message }));
+    req.on('error', (err) => settle({ status: 0, text: '', json: NO_JSON, timedOut: false, error: err.message }));
     req.end(body);
   });
 }
