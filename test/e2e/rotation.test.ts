@@ -140,7 +140,7 @@ describe('certificate rotation across two instances', { skip: SKIP }, () => {
     assert.deepEqual(outcomes.failures, []);
     assert.ok(outcomes.ok >= 5);
     const jwks = (await second.admin.request('GET', '/clients/robot')).json.jwks;
-    assert.deepEqual(jwks.keys.map((k: { x5c: string[] }) => k.x5c[0]), [b.cert.raw.toString('base64')]);
+    assert.deepEqual(jwks.keys.map((k) => (k.x5c as string[])[0]), [b.cert.raw.toString('base64')]);
   });
 
   it('a client disabled on one instance gets no token from the other', async () => {

@@ -86,7 +86,7 @@ describe('settlement API protected by @certbound/cnf-verifier (real processes)',
     const accessToken = await token('demo-client', demoClient);
     const created = await https(strictUrl, { ca, identity: demoClient, json: SETTLEMENT, headers: { authorization: `Bearer ${accessToken}` } });
     assert.equal(created.status, 201, created.text);
-    assert.match(created.json.settlement.id, /^[0-9a-f-]{36}$/);
+    assert.match(created.json.settlement.id as string, /^[0-9a-f-]{36}$/);
     assert.equal(created.json.settlement.amount, '125.00');
     assert.deepEqual(created.json.caller, { client_id: 'demo-client', certificate_subject: 'CN=demo-client,O=certbound dev', binding: 'mtls' });
     assert.equal(created.headers.location, `/api/v1/settlements/${created.json.settlement.id}`);

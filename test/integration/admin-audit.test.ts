@@ -104,7 +104,7 @@ describe('/admin/v1 audit log', () => {
     let cursor: string | null = null;
     do {
       const res = await as.admin.request('GET', `/audit?target=clients/robot&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
-      seen.push(...res.json.items.map((r: { request_id: string }) => r.request_id));
+      seen.push(...res.json.items.map((r) => r.request_id as string));
       cursor = res.json.next_cursor;
     } while (cursor);
     assert.deepEqual(seen, ['c-4', 'cert-2', 'c-3', 'c-2', 'cert-1', 'c-1']);

@@ -74,7 +74,7 @@ describe('/admin/v1 authentication (RFC 8705 certificate-bound admin tokens)', (
     it('accepts the admin token over the admin certificate', async () => {
       const res = await as.admin.request('GET', '/clients');
       assert.equal(res.status, 200, res.text);
-      assert.ok(res.json.items.some((c: { client_id: string }) => c.client_id === 'admin'));
+      assert.ok(res.json.items.some((c) => c.client_id === 'admin'));
     });
 
     it('refuses a request without a certificate: 401 invalid_token', async () => {

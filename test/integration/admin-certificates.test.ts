@@ -127,7 +127,7 @@ describe('/admin/v1 client certificates', () => {
       assert.equal((await as.admin.request('DELETE', `/clients/settlement/certificates/${x5t}`)).json.status, 'retired');
       const list = await as.admin.request('GET', '/clients/settlement/certificates');
       assert.equal(list.status, 200);
-      assert.deepEqual(list.json.items.map((c: Record<string, string>) => [c['x5t#S256'], c.status]), [
+      assert.deepEqual(list.json.items.map((c) => [c['x5t#S256'], c.status]), [
         [x5tS256(certs.a.cert), 'active'],
         [x5t, 'retired'],
       ]);
@@ -176,7 +176,7 @@ describe('/admin/v1 client certificates', () => {
       assert.equal((await token('robot', certs.selfB)).status, 200);
       assert.equal((await as.admin.request('DELETE', `/clients/robot/certificates/${x5tS256(certs.selfA.cert)}`)).status, 200);
       const client = await as.admin.request('GET', '/clients/robot');
-      assert.deepEqual(client.json.jwks.keys.map((k: { x5c: string[] }) => k.x5c[0]), [certs.selfB.cert.raw.toString('base64')]);
+      assert.deepEqual(client.json.jwks.keys.map((k) => (k.x5c as string[])[0]), [certs.selfB.cert.raw.toString('base64')]);
       expectOAuthError(await token('robot', certs.selfA), 401, 'invalid_client', `certificate not registered for this self-signed client (x5t#S256 ${x5tS256(certs.selfA.cert)})`);
       assert.equal((await token('robot', certs.selfB)).status, 200);
     });
@@ -197,7 +197,7 @@ describe('/admin/v1 client certificates', () => {
       const { tls_client_auth_subject_dn: _dn, ...rest } = current.json;
       const res = await as.admin.request('PUT', '/clients/switcher', { json: { ...rest, token_endpoint_auth_method: 'self_signed_tls_client_auth' }, headers: { 'if-match': current.headers.etag as string } });
       assert.equal(res.status, 200, res.text);
-      assert.deepEqual(res.json.jwks.keys.map((k: { x5c: string[] }) => k.x5c[0]), [certs.b.cert.raw.toString('base64')]);
+      assert.deepEqual(res.json.jwks.keys.map((k) => (k.x5c as string[])[0]), [certs.b.cert.raw.toString('base64')]);
       assert.equal((await token('switcher', certs.b)).status, 200);
     });
 
@@ -223,11 +223,11 @@ describe('/admin/v1 client certificates', () => {
     it('lists active certificates expiring within the window, soonest first, across clients', async () => {
       const res = await as.admin.request('GET', '/certificates/expiring?within=30d');
       assert.equal(res.status, 200, res.text);
-      const listed = res.json.items.map((c: Record<string, string>) => `${c.client_id}/${c['x5t#S256']}`);
+      const listed = res.json.items.map((c) => `${c.client_id as string}/${c['x5t#S256'] as string}`);
       assert.ok(listed.includes(`settlement/${x5tS256(certs.a.cert)}`), 'A (20 days) is listed');
       assert.ok(!listed.includes(`robot/${x5tS256(certs.selfA.cert)}`), 'retired certificates are not');
       assert.ok(!listed.includes(`pinned/${x5tS256(certs.b.cert)}`), 'B (90 days) is not within 30 days');
-      const notAfter = res.json.items.map((c: Record<string, string>) => c.not_after);
+      const notAfter = res.json.items.map((c) => c.not_after as string);
       assert.deepEqual(notAfter, [...notAfter].sort());
     });
 

@@ -177,7 +177,7 @@ describe('/admin/v1/clients', () => {
         const res = await as.admin.request('GET', `/clients?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
         assert.equal(res.status, 200, res.text);
         assert.ok(res.json.items.length <= 2);
-        seen.push(...res.json.items.map((c: { client_id: string }) => c.client_id));
+        seen.push(...res.json.items.map((c) => c.client_id as string));
         cursor = res.json.next_cursor;
         pages++;
       } while (cursor !== null && pages < 50);

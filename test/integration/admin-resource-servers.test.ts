@@ -66,7 +66,7 @@ describe('/admin/v1/resource-servers', () => {
     assert.equal(first.status, 200);
     assert.equal(first.json.items[0].identifier, 'https://a.test');
     const rest = await as.admin.request('GET', `/resource-servers?cursor=${first.json.next_cursor}`);
-    assert.deepEqual(rest.json.items.map((r: { identifier: string }) => r.identifier), ['https://fx-api.test/v1', 'urn:certbound:admin-api']);
+    assert.deepEqual(rest.json.items.map((r) => r.identifier), ['https://fx-api.test/v1', 'urn:certbound:admin-api']);
     assert.equal(rest.json.next_cursor, null);
   });
 

@@ -47,7 +47,7 @@ describe('GET /mtls/check (issue 12 item 5)', () => {
     assert.equal(answer.headers['cache-control'], 'no-store');
     assert.equal(answer.json.ok, true, answer.text);
     assert.equal(answer.json.first_failure, null);
-    assert.deepEqual(answer.json.steps.map((s: { check: string; ok: boolean }) => [s.check, s.ok]),
+    assert.deepEqual(answer.json.steps.map((s) => [s.check, s.ok]),
       [['presented', true], ['chain', true], ['dates', true], ['key_usage', true], ['revocation', true], ['client_match', true]]);
     assert.equal(answer.json.certificate['x5t#S256'], x5tS256(certs.good.cert));
     assert.equal(answer.json.certificate.subject, 'CN=settlement,OU=payments,O=Example Bank');

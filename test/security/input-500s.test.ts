@@ -15,6 +15,7 @@ import { describe, it, before, after } from 'node:test';
 import { makeTestPki, type TestPki } from '../support/authz.ts';
 import { freePort } from '../support/https.ts';
 import { startProcess, type RunningProcess } from '../support/processes.ts';
+import type { JsonAnswer } from '../support/json-answer.ts';
 import {
   ANSWER_DEADLINE_MS, LEAF_EXTENSIONS, SECURITY_RESOURCE, craftCertificate, describeAnswer, registerWorld, selfSignedJwks,
   startSecurityServer, type CertFiles, type CraftedKey, type SecurityServer, type TimedAnswer,
@@ -48,7 +49,7 @@ function rawRequest(server: SecurityServer, url: string, options: {
       if (/\r\ntransfer-encoding: chunked/i.test(out.slice(0, out.indexOf('\r\n\r\n')))) text = dechunk(text);
       let json: unknown;
       try { json = JSON.parse(text); } catch { json = undefined; }
-      resolve({ status, text, json, ms, timedOut, ...(error ? { error } : {}) });
+      resolve({ status, text, json: json as JsonAnswer, ms, timedOut, ...(error ? { error } : {}) });
     };
     const timer = setTimeout(() => { socket.destroy(); finish(true, `no answer within ${ANSWER_DEADLINE_MS} ms`); }, ANSWER_DEADLINE_MS);
     socket.on('data', (chunk: Buffer) => { out += chunk.toString('utf8'); });

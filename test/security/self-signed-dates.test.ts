@@ -37,7 +37,7 @@ describe('RFC 8705 §2.2 validity period of a registered self-signed certificate
     for (const [client, cert] of [['future-robot', certs.future], ['expired-robot', certs.expired]] as const) {
       const res = await server.admin('GET', `/clients/${client}`);
       assert.equal(res.status, 200, res.text);
-      assert.deepEqual(res.json.jwks.keys.map((k: { x5c: string[] }) => k.x5c[0]), [cert.cert.raw.toString('base64')]);
+      assert.deepEqual(res.json.jwks.keys.map((k) => (k.x5c as string[])[0]), [cert.cert.raw.toString('base64')]);
     }
   });
 
