@@ -42,7 +42,10 @@ export function devDemoEndpoints(env: Env = process.env): { resource: string; ur
 export async function bootstrapDevRegistrations(
   sql: SqlClient,
   pki: DevPki,
-  { demoResource = devDemoEndpoints().resource, invalidateClient = async () => undefined }: { demoResource?: string; invalidateClient?: ClientInvalidator } = {},
+  {
+    demoResource = devDemoEndpoints().resource,
+    invalidateClient = async () => undefined,
+  }: { demoResource?: string; invalidateClient?: ClientInvalidator } = {},
 ): Promise<string[]> {
   const created: string[] = [];
   if (!await findResourceServer(sql, demoResource)) {
