@@ -18,7 +18,7 @@ import { x509 } from '../apps/authz-server/src/mtls/x509.ts';
 const opts = benchOptions(process.env);
 const started = Date.now();
 const log = (line: string) => process.stderr.write(`[${String(Math.round((Date.now() - started) / 1000)).padStart(4)} s] ${line}\n`);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
 interface Answer { status: number; text: string }
@@ -35,7 +35,7 @@ function post(origin: string, path: string, o: { ca: string; cert?: string; key?
 }
 
 async function newCsr(): Promise<{ csr: string; keyPem: string }> {
-  const keys = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const keys = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']));
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: 'CN=bench', keys, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } as webcrypto.EcdsaParams });
   const pkcs8 = Buffer.from(await crypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
   return { csr: Buffer.from(csr.rawData).toString('base64'), keyPem: `-----BEGIN PRIVATE KEY-----\n${pkcs8.replace(/.{1,64}/g, '$&\n')}-----END PRIVATE KEY-----\n` };
@@ -109,23 +109,23 @@ try {
   const enroll = await rate(workers, opts.durationMs, async (i) => {
     const code = codes.pop();
     if (code === undefined) return false;
-    const { csr, keyPem } = csrs[i % csrs.length]!;
+    const { csr, keyPem } = csrs[i % csrs.length];
     const res = await post(on.origin, '/.well-known/est/simpleenroll', {
       ca: tls.ca, body: csr, headers: { 'content-type': 'application/pkcs10', authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${code}`).toString('base64')}` },
     });
     if (res.status !== 200) return false;
     if (enrolled.length < 8) {
       const [cert] = new x509.X509Certificates(Buffer.from(res.text.replace(/\s+/g, ''), 'base64'));
-      enrolled.push({ cert: cert!.toString('pem'), key: keyPem });
+      enrolled.push({ cert: cert.toString('pem'), key: keyPem });
     }
     return true;
   });
   if (enrolled.length === 0) throw new Error('no enrollment succeeded');
   log(`simplereenroll, ${workers} callers, a new TLS connection each, ${opts.durationMs} ms`);
   const reenroll = await rate(workers, opts.durationMs, async (i) => {
-    const identity = enrolled[i % enrolled.length]!;
+    const identity = enrolled[i % enrolled.length];
     const res = await post(on.origin, '/.well-known/est/simplereenroll', {
-      ca: tls.ca, cert: identity.cert, key: identity.key, body: csrs[i % csrs.length]!.csr, headers: { 'content-type': 'application/pkcs10' },
+      ca: tls.ca, cert: identity.cert, key: identity.key, body: csrs[i % csrs.length].csr, headers: { 'content-type': 'application/pkcs10' },
     });
     return res.status === 200;
   });

@@ -30,11 +30,11 @@ async function newCsr(opts: { subject?: string; alg?: 'EC' | 'RSA1024' } = {}): 
     keys = {
       privateKey: await crypto.subtle.importKey('pkcs8', pair.privateKey.export({ type: 'pkcs8', format: 'der' }), params, true, ['sign']),
       publicKey: await crypto.subtle.importKey('spki', pair.publicKey.export({ type: 'spki', format: 'der' }), params, true, ['verify']),
-    } as webcrypto.CryptoKeyPair;
+    };
     sign = params;
   } else {
-    keys = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-    sign = { name: 'ECDSA', hash: 'SHA-256' } as webcrypto.EcdsaParams;
+    keys = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']));
+    sign = { name: 'ECDSA', hash: 'SHA-256' };
   }
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: opts.subject ?? 'CN=someone else entirely', keys, signingAlgorithm: sign });
   const pkcs8 = Buffer.from(await crypto.subtle.exportKey('pkcs8', keys.privateKey));
@@ -71,14 +71,14 @@ describe('enrollment (EST, RFC 7030)', () => {
   const newCode = async (clientId = 'settlement', json?: unknown) => {
     const res = await as.admin.request('POST', `/clients/${clientId}/enrollment-codes`, json === undefined ? {} : { json });
     assert.equal(res.status, 201, res.text);
-    return res.json.code as string;
+    return res.json.code;
   };
   const token = (identity: { cert: string; key: string }, clientId = 'settlement') =>
     https(`${as.mtlsUrl}/token`, { ca: as.ca, identity, form: { grant_type: 'client_credentials', client_id: clientId } });
   const enrolledFrom = (res: HttpsAnswer, keyPem: string): Enrolled => {
     assert.equal(res.status, 200, res.text);
     const [cert] = certsOf(res);
-    return { x: cert!, cert: cert!.toString(), key: keyPem };
+    return { x: cert, cert: cert.toString(), key: keyPem };
   };
 
   before(async () => {
@@ -145,7 +145,7 @@ describe('enrollment (EST, RFC 7030)', () => {
     assert.ok(!list.text.includes(code));
     const { rows } = await as.server.stores.sql.query<{ t: string }>(`select coalesce(after::text, '') as t from audit_log where action = 'client.enrollment_code.create'`);
     assert.equal(rows.length, 1);
-    assert.ok(!rows[0]!.t.includes(code));
+    assert.ok(!rows[0].t.includes(code));
     const stored = await as.server.stores.sql.query<{ code_hash: string }>('select code_hash from enrollment_codes');
     assert.ok(stored.rows.every((r) => r.code_hash !== code));
   });
@@ -259,7 +259,7 @@ describe('enrollment (EST, RFC 7030)', () => {
 
   it('revoke: 200 with the record; refused at the token endpoint at once; the sibling still works; the CRL lists it and verifies', async () => {
     const x5t = x5tS256(first.x);
-    const issued = (await token(first)).json.access_token as string;
+    const issued = (await token(first)).json.access_token;
     const introspect = async () => (await https(`${as.mtlsUrl}/token/introspection`, { ca: as.ca, identity: second, form: { client_id: 'settlement', token: issued } })).json;
     assert.equal((await introspect()).active, true);
     const res = await as.admin.request('POST', `/clients/settlement/certificates/${x5t}/revoke`, { json: { reason: 'keyCompromise' } });

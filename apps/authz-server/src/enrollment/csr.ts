@@ -48,7 +48,7 @@ async function read(body: string, minRsaBits: number): Promise<CsrResult> {
   }
   const key = keyProblem(nodeKey, minRsaBits);
   if (!key.ok) return key;
-  let verified = false;
+  let verified: boolean;
   try {
     verified = await csr.verify();
   } catch {

@@ -54,7 +54,7 @@ const hashCode = (code: string) => createHash('sha256').update(code, 'utf8').dig
 function basicCredentials(header: string | undefined): { user: string; password: string } | undefined {
   const match = /^Basic[ ]+([A-Za-z0-9+/]+={0,2})[ ]*$/i.exec(header ?? '');
   if (!match) return undefined;
-  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon <= 0 || decoded.isWellFormed() === false || decoded.includes('\0')) return undefined;
   return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
@@ -146,7 +146,7 @@ export function createEstEndpoints(deps: EstDeps): Middleware {
       const status = verdict.code === 'revoked' ? 403 : 401;
       throw new EstError(status, verdict.code === 'revoked' ? 'forbidden' : 'invalid_client', `the presented certificate is refused: ${verdict.reason}`);
     }
-    if (verdict.chain.length < 2 || verdict.chain[1]!.fingerprint256 !== issuer.ca.cert.fingerprint256) {
+    if (verdict.chain.length < 2 || verdict.chain[1].fingerprint256 !== issuer.ca.cert.fingerprint256) {
       throw new EstError(403, 'forbidden', 'the presented certificate was not issued by certbound\'s issuing CA: re-enrollment renews certificates certbound issued (enroll with a code instead)');
     }
     const record = await guarded(() => issuer.findIssued(presented.thumbprint));
@@ -197,7 +197,10 @@ export function createEstEndpoints(deps: EstDeps): Middleware {
   }
 
   return async function estEndpoints(ctx, next) {
-    if (ctx.path !== EST_PREFIX && !ctx.path.startsWith(`${EST_PREFIX}/`)) return next();
+    if (ctx.path !== EST_PREFIX && !ctx.path.startsWith(`${EST_PREFIX}/`)) {
+      await next();
+      return;
+    }
     const operation = ctx.path.slice(EST_PREFIX.length + 1);
     try {
       await answer(ctx, deps.issuer, operation);

@@ -97,7 +97,7 @@ export function createIssuer(deps: IssuerDeps): Issuer {
       const value = metadata[matcher];
       if (typeof value === 'string') return { subject: subjectWithCn(metadata.client_id), san: { type, value } };
     }
-    throw new EnrollmentRefusal(403, 'forbidden', `client "${metadata.client_id}" has no tls_client_auth_subject_dn or tls_client_auth_san_* to put in a certificate (token_endpoint_auth_method ${String(metadata.token_endpoint_auth_method ?? 'tls_client_auth')}): it cannot enroll`);
+    throw new EnrollmentRefusal(403, 'forbidden', `client "${metadata.client_id}" has no tls_client_auth_subject_dn or tls_client_auth_san_* to put in a certificate (token_endpoint_auth_method ${typeof metadata.token_endpoint_auth_method === 'string' ? metadata.token_endpoint_auth_method : 'tls_client_auth'}): it cannot enroll`);
   }
 
   async function revokeBoundRefreshTokens(clientId: string, x5t: string): Promise<number> {

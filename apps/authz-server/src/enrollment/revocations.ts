@@ -68,7 +68,7 @@ export function createRevocationMarks(kv: KvStore, opts: { now?: () => number } 
  * a certificate an admin revoked here is always refused.
  */
 export function withIssuedRevocations(inner: RevocationChecker, ca: IssuingCa, marks: RevocationMarks, now: () => number = Date.now): RevocationChecker {
-  const issuedHere = (chain: readonly X509Certificate[]) => chain.length >= 2 && chain[1]!.fingerprint256 === ca.cert.fingerprint256;
+  const issuedHere = (chain: readonly X509Certificate[]) => chain.length >= 2 && chain[1].fingerprint256 === ca.cert.fingerprint256;
   const noneAbout = (cert: X509Certificate): RevocationAnswer => ({
     status: 'good', source: 'none', serial: cert.serialNumber, subject: describeCert(cert), validUntil: now() + 3_600_000, detail: 'REVOCATION_CHECK=off',
   });
@@ -77,8 +77,8 @@ export function withIssuedRevocations(inner: RevocationChecker, ca: IssuingCa, m
     counts: () => inner.counts(),
     close: () => inner.close(),
     async check(chain) {
-      if (!issuedHere(chain)) return inner.mode === 'off' ? noneAbout(chain[0]!) : inner.check(chain);
-      const leaf = chain[0]!;
+      if (!issuedHere(chain)) return inner.mode === 'off' ? noneAbout(chain[0]) : inner.check(chain);
+      const leaf = chain[0];
       const about = { serial: leaf.serialNumber, subject: describeCert(leaf) };
       let own: RevocationAnswer;
       try {

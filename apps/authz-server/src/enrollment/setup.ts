@@ -35,8 +35,8 @@ export interface EnrollmentDeps {
   logger: Logger;
   trustStore: LiveTrustStore;
   revocation: RevocationChecker;
-  invalidateClient(clientId: string): Promise<void>;
-  revokeGrant(grantId: string): Promise<void>;
+  invalidateClient: (clientId: string) => Promise<void>;
+  revokeGrant: (grantId: string) => Promise<void>;
 }
 
 /** `bundle` plus the issuing CA (a trust anchor of its own, so a client need not send it). */

@@ -33,7 +33,7 @@ export function openIssuingKey(text: string, kek: Buffer | undefined): string {
   const sealed = new RegExp(`-----BEGIN ${SEALED_KEY_LABEL}-----([\\s\\S]*?)-----END ${SEALED_KEY_LABEL}-----`).exec(text);
   if (!sealed) return text;
   if (kek === undefined) throw new IssuingCaError('the key is sealed but no key-encryption key is available');
-  const bytes = Buffer.from(sealed[1]!.replace(/\s+/g, ''), 'base64');
+  const bytes = Buffer.from(sealed[1].replace(/\s+/g, ''), 'base64');
   if (bytes.length < 12 + 16 + 1) throw new IssuingCaError('the sealed key is truncated');
   try {
     return open(kek, { iv: bytes.subarray(0, 12), tag: bytes.subarray(12, 28), ciphertext: bytes.subarray(28) }, SEALED_AAD).toString('utf8');
@@ -57,7 +57,7 @@ export async function loadIssuingCa(files: { cert: string; key: string }, kek: B
   const keyPem = openIssuingKey(await readFile(files.key, 'utf8'), kek);
   let issued: IssuedCertificate;
   try {
-    issued = await loadIssued(blocks[0]!, keyPem);
+    issued = await loadIssued(blocks[0], keyPem);
   } catch (error) {
     throw new IssuingCaError(`${files.cert} / ${files.key}: ${(error as Error).message}`, { cause: error });
   }
@@ -85,7 +85,7 @@ export interface IssueForClient {
 /** Signs a client certificate: EKU clientAuth, keyUsage digitalSignature (critical), CA:false, AKI/SKI, CDP, AIA. */
 export async function issueClientCertificate(ca: IssuingCa, urls: PublicationUrls, request: IssueForClient): Promise<X509Certificate> {
   const serial = randomBytes(16);
-  serial[0] = (serial[0]! & 0x7f) | 0x01; // positive (RFC 5280 §4.1.2.2), and 16 bytes long
+  serial[0] = (serial[0] & 0x7f) | 0x01; // positive (RFC 5280 §4.1.2.2), and 16 bytes long
   const caCert = new x509.X509Certificate(ca.cert.raw);
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
@@ -142,7 +142,7 @@ export async function signCrl(ca: IssuingCa, entries: readonly CrlEntry[], thisU
       serialNumber: e.serial,
       revocationDate: e.revokedAt,
       // RFC 5280 §5.3.1: unspecified SHOULD be left out
-      ...(e.reason === 'unspecified' ? {} : { reason: CRL_REASONS[e.reason] as x509.X509CrlReason }),
+      ...(e.reason === 'unspecified' ? {} : { reason: CRL_REASONS[e.reason] }),
     })),
   });
   return Buffer.from(crl.rawData);
@@ -161,6 +161,6 @@ function derInteger(value: number): Uint8Array {
     bytes.unshift(v & 0xff);
     v = Math.floor(v / 256);
   } while (v > 0);
-  if (bytes[0]! & 0x80) bytes.unshift(0);
+  if (bytes[0] & 0x80) bytes.unshift(0);
   return Uint8Array.from([0x02, bytes.length, ...bytes]);
 }

@@ -14,7 +14,7 @@ let real: Buffer;
 let realKey: string;
 
 before(async () => {
-  const keys = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const keys = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']));
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: 'CN=prop', keys, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } as webcrypto.EcdsaParams });
   real = Buffer.from(csr.rawData);
   realKey = Buffer.from(await crypto.subtle.exportKey('spki', keys.publicKey)).toString('hex');
@@ -30,7 +30,7 @@ const mutation = () => fc.oneof(
 function mutate(der: Buffer, m: { kind: string; at: number; bit?: number; bytes?: Uint8Array; value?: number }): Buffer {
   const copy = Buffer.from(der);
   const at = m.at % copy.length;
-  if (m.kind === 'flip') copy[at] = copy[at]! ^ (1 << m.bit!);
+  if (m.kind === 'flip') copy[at] = copy[at] ^ (1 << m.bit!);
   if (m.kind === 'truncate') return copy.subarray(0, at);
   if (m.kind === 'insert') return Buffer.concat([copy.subarray(0, at), Buffer.from(m.bytes!), copy.subarray(at)]);
   if (m.kind === 'length') copy[Math.min(at, 3)] = m.value!;

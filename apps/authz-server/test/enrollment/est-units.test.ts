@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync, randomBytes, X509Certificate, type webcrypto } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, type X509Certificate, type webcrypto } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,14 +25,14 @@ describe('readCsr key rules', () => {
   it('accepts P-256, P-384, RSA 2048 and Ed25519; names the key', async () => {
     const ecdsa = { name: 'ECDSA', hash: 'SHA-256' } as webcrypto.EcdsaParams;
     assert.deepEqual(await readCsr(await csrFor({ name: 'ECDSA', namedCurve: 'P-256' }, ecdsa), 2048).then((r) => r.ok && r.key), 'EC P-256');
-    assert.deepEqual(await readCsr(await csrFor({ name: 'ECDSA', namedCurve: 'P-384' }, { name: 'ECDSA', hash: 'SHA-384' } as webcrypto.EcdsaParams), 2048).then((r) => r.ok && r.key), 'EC P-384');
+    assert.deepEqual(await readCsr(await csrFor({ name: 'ECDSA', namedCurve: 'P-384' }, { name: 'ECDSA', hash: 'SHA-384' }), 2048).then((r) => r.ok && r.key), 'EC P-384');
     const rsa = { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' };
     assert.deepEqual(await readCsr(await csrFor(rsa, rsa), 2048).then((r) => r.ok && r.key), 'RSA 2048');
     assert.deepEqual(await readCsr(await csrFor({ name: 'Ed25519' }, { name: 'Ed25519' }), 2048).then((r) => (r.ok ? r.key : r.problem)), 'Ed25519');
   });
 
   it('refuses P-521 and RSA under the minimum, naming the rule', async () => {
-    const p521 = await readCsr(await csrFor({ name: 'ECDSA', namedCurve: 'P-521' }, { name: 'ECDSA', hash: 'SHA-512' } as webcrypto.EcdsaParams), 2048);
+    const p521 = await readCsr(await csrFor({ name: 'ECDSA', namedCurve: 'P-521' }, { name: 'ECDSA', hash: 'SHA-512' }), 2048);
     assert.equal(p521.ok, false);
     assert.match(!p521.ok ? p521.problem : '', /EC curve secp521r1 is not accepted/);
     const rsa = { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' };
@@ -86,7 +86,7 @@ describe('withIssuedRevocations', () => {
     const asked: X509Certificate[][] = [];
     const inner: RevocationChecker = {
       mode: 'off', counts: () => ({}), close: () => {},
-      async check(chain) { asked.push([...chain]); return { status: 'good', source: 'none', serial: chain[0]!.serialNumber, subject: '', validUntil: Date.now() + 1000 }; },
+      async check(chain) { asked.push([...chain]); return { status: 'good', source: 'none', serial: chain[0].serialNumber, subject: '', validUntil: Date.now() + 1000 }; },
     };
     const marks = createRevocationMarks(createMemoryKv());
     let told = 0;
@@ -119,7 +119,7 @@ describe('seal-key.ts', () => {
     assert.equal(run.status, 0, run.stderr.toString());
     const sealed = run.stdout.toString();
     assert.match(sealed, /^-----BEGIN CERTBOUND SEALED PRIVATE KEY-----\n/);
-    assert.ok(!sealed.includes(keyPem.split('\n')[1]!));
+    assert.ok(!sealed.includes(keyPem.split('\n')[1]));
     assert.equal(openIssuingKey(sealed, kek), keyPem);
     const refused = spawnSync(process.execPath, ['--conditions=certbound-source', new URL('../../src/enrollment/seal-key.ts', import.meta.url).pathname], { input: 'not a key', env: { ...process.env, KEY_ENCRYPTION_KEY: kek.toString('base64') } });
     assert.equal(refused.status, 1);

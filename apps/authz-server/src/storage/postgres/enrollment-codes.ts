@@ -21,7 +21,7 @@ export async function insertEnrollmentCode(sql: SqlClient, code: { codeHash: str
     `insert into enrollment_codes (code_hash, client_id, expires_at) values ($1, $2, $3) returning ${COLUMNS}`,
     [code.codeHash, code.clientId, code.expiresAt],
   );
-  return rows[0]!;
+  return rows[0];
 }
 
 export async function listEnrollmentCodes(sql: SqlClient, clientId: string): Promise<EnrollmentCodeRow[]> {

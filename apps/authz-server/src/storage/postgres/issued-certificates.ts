@@ -28,7 +28,7 @@ export async function recordIssuedCertificate(sql: SqlClient, row: IssuedCertifi
      returning ${COLUMNS}`,
     [row.serial, row.client_id, row.x5t_s256, row.issuer_x5t_s256, row.not_before, row.not_after, row.issued_by, row.previous_x5t_s256],
   );
-  return rows[0]!;
+  return rows[0];
 }
 
 /** The record of the certificate with this thumbprint, whoever it was issued to. */
