@@ -17,7 +17,6 @@ import { after, before, describe, it } from 'node:test';
 import { DEMO_RESOURCE } from '../../apps/authz-server/src/dev/registrations.ts';
 import { realStores } from '../support/authz.ts';
 import { freePort } from '../support/https.ts';
-import { decodeJwt } from '../support/oauth.ts';
 import { repoRoot, startProcess, type RunningProcess } from '../support/processes.ts';
 
 /**
@@ -80,6 +79,18 @@ curl -sf $ADMIN -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/
 
 const README_MARKERS = /<!-- est-recipe -->\s*```(?:sh|bash|console)?\n([\s\S]*?)```\s*<!-- \/est-recipe -->/;
 
+interface TokenAnswer {
+  access_token?: string;
+  error?: string;
+  error_description?: string;
+}
+
+/** cnf.x5t#S256 of a JWT access token (RFC 8705 §3.1) */
+function boundTo(accessToken: string | undefined): unknown {
+  const payload = JSON.parse(Buffer.from(String(accessToken).split('.')[1] ?? '', 'base64url').toString('utf8')) as { cnf?: Record<string, unknown> };
+  return payload.cnf?.['x5t#S256'];
+}
+
 interface Shell {
   stdout: string;
   stderr: string;
@@ -120,10 +131,10 @@ TOKEN=$(curl -sf $ADMIN -d grant_type=client_credentials -d client_id=admin -d s
   /** curl at a token endpoint with a chain and key; status line last */
   const tokenCurl = (as: string, chain: string, key: string) =>
     `curl -s -w '\\n%{http_code}' --cacert "$DATA_DIR/pki/ca.pem" --cert ${chain} --key ${key} -d grant_type=client_credentials -d client_id=partner-a ${as}/token`;
-  async function token(as: string, chain: string, key: string): Promise<{ status: number; json: any }> {
+  async function token(as: string, chain: string, key: string): Promise<{ status: number; json: TokenAnswer }> {
     const out = await ok(tokenCurl(as, chain, key), work, env);
     const nl = out.lastIndexOf('\n');
-    return { status: Number(out.slice(nl + 1)), json: JSON.parse(out.slice(0, nl)) };
+    return { status: Number(out.slice(nl + 1)), json: JSON.parse(out.slice(0, nl)) as TokenAnswer };
   }
   const thumbprint = (file: string) => ok(`openssl x509 -in ${file} -outform DER | openssl dgst -sha256 -binary | openssl base64 -A | tr '+/' '-_' | tr -d '='`, work, env);
 
@@ -176,7 +187,7 @@ TOKEN=$(curl -sf $ADMIN -d grant_type=client_credentials -d client_id=admin -d s
     // The token is bound to it: cnf.x5t#S256 equals the thumbprint openssl computed; the settlement went through.
     const first = await thumbprint('partner-a.pem');
     assert.equal(x5tPrinted, first);
-    const settled = JSON.parse(settlement);
+    const settled = JSON.parse(settlement) as { settlement: { amount: string }; caller: unknown };
     assert.equal(settled.settlement.amount, '125.00');
     assert.deepEqual(settled.caller, { client_id: 'partner-a', certificate_subject: 'CN=partner-a,O=Example Partner', binding: 'mtls' });
 
@@ -186,11 +197,11 @@ TOKEN=$(curl -sf $ADMIN -d grant_type=client_credentials -d client_id=admin -d s
     for (const [chain, key, x5t] of [['partner-a-chain.pem', 'partner-a-key.pem', first], ['partner-a-next-chain.pem', 'partner-a-next-key.pem', next]]) {
       const res = await token(env.CERTBOUND_URL, chain, key);
       assert.equal(res.status, 200, JSON.stringify(res.json));
-      assert.equal(decodeJwt(res.json.access_token).payload.cnf['x5t#S256'], x5t);
+      assert.equal(boundTo(res.json.access_token), x5t);
     }
 
     // The admin revokes the first certificate.
-    const revoked = JSON.parse(await ok(ADMIN_VARS + REVOKE, work, env));
+    const revoked = JSON.parse(await ok(ADMIN_VARS + REVOKE, work, env)) as Record<string, unknown>;
     assert.equal(revoked['x5t#S256'], first);
     assert.equal(revoked.revocation_reason, 'superseded');
     assert.ok(revoked.revoked_at);
@@ -207,10 +218,10 @@ TOKEN=$(curl -sf $ADMIN -d grant_type=client_credentials -d client_id=admin -d s
       }
       assert.equal(res.status, 401, `${as}: ${JSON.stringify(res.json)}`);
       assert.equal(res.json.error, 'invalid_client');
-      assert.match(res.json.error_description, /revoked/);
+      assert.match(String(res.json.error_description), /revoked/);
       const renewed = await token(as, 'partner-a-next-chain.pem', 'partner-a-next-key.pem');
       assert.equal(renewed.status, 200, `${as}: the renewed certificate still works: ${JSON.stringify(renewed.json)}`);
-      assert.equal(decodeJwt(renewed.json.access_token).payload.cnf['x5t#S256'], next);
+      assert.equal(boundTo(renewed.json.access_token), next);
     }
   });
 

@@ -46,7 +46,7 @@ export interface EstAnswer extends TimedAnswer {
 
 export interface EstAttempt {
   res: EstAnswer;
-  logs: Array<Record<string, any>>;
+  logs: Array<Record<string, unknown>>;
   exitStatus: string | undefined;
 }
 
@@ -78,7 +78,7 @@ export async function startEnrollmentServer(options: Omit<SecurityServerOptions,
   const code: EnrollmentServer['code'] = async (clientId, body = {}) => {
     const res = await server.admin('POST', `/clients/${encodeURIComponent(clientId)}/enrollment-codes`, body);
     if (res.status !== 201) throw new Error(`enrollment code for ${clientId}: ${describeAnswer(res)}`);
-    return res.json;
+    return { code: String(res.json.code), expires_at: String(res.json.expires_at) };
   };
   return {
     server,
@@ -102,7 +102,7 @@ export async function startEnrollmentServer(options: Omit<SecurityServerOptions,
   };
 }
 
-const isServerError = (line: Record<string, any>) => line.msg === 'server error' || (typeof line.level === 'number' && line.level >= 50);
+const isServerError = (line: Record<string, unknown>) => line.msg === 'server error' || (typeof line.level === 'number' && line.level >= 50);
 
 /** The certificates of a base64 certs-only answer (parsed by the CLI's reader, @peculiar/x509). */
 export function issuedCertificates(text: string): X509Certificate[] {
@@ -112,7 +112,14 @@ export function issuedCertificates(text: string): X509Certificate[] {
 export const x5tOf = (cert: X509Certificate) => x5tS256(cert);
 
 /** A request with a raw body, under the answer deadline (timedRequest sends only forms and JSON). */
-async function rawRequest(url: string, options: { ca: string; identity?: TlsClientIdentity | undefined; headers: Record<string, string>; body?: string | undefined }): Promise<EstAnswer> {
+interface RawRequest {
+  ca: string;
+  identity?: TlsClientIdentity | undefined;
+  headers: Record<string, string>;
+  body?: string | undefined;
+}
+
+async function rawRequest(url: string, options: RawRequest): Promise<EstAnswer> {
   const started = performance.now();
   return new Promise((resolve) => {
     let settled = false;
@@ -174,13 +181,13 @@ export function expectEstRefusal({ res, logs, exitStatus }: EstAttempt, status: 
   if (exitStatus) assert.fail(`the server process died (${exitStatus}): ${describeAnswer(res)}`);
   assert.notEqual(res.status, 500, describeAnswer(res));
   assert.equal(res.status, status, `expected ${status} ${error}, got ${describeAnswer(res)}`);
-  assert.equal(res.json?.error, error, `expected error ${error}, got ${res.text}`);
-  if (typeof description === 'string') assert.equal(res.json?.error_description, description);
-  else assert.match(String(res.json?.error_description), description);
+  const body = res.json as { error?: unknown; error_description?: unknown } | undefined;
+  assert.equal(body?.error, error, `expected error ${error}, got ${res.text}`);
+  if (typeof description === 'string') assert.equal(body?.error_description, description);
+  else assert.match(String(body?.error_description), description);
   const refusals = logs.filter((l) => l.event === 'est_refused');
   assert.equal(refusals.length, 1, `expected one est_refused log line, got ${JSON.stringify(refusals)}`);
   assert.equal(refusals[0].error, error);
-  assert.equal(refusals[0].reason, res.json.error_description, 'the log line names the same reason as the answer');
+  assert.equal(refusals[0].reason, body?.error_description, 'the log line names the same reason as the answer');
   assert.deepEqual(logs.filter(isServerError), [], 'no server error line');
 }
-

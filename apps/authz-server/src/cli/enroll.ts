@@ -13,7 +13,8 @@ import { checkHttpsUrl, DEFAULT_URL } from './admin/settings.ts';
 import { chainFor, checkKeyType, est, KEY_TYPES, newRequest, resolveIn, serverOf, stage, syncDirectory, type KeyType } from './est-client.ts';
 
 const checkClientId = (value: string): string | undefined => {
-  if (value === '' || value === '.' || value === '..' || /[/\\:\x00-\x1f\x7f]/.test(value)) return 'must be a client_id usable as a file name (no "/", "\\", ":" or control characters)';
+  const control = [...value].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
+  if (value === '' || value === '.' || value === '..' || control || /[/\\:]/.test(value)) return 'must be a client_id usable as a file name (no "/", "\\", ":" or control characters)';
   return undefined;
 };
 

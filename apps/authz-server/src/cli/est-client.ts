@@ -15,9 +15,10 @@ import type { CliIo } from './command.ts';
 export const KEY_TYPES = ['ec-p256', 'ec-p384', 'rsa-3072'] as const;
 export type KeyType = (typeof KEY_TYPES)[number];
 
-const KEY_PARAMS: Record<KeyType, { generate: webcrypto.EcKeyGenParams | webcrypto.RsaHashedKeyGenParams; sign: webcrypto.EcdsaParams | webcrypto.Algorithm }> = {
-  'ec-p256': { generate: { name: 'ECDSA', namedCurve: 'P-256' }, sign: { name: 'ECDSA', hash: 'SHA-256' } as webcrypto.EcdsaParams },
-  'ec-p384': { generate: { name: 'ECDSA', namedCurve: 'P-384' }, sign: { name: 'ECDSA', hash: 'SHA-384' } as webcrypto.EcdsaParams },
+type KeyParams = { generate: webcrypto.EcKeyGenParams | webcrypto.RsaHashedKeyGenParams; sign: webcrypto.EcdsaParams | webcrypto.Algorithm };
+const KEY_PARAMS: Record<KeyType, KeyParams> = {
+  'ec-p256': { generate: { name: 'ECDSA', namedCurve: 'P-256' }, sign: { name: 'ECDSA', hash: 'SHA-256' } },
+  'ec-p384': { generate: { name: 'ECDSA', namedCurve: 'P-384' }, sign: { name: 'ECDSA', hash: 'SHA-384' } },
   'rsa-3072': {
     generate: { name: 'RSASSA-PKCS1-v1_5', modulusLength: 3072, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
     sign: { name: 'RSASSA-PKCS1-v1_5' },
@@ -50,7 +51,7 @@ export interface Request {
  */
 export async function newRequest(type: KeyType, clientId: string): Promise<Request> {
   const { generate, sign } = KEY_PARAMS[type];
-  const keys = (await globalThis.crypto.subtle.generateKey(generate, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const keys = await globalThis.crypto.subtle.generateKey(generate, true, ['sign', 'verify']);
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: [{ CN: [clientId] }], keys, signingAlgorithm: sign });
   const pkcs8 = Buffer.from(await globalThis.crypto.subtle.exportKey('pkcs8', keys.privateKey));
   const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').replace(/.{1,64}/g, '$&\n')}-----END PRIVATE KEY-----\n`;

@@ -119,7 +119,9 @@ async function lock(certFile: string): Promise<() => Promise<void>> {
  * first (a rollback by hand, and what a process that has not reloaded yet still holds), then the
  * key and the certificate are renamed over the current names, then the directories are fsynced.
  */
-async function replace(files: { cert: string; key: string }, old: { certPem: string; keyPem: string }, next: { certPem: string; keyPem: string }): Promise<void> {
+type Pair = { certPem: string; keyPem: string };
+
+async function replace(files: { cert: string; key: string }, old: Pair, next: Pair): Promise<void> {
   const certMode = await stat(files.cert).then((s) => s.mode & 0o777, () => 0o644);
   const staged = [];
   try {

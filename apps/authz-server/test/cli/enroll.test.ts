@@ -45,7 +45,7 @@ describe('certbound enroll / renew against a real server', () => {
     const res = await adminCall('POST', `/clients/${clientId}/enrollment-codes`, body);
     assert.equal(res.status, 201, res.text);
     assert.equal(typeof res.json.code, 'string');
-    return res.json.code as string;
+    return res.json.code;
   }
 
   const token = (clientId: string, identity: TlsIdentity) =>
@@ -234,7 +234,9 @@ describe('certbound enroll / renew against a real server', () => {
 
     it('an expired certificate: exit 1 saying to enroll again, nothing sent', async () => {
       const issuingCa = await loadIssued(await readFile(join(pkiDir, 'issuing-ca.pem'), 'utf8'), await readFile(join(pkiDir, 'issuing-ca-key.pem'), 'utf8'));
-      const expired = await issueCertificate({ subject: PARTNER_DN, issuer: issuingCa, notBefore: new Date(Date.now() - 2 * 86_400_000), notAfter: new Date(Date.now() - 60_000) });
+      const expired = await issueCertificate({
+        subject: PARTNER_DN, issuer: issuingCa, notBefore: new Date(Date.now() - 2 * 86_400_000), notAfter: new Date(Date.now() - 60_000),
+      });
       const cert = join(work, 'expired.pem');
       const key = join(work, 'expired-key.pem');
       await writeFile(cert, expired.certPem + issuingCa.certPem);

@@ -49,7 +49,8 @@ describe('certsOnly (EST answer reader)', async () => {
         return copy;
       }),
       fc.nat(real.length - 1).map((n) => real.subarray(0, n)),
-      fc.tuple(fc.nat(real.length - 1), fc.uint8Array({ minLength: 1, maxLength: 40 })).map(([at, junk]) => Buffer.concat([real.subarray(0, at), junk, real.subarray(at)])),
+      fc.tuple(fc.nat(real.length - 1), fc.uint8Array({ minLength: 1, maxLength: 40 }))
+        .map(([at, junk]) => Buffer.concat([real.subarray(0, at), junk, real.subarray(at)])),
     );
     fc.assert(fc.property(mutated, (bytes) => readsOrRefuses(bytes.toString('base64'))), { numRuns: 1000 });
   });
