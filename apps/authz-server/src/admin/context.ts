@@ -40,7 +40,7 @@ export type AdminMiddleware = (ctx: AdminContext, next: Next) => Promise<void>;
 /** Runs `middleware` in order, each awaiting the next (koa-compose in five lines). */
 export function compose(middleware: readonly AdminMiddleware[]): AdminMiddleware {
   return function composed(ctx, next) {
-    const step = (i: number): Promise<void> => (i === middleware.length ? next() : middleware[i]!(ctx, () => step(i + 1)));
+    const step = (i: number): Promise<void> => (i === middleware.length ? next() : middleware[i](ctx, () => step(i + 1)));
     return step(0);
   };
 }

@@ -46,7 +46,7 @@ export function createRouter(routes: readonly Route[]): Router {
     if (segments.length !== parts.length) return undefined;
     const params: Record<string, string> = {};
     for (const [i, segment] of segments.entries()) {
-      const part = parts[i]!;
+      const part = parts[i];
       if ('literal' in segment) {
         if (segment.literal !== part) return undefined;
       } else {

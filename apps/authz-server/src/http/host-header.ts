@@ -17,7 +17,7 @@ const SHOWN = 100;
 export function hostProblem(values: readonly string[]): string | undefined {
   if (values.length === 0) return 'Host header is missing (RFC 9112 §3.2 requires it in HTTP/1.1)';
   if (values.length > 1) return `Host header is repeated ${values.length} times (RFC 9112 §3.2 allows one)`;
-  const host = values[0]!;
+  const host = values[0];
   const shown = JSON.stringify(host.length > SHOWN ? `${host.slice(0, SHOWN)}…` : host);
   if (host === '') return 'Host header is empty';
   const match = AUTHORITY.exec(host);
@@ -36,7 +36,7 @@ export function hostProblem(values: readonly string[]): string | undefined {
 function hostFields(rawHeaders: readonly string[]): string[] {
   const values: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]!.toLowerCase() === 'host') values.push(rawHeaders[i + 1]!);
+    if (rawHeaders[i].toLowerCase() === 'host') values.push(rawHeaders[i + 1]);
   }
   return values;
 }
@@ -45,7 +45,10 @@ function hostFields(rawHeaders: readonly string[]): string[] {
 export function createHostHeaderCheck(logger: Logger) {
   return async function hostHeader(ctx: KoaContextWithOIDC, next: Next): Promise<void> {
     const problem = hostProblem(hostFields(ctx.req.rawHeaders));
-    if (problem === undefined) return next();
+    if (problem === undefined) {
+      await next();
+      return;
+    }
     const refusal = new HostHeaderRefused(problem);
     await answerRefusal(ctx, refusal);
     logRefusal(logger, ctx, refusal);

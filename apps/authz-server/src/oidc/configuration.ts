@@ -32,12 +32,12 @@ export interface ProviderDeps {
   cookieKeys: string[];
   certificateSource: CertificateSource;
   verdicts: VerdictCache;
-  findResourceServer(identifier: string): Promise<ResourceServerRecord | undefined>;
+  findResourceServer: (identifier: string) => Promise<ResourceServerRecord | undefined>;
   revocations: RevocationList;
   /** Revoked or disabled clients (/admin/v1): their tokens issued until then are inactive at introspection. */
   clientRevocations?: ClientRevocations;
   /** A revoked certificate certbound issued (enrollment/): the tokens bound to it are inactive at introspection. */
-  certificateRevoked?(x5t: string): Promise<boolean>;
+  certificateRevoked?: (x5t: string) => Promise<boolean>;
   /** 32 bytes shared by every instance: DPoP server nonces (oidc/dpop.ts). */
   dpopNonceSecret: Buffer;
   /** The short-lived store, for atomic DPoP / assertion `jti` replay detection. */
@@ -207,7 +207,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   provider.use(refusals);
   provider.use(certificates.middleware);
   provider.use(createInteractionRoutes({
-    provider, accounts: deps.accounts, issuer: config.issuer, cookieKey: deps.cookieKeys[0]!, logger: deps.logger,
+    provider, accounts: deps.accounts, issuer: config.issuer, cookieKey: deps.cookieKeys[0], logger: deps.logger,
   }));
   return provider;
 }

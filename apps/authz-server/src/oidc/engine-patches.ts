@@ -36,8 +36,8 @@ export function installedEngineVersion(): string {
 export function assertEngineVersion(installed: string): void {
   if (installed === ENGINE_VERSION) return;
   throw new Error(
-    `oidc-provider ${installed} is installed, but certbound's engine patches (apps/authz-server/src/oidc/engine-patches.ts) were written against `
-    + `oidc-provider ${ENGINE_VERSION}: install ${ENGINE_VERSION} (npm ci), or re-check every patch in that file against ${installed} and set ENGINE_VERSION`,
+    `oidc-provider ${installed} is installed, but certbound's engine patches (apps/authz-server/src/oidc/engine-patches.ts) were written against ` +
+    `oidc-provider ${ENGINE_VERSION}: install ${ENGINE_VERSION} (npm ci), or re-check every patch in that file against ${installed} and set ENGINE_VERSION`,
   );
 }
 
@@ -47,16 +47,18 @@ export interface EnginePatches {
   /** Extra `aud` values a client assertion may name (both published URLs of each endpoint). */
   assertionAudiences: readonly string[];
   /** Called when a `jti` was seen before, with the request: may throw the refusal to answer. */
-  onReplay(ctx: KoaContextWithOIDC | undefined, jti: string): void;
+  onReplay: (ctx: KoaContextWithOIDC | undefined, jti: string) => void;
   /** The `token` parameter oidc-provider should see at introspection and revocation (oidc/structured-tokens.ts refer). */
-  tokenParameter(ctx: KoaContextWithOIDC, token: string): string;
+  tokenParameter: (ctx: KoaContextWithOIDC, token: string) => string;
   /** The description an engine refusal of these classes answers with, given its `error_detail`. */
-  describeRefusal(ctx: KoaContextWithOIDC | undefined, err: errors.OIDCProviderError, detail: string): string | undefined;
+  describeRefusal: (ctx: KoaContextWithOIDC | undefined, err: errors.OIDCProviderError, detail: string) => string | undefined;
   /** The first of certbound's middleware on oidc-provider's routes: mountBeforeEngine inserts before it. */
   stackStart: object;
   /** Only for the test of the version check; the installed package's version otherwise. */
   installedVersion?: string;
 }
+
+type OidcContext = InstanceType<Provider['OIDCContext']>;
 
 /** oidc-provider's routes that take a token to look up (RFC 7662, RFC 7009). */
 const TOKEN_ROUTES: ReadonlySet<string> = new Set(['introspection', 'revocation']);
@@ -88,11 +90,14 @@ export function installEnginePatches(provider: Provider, patches: EnginePatches)
   // oidc-provider 9.13 lib/helpers/oidc_context.js: the set of accepted assertion audiences is
   // built from the request's Host; certbound adds the URLs it publishes.
   const context = provider.OIDCContext.prototype;
-  const engineAudiences = context.clientJwtAuthExpectedAudience;
-  context.clientJwtAuthExpectedAudience = function clientJwtAuthExpectedAudience(this: InstanceType<Provider['OIDCContext']>) {
-    const accepted = engineAudiences.call(this);
-    for (const audience of patches.assertionAudiences) accepted.add(audience);
-    return accepted;
+  const engineAudiences: unknown = Reflect.get(context, 'clientJwtAuthExpectedAudience');
+  if (typeof engineAudiences !== 'function') throw new Error('oidc-provider has no OIDCContext.prototype.clientJwtAuthExpectedAudience to extend');
+  context.clientJwtAuthExpectedAudience = function clientJwtAuthExpectedAudience(this: OidcContext): Set<string> {
+    const accepted: unknown = Reflect.apply(engineAudiences, this, []);
+    if (!(accepted instanceof Set)) throw new Error('oidc-provider\'s clientJwtAuthExpectedAudience returned no Set');
+    const audiences = new Set<string>([...accepted].filter((a): a is string => typeof a === 'string'));
+    for (const audience of patches.assertionAudiences) audiences.add(audience);
+    return audiences;
   };
 
   // oidc-provider 9.13 lib/shared/reject_structured_tokens.js refuses any JWT at introspection and
@@ -105,7 +110,7 @@ export function installEnginePatches(provider: Provider, patches: EnginePatches)
     get(this: object): UnknownObject | undefined {
       return assigned.get(this);
     },
-    set(this: InstanceType<Provider['OIDCContext']>, params: UnknownObject) {
+    set(this: OidcContext, params: UnknownObject) {
       const ctx = Provider.ctx;
       const token = params['token'];
       if (ctx && TOKEN_ROUTES.has(this.route) && typeof token === 'string') params['token'] = patches.tokenParameter(ctx, token);

@@ -71,7 +71,7 @@ export function scopesToResources(scopes: readonly string[], registered: Readonl
     const owners = [...registered].filter(([, defined]) => defined.includes(scope)).map(([identifier]) => identifier).sort();
     if (owners.length === 0) return { resources, unknown: scope };
     if (owners.length > 1) return { resources, ambiguous: { scope, identifiers: owners } };
-    (resources[owners[0]!] ??= []).push(scope);
+    (resources[owners[0]] ??= []).push(scope);
   }
   return { resources };
 }
@@ -126,7 +126,8 @@ export function createResourceIndicators(deps: {
       // oidc-provider checks a client's registered `scope` only against its static scopes; the
       // client's resource-server scopes are applied here, per audience.
       const allowed = new Set(held);
-      const requested = String(ctx.oidc.params?.scope ?? '').split(' ').filter(Boolean);
+      const asked = ctx.oidc.params?.['scope'];
+      const requested = (typeof asked === 'string' ? asked : '').split(' ').filter(Boolean);
       const clientCredentials = ctx.oidc.params?.grant_type === 'client_credentials';
       // Only client_credentials names exactly one resource: elsewhere (authorization requests with
       // several resources, openid) a requested scope may belong to another resource or to the

@@ -80,7 +80,7 @@ export function createStructuredTokens(deps: {
      * oidc-provider reads the `token` parameter of introspection or revocation: a JWT is handed
      * over as a reference (kept on ctx.state for the adapter), anything else as it is.
      */
-    refer(ctx: KoaContextWithOIDC, token: string): string {
+    refer: (ctx: KoaContextWithOIDC, token: string): string => {
       try {
         decodeProtectedHeader(token);
       } catch {
@@ -92,12 +92,12 @@ export function createStructuredTokens(deps: {
     },
 
     /** Whether `id` is a reference (never looked up in storage). */
-    isReference(id: string): boolean {
+    isReference: (id: string): boolean => {
       return id.startsWith(REFERENCE);
     },
 
     /** The AccessToken payload a reference stands for, or undefined: forged, foreign, revoked, expired. */
-    async find(ctx: KoaContextWithOIDC | undefined, id: string): Promise<AdapterPayload | undefined> {
+    find: async (ctx: KoaContextWithOIDC | undefined, id: string): Promise<AdapterPayload | undefined> => {
       const presented = ctx?.state.structuredToken;
       if (presented?.reference !== id) return undefined;
       const claims = await verified(presented.token);
@@ -120,7 +120,7 @@ export function createStructuredTokens(deps: {
     },
 
     /** oidc-provider destroys a revoked token by its jti: for the JWT of this request, the jti goes on the revocation list. */
-    async destroy(ctx: KoaContextWithOIDC | undefined, jti: string): Promise<boolean> {
+    destroy: async (ctx: KoaContextWithOIDC | undefined, jti: string): Promise<boolean> => {
       const claims = ctx?.state.structuredToken?.claims;
       if (claims?.jti !== jti) return false;
       await deps.revocations.revoke(jti, claims.exp ?? Math.floor(Date.now() / 1000) + 1);
@@ -129,7 +129,7 @@ export function createStructuredTokens(deps: {
     },
 
     /** RFC 7662 §2.2: a token the caller may not see is simply inactive, never an error. */
-    async introspectionAllowed(_ctx: KoaContextWithOIDC, client: Client, token: IntrospectedToken): Promise<boolean> {
+    introspectionAllowed: async (_ctx: KoaContextWithOIDC, client: Client, token: IntrospectedToken): Promise<boolean> => {
       if (token.clientId !== client.clientId && client.introspection_allowed !== true) return false;
       const boundTo = (token as { 'x5t#S256'?: unknown })['x5t#S256'];
       if (typeof boundTo === 'string' && deps.certificateRevoked && await deps.certificateRevoked(boundTo)) return false;
@@ -137,7 +137,7 @@ export function createStructuredTokens(deps: {
     },
 
     /** RFC 7009 §2.1: only the client the token was issued to may revoke it; a public client is ignored (oidc-provider's rule). */
-    async revocationAllowed(_ctx: KoaContextWithOIDC, client: Client, token: IntrospectedToken): Promise<boolean> {
+    revocationAllowed: async (_ctx: KoaContextWithOIDC, client: Client, token: IntrospectedToken): Promise<boolean> => {
       if (token.clientId === client.clientId) return true;
       if (client.clientAuthMethod === 'none') return false;
       throw new TokenRevocationRefused('the token was not issued to this client');

@@ -23,12 +23,12 @@ describe('engine patches are tied to one oidc-provider version', () => {
 
   it('another version: start refuses with a message naming both versions and the file', () => {
     const provider = new Provider('http://op.test', {});
-    const engineUnique = provider.ReplayDetection.unique;
+    const engineUnique: unknown = Reflect.get(provider.ReplayDetection, 'unique');
     const expected = new RegExp(`^oidc-provider 9\\.14\\.0 is installed, but certbound's engine patches \\(apps/authz-server/src/oidc/engine-patches\\.ts\\) were written against oidc-provider ${ENGINE_VERSION.replaceAll('.', '\\.')}: `);
     assert.throws(() => installEnginePatches(provider, patches('9.14.0')), { message: expected });
     assert.throws(() => assertEngineVersion('9.13.4'), /oidc-provider 9\.13\.4 is installed/);
     // Nothing was patched: the engine's own replay detection and audiences are untouched.
-    assert.equal(provider.ReplayDetection.unique, engineUnique);
+    assert.equal(Reflect.get(provider.ReplayDetection, 'unique'), engineUnique);
     assert.throws(() => mountBeforeEngine(provider, async () => {}), /not built by createProvider/);
   });
 

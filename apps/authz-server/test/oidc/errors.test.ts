@@ -53,11 +53,13 @@ describe('certbound refusals are oidc-provider error classes (oidc/errors.ts)', 
 function clientStore(clients: readonly AdapterPayload[]): (model: string) => Adapter {
   const found = new Map(clients.map((c) => [c.client_id!, c]));
   const nothing = async () => undefined;
-  return () => ({ find: async (id: string) => found.get(id), upsert: nothing, findByUserCode: nothing, findByUid: nothing, consume: nothing, destroy: nothing, revokeByGrantId: nothing });
+  return () => ({
+    find: async (id: string) => found.get(id),
+    upsert: nothing, findByUserCode: nothing, findByUid: nothing, consume: nothing, destroy: nothing, revokeByGrantId: nothing,
+  });
 }
 
 describe('client authentication refused in certbound\'s words, one log line', () => {
-
   const lines: Record<string, unknown>[] = [];
   let server: Server;
   let base: string;
@@ -70,10 +72,11 @@ describe('client authentication refused in certbound\'s words, one log line', ()
       clientAuthMethods: ['none', 'private_key_jwt'],
       features: { clientCredentials: { enabled: true }, devInteractions: { enabled: false } },
     });
-    const sink = new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk))); done(); } });
+    const sink = new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk)) as Record<string, unknown>); done(); } });
     provider.use(createRefusalReporter(provider, createLogger('info', sink)));
-    server = createServer(provider.callback());
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const handle = provider.callback();
+    server = createServer((req, res) => { void handle(req, res); });
+    await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve); });
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
 
@@ -91,9 +94,9 @@ describe('client authentication refused in certbound\'s words, one log line', ()
     assert.deepEqual(res.json, { error: 'invalid_client', error_description: 'client "ghost" is not registered or is disabled' });
     const refusals = lines.slice(from).filter((l) => l.event === 'oauth_refusal');
     assert.equal(refusals.length, 1);
-    assert.equal(refusals[0]!.reason, res.json.error_description);
-    assert.equal(refusals[0]!.error, 'invalid_client');
-    assert.equal(refusals[0]!.check, 'client_unknown');
+    assert.equal(refusals[0].reason, res.json.error_description);
+    assert.equal(refusals[0].error, 'invalid_client');
+    assert.equal(refusals[0].check, 'client_unknown');
   });
 
   it('a client authenticating otherwise than registered: names the registered method', async () => {
