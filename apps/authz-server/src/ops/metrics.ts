@@ -217,7 +217,7 @@ new Gauge({
 
 new Gauge({
   name: METRIC_NAMES.TRUST_ANCHOR_EXPIRY,
-  help: 'notAfter (Unix seconds) of each client CA (CLIENT_CA_FILE) trusted for client certificates.',
+  help: 'notAfter (Unix seconds) of each CA of CLIENT_CA_FILE (self-signed roots and the intermediates it holds) trusted for client certificates.',
   labelNames: ['subject'],
   registers: [registry],
   aggregator: 'max',

@@ -38,6 +38,7 @@ export async function startObservability(config: Config, deps: {
   provider: Provider;
   /** the server certificate PEM in force (a reload shows at the next scrape) */
   serverCertPem: () => string;
+  /** every CA of the client CA bundle in force (roots and intermediates) */
   trustAnchors: () => readonly X509Certificate[];
 }): Promise<Observability> {
   const { stores, logger } = deps;
