@@ -4,6 +4,7 @@
 // so it can run every hour. The files change atomically: new files are written and fsynced
 // beside the old ones, the old pair is kept as FILE.previous, then the key and the certificate
 // are renamed into place. Tokens bound to the old certificate keep working until they expire.
+import { X509Certificate } from 'node:crypto';
 import { chmod, open, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Command, FlagSpec } from './command.ts';
@@ -79,6 +80,10 @@ export const renewCommand: Command<typeof flags> = {
         await unlock();
       }
       io.stdout(`${summary('renewed', `(was valid until ${notAfter.toISOString()})`, chainPem, files)}  previous     ${files.cert}.previous, ${files.key}.previous\n`);
+      const lifetime = new X509Certificate(chainPem).validToDate.getTime() - Date.now();
+      if (lifetime <= window) {
+        io.stderr(`certbound: note: the new certificate is valid for ${Math.round(lifetime / 60_000)} min, within --renew-before ${values['renew-before'] ?? '8h'}: every run will renew it\n`);
+      }
       return EXIT.ok;
     } catch (error) {
       if (!(error instanceof CommandError)) throw error;

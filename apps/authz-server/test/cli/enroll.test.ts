@@ -9,6 +9,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { main, type CliIo } from '../../src/cli/main.ts';
 import { DEMO_RESOURCE } from '../../src/dev/registrations.ts';
@@ -116,6 +117,17 @@ describe('certbound enroll / renew against a real server', () => {
       }
     });
 
+    it('--code - reads the code from stdin (kept out of the process list and the shell history)', async () => {
+      let stderr = '';
+      const out = join(work, 'stdin');
+      const io: CliIo = {
+        stdout: () => undefined, stderr: (t) => void (stderr += t), env: { DATA_DIR: '.data', MTLS_PORT: String(dev.mtlsPort) }, cwd: dev.dir,
+        stdin: Readable.from([`${await enrollmentCode()}\n`]),
+      };
+      assert.equal(await main(['enroll', '--client-id', 'partner-a', '--code', '-', '--out', out], io), 0, stderr);
+      assert.deepEqual((await readdir(out)).sort(), ['partner-a-key.pem', 'partner-a.pem']);
+    });
+
     it('a used code: exit 1 naming the refusal (401), and no file written', async () => {
       const code = await enrollmentCode();
       const first = await run(['enroll', '--client-id', 'partner-a', '--code', code, '--out', join(work, 'once')]);
@@ -182,6 +194,7 @@ describe('certbound enroll / renew against a real server', () => {
       const res = await run(['renew', '--cert', cert, '--key', key, '--renew-before', '1d1h']);
       assert.equal(res.code, 0, res.stderr);
       assert.match(res.stdout, /^renewed \(was valid until \S+\)\n {2}certificate {2}/);
+      assert.match(res.stderr, /^certbound: note: the new certificate is valid for \d+ min, within --renew-before 1d1h: every run will renew it\n$/);
       assert.deepEqual((await readdir(out)).sort(), ['partner-a-key.pem', 'partner-a-key.pem.previous', 'partner-a.pem', 'partner-a.pem.previous']);
       const next = { cert: await readFile(cert, 'utf8'), key: await readFile(key, 'utf8') };
       assert.equal(await readFile(`${cert}.previous`, 'utf8'), old.cert);
