@@ -99,7 +99,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     scopes: [...STATIC_SCOPES],
     cookies: { keys: deps.cookieKeys },
     // Machine clients first: certificates, or a signed assertion; shared secrets are off.
-    // `none`: public clients, always sender-constrained (client-policy.ts); never under FAPI 2.0.
+    // `none`: public clients, always sender-constrained (client-metadata.ts); never under FAPI 2.0.
     clientAuthMethods: [...AUTH_METHODS, ...(config.fapiProfile ? [] : ['none' as const])],
     clientDefaults: {
       grant_types: ['client_credentials'],

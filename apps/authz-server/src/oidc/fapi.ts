@@ -1,6 +1,6 @@
 // FAPI 2.0 Security Profile, per client (`fapi_profile: "2.0"` metadata) or for every client
 // (FAPI_PROFILE=2.0). oidc-provider's features.fapi applies what only the engine can (PKCE
-// required, client-assertion `aud` = issuer, redirect_uri required); client-policy.ts makes the
+// required, client-assertion `aud` = issuer, redirect_uri required); client-metadata.ts makes the
 // metadata conform (confidential, PAR, sender-constrained); the rest is here.
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
