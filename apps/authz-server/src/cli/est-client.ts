@@ -36,7 +36,7 @@ export function keyTypeOf(key: KeyObject): KeyType | undefined {
   return undefined;
 }
 
-export interface Request {
+export interface KeyAndCsr {
   /** the PKCS#8 PEM of the new private key */
   keyPem: string;
   /** the DER SubjectPublicKeyInfo, to check the certificate certifies this key */
@@ -49,7 +49,7 @@ export interface Request {
  * A fresh key pair and a CSR signed with it (proof of possession). The subject is only a label:
  * the server writes the client's registered identity into the certificate, never the CSR's.
  */
-export async function newRequest(type: KeyType, clientId: string): Promise<Request> {
+export async function newRequest(type: KeyType, clientId: string): Promise<KeyAndCsr> {
   const { generate, sign } = KEY_PARAMS[type];
   const keys = await globalThis.crypto.subtle.generateKey(generate, true, ['sign', 'verify']);
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: [{ CN: [clientId] }], keys, signingAlgorithm: sign });
