@@ -6,9 +6,21 @@ import assert from 'node:assert/strict';
 import { issueCertificate, type IssuedCertificate } from '../../apps/authz-server/src/pki/issue.ts';
 import { x5tS256 } from '../../apps/authz-server/src/mtls/thumbprint.ts';
 import { makeTestPki, startTestAuthz, type TestAuthz, type TestPki } from '../support/authz.ts';
+import type { JsonObject } from '../support/json-answer.ts';
 import { expectOAuthError } from '../support/oauth.ts';
 
 const API = 'https://audit-api.test';
+
+/** A row of GET /admin/v1/audit; before and after are null where the change created or deleted the resource. */
+interface AuditRow {
+  readonly at: string;
+  readonly request_id: string;
+  readonly action: string;
+  readonly target: string;
+  readonly actor: { readonly client_id: string | null; readonly 'x5t#S256': string | null };
+  readonly before: JsonObject;
+  readonly after: JsonObject;
+}
 
 describe('/admin/v1 audit log', () => {
   let pki: TestPki;
@@ -20,7 +32,7 @@ describe('/admin/v1 audit log', () => {
   const audit = async (query: string) => {
     const res = await as.admin.request('GET', `/audit?${query}`);
     assert.equal(res.status, 200, res.text);
-    return res.json.items as Array<Record<string, any>>;
+    return res.json.items as unknown as AuditRow[];
   };
   const call = (method: string, path: string, requestId: string, json?: unknown, headers: Record<string, string> = {}) =>
     as.admin.request(method, path, { json, headers: { 'x-request-id': requestId, ...headers } });
@@ -72,19 +84,19 @@ describe('/admin/v1 audit log', () => {
   it('holds before/after: all of it on create and delete, only the changed fields on update', async () => {
     const rows = await audit('target=clients/robot');
     const byRequest = Object.fromEntries(rows.map((r) => [r.request_id, r]));
-    assert.equal(byRequest['c-1']!.before, null);
-    assert.equal(byRequest['c-1']!.after.client_id, 'robot');
-    assert.equal(byRequest['c-1']!.after.token_endpoint_auth_method, 'self_signed_tls_client_auth');
-    assert.deepEqual(byRequest['c-2']!.before, { client_name: null });
-    assert.deepEqual(byRequest['c-2']!.after, { client_name: 'Robot' });
-    assert.deepEqual(byRequest['c-3']!.after, { revoked_grants: 0, revoked_refresh_tokens: 0 });
-    assert.equal(byRequest['c-4']!.after, null);
-    assert.equal(byRequest['c-4']!.before.client_name, 'Robot');
+    assert.equal(byRequest['c-1'].before, null);
+    assert.equal(byRequest['c-1'].after.client_id, 'robot');
+    assert.equal(byRequest['c-1'].after.token_endpoint_auth_method, 'self_signed_tls_client_auth');
+    assert.deepEqual(byRequest['c-2'].before, { client_name: null });
+    assert.deepEqual(byRequest['c-2'].after, { client_name: 'Robot' });
+    assert.deepEqual(byRequest['c-3'].after, { revoked_grants: 0, revoked_refresh_tokens: 0 });
+    assert.equal(byRequest['c-4'].after, null);
+    assert.equal(byRequest['c-4'].before.client_name, 'Robot');
     // The jwks in the record names certificates by thumbprint, never by their body.
-    assert.deepEqual(byRequest['c-4']!.before.jwks, { keys: [] });
-    assert.equal(byRequest['cert-1']!.after['x5t#S256'], x5tS256(robot.cert));
-    assert.equal(byRequest['cert-1']!.after.status, 'active');
-    assert.deepEqual([byRequest['cert-2']!.before.status, byRequest['cert-2']!.after.status], ['active', 'retired']);
+    assert.deepEqual(byRequest['c-4'].before.jwks, { keys: [] });
+    assert.equal(byRequest['cert-1'].after['x5t#S256'], x5tS256(robot.cert));
+    assert.equal(byRequest['cert-1'].after.status, 'active');
+    assert.deepEqual([byRequest['cert-2'].before.status, byRequest['cert-2'].after.status], ['active', 'retired']);
   });
 
   it('stores no key material and no certificate body', async () => {

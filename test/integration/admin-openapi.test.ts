@@ -13,21 +13,44 @@ function openApiPath(path: string): string {
   return path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 }
 
-function resolve(doc: any, node: any): any {
-  if (node?.$ref) return node.$ref.slice(2).split('/').reduce((at: any, key: string) => at[key], doc);
+/** The parts of the OpenAPI 3.1 document this test reads. */
+interface Parameter {
+  readonly $ref?: string;
+  readonly in?: string;
+  readonly name?: string;
+}
+interface Operation {
+  readonly operationId: string;
+  readonly responses: Readonly<Record<string, unknown>>;
+  readonly security?: unknown;
+  readonly parameters?: readonly Parameter[];
+}
+interface PathItem {
+  readonly [method: string]: Operation | readonly Parameter[] | undefined;
+  readonly parameters?: readonly Parameter[];
+}
+interface OpenApiDocument {
+  readonly openapi: string;
+  readonly servers: unknown;
+  readonly paths: Readonly<Record<string, PathItem>>;
+}
+
+/** What a `$ref` ('#/components/...') points at, or the node itself. */
+function resolve(doc: OpenApiDocument, node: { readonly $ref?: unknown }): unknown {
+  if (typeof node.$ref === 'string') return node.$ref.slice(2).split('/').reduce<unknown>((at, key) => (at as Record<string, unknown>)[key], doc);
   return node;
 }
 
 describe('GET /admin/v1/openapi.json', () => {
   let as: TestAuthz;
-  let doc: any;
+  let doc: OpenApiDocument;
 
   before(async () => {
     as = await startTestAuthz({ pki: await makeTestPki() });
     const res = await https(`${as.mtlsUrl}/admin/v1/openapi.json`, { ca: as.ca });
     assert.equal(res.status, 200);
     assert.match(String(res.headers['content-type']), /^application\/json/);
-    doc = res.json;
+    doc = res.json as unknown as OpenApiDocument;
   });
 
   after(async () => { await as?.close(); });
@@ -42,22 +65,22 @@ describe('GET /admin/v1/openapi.json', () => {
     for (const route of as.server.adminRoutes) {
       const path = doc.paths[openApiPath(route.path)];
       assert.ok(path, `${route.path} is missing from the document`);
-      const op = path[route.method.toLowerCase()];
+      const op = path[route.method.toLowerCase()] as Operation | undefined;
       assert.ok(op, `${route.method} ${route.path} is missing from the document`);
       assert.equal(op.operationId, route.name);
       assert.deepEqual(Object.keys(op.responses).map(Number).sort((a, b) => a - b), [...route.statuses],
         `${route.method} ${route.path}: documented statuses differ from the route's`);
       assert.deepEqual(op.security, route.auth ? undefined : [], `${route.method} ${route.path}: security`);
-      const params = [...(path.parameters ?? []), ...(op.parameters ?? [])].map((p: any) => resolve(doc, p));
+      const params = [...(path.parameters ?? []), ...(op.parameters ?? [])].map((p) => resolve(doc, p) as Parameter);
       for (const name of route.path.match(/:([A-Za-z0-9_]+)/g)?.map((p) => p.slice(1)) ?? []) {
-        assert.ok(params.some((p: any) => p.in === 'path' && p.name === name), `${route.path}: path parameter ${name} undocumented`);
+        assert.ok(params.some((p) => p.in === 'path' && p.name === name), `${route.path}: path parameter ${name} undocumented`);
       }
     }
   });
 
   it('describes no operation the router does not have', () => {
     const routes = new Set(as.server.adminRoutes.map((r) => `${r.method} ${openApiPath(r.path)}`));
-    for (const [path, item] of Object.entries<any>(doc.paths)) {
+    for (const [path, item] of Object.entries(doc.paths)) {
       for (const method of METHODS.filter((m) => item[m])) {
         assert.ok(routes.has(`${method.toUpperCase()} ${path}`), `${method.toUpperCase()} ${path} is documented but not routed`);
       }
@@ -65,10 +88,11 @@ describe('GET /admin/v1/openapi.json', () => {
   });
 
   it('resolves every $ref', () => {
-    const walk = (node: any): void => {
+    const walk = (node: unknown): void => {
       if (Array.isArray(node)) return node.forEach(walk);
       if (node && typeof node === 'object') {
-        if (typeof node.$ref === 'string') assert.ok(resolve(doc, node), `${node.$ref} does not resolve`);
+        const { $ref } = node as { $ref?: unknown };
+        if (typeof $ref === 'string') assert.ok(resolve(doc, node), `${$ref} does not resolve`);
         Object.values(node).forEach(walk);
       }
     };

@@ -9,12 +9,14 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../support/processes.ts';
+import type { BenchReport } from '../../bench/lib/suite.ts';
 
 interface Run {
   code: number | null;
   stdout: string;
   stderr: string;
-  report: any;
+  /** bench/run.ts's BENCH_OUT file, when it exited 0 */
+  report: BenchReport;
 }
 
 async function runSmokeBench(): Promise<Run> {
@@ -31,7 +33,7 @@ async function runSmokeBench(): Promise<Run> {
     child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
     child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    const report = code === 0 ? JSON.parse(await readFile(out, 'utf8')) : undefined;
+    const report = (code === 0 ? JSON.parse(await readFile(out, 'utf8')) : undefined) as BenchReport;
     return { code, stdout, stderr, report };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -52,7 +54,7 @@ describe('npm run bench (smoke size)', () => {
   });
 
   it('reports every figure, with a target where the issue sets one', () => {
-    const ids = run.report.figures.map((f: { id: string }) => f.id);
+    const ids = run.report.figures.map((f) => f.id);
     for (const id of ['token.keepalive.baseline', 'token.keepalive.embedded', 'token.full.baseline', 'token.resumed.baseline',
       'token.full.certbound', 'token.resumed.certbound', 'token.resumed_vs_full', 'verifier.jwtverify', 'verifier.mtls',
       'verifier.dpop', 'growth.clients', 'growth.cas', 'growth.jwks', 'rss.embedded', 'rss.baseline',
@@ -66,12 +68,12 @@ describe('npm run bench (smoke size)', () => {
       'revocation.keepalive': '<=', 'parser.new_connection': '<=', 'metrics.keepalive': '<=',
     };
     for (const [id, op] of Object.entries(targeted)) {
-      const figure = run.report.figures.find((f: { id: string }) => f.id === id);
-      assert.equal(figure.target.op, op, id);
-      assert.ok(figure.pass === true || figure.pass === false || figure.pass === null, id);
+      const figure = run.report.figures.find((f) => f.id === id);
+      assert.equal(figure?.target?.op, op, id);
+      assert.ok(figure?.pass === true || figure?.pass === false || figure?.pass === null, id);
     }
     for (const id of ['revocation.full', 'parser.cold']) {
-      assert.equal(run.report.figures.find((f: { id: string }) => f.id === id).target, undefined, `${id} is reported without a target`);
+      assert.equal(run.report.figures.find((f) => f.id === id)?.target, undefined, `${id} is reported without a target`);
     }
     for (const figure of run.report.figures) {
       assert.equal(typeof figure.label, 'string');
@@ -87,11 +89,11 @@ describe('npm run bench (smoke size)', () => {
       assert.equal(typeof scenario.serverCpuUsPerRequest, 'number', id);
     }
     const revocation = run.report.revocation;
-    for (const key of ['fetchesInRun', 'serversWithRevocation', 'fetchesBySoftServer', 'fetchesByOffServer', 'fetchesWhileMeasuring', 'responderErrors']) {
+    for (const key of ['fetchesInRun', 'serversWithRevocation', 'fetchesBySoftServer', 'fetchesByOffServer', 'fetchesWhileMeasuring', 'responderErrors'] as const) {
       assert.equal(typeof revocation[key], 'number', key);
     }
     assert.equal(revocation.responderDown.status, 200, 'soft mode lets a certificate through when its responder is down');
-    for (const name of ['X509Certificate only', 'new, seen before', 'old, seen before', 'new, first sight', 'old, first sight']) {
+    for (const name of ['X509Certificate only', 'new, seen before', 'old, seen before', 'new, first sight', 'old, first sight'] as const) {
       assert.equal(typeof run.report.parser.cases[name].usPerOp, 'number', name);
     }
   });
@@ -103,7 +105,7 @@ describe('npm run bench (smoke size)', () => {
       assert.equal(scenario.errors, 0, `${id}: ${scenario.firstError}`);
     }
     assert.equal(run.report.scenarios['full.certbound'].resumedFraction, 0);
-    assert.ok(run.report.scenarios['resumed.certbound'].resumedFraction > 0);
+    assert.ok((run.report.scenarios['resumed.certbound'].resumedFraction ?? 0) > 0);
   });
 
   it('prints a Markdown table with one line per figure and its result', () => {
