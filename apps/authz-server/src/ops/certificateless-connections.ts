@@ -13,8 +13,9 @@ export async function countCertificatelessConnections(ctx: Context, next: Next):
   const socket = ctx.req.socket as TLSSocket;
   if (metricsEnabled() && !seen.has(socket) && listenerOf(ctx.req) === 'mtls') {
     seen.add(socket);
-    // getPeerCertificate() answers an empty object when the client sent none.
-    if (typeof socket.getPeerCertificate === 'function' && Object.keys(socket.getPeerCertificate()).length === 0) recordNoCertificate();
+    // getPeerX509Certificate() is undefined when the client sent none. Never getPeerCertificate():
+    // on Node 24 it crashes the process (SIGSEGV) for a brainpool or secp256k1 client key.
+    if (typeof socket.getPeerX509Certificate === 'function' && socket.getPeerX509Certificate() === undefined) recordNoCertificate();
   }
   await next();
 }
