@@ -174,8 +174,8 @@ export function createEstEndpoints(deps: EstDeps): Middleware {
     }
     switch (operation) {
       case 'cacerts':
-        ctx.set('Cache-Control', 'max-age=300');
         issued(ctx, certsOnly([issuer.ca.cert, ...issuer.ca.chain]));
+        ctx.set('Cache-Control', 'max-age=300'); // public certificates: a client may keep them a while
         return;
       case 'csrattrs':
         ctx.status = 200;
