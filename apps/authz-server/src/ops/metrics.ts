@@ -1,7 +1,8 @@
 // certbound's Prometheus metrics (issue 12 item 1): one prom-client registry per process, and the
 // few cheap recording functions the hot path calls (oidc/errors.ts, mtls/connection-verdict.ts,
 // mtls/revocation/checker.ts). Until main.ts enables them (METRICS_PORT not `off`) every
-// recording function returns at once, so "metrics off" costs one boolean test per call.
+// recording function returns at once and no process metric is collected, so "metrics off" costs
+// one boolean test per call.
 //
 // Hot path: a recording call bumps a number in a Map keyed by one string; the prom-client
 // counters are brought up to date from those tallies when Prometheus scrapes (collect()), so no
@@ -137,6 +138,7 @@ class ClientLabels {
 
 const registry = new Registry();
 let enabled = false;
+let defaultMetricsStarted = false;
 let sources: MetricsSources = {};
 const clients = new ClientLabels(1000);
 /** client label -> the certificate it last authenticated a token request with */
@@ -277,7 +279,6 @@ const storeDuration = new Histogram({
   registers: [registry],
 });
 
-collectDefaultMetrics({ register: registry });
 
 /** The process's registry (the metrics listener serves it; the cluster primary aggregates the workers'). */
 export function metricsRegistry(): Registry {
@@ -290,6 +291,10 @@ export function metricsEnabled(): boolean {
 
 /** Turns recording on (main.ts, when METRICS_PORT is not `off`) with where the scrape reads certificates. */
 export function enableMetrics(options: { maxClients: number } & MetricsSources): void {
+  // Process and event-loop metrics (GC durations, event-loop delay): started only with metrics on,
+  // so METRICS_PORT=off observes nothing at all.
+  if (!defaultMetricsStarted) collectDefaultMetrics({ register: registry });
+  defaultMetricsStarted = true;
   enabled = true;
   clients.max = options.maxClients;
   sources = options;
