@@ -4,7 +4,7 @@
 // recording function returns at once and no process metric is collected, so "metrics off" costs
 // one boolean test per call.
 //
-// Hot path: a recording call bumps a number in a Map keyed by one string; the prom-client
+// Hot path: a recording call bumps a number found through one Map per label value; the prom-client
 // counters are brought up to date from those tallies when Prometheus scrapes (collect()), so no
 // label object is built per request. Client ids are bounded: beyond METRICS_MAX_CLIENTS distinct
 // ids every further one is reported as `other`. Everything else that becomes a label comes from a
