@@ -71,6 +71,85 @@ describe('docker-compose.yml', () => {
   });
 });
 
+// The two-replica variant behind nginx: the same deploy/nginx file the faults test runs, with
+// every placeholder given, pointed at the replicas' listeners, and the proxy address the replicas
+// and the demo trust.
+const replicas = parse(await readFile(new URL('docker-compose.replicas.yml', root), 'utf8'), { merge: true });
+const replicaConf = await readFile(new URL('deploy/nginx/certbound-replicas.conf', root), 'utf8');
+
+describe('docker-compose.replicas.yml', () => {
+  const env = (name: string) => replicas.services[name].environment as Record<string, string>;
+
+  it('defines two certbound replicas behind nginx, with postgres, redis and the demo', () => {
+    assert.deepEqual(Object.keys(replicas.services).sort(), ['certbound-1', 'certbound-2', 'nginx', 'postgres', 'redis', 'resource-server-demo']);
+  });
+
+  it('gives both replicas the same configuration, of variables certbound reads, that loads', () => {
+    assert.deepEqual(env('certbound-1'), env('certbound-2'));
+    for (const name of Object.keys(env('certbound-1'))) assert.ok(known.has(name), `${name} is not in the configuration reference`);
+    const config = loadConfig(env('certbound-1'));
+    assert.equal(config.host, '0.0.0.0');
+    assert.match(env('certbound-1').KEY_ENCRYPTION_KEY, /^\$\{KEY_ENCRYPTION_KEY:\?[^}]+\}$/);
+    for (const name of ['certbound-1', 'certbound-2']) {
+      assert.equal(new URL(env(name).DATABASE_URL).hostname, 'postgres');
+      assert.equal(new URL(env(name).REDIS_URL).hostname, 'redis');
+    }
+  });
+
+  it('mounts deploy/nginx/certbound-replicas.conf as nginx\'s template and gives every placeholder it uses, and no other', () => {
+    const nginx = replicas.services.nginx;
+    assert.ok((nginx.volumes as string[]).includes('./deploy/nginx/certbound-replicas.conf:/etc/nginx/templates/certbound.conf.template:ro'));
+    const used = new Set([...replicaConf.matchAll(/\$\{(CERTBOUND_[A-Z0-9_]+)\}/g)].map((m) => m[1]));
+    assert.deepEqual(new Set(Object.keys(env('nginx'))), used);
+    // The TLS files the configuration reads, mounted into CERTBOUND_TLS_DIR.
+    for (const file of ['server.pem', 'server-key.pem', 'certbound-ca.pem']) {
+      assert.ok((nginx.volumes as string[]).some((v) => v.endsWith(`:${env('nginx').CERTBOUND_TLS_DIR}/${file}:ro`)), `${file} is mounted`);
+    }
+  });
+
+  it('points nginx at each replica\'s mutual-TLS listener, and the replicas and the demo trust nginx\'s one address in its format', () => {
+    const as = loadConfig(env('certbound-1'));
+    const proxy = env('nginx');
+    assert.equal(proxy.CERTBOUND_1_MTLS, `certbound-1:${as.mtlsPort}`);
+    assert.equal(proxy.CERTBOUND_2_MTLS, `certbound-2:${as.mtlsPort}`);
+    const address = replicas.services.nginx.networks.certbound.ipv4_address as string;
+    assert.equal(proxy.CERTBOUND_PROXY_ADDRESS, address);
+    assert.deepEqual(as.trustedProxies, [address]);
+    assert.equal(env('certbound-1').TRUSTED_PROXY_HEADER, 'nginx');
+    const demo = loadDemoConfig(env('resource-server-demo'));
+    assert.deepEqual(demo.trustedProxies, [address]);
+    assert.equal(demo.trustedProxyHeader, 'nginx');
+    assert.equal(proxy.CERTBOUND_API_UPSTREAM, `${address}:${demo.port}`);
+    assert.equal(replicas.services['resource-server-demo'].network_mode, 'service:nginx');
+  });
+
+  it('publishes nginx\'s ports, which are the issuer\'s and the demo\'s public URLs', () => {
+    const as = loadConfig(env('certbound-1'));
+    const proxy = env('nginx');
+    assert.deepEqual(replicas.services.nginx.ports, [`${proxy.CERTBOUND_LISTEN}:${proxy.CERTBOUND_LISTEN}`, `${proxy.CERTBOUND_API_LISTEN}:${proxy.CERTBOUND_API_LISTEN}`]);
+    assert.equal(as.issuer, `https://${proxy.CERTBOUND_SERVER_NAME}:${proxy.CERTBOUND_LISTEN}`);
+    assert.equal(as.mtlsBaseUrl, as.issuer);
+    const demo = loadDemoConfig(env('resource-server-demo'));
+    assert.equal(demo.issuer, as.issuer);
+    assert.equal(demo.audience, `https://${proxy.CERTBOUND_SERVER_NAME}:${proxy.CERTBOUND_API_LISTEN}`);
+  });
+
+  it('checks each replica\'s /readyz on its public listener, and starts nginx once both are healthy', () => {
+    const as = loadConfig(env('certbound-1'));
+    for (const name of ['certbound-1', 'certbound-2']) {
+      const probe = (replicas.services[name].healthcheck.test as string[]).join(' ');
+      assert.match(probe, new RegExp(`port: ${as.publicPort}, path: '/readyz'`));
+      assert.deepEqual(replicas.services.nginx.depends_on[name], { condition: 'service_healthy' });
+    }
+  });
+
+  it('runs the app entry points that exist', async () => {
+    for (const name of ['certbound-1', 'certbound-2', 'resource-server-demo']) {
+      await readFile(new URL((replicas.services[name].command as string[]).at(-1)!, root));
+    }
+  });
+});
+
 describe('README configuration reference', () => {
   it('lists every variable certbound reads, and no other', async () => {
     const readme = await readFile(new URL('README.md', root), 'utf8');
