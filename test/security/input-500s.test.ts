@@ -21,7 +21,7 @@ import {
   startSecurityServer, type CertFiles, type CraftedKey, type SecurityServer, type TimedAnswer,
 } from '../support/security-server.ts';
 
-const isErrorLine = (line: Record<string, any>) => typeof line.level === 'number' && line.level >= 50;
+const isErrorLine = (line: Record<string, unknown>) => typeof line.level === 'number' && line.level >= 50;
 
 /** One HTTP/1.1 request written byte for byte over TLS (the Host header exactly as given, or none). */
 function rawRequest(server: SecurityServer, url: string, options: {
@@ -54,7 +54,7 @@ function rawRequest(server: SecurityServer, url: string, options: {
     const timer = setTimeout(() => { socket.destroy(); finish(true, `no answer within ${ANSWER_DEADLINE_MS} ms`); }, ANSWER_DEADLINE_MS);
     socket.on('data', (chunk: Buffer) => { out += chunk.toString('utf8'); });
     socket.on('end', () => finish(false));
-    socket.on('error', (err) => finish(false, err.message));
+    socket.on('error', (err: Error) => finish(false, err.message));
   });
 }
 
@@ -70,7 +70,7 @@ function dechunk(text: string): string {
 }
 
 /** The log lines a request caused: waits (up to 1 s) for its refusal line, then 50 ms for a second. */
-async function linesOf(server: SecurityServer, mark: number, event: string): Promise<Array<Record<string, any>>> {
+async function linesOf(server: SecurityServer, mark: number, event: string): Promise<Array<Record<string, unknown>>> {
   const deadline = Date.now() + 1_000;
   while (Date.now() < deadline && !server.logs().slice(mark).some((l) => l.event === event || isErrorLine(l))) {
     await new Promise((resolve) => setTimeout(resolve, 10));
@@ -80,19 +80,34 @@ async function linesOf(server: SecurityServer, mark: number, event: string): Pro
 }
 
 /** 400 with exactly this error and description, and one structured line at warn naming the same reason. */
-function expectBadInput(res: TimedAnswer, lines: Array<Record<string, any>>, event: string, error: string, description: string): void {
+function expectBadInput(res: TimedAnswer, lines: Array<Record<string, unknown>>, event: string, error: string, description: string): void {
   assert.ok(!res.timedOut, describeAnswer(res));
   assert.notEqual(res.status, 500, `500 from input: ${describeAnswer(res)}`);
   assert.equal(res.status, 400, describeAnswer(res));
   assert.equal(res.json?.error, error, res.text);
   assert.equal(res.json?.error_description, description);
   assert.equal(lines.length, 1, `exactly one log line for the request, got ${JSON.stringify(lines)}`);
-  const [line] = lines as [Record<string, any>];
+  const [line] = lines as [Record<string, unknown>];
   assert.equal(line.event, event);
   assert.equal(line.level, 40, 'a refusal of input is a warning, not a server error');
   assert.equal(line.status, 400);
   assert.equal(line.error, error);
   assert.equal(line.reason, description);
+}
+
+/** A pino line of the demo API with its serialized error (pino's err serializer keeps the cause chain). */
+interface SerializedError {
+  readonly type: string;
+  readonly message: string;
+  readonly code?: string;
+  readonly cause?: SerializedError;
+}
+interface LogLine {
+  readonly level: number;
+  readonly service: string;
+  readonly event: string;
+  readonly status: number;
+  readonly err: SerializedError;
 }
 
 describe('input that used to answer 500', () => {
@@ -250,7 +265,7 @@ describe('the demo resource server when its upstream is unreachable', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     const written = demo.stdout().slice(marks.stdout).split('\n').filter(Boolean);
     assert.equal(written.length, 1, `one line for the request: ${JSON.stringify(written)}`);
-    const line = JSON.parse(written[0]);
+    const line = JSON.parse(written[0]) as LogLine;
     assert.equal(line.level, 50);
     assert.equal(line.service, 'resource-server-demo');
     assert.equal(line.event, 'upstream_error');

@@ -12,7 +12,11 @@ import { issueCertificate, type IssuedCertificate } from '../../src/pki/issue.ts
 import { x5tS256 } from '../../src/mtls/thumbprint.ts';
 import { makeTestPki, startTestAuthz, type TestAuthz, type TestPki } from '../../../../test/support/authz.ts';
 import { freePort, https } from '../../../../test/support/https.ts';
+import type { JsonAnswer } from '../../../../test/support/json-answer.ts';
 import { expectOAuthError } from '../../../../test/support/oauth.ts';
+
+/** The --json output of a command, read as the API's JSON answer it prints. */
+const readJson = (text: string) => JSON.parse(text) as JsonAnswer;
 
 const API = 'https://ledger-api.test';
 const LEDGER_DN = 'CN=ledger,O=certbound tests';
@@ -126,14 +130,14 @@ describe('certbound admin commands against /admin/v1', () => {
         `ledger     enabled  tls_client_auth  ${`subject dn: ${LEDGER_DN}`.padEnd(width)}${API} (ledger:read)`,
         '',
       ].join('\n'));
-      const json = JSON.parse(await ok(['clients', 'list', '--json']));
-      assert.deepEqual(json.items.map((c: { client_id: string }) => c.client_id), ['admin', 'ledger']);
+      const json = readJson(await ok(['clients', 'list', '--json']));
+      assert.deepEqual(json.items.map((c) => c.client_id), ['admin', 'ledger']);
       assert.equal(json.next_cursor, null);
     });
 
     it('clients show prints the client and its ETag; --json prints the API representation', async () => {
       assert.match(await ok(['clients', 'show', 'ledger']), /^client_id {19}ledger\n[\s\S]*\netag {24}"1"\n$/);
-      const json = JSON.parse(await ok(['clients', 'show', 'ledger', '--json']));
+      const json = readJson(await ok(['clients', 'show', 'ledger', '--json']));
       assert.deepEqual(json, {
         client_id: 'ledger', client_name: 'Ledger', token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_subject_dn: LEDGER_DN,
         grant_types: ['client_credentials'], response_types: [], resources: { [API]: ['ledger:read'] }, default_resource: API, certificate_pinning: true, disabled: false,
@@ -142,7 +146,7 @@ describe('certbound admin commands against /admin/v1', () => {
 
     it('clients update changes only what the flags name (GET, then PUT with If-Match)', async () => {
       const out = await ok(['clients', 'update', 'ledger', '--scope', 'ledger:read', '--scope', 'ledger:write', '--contact', 'ops@example.com', '--json']);
-      const updated = JSON.parse(out);
+      const updated = readJson(out);
       assert.deepEqual(updated.resources, { [API]: ['ledger:read', 'ledger:write'] });
       assert.equal(updated.scope, undefined);
       assert.deepEqual(updated.contacts, ['ops@example.com']);
@@ -150,7 +154,7 @@ describe('certbound admin commands against /admin/v1', () => {
       assert.equal(updated.certificate_pinning, true);
       etag = (await as.admin.request('GET', '/clients/ledger')).headers.etag as string;
       assert.equal(etag, '"2"');
-      const unset = JSON.parse(await ok(['clients', 'update', 'ledger', '--unset', 'contacts', '--json']));
+      const unset = readJson(await ok(['clients', 'update', 'ledger', '--unset', 'contacts', '--json']));
       assert.equal(unset.contacts, undefined);
     });
 
@@ -175,7 +179,7 @@ describe('certbound admin commands against /admin/v1', () => {
       assert.match(out, /\nstatus +active\n/);
       assert.equal((await tokenFor('ledger', ledger)).status, 200);
       // from standard input, the rotation's next certificate
-      const next = JSON.parse(await ok(['certs', 'add', 'ledger', '--pem', '-', '--json'], { stdin: ledgerNext.certPem }));
+      const next = readJson(await ok(['certs', 'add', 'ledger', '--pem', '-', '--json'], { stdin: ledgerNext.certPem }));
       assert.equal(next['x5t#S256'], x5tS256(ledgerNext.cert));
     });
 
@@ -208,8 +212,8 @@ describe('certbound admin commands against /admin/v1', () => {
       const x5t = x5tS256(ledger.cert);
       // "--" ends the options, so a thumbprint starting with "-" is an argument
       assert.equal(await ok(['certs', 'retire', 'ledger', '--', x5t]), `retired certificate ${x5t} of client "ledger"\n`);
-      const list = JSON.parse(await ok(['certs', 'list', 'ledger', '--json']));
-      assert.deepEqual(list.items.map((c: Record<string, string>) => [c['x5t#S256'], c.status]).sort(), [[x5t, 'retired'], [x5tS256(ledgerNext.cert), 'active']].sort());
+      const list = readJson(await ok(['certs', 'list', 'ledger', '--json']));
+      assert.deepEqual(list.items.map((c) => [c['x5t#S256'] as string, c.status as string]).sort(), [[x5t, 'retired'], [x5tS256(ledgerNext.cert), 'active']].sort());
       expectOAuthError(await tokenFor('ledger', ledger), 401, 'invalid_client');
       assert.equal((await tokenFor('ledger', ledgerNext)).status, 200);
     });
@@ -226,13 +230,13 @@ describe('certbound admin commands against /admin/v1', () => {
     });
 
     it('clients update --resource sets what the client holds per resource server; a scope of another is refused naming the member', async () => {
-      const out = JSON.parse(await ok(['clients', 'update', 'ledger', '--resource', `${API} ledger:write`, '--json']));
+      const out = readJson(await ok(['clients', 'update', 'ledger', '--resource', `${API} ledger:write`, '--json']));
       assert.deepEqual(out.resources, { [API]: ['ledger:write'] });
       assert.match(await ok(['clients', 'show', 'ledger']), new RegExp(`\nresources {19}${API.replace(/[.:/]/g, '\\$&')} \\(ledger:write\\)\n`));
       const refused = await run(['clients', 'update', 'ledger', '--resource', `${API} admin`]);
       assert.equal(refused.code, 1);
       assert.equal(refused.stderr, `certbound: cannot update client "ledger": 400 invalid_client_metadata: resources["${API}"][0]: "admin" is not a scope of this resource server (its scopes: ledger:read, ledger:write)\n`);
-      const back = JSON.parse(await ok(['clients', 'update', 'ledger', '--resource', `${API} ledger:read ledger:write`, '--json']));
+      const back = readJson(await ok(['clients', 'update', 'ledger', '--resource', `${API} ledger:read ledger:write`, '--json']));
       assert.deepEqual(back.resources, { [API]: ['ledger:read', 'ledger:write'] });
     });
 
@@ -248,7 +252,7 @@ describe('certbound admin commands against /admin/v1', () => {
 
     it('resource-servers list, show, update and delete', async () => {
       assert.match(await ok(['resource-servers', 'list']), new RegExp(`^IDENTIFIER +FORMAT +TTL +BOUND +SCOPES\n${API} +jwt +300 +required +ledger:read, ledger:write\nurn:certbound:admin-api +jwt +default +required +admin\n$`));
-      const updated = JSON.parse(await ok(['resource-servers', 'update', API, '--token-format', 'opaque', '--access-token-ttl', 'default', '--json']));
+      const updated = readJson(await ok(['resource-servers', 'update', API, '--token-format', 'opaque', '--access-token-ttl', 'default', '--json']));
       assert.deepEqual(updated, { identifier: API, name: 'Ledger API', scopes: ['ledger:read', 'ledger:write'], token_format: 'opaque', access_token_ttl: null, sender_constraint_required: true });
       const stale = await run(['resource-servers', 'update', API, '--name', 'x', '--if-match', '"1"']);
       assert.equal(stale.code, 4);
@@ -262,11 +266,11 @@ describe('certbound admin commands against /admin/v1', () => {
   describe('input', () => {
     it('clients create --metadata - reads full JSON from stdin; flags apply on top', async () => {
       const metadata = { client_id: 'team/batch..1', token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_san_uri: 'spiffe://example.org/batch', client_name: 'from json' };
-      const created = JSON.parse(await ok(['clients', 'create', '--metadata', '-', '--name', 'from flags', '--json'], { stdin: JSON.stringify(metadata) }));
+      const created = readJson(await ok(['clients', 'create', '--metadata', '-', '--name', 'from flags', '--json'], { stdin: JSON.stringify(metadata) }));
       assert.equal(created.client_id, 'team/batch..1');
       assert.equal(created.client_name, 'from flags');
       // a client_id with "/" is one path segment; a matcher flag replaces the client's matcher
-      const switched = JSON.parse(await ok(['clients', 'update', 'team/batch..1', '--subject-dn', 'CN=batch', '--json']));
+      const switched = readJson(await ok(['clients', 'update', 'team/batch..1', '--subject-dn', 'CN=batch', '--json']));
       assert.equal(switched.tls_client_auth_subject_dn, 'CN=batch');
       assert.equal(switched.tls_client_auth_san_uri, undefined);
       assert.equal(await ok(['clients', 'delete', 'team/batch..1']), 'deleted client "team/batch..1"\n');
