@@ -3,7 +3,8 @@
 // simplereenroll, RFC 7030 §4.2.2). Meant for cron or a systemd timer: "nothing to do" exits 0,
 // so it can run every hour. The files change atomically: new files are written and fsynced
 // beside the old ones, the old pair is kept as FILE.previous, then the key and the certificate
-// are renamed into place. Tokens bound to the old certificate keep working until they expire.
+// are renamed into place; one run at a time (FILE.renew-lock). Tokens bound to the old
+// certificate keep working until they expire.
 import { X509Certificate } from 'node:crypto';
 import { chmod, open, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
