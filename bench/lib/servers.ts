@@ -29,6 +29,8 @@ export interface RunningServer {
   readonly origin: string;
   readonly issuer: string;
   readonly tokenPath: string;
+  /** the process started (the primary with WORKERS > 1) */
+  readonly pid: number;
   /** peak resident set of the largest process, and summed over the process tree */
   peakRss(): Promise<{ maxProcessBytes: number; totalBytes: number; processes: number }>;
   /** CPU time (user + system) used so far by the process tree, in seconds */
@@ -46,7 +48,7 @@ async function statusValue(pid: number, field: string): Promise<number> {
   }
 }
 
-async function processTree(pid: number): Promise<number[]> {
+export async function processTree(pid: number): Promise<number[]> {
   const pids = [pid];
   try {
     for (const task of await readdir(`/proc/${pid}/task`)) {
@@ -249,6 +251,7 @@ export async function startCertbound(name: string, opts: CertboundOptions): Prom
     origin: `https://127.0.0.1:${mtlsPort}`,
     issuer: `https://localhost:${publicPort}`,
     tokenPath: '/token',
+    pid: child.child.pid!,
     peakRss: () => peakRssOf(child.child.pid!),
     cpuSeconds: () => cpuSecondsOf(child.child.pid!),
     async stop() {
@@ -289,6 +292,7 @@ export async function startBaseline(pki: BenchPki, nodeArgs: string[] = []): Pro
     origin: `https://127.0.0.1:${port}`,
     issuer: `https://localhost:${port}`,
     tokenPath: '/token',
+    pid: child.child.pid!,
     peakRss: () => peakRssOf(child.child.pid!),
     cpuSeconds: () => cpuSecondsOf(child.child.pid!),
     stop: () => child.stop(),
