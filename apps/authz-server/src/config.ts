@@ -42,6 +42,8 @@ export interface Config {
   /** The one header format TRUSTED_PROXIES pass the client certificate in; set whenever they are. */
   readonly trustedProxyHeader: ProxyHeaderFormat | undefined;
   readonly accessTokenTtl: number;
+  /** STALE_IF_ERROR: seconds a cached client or resource server may be served while PostgreSQL is unreachable (0 = never). */
+  readonly staleIfErrorSeconds: number;
   /** Smallest RSA modulus accepted in a client certificate chain; 2048 or more. */
   readonly clientCertMinRsaBits: number;
   /** Processes serving both listeners (cluster.ts); more than 1 only over PostgreSQL + Redis. */
@@ -371,6 +373,7 @@ export function loadConfig(env: Env = process.env): Config {
     trustedProxies: Object.freeze(trustedProxies),
     trustedProxyHeader: trustedProxyHeader(optional(env, 'TRUSTED_PROXY_HEADER'), trustedProxies),
     accessTokenTtl: positiveInt(env, 'ACCESS_TOKEN_TTL', 600),
+    staleIfErrorSeconds: staleIfError(optional(env, 'STALE_IF_ERROR')),
     clientCertMinRsaBits: minRsaBits(env),
     workers,
     ...metricsSettings(env, publicPort, mtlsPort),
@@ -384,6 +387,13 @@ export function loadConfig(env: Env = process.env): Config {
     expiryCheckIntervalMs: expiryCheckIntervalMs(env),
     ...enrollmentSettings(env),
   });
+}
+
+/** STALE_IF_ERROR (issue 14): whole seconds from 0 (never serve stale) to 86400; default 300. */
+function staleIfError(raw: string | undefined): number {
+  if (raw === undefined) return 300;
+  if (!/^\d{1,5}$/.test(raw) || Number(raw) > 86_400) throw new ConfigError('STALE_IF_ERROR', `"${raw}" is not a number of seconds from 0 to 86400`);
+  return Number(raw);
 }
 
 /** Enrollment (EST): both issuing CA files or neither; a lifetime between 5 minutes and 397 days. */
@@ -423,6 +433,7 @@ export const CONFIG_REFERENCE: ReadonlyArray<{ name: string; default: string; de
   { name: 'TRUSTED_PROXY_HEADER', default: 'unset (required with TRUSTED_PROXIES)', description: '`client-cert` (RFC 9440 `Client-Cert`), `xfcc` (Envoy `x-forwarded-client-cert`, exactly one element) or `nginx` (`X-SSL-Client-Cert: $ssl_client_escaped_cert`); from a trusted proxy, a header of either other format is refused (400 `invalid_request`). See "Behind a TLS-terminating proxy".' },
   { name: 'CLIENT_CERT_MIN_RSA_BITS', default: '2048', description: 'Smallest RSA key (bits) accepted anywhere in a client certificate chain; can only be raised. EC keys must be on P-256, P-384 or P-521, or Ed25519.' },
   { name: 'ACCESS_TOKEN_TTL', default: '600', description: 'Access-token lifetime in seconds when the resource server sets none.' },
+  { name: 'STALE_IF_ERROR', default: '300', description: 'Seconds (0 to 86400) a client or resource server this instance read before may still be served from its cache while PostgreSQL is unreachable, so known clients keep getting tokens; 0: never. Invalidations still apply; requests that need the database get 503 `temporarily_unavailable` with Retry-After.' },
   { name: 'WORKERS', default: 'CPU cores with DATABASE_URL and REDIS_URL, else 1', description: 'Worker processes sharing both listeners; more than 1 needs PostgreSQL and Redis (embedded storage is single-process).' },
   { name: 'METRICS_PORT', default: '9464', description: 'Plain-HTTP port of `/metrics` (Prometheus, aggregated across workers), `/healthz` and `/readyz`; `off` turns metrics off (no listener, nothing recorded).' },
   { name: 'METRICS_HOST', default: '127.0.0.1', description: 'Address the metrics port binds to; it has no authentication, so only where the scraper reaches it.' },

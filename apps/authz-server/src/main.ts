@@ -3,7 +3,8 @@ import { createCertificateSource } from '@certbound/cnf-verifier';
 import { loadConfig, ConfigError, type Config } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
 import { openStores, type Stores } from './storage/index.ts';
-import { findResourceServer } from './storage/postgres/resource-servers.ts';
+import { recordStoreError } from './ops/metrics.ts';
+import { TemporarilyUnavailable } from './oidc/errors.ts';
 import { generatedKekFile, resolveKeyEncryptionKey } from './keys/kek.ts';
 import { deriveKey } from './keys/derive.ts';
 import { loadOrCreateSigningKeys } from './keys/signing-keys.ts';
@@ -98,7 +99,9 @@ export async function startAuthzServer(
 
   const stores = await openStores({
     databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, dataDir: config.dataDir, schema: config.databaseSchema,
-    onConnectionError: (store, err) => logger.error({ event: 'store_connection_error', store, err }, `${store} connection error`),
+    // Store outages: one error answered 503 temporarily_unavailable, logged at most once a second per cause, counted.
+    outageLogger: logger, countStoreError: recordStoreError, staleIfErrorMs: config.staleIfErrorSeconds * 1000,
+    unavailableError: (store, reason, cause) => new TemporarilyUnavailable(store, reason, cause),
     logger,
     completeClient: withPinnedCertificates,
   });
@@ -143,7 +146,7 @@ export async function startAuthzServer(
       // A resumed TLS session no longer carries the intermediates its client sent; a remembered
       // chain lives as long as two ticket windows, so every ticket still honoured is covered.
       verdicts: rememberResumedChains(verdicts, stores.kv, { ttlSeconds: 2 * TICKET_WINDOW_SECONDS }),
-      findResourceServer: (id) => findResourceServer(stores.sql, id) as Promise<ResourceServerRecord | undefined>,
+      findResourceServer: (id) => stores.resourceServers.find(id) as Promise<ResourceServerRecord | undefined>,
       revocations: stores.revocations,
       clientRevocations,
       certificateRevoked: enrollment.certificateRevoked,

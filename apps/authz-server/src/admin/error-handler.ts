@@ -6,6 +6,7 @@ import { isVerifierError, UpstreamError } from '@certbound/cnf-verifier';
 import type { Logger } from '../log.ts';
 import { AdminError } from './errors.ts';
 import type { AdminMiddleware } from './context.ts';
+import { isStoreUnavailable, OUTAGE_RETRY_AFTER_SECONDS } from '../storage/outage.ts';
 
 interface Refusal {
   status: number;
@@ -21,6 +22,11 @@ function refusalOf(err: unknown): Refusal | undefined {
   if (isVerifierError(err)) {
     // RFC 6750 §3: invalid_token / insufficient_scope with WWW-Authenticate.
     return { status: err.status, code: err.code, description: err.description, headers: err.headers };
+  }
+  if (isStoreUnavailable(err)) {
+    // PostgreSQL or Redis unreachable (storage/outage.ts): admin changes wait until it is back.
+    const description = (err as { error_description?: string }).error_description ?? (err as Error).message;
+    return { status: 503, code: 'temporarily_unavailable', description, headers: { 'Retry-After': String(OUTAGE_RETRY_AFTER_SECONDS) } };
   }
   if (err instanceof UpstreamError) {
     return { status: 503, code: 'temporarily_unavailable', description: 'a store the admin API needs is unavailable', headers: {} };

@@ -18,6 +18,7 @@ import { listenerOf } from '../http/listeners.ts';
 import { describeCert } from '../mtls/trust-store.ts';
 import { renderErrorPage } from '../interactions/error-page.ts';
 import { recordOAuthAnswer } from '../ops/metrics.ts';
+import { OUTAGE_RETRY_AFTER_SECONDS } from '../storage/outage.ts';
 
 /** An OAuth error as oidc-provider answers it (its own classes and ours). */
 export type OAuthError = errors.OIDCProviderError;
@@ -84,6 +85,23 @@ export class DpopProofReplayed extends errors.InvalidDpopProof {
     super('DPoP proof jti has already been used');
     this.status = status;
     this.statusCode = status;
+  }
+}
+
+/**
+ * 503 temporarily_unavailable (RFC 6749 §4.1.2.1, used at every endpoint): a store this request
+ * needs is unreachable (storage/outage.ts makes it, main.ts hands the factory); answered with
+ * Retry-After by the refusal reporter below, never a 500.
+ */
+export class TemporarilyUnavailable extends errors.OIDCProviderError {
+  readonly check = 'store_unavailable';
+  readonly store: 'postgres' | 'redis';
+  constructor(store: 'postgres' | 'redis', reason: string, cause: Error) {
+    super(503, 'temporarily_unavailable', { cause });
+    this.store = store;
+    this.expose = true;
+    this.allow_redirect = false;
+    this.error_description = `${store === 'postgres' ? 'the database' : 'the short-lived state store (Redis)'} is unavailable (${reason}) and this request needs it; retry after ${OUTAGE_RETRY_AFTER_SECONDS} seconds`;
   }
 }
 
@@ -227,6 +245,7 @@ export function createRefusalReporter(provider: Provider, logger: Logger) {
   return async function oauthRefusals(ctx: KoaContextWithOIDC, next: Next): Promise<void> {
     await next();
     const err = oauthErrorOf(ctx);
+    if (err instanceof TemporarilyUnavailable) ctx.set('Retry-After', String(OUTAGE_RETRY_AFTER_SECONDS));
     recordOAuthAnswer(ctx, err); // token requests and DPoP proofs, by outcome (ops/metrics.ts)
     if (err) logRefusal(logger, ctx, err);
   };

@@ -37,6 +37,7 @@ export const METRIC_NAMES = Object.freeze({
   REVOCATION_CHECKS: 'certbound_revocation_checks_total',
   DPOP_PROOFS: 'certbound_dpop_proofs_total',
   STORE_OPERATION_DURATION: 'certbound_store_operation_duration_seconds',
+  STORE_ERRORS: 'certbound_store_errors_total',
 } as const);
 
 /** Where the scrape reads the registered client certificates (storage/postgres/client-certificates.ts). */
@@ -279,6 +280,12 @@ const storeDuration = new Histogram({
   registers: [registry],
 });
 
+const storeErrors = new Counter({
+  name: METRIC_NAMES.STORE_ERRORS,
+  help: 'Failures of PostgreSQL or Redis operations and connections because the store was unreachable, by cause (refused, lost, timeout, ...): storage/outage.ts.',
+  labelNames: ['store', 'cause'],
+  registers: [registry],
+});
 
 /** The process's registry (the metrics listener serves it; the cluster primary aggregates the workers'). */
 export function metricsRegistry(): Registry {
@@ -393,4 +400,9 @@ export function recordRevocationEvent(name: string): void {
 /** One store operation took `ms` (ops/store-timing.ts). */
 export function recordStoreLatency(store: string, operation: string, ms: number): void {
   if (enabled) storeDuration.observe({ store, operation }, ms / 1000);
+}
+
+/** One store failure because the store was unreachable (storage/outage-log.ts counts each one). */
+export function recordStoreError(store: string, cause: string): void {
+  if (enabled) storeErrors.inc({ store, cause });
 }

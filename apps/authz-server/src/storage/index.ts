@@ -1,6 +1,8 @@
 // Opens the server's stores: PostgreSQL and Redis when their URLs are given, otherwise PGlite
 // under DATA_DIR and an in-process TTL store (each independently), then brings the schema up to
-// date. The rest of the server only sees SqlClient, KvStore and the adapter factory.
+// date. The rest of the server only sees SqlClient, KvStore and the adapter factory. An outage of
+// either store is one error (outage.ts) and a bounded number of log lines (outage-log.ts); the
+// client and resource-server caches serve their last answers while PostgreSQL is unreachable.
 import { join } from 'node:path';
 import type { SqlClient } from './sql.ts';
 import type { KvStore } from './kv/kv.ts';
@@ -12,7 +14,12 @@ import { migrate } from './migrate.ts';
 import { createAdapterFactory, type AdapterFactory } from './adapter-factory.ts';
 import type { ClientCompletion } from './postgres/client-adapter.ts';
 import { createRevocationList, type RevocationList } from './kv/revocation-list.ts';
-import { createClientCache, type ClientCache } from './client-cache.ts';
+import { createClientCache, STALE_IF_ERROR_MS, type ClientCache } from './client-cache.ts';
+import { createResourceServerCache, type ResourceServerCache } from './resource-server-cache.ts';
+import { createOutageLog, type OutageLogger, type StoreName } from './outage-log.ts';
+import { guardKv, guardRateLimits, guardSql, type Guard, type UnavailableErrorFactory } from './outage.ts';
+import { postgresOutageCause } from './postgres/pg-outage.ts';
+import { redisOutageCause } from './kv/redis-outage.ts';
 import { createMemoryRateLimits, openRedisRateLimits, type RateLimits } from './kv/rate-limits.ts';
 import { scheduleModelSweep, type ModelSweeper, type ScheduleOptions, type SweepLogger } from './postgres/sweep.ts';
 
@@ -25,6 +32,9 @@ export type { ClientCache, ClientInvalidator } from './client-cache.ts';
 export type { RateLimits, WindowCounter, WindowCount } from './kv/rate-limits.ts';
 export type { SweepLogger } from './postgres/sweep.ts';
 export { createClientCache, CLIENT_CHANGED_CHANNEL } from './client-cache.ts';
+export type { ResourceServerCache } from './resource-server-cache.ts';
+export { StoreUnavailableError, isStoreUnavailable, type UnavailableErrorFactory } from './outage.ts';
+export type { StoreName, OutageLogger } from './outage-log.ts';
 export type { ClientMetadata, ClientRow } from './postgres/clients.ts';
 export type { ResourceServerInput, ResourceServerRow } from './postgres/resource-servers.ts';
 export { createAdapterFactory } from './adapter-factory.ts';
@@ -43,8 +53,16 @@ export interface StoresOptions {
   schema?: string;
   /** Prefix for every Redis key and channel (tests, or a Redis shared with other apps). */
   redisKeyPrefix?: string;
-  /** Connection-level errors of PostgreSQL idle connections and Redis reconnects, for the log. */
+  /** Connection-level errors of PostgreSQL idle connections and Redis reconnects (also in the outage log). */
   onConnectionError?: (store: 'postgres' | 'redis', err: Error) => void;
+  /** Where store outages are logged, at most once per second per store and cause (outage-log.ts). */
+  outageLogger?: OutageLogger;
+  /** Counts every store failure that is an outage (ops/metrics.ts: certbound_store_errors_total). */
+  countStoreError?: (store: StoreName, cause: string) => void;
+  /** What an operation rejects with while its store is unreachable (main.ts: the 503 temporarily_unavailable). */
+  unavailableError?: UnavailableErrorFactory;
+  /** STALE_IF_ERROR in ms: how long cached clients and resource servers are served while PostgreSQL is unreachable. */
+  staleIfErrorMs?: number;
   /** Where the sweep of expired oidc_models rows logs its count and failures (storage/postgres/sweep.ts). */
   logger?: SweepLogger;
   /** That sweep's schedule (default every 10 minutes ± 20 %); false = no sweep (tests). */
@@ -67,6 +85,8 @@ export interface Stores {
    * calls `invalidate(clientId)` after the change committed (postgres/clients.ts only runs SQL).
    */
   clientCache: ClientCache;
+  /** The resource servers the token endpoint reads, cached like the clients (resource-server-cache.ts). */
+  resourceServers: ResourceServerCache;
   /** Rate-limit counters (login throttling): in Redis with REDIS_URL, else in process. */
   rateLimits: RateLimits;
   /** True when either store is in-process: state is not shared, so run one instance only. */
@@ -75,35 +95,53 @@ export interface Stores {
 }
 
 export async function openStores(opts: StoresOptions): Promise<Stores> {
-  const report = opts.onConnectionError;
-  const sql = opts.databaseUrl
+  const outageLog = createOutageLog({
+    ...(opts.outageLogger === undefined ? {} : { logger: opts.outageLogger }),
+    ...(opts.countStoreError === undefined ? {} : { count: opts.countStoreError }),
+  });
+  const guard = (store: StoreName, classify: Guard['classify']): Guard => ({ store, classify, log: outageLog, make: opts.unavailableError });
+  // Connection-level errors (idle connections cut, reconnect attempts) join the same bounded log.
+  const report = (store: StoreName, err: Error) => {
+    outageLog.report(store, (store === 'postgres' ? postgresOutageCause(err) : redisOutageCause(err)) ?? 'connection', err);
+    opts.onConnectionError?.(store, err);
+  };
+  const rawSql = opts.databaseUrl
     ? await openPostgres(opts.databaseUrl, {
       ...(opts.schema === undefined ? {} : { schema: opts.schema }),
-      ...(report === undefined ? {} : { onError: (err: Error) => report('postgres', err) }),
+      onError: (err: Error) => report('postgres', err),
     })
     : await openPglite(join(opts.dataDir, 'pglite'));
+  const sql = opts.databaseUrl ? guardSql(rawSql, guard('postgres', postgresOutageCause)) : rawSql;
 
   let kv: KvStore | undefined;
   let rateLimits: RateLimits | undefined;
   let clientCache: ClientCache;
+  let resourceServers: ResourceServerCache;
   let unsubscribe: () => Promise<void>;
   try {
     kv = opts.redisUrl
       ? await openRedisKv(opts.redisUrl, {
         ...(opts.redisKeyPrefix === undefined ? {} : { keyPrefix: opts.redisKeyPrefix }),
-        ...(report === undefined ? {} : { onError: (err: Error) => report('redis', err) }),
+        onError: (err: Error) => report('redis', err),
       })
       : createMemoryKv();
+    if (opts.redisUrl) kv = guardKv(kv, guard('redis', redisOutageCause));
     rateLimits = opts.redisUrl
       ? await openRedisRateLimits(opts.redisUrl, {
         ...(opts.redisKeyPrefix === undefined ? {} : { keyPrefix: opts.redisKeyPrefix }),
-        ...(report === undefined ? {} : { onError: (err: Error) => report('redis', err) }),
+        onError: (err: Error) => report('redis', err),
       })
       : createMemoryRateLimits();
+    if (opts.redisUrl) rateLimits = guardRateLimits(rateLimits, guard('redis', redisOutageCause));
     await migrate(sql);
-    clientCache = createClientCache({ kv });
+    const staleMs = opts.staleIfErrorMs ?? STALE_IF_ERROR_MS;
+    clientCache = createClientCache({ kv, staleMs });
+    resourceServers = createResourceServerCache(sql, { kv, staleMs });
     // Other instances' invalidations (admin changes): subscribed before the server serves.
-    unsubscribe = await clientCache.subscribe();
+    const unsubscribes = [await clientCache.subscribe(), await resourceServers.subscribe()];
+    unsubscribe = async () => {
+      await Promise.all(unsubscribes.map((stop) => stop()));
+    };
   } catch (err) {
     await Promise.allSettled([sql.close(), kv?.close(), rateLimits?.close()]);
     throw err;
@@ -120,6 +158,7 @@ export async function openStores(opts: StoresOptions): Promise<Stores> {
     adapterFactory: createAdapterFactory({ sql, kv, clientCache, completeClient: opts.completeClient }),
     revocations: createRevocationList(kv),
     clientCache,
+    resourceServers,
     rateLimits,
     embedded: !opts.databaseUrl || !opts.redisUrl,
     async close() {

@@ -2,6 +2,7 @@
 // Redis when REDIS_URL is set (shared by every instance) or in process when embedded, both through
 // rate-limiter-flexible. Policy (how many, how long) belongs to the caller; this only counts.
 import { Redis } from 'ioredis';
+import { FAIL_FAST } from './redis-outage.ts';
 import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
 
 export interface WindowCount {
@@ -84,7 +85,7 @@ export function createMemoryRateLimits(): RateLimits {
  * (no offline queue): a login must not wait for a Redis that is down, it gets 503 instead.
  */
 export async function openRedisRateLimits(url: string, opts: RedisRateLimitsOptions = {}): Promise<RateLimits> {
-  const redis = new Redis(url, { lazyConnect: true, keyPrefix: opts.keyPrefix ?? '', enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  const redis = new Redis(url, { lazyConnect: true, keyPrefix: opts.keyPrefix ?? '', ...FAIL_FAST });
   redis.on('error', opts.onError ?? (() => undefined));
   try {
     await redis.connect();

@@ -2,6 +2,7 @@
 // command (SET ... PX, or a script for sets), so no key can be left without a TTL.
 import { Redis } from 'ioredis';
 import { ttlToMs, type KvStore } from './kv.ts';
+import { FAIL_FAST } from './redis-outage.ts';
 
 export interface RedisKvOptions {
   /** Prepended to every key and channel (ioredis keyPrefix); tests use one per suite. */
@@ -25,7 +26,7 @@ return 1`;
 export async function openRedisKv(url: string, opts: RedisKvOptions = {}): Promise<KvStore> {
   const keyPrefix = opts.keyPrefix ?? '';
   const onError = opts.onError ?? (() => undefined);
-  const redis = new Redis(url, { lazyConnect: true, keyPrefix, maxRetriesPerRequest: 3 });
+  const redis = new Redis(url, { lazyConnect: true, keyPrefix, ...FAIL_FAST });
   redis.on('error', onError);
   try {
     await redis.connect();

@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { PoolClient } from 'pg';
 import { assertSqlIdentifier, connectionClient, type Connection, type SqlClient, type SqlResult } from '../sql.ts';
 import { LOCK_CLASS } from './locks.ts';
+import { CONNECT_TIMEOUT_MS } from './pg-outage.ts';
 
 export interface PostgresOptions {
   /**
@@ -23,6 +24,7 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
   const pool = new pg.Pool({
     connectionString: url,
     application_name: 'certbound',
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     ...(opts.max === undefined ? {} : { max: opts.max }),
     // Set at connection start-up, so it holds for every connection the pool ever opens.
     ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
