@@ -189,7 +189,7 @@ export async function startAuthzServer(
       verdicts.invalidate();
       enrollment.issuer?.forgetCrl();
     });
-    const ops = await startObservability(config, { stores, logger, provider, serverCertPem: () => tls.cert, trustAnchors: () => [...trustStore.anchors, ...trustStore.intermediates] });
+    const ops = await startObservability(config, { stores, logger, provider, serverCertPem: () => tls.cert, trustAnchors: () => [...trustStore.anchors, ...trustStore.intermediates], certificateSource });
     mountBeforeEngine(provider, createMtlsCheck({ source: certificateSource, trustStore: () => trustStore, revocation: enrollment.revocation, minRsaBits: config.clientCertMinRsaBits, rateLimits: stores.rateLimits, findClient: (id) => stores.adapterFactory('Client').find(id), logger }));
 
     const listeners = await startListeners({

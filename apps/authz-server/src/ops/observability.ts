@@ -5,6 +5,7 @@
 import type { X509Certificate } from 'node:crypto';
 import cluster from 'node:cluster';
 import type { Provider } from 'oidc-provider';
+import type { CertificateSource } from '@certbound/cnf-verifier';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Stores } from '../storage/index.ts';
@@ -13,7 +14,7 @@ import { mountBeforeEngine } from '../oidc/configuration.ts';
 import { enableMetrics, metricsRegistry } from './metrics.ts';
 import { timeStores } from './store-timing.ts';
 import { createHealthRoutes, createReadiness, type Readiness } from './health.ts';
-import { countCertificatelessConnections } from './certificateless-connections.ts';
+import { createCertificatelessCounter } from './certificateless-connections.ts';
 import { startMetricsListener, type MetricsListener } from './metrics-listener.ts';
 import { answerPrimary } from './cluster-metrics.ts';
 
@@ -40,6 +41,8 @@ export async function startObservability(config: Config, deps: {
   serverCertPem: () => string;
   /** every CA of the client CA bundle in force (roots and intermediates) */
   trustAnchors: () => readonly X509Certificate[];
+  /** the server's certificate source (the one oidc/ reads): which certificate a connection presented */
+  certificateSource: Pick<CertificateSource, 'fromRequest'>;
 }): Promise<Observability> {
   const { stores, logger } = deps;
   const readiness = storesReadiness(config, stores, logger);
@@ -54,7 +57,7 @@ export async function startObservability(config: Config, deps: {
     trustAnchors: deps.trustAnchors,
     onSourceError: (source, err) => logger.warn({ event: 'metrics_source_error', source, err: err.message }, `metrics: ${source} could not be read; the last values read are reported`),
   });
-  mountBeforeEngine(deps.provider, countCertificatelessConnections);
+  mountBeforeEngine(deps.provider, createCertificatelessCounter(deps.certificateSource));
   if (cluster.isWorker) {
     const stop = answerPrimary(readiness);
     return { metricsPort: undefined, readiness, async close() { stop(); } };
