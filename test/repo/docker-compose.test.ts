@@ -8,7 +8,20 @@ import { CONFIG_REFERENCE, loadConfig } from '../../apps/authz-server/src/config
 import { loadDemoConfig } from '../../apps/resource-server-demo/src/config.ts';
 
 const root = new URL('../../', import.meta.url);
-const compose = parse(await readFile(new URL('docker-compose.yml', root), 'utf8'));
+/** The parts of a compose file this test reads, as the test reads them. */
+interface ComposeFile {
+  readonly services: Readonly<Record<string, {
+    readonly environment: Readonly<Record<string, string>>;
+    readonly ports: readonly string[];
+    readonly network_mode: string;
+    readonly command: readonly string[];
+    readonly volumes: readonly string[];
+    readonly networks: Readonly<Record<string, { readonly ipv4_address: string }>>;
+    readonly healthcheck: { readonly test: readonly string[] };
+    readonly depends_on: Readonly<Record<string, unknown>>;
+  }>>;
+}
+const compose = parse(await readFile(new URL('docker-compose.yml', root), 'utf8')) as ComposeFile;
 const known = new Set(CONFIG_REFERENCE.map((v) => v.name));
 
 describe('docker-compose.yml', () => {
@@ -74,7 +87,7 @@ describe('docker-compose.yml', () => {
 // The two-replica variant behind nginx: the same deploy/nginx file the faults test runs, with
 // every placeholder given, pointed at the replicas' listeners, and the proxy address the replicas
 // and the demo trust.
-const replicas = parse(await readFile(new URL('docker-compose.replicas.yml', root), 'utf8'), { merge: true });
+const replicas = parse(await readFile(new URL('docker-compose.replicas.yml', root), 'utf8'), { merge: true }) as ComposeFile;
 const replicaConf = await readFile(new URL('deploy/nginx/certbound-replicas.conf', root), 'utf8');
 
 describe('docker-compose.replicas.yml', () => {
@@ -112,7 +125,7 @@ describe('docker-compose.replicas.yml', () => {
     const proxy = env('nginx');
     assert.equal(proxy.CERTBOUND_1_MTLS, `certbound-1:${as.mtlsPort}`);
     assert.equal(proxy.CERTBOUND_2_MTLS, `certbound-2:${as.mtlsPort}`);
-    const address = replicas.services.nginx.networks.certbound.ipv4_address as string;
+    const address = replicas.services.nginx.networks.certbound.ipv4_address;
     assert.equal(proxy.CERTBOUND_PROXY_ADDRESS, address);
     assert.deepEqual(as.trustedProxies, [address]);
     assert.equal(env('certbound-1').TRUSTED_PROXY_HEADER, 'nginx');

@@ -14,6 +14,7 @@ import { listResourceServers, upsertResourceServer } from '../../apps/authz-serv
 import type { SqlClient } from '../../apps/authz-server/src/storage/sql.ts';
 import { issueCertificate, type IssuedCertificate } from '../../apps/authz-server/src/pki/issue.ts';
 import { freePort, https, type HttpsAnswer, type TlsIdentity } from './https.ts';
+import type { LogLine } from './json-answer.ts';
 
 export interface TestPki {
   /** Trusts the server's TLS certificate. */
@@ -42,7 +43,7 @@ export interface TestAuthz {
   publicUrl: string;
   mtlsUrl: string;
   issuer: string;
-  logs: Array<Record<string, any>>;
+  logs: LogLine[];
   /** The environment the server was configured from (shareStoresWith reuses its stores and keys). */
   env: Record<string, string>;
   /** The bootstrapped `admin` client: its certificate, a token, and calls to /admin/v1. */
@@ -112,10 +113,10 @@ export async function startTestAuthz(options: {
     ...options.env,
   };
   const config = loadConfig(env);
-  const logs: Array<Record<string, any>> = [];
+  const logs: LogLine[] = [];
   const sink = new Writable({
     write(chunk, _enc, done) {
-      for (const line of String(chunk).split('\n')) if (line.trim()) logs.push(JSON.parse(line));
+      for (const line of String(chunk).split('\n')) if (line.trim()) logs.push(JSON.parse(line) as LogLine);
       done();
     },
   });
@@ -173,7 +174,7 @@ function testAdmin(mtlsUrl: string, ca: string, identity: TlsIdentity): TestAdmi
       form: { grant_type: 'client_credentials', client_id: options.clientId ?? 'admin', ...(options.scope === '' ? {} : { scope: options.scope ?? 'admin' }) },
     });
     if (res.status !== 200) throw new Error(`token request for ${options.clientId ?? 'admin'} failed: ${res.status} ${res.text}`);
-    return res.json.access_token as string;
+    return res.json.access_token;
   }
   return {
     identity,

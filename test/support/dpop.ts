@@ -49,7 +49,10 @@ export async function demoDpopToken(issuerOrigin: string, ca: string, pkiDir: st
   const DPoP = oauth.DPoP(client, pair);
   const request = async () => oauth.processClientCredentialsResponse(server, client,
     await oauth.clientCredentialsGrantRequest(server, client, auth, { scope }, { ...fetchOptions, DPoP }));
-  const tokens = await request().catch((err: unknown) => (oauth.isDPoPNonceError(err) ? request() : Promise.reject(err)));
+  const tokens = await request().catch((err: unknown) => {
+    if (oauth.isDPoPNonceError(err)) return request();
+    throw err;
+  });
   if (tokens.token_type !== 'dpop') throw new Error(`expected a DPoP-bound token, got token_type ${tokens.token_type}`);
   return { accessToken: tokens.access_token, key };
 }

@@ -34,3 +34,17 @@ export interface JsonAnswer extends JsonObject {
   readonly certificate: CertificateSummary;
   readonly first_failure: DiagnosisFailure;
 }
+
+/** One structured (pino) log line of a server the tests started. */
+export interface LogLine extends JsonObject {
+  readonly level: number;
+  readonly msg: string;
+  readonly event?: string;
+  /** pino's err serializer: the error's type, message, stack, code and cause chain */
+  readonly err?: { readonly type: string; readonly message: string; readonly code?: string; readonly cause?: JsonObject };
+  // Fields of certain events, declared as those events write them (a test reads them after selecting the event).
+  readonly status: number;
+  readonly reason: string;
+  readonly changed: readonly string[];
+  readonly certificate: { readonly subject: string; readonly issuer: string; readonly serial: string; readonly not_after: string };
+}

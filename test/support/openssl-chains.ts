@@ -141,6 +141,7 @@ export async function createOpensslChains({ concurrency = 4 } = {}): Promise<Ope
       return await new Promise<Run>((resolve, reject) => {
         execFile(OPENSSL, args, { cwd: dir, env: { ...process.env, ...env }, maxBuffer: 4 << 20 }, (error, stdout, stderr) => {
           const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- an ExecFileException is an Error; its type is an Omit<> the rule cannot see through
           if (error && code === -1) reject(error);
           else resolve({ code, stdout, stderr });
         });

@@ -9,6 +9,7 @@ import { freePort } from './https.ts';
 import { ensureDevPki, type DevPki } from '../../apps/authz-server/src/dev/pki.ts';
 import { openStores } from '../../apps/authz-server/src/storage/index.ts';
 import { bootstrapDevRegistrations, DEMO_RESOURCE } from '../../apps/authz-server/src/dev/registrations.ts';
+import type { LogLine } from './json-answer.ts';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -17,7 +18,7 @@ export interface RunningProcess {
   stdout(): string;
   stderr(): string;
   /** Parsed JSON log lines seen so far. */
-  logs(): Array<Record<string, any>>;
+  logs(): LogLine[];
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -47,7 +48,7 @@ export async function startProcess(entry: string, env: Record<string, string>, o
     child,
     stdout: () => out,
     stderr: () => err,
-    logs: () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)),
+    logs: () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine),
     async stop(signal = 'SIGTERM') {
       if (child.exitCode !== null) return child.exitCode;
       child.kill(signal);

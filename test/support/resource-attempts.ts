@@ -4,8 +4,10 @@
 // for the token endpoint; expectAdminRefusal here for the admin API's `admin_refusal` line).
 import assert from 'node:assert/strict';
 import { describeAnswer, timedRequest, type Attempt, type SecurityServer, type TimedAnswer, type TlsClientIdentity } from './security-server.ts';
+import type { LogLine } from './json-answer.ts';
+import type { JwtClaims } from './oauth.ts';
 
-async function settle(server: SecurityServer, mark: number, res: TimedAnswer, event: string): Promise<Array<Record<string, any>>> {
+async function settle(server: SecurityServer, mark: number, res: TimedAnswer, event: string): Promise<LogLine[]> {
   if (res.status !== 0 && (res.status < 200 || res.status >= 300)) {
     const deadline = Date.now() + 1_000;
     while (Date.now() < deadline && !server.logs().slice(mark).some((l) => l.event === event)) {
@@ -52,7 +54,7 @@ export function expectAdminRefusal({ res, logs, exitStatus }: Attempt, status: n
 }
 
 /** The JWT's payload, read without verifying (the server under test signed it). */
-export function claimsOf(res: TimedAnswer): Record<string, any> {
+export function claimsOf(res: TimedAnswer): JwtClaims {
   assert.equal(res.status, 200, describeAnswer(res));
-  return JSON.parse(Buffer.from(String(res.json.access_token).split('.')[1], 'base64url').toString('utf8'));
+  return JSON.parse(Buffer.from(String(res.json.access_token).split('.')[1], 'base64url').toString('utf8')) as JwtClaims;
 }

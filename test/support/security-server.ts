@@ -30,7 +30,8 @@ import { createLocalAccount, findLocalAccountByUsername } from '../../apps/authz
 import { openPglite } from '../../apps/authz-server/src/storage/embedded/pglite.ts';
 import { openPostgres } from '../../apps/authz-server/src/storage/postgres/pool.ts';
 import { migrate } from '../../apps/authz-server/src/storage/migrate.ts';
-import type { JsonAnswer } from './json-answer.ts';
+import type { JsonAnswer, LogLine } from './json-answer.ts';
+import type { JwtClaims } from './oauth.ts';
 
 const run = promisify(execFile);
 
@@ -91,6 +92,7 @@ export async function timedRequest(url: string, options: {
   const elapsed = () => Math.round(performance.now() - started);
   return new Promise((resolve) => {
     let settled = false;
+    // eslint-disable-next-line prefer-const -- declared before settle(), which clears it, and set once the request is under way
     let timer: NodeJS.Timeout | undefined;
     const settle = (answer: Omit<TimedAnswer, 'ms'>) => {
       if (settled) return;
@@ -228,7 +230,7 @@ async function openssl(args: string[], cwd: string): Promise<string> {
     return stdout;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`openssl ${args.join(' ')} failed: ${e.stderr ?? e.message}`);
+    throw new Error(`openssl ${args.join(' ')} failed: ${e.stderr ?? e.message}`, { cause: err });
   }
 }
 
@@ -296,7 +298,7 @@ export interface SecurityServer {
   /** the environment the child was started with (for a reader of a failure) */
   readonly env: Record<string, string>;
   /** the process's JSON log lines so far (stdout; partial last lines are skipped) */
-  logs(): Array<Record<string, any>>;
+  logs(): LogLine[];
   /** stdout so far, as written (every line should be one JSON log line) */
   stdout(): string;
   /** stderr so far */
@@ -308,9 +310,9 @@ export interface SecurityServer {
   /** /admin/v1`path` with the admin certificate and a certificate-bound admin token */
   admin(method: string, path: string, json?: unknown): Promise<TimedAnswer>;
   /** POST /admin/v1/clients; throws unless 201 */
-  registerClient(metadata: Record<string, unknown>): Promise<Record<string, any>>;
+  registerClient(metadata: Record<string, unknown>): Promise<JsonAnswer>;
   /** POST /admin/v1/resource-servers; throws unless 201 */
-  registerResourceServer(rs: Record<string, unknown>): Promise<Record<string, any>>;
+  registerResourceServer(rs: Record<string, unknown>): Promise<JsonAnswer>;
   /** sends `signal` to the server process (SIGHUP: reload the TLS material) */
   signal(signal: NodeJS.Signals): void;
   /** true when the child has exited */
@@ -433,7 +435,7 @@ export async function startSecurityServer(options: SecurityServerOptions = {}): 
   const fetchAdminToken = async () => {
     const res = await token('admin', adminIdentity, { scope: 'admin', timeoutMs: 15_000 });
     if (res.status !== 200) throw new Error(`admin token: ${describeAnswer(res)}`);
-    return res.json.access_token as string;
+    return res.json.access_token;
   };
   const admin: SecurityServer['admin'] = async (method, path, json) => timedRequest(`${mtlsUrl}/admin/v1${path}`, {
     ca,
@@ -446,7 +448,7 @@ export async function startSecurityServer(options: SecurityServerOptions = {}): 
   const create = async (path: string, body: Record<string, unknown>) => {
     const answer = await admin('POST', path, body);
     if (answer.status !== 201) throw new Error(`POST /admin/v1${path} ${JSON.stringify(body).slice(0, 200)}: ${describeAnswer(answer)}`);
-    return answer.json as Record<string, any>;
+    return answer.json;
   };
   const register = async (path: string, body: Record<string, unknown>) => {
     const answer = await create(path, body);
@@ -470,7 +472,7 @@ export async function startSecurityServer(options: SecurityServerOptions = {}): 
     env,
     logs: () => proc.stdout().split('\n').flatMap((line) => {
       if (!line.startsWith('{')) return [];
-      try { return [JSON.parse(line) as Record<string, any>]; } catch { return []; }
+      try { return [JSON.parse(line) as LogLine]; } catch { return []; }
     }),
     stdout: () => proc.stdout(),
     stderr: () => proc.stderr(),
@@ -519,12 +521,12 @@ export async function startSecurityServer(options: SecurityServerOptions = {}): 
 export interface Attempt {
   res: TimedAnswer;
   /** log lines the server wrote for this request (collected until its refusal or error line appeared) */
-  logs: Array<Record<string, any>>;
+  logs: LogLine[];
   /** set when the process died during the request ('signal SIGSEGV', 'exit code 1') */
   exitStatus: string | undefined;
 }
 
-const isServerError = (line: Record<string, any>) => line.msg === 'server error' || (typeof line.level === 'number' && line.level >= 50);
+const isServerError = (line: LogLine) => line.msg === 'server error' || (typeof line.level === 'number' && line.level >= 50);
 
 /**
  * One token request, and the log lines it caused. The child's stdout and the HTTP answer race, so
@@ -573,7 +575,7 @@ export function expectRefusal({ res, logs, exitStatus }: Attempt, status: number
 export function expectToken({ res }: Attempt, thumbprint: string): void {
   if (res.timedOut) assert.fail(`the server did not answer within ${ANSWER_DEADLINE_MS} ms`);
   assert.equal(res.status, 200, describeAnswer(res));
-  const payload = JSON.parse(Buffer.from(String(res.json.access_token).split('.')[1], 'base64url').toString('utf8'));
+  const payload = JSON.parse(Buffer.from(String(res.json.access_token).split('.')[1], 'base64url').toString('utf8')) as JwtClaims;
   assert.equal(payload.cnf?.['x5t#S256'], thumbprint);
 }
 
