@@ -123,6 +123,9 @@ try {
   const startRss = done[0].rssMb;
   const endRss = last.rssMb;
   const growth = endRss.map((mb, i) => Math.round(((mb - (startRss[i] ?? mb)) / (startRss[i] ?? mb)) * 1000) / 10);
+  // On a short run the first tenth may not cover the warm-up: the second half alone, for comparison.
+  const midRss = done[Math.floor(windows / 2) - 1].rssMb;
+  const secondHalf = endRss.map((mb, i) => Math.round(((mb - (midRss[i] ?? mb)) / (midRss[i] ?? mb)) * 1000) / 10);
   const peak = await server.peakRss();
   const maxRss = Math.max(...done.flatMap((w) => w.rssMb));
   const rows = [
@@ -130,10 +133,11 @@ try {
     `| Soak: failed requests | ${totalErrors}${firstError ? ` (first: ${firstError.slice(0, 80)})` : ''} | 0 | ${totalErrors === 0 ? 'PASS' : 'FAIL'} |`,
     `| Soak: p99 per tenth of the run (ms) and drift, last tenth / first after warm-up | ${done.map((w) => w.p99).join(' · ')} · ${drift}× | — | — |`,
     `| Soak: RSS per worker after warm-up → end (MB), growth | ${startRss.join(' / ')} → ${endRss.join(' / ')} · ${growth.map((g) => `${g} %`).join(' / ')} | ≤ 10 % | ${growth.every((g) => g <= 10) ? 'PASS' : 'FAIL'} |`,
+    `| Soak: RSS per worker over the second half of the run (MB), growth | ${midRss.join(' / ')} → ${endRss.join(' / ')} · ${secondHalf.map((g) => `${g} %`).join(' / ')} | — | — |`,
     `| Soak: largest RSS of a worker during the run (MB; peak VmHWM of the largest process) | ${maxRss} (${round1(peak.maxProcessBytes / MB)}) | ≤ 256 MB | ${peak.maxProcessBytes <= 256 * MB ? 'PASS' : 'FAIL'} |`,
   ];
   await mkdir(dirname(out), { recursive: true });
-  await writeFile(out, `${JSON.stringify({ date: new Date().toISOString(), seconds, workers, rate, capacity, windows: done, errors: totalErrors, firstError, drift, startRss, endRss, growth, peakRss: peak }, null, 2)}\n`);
+  await writeFile(out, `${JSON.stringify({ date: new Date().toISOString(), seconds, workers, rate, capacity, windows: done, errors: totalErrors, firstError, drift, startRss, midRss, endRss, growth, secondHalf, peakRss: peak }, null, 2)}\n`);
   process.stdout.write(`${rows.join('\n')}\n`);
   log(`results written to ${out}`);
 } finally {
