@@ -104,6 +104,14 @@ for (const { kind, header, start, installed } of KINDS) {
       }
     });
 
+    it('serves discovery and the JWKS through the proxy (what docker-compose.replicas.yml\'s demo API reads)', async () => {
+      const jwks = await timedRequest(`${url}/jwks`, { ca: replicas.ca });
+      assert.equal(jwks.status, 200, describeAnswer(jwks));
+      assert.ok(Array.isArray(jwks.json.keys) && jwks.json.keys.length > 0, jwks.text);
+      const discovery = await timedRequest(`${url}/.well-known/openid-configuration`, { ca: replicas.ca });
+      assert.equal(discovery.status, 200, describeAnswer(discovery));
+    });
+
     it('the demo API behind the same proxy accepts the token only over the certificate it is bound to', async () => {
       const res = await token('partner', partner);
       const accessToken = res.json.access_token as string;
@@ -187,6 +195,16 @@ for (const { kind, header, start, installed } of KINDS) {
       assert.equal(claims(late.json.access_token as string).cnf?.['x5t#S256'], thumbprintOfPem(lateCert.certPem));
       const again = await token('partner', partner);
       assert.equal(again.status, 200, describeAnswer(again));
+
+      if (proxy.kind === 'haproxy') {
+        // Back on the same ports: the health check takes it in again, and both serve.
+        await victim.restart();
+        while ((await proxy.serverStatus('certbound', 'certbound-1')) !== 'UP') await sleep(100);
+        const after = startLoad(url, replicas.ca, partner);
+        await after.until((c) => c.ok + c.failed >= 200);
+        const counts = await after.stop();
+        assert.equal(counts.failed, 0, JSON.stringify(counts));
+      }
     });
   });
 }

@@ -113,7 +113,11 @@ describe('docker-compose.replicas.yml', () => {
     const nginx = replicas.services.nginx;
     assert.ok((nginx.volumes as string[]).includes('./deploy/nginx/certbound-replicas.conf:/etc/nginx/templates/certbound.conf.template:ro'));
     const used = new Set([...replicaConf.matchAll(/\$\{(CERTBOUND_[A-Z0-9_]+)\}/g)].map((m) => m[1]));
-    assert.deepEqual(new Set(Object.keys(env('nginx'))), used);
+    assert.deepEqual(new Set(Object.keys(env('nginx')).filter((name) => name !== 'NGINX_ENVSUBST_FILTER')), used);
+    // The image substitutes only what the filter matches: every placeholder, none of nginx's $variables.
+    const filter = new RegExp(env('nginx').NGINX_ENVSUBST_FILTER);
+    for (const name of used) assert.match(name, filter);
+    for (const variable of ['ssl_client_escaped_cert', 'http_host']) assert.doesNotMatch(variable, filter);
     // The TLS files the configuration reads, mounted into CERTBOUND_TLS_DIR.
     for (const file of ['server.pem', 'server-key.pem', 'certbound-ca.pem']) {
       assert.ok((nginx.volumes as string[]).some((v) => v.endsWith(`:${env('nginx').CERTBOUND_TLS_DIR}/${file}:ro`)), `${file} is mounted`);
