@@ -35,7 +35,7 @@ describe('settlement API protected by @certbound/cnf-verifier (real processes)',
   async function token(client_id: string, who: TlsIdentity, extra: Record<string, string> = {}) {
     const res = await https(tokenUrl, { ca, identity: who, form: { grant_type: 'client_credentials', client_id, ...extra } });
     assert.equal(res.status, 200, res.text);
-    return res.json.access_token as string;
+    return res.json.access_token;
   }
 
   before(async () => {

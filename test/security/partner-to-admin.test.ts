@@ -77,7 +77,7 @@ describe('a partner escalating to the admin API', () => {
   });
 
   it('refuses the partner\'s own token at /admin/v1 (another audience): 401', async () => {
-    const token = (await attemptToken(server, 'partner-billing', partner)).res.json.access_token as string;
+    const token = (await attemptToken(server, 'partner-billing', partner)).res.json.access_token;
     const res = await timedRequest(`${server.mtlsUrl}/admin/v1/clients`, { ca: server.ca, identity: partner, headers: { authorization: `Bearer ${token}` } });
     assert.equal(res.status, 401, res.text);
     assert.equal(res.json.error, 'invalid_token');
@@ -112,7 +112,7 @@ describe('an admin-audience token of a client id outside ADMIN_CLIENT_IDS, howev
     await server.registerClient({ client_id: 'partner-billing', tls_client_auth_subject_dn: cert.subject, resources: { [ADMIN]: ['admin'] }, default_resource: ADMIN });
     const issued = await attemptToken(server, 'partner-billing', partner, { scope: 'admin' });
     assert.deepEqual([claimsOf(issued.res).aud, claimsOf(issued.res).client_id], [ADMIN, 'partner-billing']);
-    const token = issued.res.json.access_token as string;
+    const token = issued.res.json.access_token;
     const call = (s: SecurityServer) => timedRequest(`${s.mtlsUrl}/admin/v1/clients`, { ca: s.ca, identity: partner, headers: { authorization: `Bearer ${token}` } });
     assert.equal((await call(server)).status, 200, 'while it is an admin client, its token works');
     await server.stop();

@@ -37,12 +37,12 @@ function failsAt(d: Diagnosis, check: string, code: string): void {
   assert.deepEqual(order, ['presented', 'chain', 'dates', 'key_usage', 'revocation', 'client_match']);
   const at = order.indexOf(check as never);
   for (const step of d.steps.slice(0, at)) assert.equal(step.ok, true, `${step.check} before the failure passed`);
-  assert.equal(d.steps[at]!.ok, false);
+  assert.equal(d.steps[at].ok, false);
   for (const step of d.steps.slice(at + 1)) {
     assert.equal(step.ok, null);
     assert.match(step.detail, /^not checked: /);
   }
-  assert.ok(d.first_failure!.fix.length > 0);
+  assert.ok(d.first_failure.fix.length > 0);
 }
 
 const leafOf = (issued: IssuedCertificate, chain: IssuedCertificate[] = []) => ({ leaf: issued.cert, chain: chain.map((c) => c.cert) });
@@ -238,7 +238,7 @@ describe('hostile input (property): mutated DER never makes diagnose throw or an
     const mutated = fc.oneof(
       fc.record({ at: fc.nat(der.length - 1), bit: fc.nat(7) }).map(({ at, bit }) => {
         const out = Uint8Array.from(der);
-        out[at]! ^= 1 << bit;
+        out[at] ^= 1 << bit;
         return out;
       }),
       fc.nat(der.length - 1).map((at) => der.subarray(0, at)),
