@@ -57,7 +57,7 @@ function post(url: string, identity: Identity, form: Record<string, string>, opt
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
-        let parsed: Record<string, unknown> = {};
+        let parsed: Record<string, unknown>;
         try { parsed = JSON.parse(text) as Record<string, unknown>; } catch { parsed = { text }; }
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed });
       });
@@ -108,17 +108,17 @@ function failures(counts: Map<string, number>): Record<string, number> {
 
 async function until<T>(what: string, attempt: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
   const deadline = Date.now() + ms;
-  let last: unknown;
+  let last = '';
   while (Date.now() < deadline) {
     try {
       const value = await attempt();
       if (value !== undefined) return value;
     } catch (err) {
-      last = err;
+      last = err instanceof Error ? err.message : 'a failure';
     }
     await sleep(200);
   }
-  assert.fail(`${what} did not happen within ${ms} ms${last ? `: ${String(last)}` : ''}`);
+  assert.fail(`${what} did not happen within ${ms} ms${last ? `: ${last}` : ''}`);
 }
 
 function expectUnavailable(answer: Answer, what: string): void {

@@ -32,7 +32,6 @@ import { applyClientDefaults } from './oidc/client-metadata.ts';
 import { withPinnedCertificates } from './oidc/pinned-certificates.ts';
 import { createCrlFileSource } from './mtls/revocation/crl-file.ts';
 import { loadTlsMaterial, TlsMaterialError, watchTlsMaterial, type ReloadOutcome, type TlsFiles, type TlsMaterial, type TlsMaterialSource } from './ops/reload.ts';
-import type { ResourceServerRecord } from './oidc/resource-indicators.ts';
 import { createMtlsCheck } from './ops/mtls-check.ts';
 import { setUpExpiryNotices } from './ops/expiry-setup.ts';
 import { setUpEnrollment } from './enrollment/setup.ts';
@@ -146,7 +145,7 @@ export async function startAuthzServer(
       // A resumed TLS session no longer carries the intermediates its client sent; a remembered
       // chain lives as long as two ticket windows, so every ticket still honoured is covered.
       verdicts: rememberResumedChains(verdicts, stores.kv, { ttlSeconds: 2 * TICKET_WINDOW_SECONDS }),
-      findResourceServer: (id) => stores.resourceServers.find(id) as Promise<ResourceServerRecord | undefined>,
+      findResourceServer: (id) => stores.resourceServers.find(id),
       revocations: stores.revocations,
       clientRevocations,
       certificateRevoked: enrollment.certificateRevoked,

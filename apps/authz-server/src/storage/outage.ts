@@ -71,7 +71,8 @@ export function guardSql(sql: SqlClient, guard: Guard): SqlClient {
 }
 
 export function guardKv(kv: KvStore, guard: Guard): KvStore {
-  const { publish, subscribe } = kv;
+  const publish = kv.publish === undefined ? undefined : (channel: string, message: string) => kv.publish!(channel, message);
+  const subscribe = kv.subscribe === undefined ? undefined : (channel: string, handler: (message: string) => void) => kv.subscribe!(channel, handler);
   return {
     get: (key) => guarded(guard, kv.get(key)),
     set: (key, value, ttlSeconds) => guarded(guard, kv.set(key, value, ttlSeconds)),
@@ -80,9 +81,9 @@ export function guardKv(kv: KvStore, guard: Guard): KvStore {
     del: (...keys) => guarded(guard, kv.del(...keys)),
     sadd: (key, member, ttlSeconds) => guarded(guard, kv.sadd(key, member, ttlSeconds)),
     smembers: (key) => guarded(guard, kv.smembers(key)),
-    ...(publish === undefined ? {} : { publish: (channel: string, message: string) => guarded(guard, publish.call(kv, channel, message)) }),
+    ...(publish === undefined ? {} : { publish: (channel: string, message: string) => guarded(guard, publish(channel, message)) }),
     ...(subscribe === undefined ? {} : {
-      subscribe: (channel: string, handler: (message: string) => void) => guarded(guard, subscribe.call(kv, channel, handler)),
+      subscribe: (channel: string, handler: (message: string) => void) => guarded(guard, subscribe(channel, handler)),
     }),
     close: () => kv.close(),
   };
