@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../support/https.ts';
+import type { JsonAnswer, LogLine } from '../support/json-answer.ts';
 import { decodeJwt } from '../support/oauth.ts';
 import { repoRoot, startProcess, type RunningProcess } from '../support/processes.ts';
 
@@ -69,7 +70,7 @@ describe('quick start on configured ports: PUBLIC_PORT, MTLS_PORT, DEMO_PORT', (
   it('prints the banner after both servers listen, in one piece, with no log line inside it', () => {
     const lines = proc!.stdout().split('\n');
     const first = lines.findIndex((l) => l.startsWith('Get a certificate-bound access token'));
-    const before = lines.slice(0, first).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    const before = lines.slice(0, first).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine);
     assert.deepEqual(before.filter((l) => l.event === 'listening').map((l) => l.service).sort(), ['certbound-authz', 'resource-server-demo']);
     const last = lines.findIndex((l) => l.includes('requires once TLS_CERT_FILE'));
     assert.deepEqual(lines.slice(first, last + 1).filter((l) => l.startsWith('{')), []);
@@ -86,7 +87,7 @@ describe('quick start on configured ports: PUBLIC_PORT, MTLS_PORT, DEMO_PORT', (
   it('the printed token request answers a JWT for the demo resource on DEMO_PORT', async () => {
     const printed = commands.find((c) => c.startsWith('curl') && c.endsWith(`https://localhost:${ports.mtls}/token`))!;
     assert.ok(printed, banner);
-    const answer = JSON.parse(await sh(printed));
+    const answer = JSON.parse(await sh(printed)) as JsonAnswer;
     const { header, payload } = decodeJwt(answer.access_token);
     assert.equal(header.typ, 'at+jwt');
     assert.equal(payload.iss, `https://localhost:${ports.public}`);
@@ -100,7 +101,7 @@ describe('quick start on configured ports: PUBLIC_PORT, MTLS_PORT, DEMO_PORT', (
     assert.equal(decodeJwt(token).payload.aud, `https://localhost:${ports.demo}`);
     const settle = commands.filter((c) => c.endsWith(`https://localhost:${ports.demo}/api/v1/settlements`));
     assert.equal(settle.length, 2, banner);
-    const created = JSON.parse(await sh(settle[0], { TOKEN: token }));
+    const created = JSON.parse(await sh(settle[0], { TOKEN: token })) as JsonAnswer;
     assert.equal(created.settlement.reference, 'INV-2026-0042');
     assert.equal(created.caller.client_id, 'demo-client');
     assert.equal(created.caller.binding, 'mtls');
@@ -160,7 +161,7 @@ describe('quick start on configured ports: PUBLIC_PORT, MTLS_PORT, DEMO_PORT', (
     const tokenLine = again.find((c) => c.startsWith('TOKEN=$(curl'))!;
     const fresh = (await sh(`${tokenLine}; printf %s "$TOKEN"`)).trim();
     assert.equal(decodeJwt(fresh).payload.aud, `https://localhost:${demoPort}`);
-    const created = JSON.parse(await sh(again.find((c) => c.endsWith(`https://localhost:${demoPort}/api/v1/settlements`))!, { TOKEN: fresh }));
+    const created = JSON.parse(await sh(again.find((c) => c.endsWith(`https://localhost:${demoPort}/api/v1/settlements`))!, { TOKEN: fresh })) as JsonAnswer;
     assert.equal(created.caller.client_id, 'demo-client');
     assert.match(await sh(again.find((c) => c.endsWith('npm run demo:dpop'))!), /Done: the token works only together with the DPoP key/);
     assert.equal(await proc.stop('SIGTERM'), 0);

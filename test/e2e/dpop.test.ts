@@ -15,6 +15,7 @@ import type { DevPki } from '../../apps/authz-server/src/dev/pki.ts';
 import { DEMO_RESOURCE } from '../../apps/authz-server/src/dev/registrations.ts';
 import { demoDpopClientKeyFile } from '../../apps/authz-server/src/dev/dpop-demo-client.ts';
 import { decodeJwt } from '../support/oauth.ts';
+import type { JsonAnswer } from '../support/json-answer.ts';
 import { repoRoot, startDevPair, type DevPair } from '../support/processes.ts';
 import { tlsFetch } from '../support/tls-fetch.ts';
 
@@ -55,7 +56,7 @@ describe('DPoP-bound tokens with an independent client (real processes)', () => 
     const res = await oauth.protectedResourceRequest(tokens.access_token, 'POST', settlementsUrl,
       new Headers({ 'content-type': 'application/json' }), JSON.stringify(SETTLEMENT), mtls);
     assert.equal(res.status, 201, await res.clone().text());
-    assert.equal(((await res.json()) as any).caller.binding, 'mtls');
+    assert.equal(((await res.json()) as JsonAnswer).caller.binding, 'mtls');
   });
 
   describe('demo-dpop-client: private_key_jwt + DPoP, no certificate, public listener', () => {
@@ -95,7 +96,7 @@ describe('DPoP-bound tokens with an independent client (real processes)', () => 
         new Headers({ 'content-type': 'application/json' }), JSON.stringify(SETTLEMENT), { ...plain(), DPoP });
       const res = await call();
       assert.equal(res.status, 201, await res.clone().text());
-      assert.deepEqual(((await res.json()) as any).caller, { client_id: 'demo-dpop-client', certificate_subject: null, binding: 'dpop' });
+      assert.deepEqual(((await res.json()) as JsonAnswer).caller, { client_id: 'demo-dpop-client', certificate_subject: null, binding: 'dpop' });
     });
 
     it('is refused by the demo resource server when the same token is sent as Bearer', async () => {
@@ -127,8 +128,8 @@ describe('DPoP-bound tokens with an independent client (real processes)', () => 
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
-    child.stdout.on('data', (c: Buffer) => { out += c; });
-    child.stderr.on('data', (c: Buffer) => { out += c; });
+    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     assert.equal(code, 0, out);
     assert.match(out, /use_dpop_nonce, DPoP-Nonce: /);

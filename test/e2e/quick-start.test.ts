@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { stat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { https } from '../support/https.ts';
+import type { JsonAnswer } from '../support/json-answer.ts';
 import { decodeJwt, expectOAuthError } from '../support/oauth.ts';
 import { startDevServer, type DevServer, type RunningProcess } from '../support/processes.ts';
 
@@ -34,7 +35,7 @@ describe('quick start: npm start on a fresh machine', () => {
 
   it('prints a curl that returns a JWT bound to demo-client.pem (thumbprint by openssl)', async () => {
     const printed = proc.stdout().match(/(curl --cacert[\s\S]*?\/token)\n/)![1];
-    const answer = JSON.parse(execFileSync('sh', ['-c', printed.replace(/\\\n/g, ' ')], { cwd: dir, encoding: 'utf8' }));
+    const answer = JSON.parse(execFileSync('sh', ['-c', printed.replace(/\\\n/g, ' ')], { cwd: dir, encoding: 'utf8' })) as JsonAnswer;
     const { header, payload } = decodeJwt(answer.access_token);
     assert.equal(header.typ, 'at+jwt');
     const openssl = execFileSync('sh', ['-c', 'openssl x509 -in .data/pki/demo-client.pem -outform DER | openssl dgst -sha256 -binary | openssl base64 -A'], { cwd: dir, encoding: 'utf8' })

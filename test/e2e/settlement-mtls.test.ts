@@ -89,9 +89,9 @@ describe('settlement API protected by @certbound/cnf-verifier (real processes)',
     assert.match(created.json.settlement.id as string, /^[0-9a-f-]{36}$/);
     assert.equal(created.json.settlement.amount, '125.00');
     assert.deepEqual(created.json.caller, { client_id: 'demo-client', certificate_subject: 'CN=demo-client,O=certbound dev', binding: 'mtls' });
-    assert.equal(created.headers.location, `/api/v1/settlements/${created.json.settlement.id}`);
+    assert.equal(created.headers.location, `/api/v1/settlements/${created.json.settlement.id as string}`);
 
-    const read = await https(`${strictUrl}/${created.json.settlement.id}`, { ca, identity: demoClient, headers: { authorization: `Bearer ${accessToken}` } });
+    const read = await https(`${strictUrl}/${created.json.settlement.id as string}`, { ca, identity: demoClient, headers: { authorization: `Bearer ${accessToken}` } });
     assert.equal(read.status, 200, read.text);
     assert.equal(read.json.settlement.reference, 'INV-2026-0042');
   });

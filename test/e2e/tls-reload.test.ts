@@ -19,6 +19,7 @@ import { realStores } from '../support/authz.ts';
 import { issueCertificate, loadIssued, type IssuedCertificate } from '../support/pki.ts';
 import { startDevServer, startProcess, type DevServer, type RunningProcess } from '../support/processes.ts';
 import { freePort } from '../support/https.ts';
+import type { JsonAnswer } from '../support/json-answer.ts';
 import {
   attempt, expectRefusal, expectToken, presenting, registerWorld, startSecurityServer, thumbprintOfPem,
   type SecurityServer, type SecurityWorld,
@@ -28,7 +29,7 @@ const UNTRUSTED = /^certificate chain does not lead to a trusted client CA/;
 
 interface Answer {
   status: number;
-  json: any;
+  json: JsonAnswer;
   /** the client side's port: the same port = the same TCP connection */
   localPort: number;
 }
@@ -50,7 +51,7 @@ function keepAlive(origin: string, ca: string, identity: { cert?: string; key?: 
         const text = Buffer.concat(chunks).toString('utf8');
         let json: unknown;
         try { json = JSON.parse(text); } catch { json = undefined; }
-        resolve({ status: res.statusCode ?? 0, json, localPort });
+        resolve({ status: res.statusCode ?? 0, json: json as JsonAnswer, localPort });
       });
       res.on('error', reject);
     });

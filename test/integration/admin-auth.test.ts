@@ -118,7 +118,7 @@ describe('/admin/v1 authentication (RFC 8705 certificate-bound admin tokens)', (
     it('refuses a forged token: 401 invalid_token', async () => {
       const token = await as.admin.token();
       const [h, p, s] = token.split('.');
-      const payload = JSON.parse(Buffer.from(p, 'base64url').toString());
+      const payload = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>;
       payload.client_id = 'someone-else';
       const res = await as.admin.request('GET', '/clients', { token: `${h}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${s}` });
       expectOAuthError(res, 401, 'invalid_token');

@@ -6,6 +6,7 @@ import { request } from 'node:https';
 import { issueCertificate, type IssuedCertificate } from '../../apps/authz-server/src/pki/issue.ts';
 import { makeTestPki, startTestAuthz, type TestAuthz, type TestPki } from '../support/authz.ts';
 import { expectOAuthError } from '../support/oauth.ts';
+import type { JsonAnswer } from '../support/json-answer.ts';
 
 describe('/admin/v1 bad input', () => {
   let pki: TestPki;
@@ -44,7 +45,7 @@ describe('/admin/v1 bad input', () => {
           headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'transfer-encoding': 'chunked' },
         }, (r) => {
           let body = '';
-          r.on('data', (c: Buffer) => { body += c; });
+          r.on('data', (c: Buffer) => { body += c.toString(); });
           r.on('end', () => resolve({ status: r.statusCode!, body }));
         });
         req.on('error', reject);
@@ -53,7 +54,7 @@ describe('/admin/v1 bad input', () => {
         req.end('"}');
       });
       assert.equal(res.status, 413);
-      const body = JSON.parse(res.body);
+      const body = JSON.parse(res.body) as JsonAnswer;
       assert.equal(body.error, 'payload_too_large');
       assert.match(body.error_description, /^body: larger than \d+ bytes$/);
     });

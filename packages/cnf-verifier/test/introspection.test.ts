@@ -24,7 +24,7 @@ describe('RFC 7662 introspection of opaque tokens, authenticated with mutual TLS
     // The authorization server requires a client certificate from the resource server.
     server = createServer({ cert: pki.server.cert, key: pki.server.key, ca: pki.ca.cert, requestCert: true, rejectUnauthorized: true }, (req, res) => {
       let body = '';
-      req.on('data', (c: Buffer) => (body += c));
+      req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {
         calls.push({ body, clientCn: (req.socket as TLSSocket).getPeerX509Certificate()?.subject });
         const token = new URLSearchParams(body).get('token') ?? '';

@@ -2,11 +2,12 @@
 // whether the server resumed it: what the session-resumption and worker tests need and
 // test/support/https.ts (agent: false, no sessions) does not do.
 import { connect } from 'node:tls';
+import type { JsonAnswer } from '../../../../test/support/json-answer.ts';
 
 export interface TlsAnswer {
   status: number;
   headers: Record<string, string>;
-  json: any;
+  json: JsonAnswer;
   /** whether the server resumed the offered session */
   reused: boolean;
   /** the newest session ticket the server sent, else the one offered */
@@ -58,7 +59,7 @@ export function requestOverTls(url: string, options: {
       if (headers['transfer-encoding'] === 'chunked') text = text.split('\r\n').filter((_, i) => i % 2 === 1).join('');
       let json: unknown;
       try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
-      resolve({ status: Number(statusLine?.split(' ')[1] ?? 0), headers, json, reused, session: latest ?? options.session });
+      resolve({ status: Number(statusLine?.split(' ')[1] ?? 0), headers, json: json as JsonAnswer, reused, session: latest ?? options.session });
     });
   });
 }
