@@ -12,6 +12,7 @@ import { Agent, request } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { decodeJwt } from '../support/oauth.ts';
 import { issueCertificate } from '../support/pki.ts';
 import { freePort } from '../support/https.ts';
 import { describeAnswer, presenting, thumbprintOfPem, timedRequest, type TlsClientIdentity } from '../support/security-server.ts';
@@ -26,9 +27,8 @@ const KINDS = [
   { kind: 'haproxy', header: 'client-cert', start: startHaproxy, installed: HAPROXY },
 ] as const;
 
-function claims(token: string): Record<string, any> {
-  return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8')) as Record<string, any>;
-}
+/** The access token's claims (decodeJwt asserts it was handed a JWT). */
+const claims = (token: unknown) => decodeJwt(token).payload;
 
 /** A certificate header of `format` naming `pem`, as a client could send it. */
 function injected(format: 'nginx' | 'client-cert', pem: string): Record<string, string> {
@@ -100,7 +100,7 @@ for (const { kind, header, start, installed } of KINDS) {
       for (let i = 0; i < 4; i++) {
         const res = await token('partner', partner);
         assert.equal(res.status, 200, describeAnswer(res));
-        assert.equal(claims(res.json.access_token as string).cnf?.['x5t#S256'], thumbprintOfPem(partner.pem));
+        assert.equal(claims(res.json.access_token).cnf['x5t#S256'], thumbprintOfPem(partner.pem));
       }
     });
 
@@ -114,7 +114,7 @@ for (const { kind, header, start, installed } of KINDS) {
 
     it('the demo API behind the same proxy accepts the token only over the certificate it is bound to', async () => {
       const res = await token('partner', partner);
-      const accessToken = res.json.access_token as string;
+      const accessToken = res.json.access_token;
       const created = await settle(accessToken, partner);
       assert.equal(created.status, 201, describeAnswer(created));
       assert.equal(created.json.settlement.created_by, 'partner');
@@ -143,10 +143,10 @@ for (const { kind, header, start, installed } of KINDS) {
       for (const headers of [naming, otherFormat]) {
         const own = await token('other', other, headers);
         assert.equal(own.status, 200, describeAnswer(own));
-        assert.equal(claims(own.json.access_token as string).cnf?.['x5t#S256'], thumbprintOfPem(other.pem));
+        assert.equal(claims(own.json.access_token).cnf['x5t#S256'], thumbprintOfPem(other.pem));
       }
       // At the demo API: partner's stolen token with partner's (public) certificate in the header.
-      const stolen = (await token('partner', partner)).json.access_token as string;
+      const stolen = (await token('partner', partner)).json.access_token;
       for (const identity of [other, undefined]) {
         const res = await settle(stolen, identity, naming);
         assert.equal(res.status, 401, describeAnswer(res));
@@ -161,7 +161,7 @@ for (const { kind, header, start, installed } of KINDS) {
       assert.equal(adminToken.status, 200, describeAnswer(adminToken));
       const lateCert = await issueCertificate({ subject: 'CN=late partner,O=certbound tests', issuer: replicas.pki.clientRoot, days: 2 });
       const registered = await timedRequest(`${url}/admin/v1/clients`, {
-        ca: replicas.ca, identity: adminIdentity, method: 'POST', headers: { authorization: `Bearer ${adminToken.json.access_token as string}` },
+        ca: replicas.ca, identity: adminIdentity, method: 'POST', headers: { authorization: `Bearer ${adminToken.json.access_token}` },
         json: { client_id: 'late', tls_client_auth_subject_dn: lateCert.subject, default_resource: replicas.resource, scope: 'settlements:read' },
       });
       assert.equal(registered.status, 201, describeAnswer(registered));
@@ -192,7 +192,7 @@ for (const { kind, header, start, installed } of KINDS) {
 
       const late = await token('late', presenting(lateCert));
       assert.equal(late.status, 200, describeAnswer(late));
-      assert.equal(claims(late.json.access_token as string).cnf?.['x5t#S256'], thumbprintOfPem(lateCert.certPem));
+      assert.equal(claims(late.json.access_token).cnf['x5t#S256'], thumbprintOfPem(lateCert.certPem));
       const again = await token('partner', partner);
       assert.equal(again.status, 200, describeAnswer(again));
 

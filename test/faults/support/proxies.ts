@@ -124,11 +124,11 @@ http {
     execFileSync(NGINX, [...args, '-t'], { stdio: 'pipe' });
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
-    throw new Error(`nginx -t refused deploy/nginx/certbound-replicas.conf:\n${String((err as { stderr?: Buffer }).stderr ?? '')}`);
+    throw new Error(`nginx -t refused deploy/nginx/certbound-replicas.conf:\n${String((err as { stderr?: Buffer }).stderr ?? '')}`, { cause: err });
   }
   const child = spawn(NGINX, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
+  child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
   await waitListening(portOf(p.LISTEN), child, async () => `${stderr}\n${await readFile(join(dir, 'error.log'), 'utf8').catch(() => '')}`);
   return started('nginx', child, dir, async () => undefined);
 }
@@ -145,12 +145,13 @@ export async function startHaproxy(p: ProxyPlaceholders): Promise<RunningProxy> 
     execFileSync(HAPROXY, ['-c', ...args], { stdio: 'pipe', env });
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
-    throw new Error(`haproxy -c refused deploy/haproxy/haproxy.cfg:\n${String((err as { stdout?: Buffer }).stdout ?? '')}${String((err as { stderr?: Buffer }).stderr ?? '')}`);
+    const { stdout, stderr } = err as { stdout?: Buffer; stderr?: Buffer };
+    throw new Error(`haproxy -c refused deploy/haproxy/haproxy.cfg:\n${String(stdout ?? '')}${String(stderr ?? '')}`, { cause: err });
   }
   const child = spawn(HAPROXY, ['-db', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let output = '';
-  child.stdout!.on('data', (c: Buffer) => { output += c.toString(); });
-  child.stderr!.on('data', (c: Buffer) => { output += c.toString(); });
+  child.stdout.on('data', (c: Buffer) => { output += c.toString(); });
+  child.stderr.on('data', (c: Buffer) => { output += c.toString(); });
   await waitListening(portOf(p.LISTEN), child, async () => output);
   const serverStatus = async (backend: string, server: string) => {
     const csv = await new Promise<string>((resolve, reject) => {

@@ -112,7 +112,7 @@ export async function startReplicas(o: { proxyAddress: string; proxyHeader: 'ngi
           ca, identity: adminIdentity, form: { grant_type: 'client_credentials', client_id: 'admin', scope: 'admin' }, timeoutMs: 15_000,
         });
         if (res.status !== 200) throw new Error(`admin token: ${describeAnswer(res)}`);
-        tokens[i] = res.json.access_token as string;
+        tokens[i] = res.json.access_token;
       }
       return timedRequest(`https://localhost:${inst.mtlsPort}/admin/v1${path}`, {
         ca, identity: adminIdentity, method, json, headers: { authorization: `Bearer ${tokens[i]}` }, timeoutMs: 15_000,
