@@ -176,6 +176,7 @@ export async function startAuthzServer(
       signingAlgs: SIGNING_ALGS,
       // After an admin change (a certificate added, a client registered) the expiry check runs at once.
       invalidateClient: (clientId) => stores.clientCache.invalidate(clientId).finally(() => expiryNotices.checkSoon()),
+      invalidateResourceServer: (identifier) => stores.resourceServers.invalidate(identifier),
       enrollmentIssuer: enrollment.issuer,
     });
     mountBeforeEngine(provider, adminApi.middleware);

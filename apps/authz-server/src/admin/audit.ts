@@ -62,6 +62,7 @@ export interface Change {
 /** Appends the audit row of `change` with the request's actor and id; call with the change's tx. */
 export async function recordChange(tx: SqlClient, ctx: AdminContext, change: Change): Promise<AuditRow> {
   if (change.clientId !== undefined) (ctx.state.changedClients ??= new Set()).add(change.clientId);
+  if (change.target.startsWith(RESOURCE_SERVER_TARGET)) (ctx.state.changedResourceServers ??= new Set()).add(change.target.slice(RESOURCE_SERVER_TARGET.length));
   const diff = changedFields(change.before, change.after);
   return appendAudit(tx, {
     requestId: ctx.state.requestId,
@@ -79,6 +80,9 @@ export const targets = {
   certificate: (clientId: string, x5t: string) => `clients/${clientId}/certificates/${x5t}`,
   resourceServer: (identifier: string) => `resource-servers/${identifier}`,
 };
+
+/** The target prefix of a resource server's audit rows: its cache entry is invalidated after the request. */
+const RESOURCE_SERVER_TARGET = targets.resourceServer('');
 
 export function auditEntryView(row: AuditRow) {
   return {

@@ -32,6 +32,8 @@ export interface AdminState {
   admin?: AdminActor;
   /** Clients whose audit rows this request wrote (audit.ts recordChange): invalidated after the handler. */
   changedClients?: Set<string>;
+  /** Resource servers whose audit rows this request wrote: invalidated after the handler (storage/resource-server-cache.ts). */
+  changedResourceServers?: Set<string>;
 }
 
 export type AdminContext = ParameterizedContext<AdminState>;

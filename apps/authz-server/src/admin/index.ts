@@ -61,6 +61,8 @@ export interface AdminApiDeps {
    * that changed a client or its certificates, once its transaction has ended.
    */
   invalidateClient?(clientId: string): Promise<void>;
+  /** The same for a resource server (storage/resource-server-cache.ts). */
+  invalidateResourceServer?(identifier: string): Promise<void>;
   /** enrollment's issuer (enrollment/issuer.ts); undefined = enrollment off */
   enrollmentIssuer?: Issuer | undefined;
 }
@@ -138,6 +140,10 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
   };
 
   async function invalidateChangedClients(ctx: AdminContext): Promise<void> {
+    for (const identifier of ctx.state.changedResourceServers ?? []) {
+      // Redis unreachable: the publish is skipped (client-cache.ts); other instances' entries expire in ≤ 2 s.
+      await deps.invalidateResourceServer?.(identifier).catch((err: unknown) => logger.error({ event: 'cache_invalidation_failed', identifier, err }, 'publishing a resource server invalidation failed'));
+    }
     const changed = ctx.state.changedClients;
     if (changed === undefined || deps.invalidateClient === undefined) return;
     for (const clientId of changed) {
