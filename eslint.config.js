@@ -52,6 +52,9 @@ export function typeCheckedRules(files) {
       // Unused locals and parameters are the type check's (noUnusedLocals, noUnusedParameters in tsconfig.base.json, `_` prefix for a
       // required but unused parameter): one check, one convention, instead of two that disagree on `_` and on catch bindings.
       '@typescript-eslint/no-unused-vars': 'off',
+      // `let x;` read by a callback made before its one assignment (a server handler bound once the server listens) stays `let`:
+      // `const` there would move the declaration below the callback that reads it.
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       // `async` without `await` is how this code implements a Promise-returning contract (oidc-provider's findAccount and adapters,
       // AccountSource, the KV and replay stores): a throw becomes a rejection the caller handles. Dropping `async` to please the rule
       // would turn those rejections into synchronous throws. Promises themselves are covered by no-floating-promises,

@@ -92,7 +92,6 @@ export async function timedRequest(url: string, options: {
   const elapsed = () => Math.round(performance.now() - started);
   return new Promise((resolve) => {
     let settled = false;
-    // eslint-disable-next-line prefer-const -- declared before settle(), which clears it, and set once the request is under way
     let timer: NodeJS.Timeout | undefined;
     const settle = (answer: Omit<TimedAnswer, 'ms'>) => {
       if (settled) return;

@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { createVerifier, type Verifier } from '@certbound/cnf-verifier';
 import { call, expectOAuthError, serve, type Served } from './helpers/http.ts';
 import { accessToken, AUDIENCE, ISSUER, nowSeconds, signingKey, startJwksServer, unsignedJwt, type JwksServer, type SigningKey } from './helpers/tokens.ts';
@@ -225,7 +226,7 @@ describe('JWKS over HTTPS under a private CA', () => {
       res.end(JSON.stringify({ keys: [key.publicJwk] }));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = `https://localhost:${(server.address() as import('node:net').AddressInfo).port}/jwks`;
+    const url = `https://localhost:${(server.address() as AddressInfo).port}/jwks`;
     const request = async () => ({ headers: { authorization: `Bearer ${await accessToken(key)}` }, socket: {} as never });
     try {
       const trusted = createVerifier({ issuer: ISSUER, audience: AUDIENCE, origin: AUDIENCE, jwks: { url, ca: pki.ca.cert }, mode: 'permissive' });

@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type { RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:https';
 import Koa from 'koa';
@@ -42,7 +43,10 @@ describe('Koa adapter', () => {
       const auth = ctx.state.auth as VerifiedRequest;
       ctx.body = { clientId: auth.clientId, binding: auth.binding };
     });
-    const https = createServer({ cert: pki.server.cert, key: pki.server.key, requestCert: true, rejectUnauthorized: false }, app.callback());
+    const handle = app.callback();
+    const https = createServer({ cert: pki.server.cert, key: pki.server.key, requestCert: true, rejectUnauthorized: false }, (req, res) => {
+      void handle(req, res); // Koa answers its own errors
+    });
     await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
     const port = (https.address() as AddressInfo).port;
     server = { url: `https://localhost:${port}`, port, server: https, close: () => new Promise((r) => { https.closeAllConnections(); https.close(() => r()); }) };
@@ -149,15 +153,14 @@ describe('node:http adapter', () => {
   it('runs the handler only with every scope, else 403', async () => {
     const permissive = createVerifier({ issuer: ISSUER, audience: AUDIENCE, origin: AUDIENCE, jwks: { keys: [key.publicJwk] }, mode: 'permissive' });
     let ran = 0;
-    const server = (await import('node:http')).createServer(
-      nodeAuth(
-        permissive,
-        nodeRequireScopes(['settlements:write'], (_req, res) => {
-          ran++;
-          res.end('{"ok":true}');
-        }),
-      ),
+    const guarded = nodeAuth(
+      permissive,
+      nodeRequireScopes(['settlements:write'], (_req, res) => {
+        ran++;
+        res.end('{"ok":true}');
+      }),
     );
+    const server = (await import('node:http')).createServer((req, res) => void guarded(req, res));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
     try {
@@ -188,7 +191,7 @@ describe('a full replay store: 503 temporarily_unavailable with Retry-After in e
     const token = await accessToken(key, { cnf: { jkt: await jwkThumbprint(client.jwk) } });
     return { authorization: `DPoP ${token}`, dpop: await dpopProof(client, { htu: `${origin}${path}`, accessToken: token }) };
   };
-  const listen = async (handler: Parameters<typeof import('node:http').createServer>[1]) => {
+  const listen = async (handler: RequestListener) => {
     const server = (await import('node:http')).createServer(handler);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
@@ -206,9 +209,10 @@ describe('a full replay store: 503 temporarily_unavailable with Retry-After in e
     ran = 0;
     const app = new Koa();
     let v: Verifier | undefined;
-    app.use((ctx, next) => koaAuth(v!)(ctx, next));
+    app.use(async (ctx, next) => { await koaAuth(v!)(ctx, next); });
     app.use((ctx) => { ran++; ctx.body = {}; });
-    const { server, origin } = await listen(app.callback());
+    const handle = app.callback();
+    const { server, origin } = await listen((req, res) => { void handle(req, res); });
     v = createVerifier({ issuer: ISSUER, audience: AUDIENCE, origin, jwks: { keys: [key.publicJwk] }, dpop: { replayStore: full } });
     try {
       const res = await call(`${origin}/`, { headers: await dpopRequest(origin) });
@@ -234,7 +238,7 @@ describe('a full replay store: 503 temporarily_unavailable with Retry-After in e
       const req = { method: 'GET', url: '/', originalUrl: '/', socket: {} } as unknown as Request;
       dpopRequest(AUDIENCE).then((h) => {
         req.headers = h;
-        expressAuth(v)(req, res, (err?: unknown) => { ran++; reject(err ?? new Error('next() was called')); });
+        expressAuth(v)(req, res, (err?: unknown) => { ran++; reject(err instanceof Error ? err : new Error('next() was called', { cause: err })); });
       }, reject);
     });
     expect503(status, headers, json);

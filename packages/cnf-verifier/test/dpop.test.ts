@@ -16,7 +16,7 @@ describe('RFC 9449 DPoP-bound access tokens', () => {
   const secret = 'a nonce secret that is at least thirty-two bytes long';
 
   const start = async (extra: Partial<VerifierOptions> = {}) => {
-    served?.close();
+    await served?.close();
     served = await serve((origin) => createVerifier({ issuer: ISSUER, audience: AUDIENCE, origin, jwks: { keys: [key.publicJwk] }, ...extra }));
   };
   const htu = (path = '/settlements') => `${served.origin}${path}`;

@@ -38,12 +38,12 @@ describe('RFC 8705 §3 certificate-bound access tokens', () => {
     clientA = pki.issue('client-a');
     clientB = pki.issue('client-b');
     use();
-    server = await startTlsServer(pki, (req, res) =>
-      nodeAuth(verifier, (_req, res, auth) => {
+    server = await startTlsServer(pki, (req, res) => {
+      void nodeAuth(verifier, (_req, res, auth) => {
         handled.push(auth);
         res.end(JSON.stringify({ binding: auth.binding, thumbprint: auth.certificate?.thumbprint, source: auth.certificate?.source }));
-      })(req, res),
-    );
+      })(req, res);
+    });
   });
   after(async () => {
     await server.close();

@@ -42,7 +42,8 @@ export async function serve(verifier: Verifier | ((origin: string) => Verifier))
 export interface Reply {
   status: number;
   headers: IncomingMessage['headers'];
-  body: any;
+  /** the body parsed as JSON (undefined when empty) */
+  body: { readonly [member: string]: unknown };
 }
 
 export function call(url: string, options: { method?: string; headers?: Record<string, string | string[]> } = {}): Promise<Reply> {
@@ -51,7 +52,7 @@ export function call(url: string, options: { method?: string; headers?: Record<s
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text ? JSON.parse(text) : undefined }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: (text ? JSON.parse(text) : undefined) as Reply['body'] }));
     });
     req.on('error', reject);
     req.end();
@@ -87,7 +88,7 @@ export function rawRequest(origin: string, head: string): Promise<Reply> {
           rest = rest.slice(eol + 2 + size + 2);
         }
       }
-      resolve({ status: Number(status.split(' ')[1]), headers, body: content ? JSON.parse(content) : undefined });
+      resolve({ status: Number(status.split(' ')[1]), headers, body: (content ? JSON.parse(content) : undefined) as Reply['body'] });
     });
   });
 }

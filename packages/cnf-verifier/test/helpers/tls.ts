@@ -1,5 +1,5 @@
 /** A real HTTPS server that asks for (but does not require) a client certificate, and a client. */
-import { request as httpsRequest, createServer, type Server } from 'node:https';
+import { request as httpsRequest, createServer, type Agent, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Issued, TestPki } from './pki.ts';
@@ -36,7 +36,8 @@ export interface TestResponse {
   status: number;
   headers: IncomingMessage['headers'];
   body: string;
-  json(): any;
+  /** the body parsed as JSON */
+  json(): { readonly [member: string]: unknown };
 }
 
 export interface RequestOptions {
@@ -46,7 +47,7 @@ export interface RequestOptions {
   client?: Issued | undefined;
   /** Extra certificates sent after the leaf (intermediates). */
   chain?: string[];
-  agent?: import('node:https').Agent | false;
+  agent?: Agent | false;
 }
 
 export function tlsRequest(pki: TestPki, server: TestServer, options: RequestOptions = {}): Promise<TestResponse> {
@@ -68,7 +69,7 @@ export function tlsRequest(pki: TestPki, server: TestServer, options: RequestOpt
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (body += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) as { readonly [member: string]: unknown } }));
       },
     );
     req.on('error', reject);
