@@ -174,7 +174,7 @@ for (const { kind, header, start, installed } of KINDS) {
       const killedAt = load.counts();
       if (proxy.kind === 'haproxy') {
         // The health check (/readyz, inter 1s fall 2) takes it out.
-        while ((await proxy.serverStatus('certbound', 'certbound-1')) !== 'DOWN') await sleep(100);
+        await statusOf(proxy, 'certbound-1', 'DOWN');
       } else {
         // Passive: the first refused connection takes it out for fail_timeout.
         await load.until((c) => c.ok >= killedAt.ok + 50);
@@ -199,7 +199,7 @@ for (const { kind, header, start, installed } of KINDS) {
       if (proxy.kind === 'haproxy') {
         // Back on the same ports: the health check takes it in again, and both serve.
         await victim.restart();
-        while ((await proxy.serverStatus('certbound', 'certbound-1')) !== 'UP') await sleep(100);
+        await statusOf(proxy, 'certbound-1', 'UP');
         const after = startLoad(url, replicas.ca, partner);
         await after.until((c) => c.ok + c.failed >= 200);
         const counts = await after.stop();
@@ -207,6 +207,17 @@ for (const { kind, header, start, installed } of KINDS) {
       }
     });
   });
+}
+
+/** Until HAProxy's stats show `server` of the certbound backend in `status` (bounded: a stuck check fails the test, never hangs it). */
+async function statusOf(proxy: RunningProxy, server: string, status: string): Promise<void> {
+  let seen: string | undefined;
+  for (let i = 0; i < 600; i++) {
+    seen = await proxy.serverStatus('certbound', server);
+    if (seen === status) return;
+    await sleep(100);
+  }
+  assert.fail(`haproxy still shows ${server} ${seen}, not ${status}`);
 }
 
 interface LoadCounts {
