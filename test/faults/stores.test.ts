@@ -7,7 +7,8 @@
 // Redis stopped 10 s: DPoP token requests refused 503 (replay detection fails closed), no failed
 // mTLS client_credentials, and after Redis returns a DPoP proof used before the outage is still
 // refused (the replay record survived: durable-redis.ts keeps an append-only file). The outage
-// lasts 10 s by the test's sleeps; every assertion is about outcomes, counted.
+// lasts 10 s by the test's sleeps; every assertion is about outcomes, counted (and the outage in
+// certbound_store_errors_total).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -177,6 +178,15 @@ describe('store outages under load (real PostgreSQL, Redis and certbound process
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
+  /** The sum of certbound_store_errors_total{store} on the metrics port. */
+  async function storeErrorsCounted(store: string): Promise<number> {
+    const listening = server!.logs().find((l) => l['event'] === 'metrics_listening');
+    assert.ok(listening, 'the metrics port is listening');
+    const text = await (await fetch(`${String(listening['metrics'])}`)).text();
+    return text.split('\n').filter((line) => line.startsWith(`certbound_store_errors_total{store="${store}"`))
+      .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+  }
+
   /** Store log lines (the outage log, and any server error) written since `since` (epoch ms). */
   function storeLines(since: number) {
     const lines = server!.logs().filter((l) => typeof l['time'] === 'number' && l['time'] >= since);
@@ -186,7 +196,7 @@ describe('store outages under load (real PostgreSQL, Redis and certbound process
     };
   }
 
-  it('PostgreSQL stopped 10 s: known clients keep getting tokens; what needs the database gets 503, then all is back', async () => {
+  it('PostgreSQL stopped 10 s: known clients keep getting tokens; what needs the database gets 503, then all is back', async (t) => {
     const adminToken = await post(tokenUrl, admin, { grant_type: 'client_credentials', client_id: 'admin', scope: 'admin' });
     assert.equal(adminToken.status, 200, JSON.stringify(adminToken.body));
     const bearer = { authorization: `Bearer ${String(adminToken.body['access_token'])}` };
@@ -220,15 +230,17 @@ describe('store outages under load (real PostgreSQL, Redis and certbound process
       assert.ok((during.get('ok') ?? 0) > 0, 'tokens were issued during the outage');
       assert.deepEqual(failures(afterwards), {}, 'none after it');
       const lines = storeLines(since);
+      t.diagnostic(`during the outage: ${during.get('ok') ?? 0} tokens, ${lines.store.length} store log lines`);
       assert.ok(lines.store.length >= 1, 'the outage is logged');
       assert.ok(lines.store.length <= 15, `at most 15 store log lines, got ${lines.store.length}: ${JSON.stringify(lines.store.map((l) => [l['store'], l['cause'], l['suppressed']]))}`);
       assert.deepEqual(lines.serverErrors, [], 'no 500');
+      assert.ok(await storeErrorsCounted('postgres') > 0, 'certbound_store_errors_total counts the outage');
     } finally {
       await load.stop();
     }
   });
 
-  it('Redis stopped 10 s: DPoP requests refused 503, mTLS client_credentials unharmed, and a proof used before is still refused after', async () => {
+  it('Redis stopped 10 s: DPoP requests refused 503, mTLS client_credentials unharmed, and a proof used before is still refused after', async (t) => {
     const signingKey = await importPKCS8(await readFile(demoDpopClientKeyFile(pki.dir), 'utf8'), 'ES256');
     const clientKey: TestKey = { privateKey: signingKey, publicJwk: {}, jkt: '' };
     const proofKey = await testKey();
@@ -257,6 +269,7 @@ describe('store outages under load (real PostgreSQL, Redis and certbound process
       await until('a DPoP token again', async () => ((await dpopRequest(await dpopProof(proofKey, { htu: tokenUrl, nonce }))).status === 200 ? true : undefined));
       const afterwards = load.take();
 
+      t.diagnostic(`during the outage: ${during.get('ok') ?? 0} tokens`);
       assert.deepEqual(failures(during), {}, 'no failed mTLS client_credentials during the Redis outage');
       assert.ok((during.get('ok') ?? 0) > 0, 'tokens were issued during the outage');
       assert.deepEqual(failures(afterwards), {}, 'none after it');
@@ -264,6 +277,7 @@ describe('store outages under load (real PostgreSQL, Redis and certbound process
       assert.equal(replayed.status, 400, JSON.stringify(replayed.body));
       assert.equal(replayed.body['error'], 'invalid_dpop_proof');
       assert.match(String(replayed.body['error_description']), /already been used/);
+      assert.ok(await storeErrorsCounted('redis') > 0, 'certbound_store_errors_total counts the outage');
     } finally {
       await load.stop();
     }
