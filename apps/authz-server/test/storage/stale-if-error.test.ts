@@ -3,7 +3,8 @@
 // unreachable (storage/outage.ts), only for STALE_IF_ERROR after its last successful load, with
 // the store asked again at most once a second; an invalidation still drops a stale entry; any
 // other failure is not hidden. The outage log writes one line per second per store and cause
-// with the count of the failures it suppressed, and counts every failure.
+// with the count of the failures it suppressed, and counts every failure. STALE_IF_ERROR is read
+// as whole seconds, 0 to 86400, default 300.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createStoreCache, STALE_RETRY_MS } from '../../src/storage/client-cache.ts';
@@ -11,6 +12,7 @@ import { guarded, isStoreUnavailable, StoreUnavailableError, type Guard } from '
 import { createOutageLog } from '../../src/storage/outage-log.ts';
 import { postgresOutageCause } from '../../src/storage/postgres/pg-outage.ts';
 import { redisOutageCause } from '../../src/storage/kv/redis-outage.ts';
+import { ConfigError, loadConfig } from '../../src/config.ts';
 
 const quietGuard: Guard = { store: 'postgres', classify: postgresOutageCause, log: createOutageLog() };
 
@@ -130,5 +132,16 @@ describe('outage log', () => {
     assert.deepEqual(postgres.map((l) => l['suppressed']), [0, 199, 199, 199, 199]);
     assert.equal(lines.filter((l) => l['store'] === 'redis').length, 1);
     assert.ok(lines.every((l) => l['event'] === 'store_unavailable'));
+  });
+});
+
+describe('STALE_IF_ERROR', () => {
+  it('defaults to 300 s, accepts 0 (never stale) to 86400, and refuses anything else naming the variable', () => {
+    assert.equal(loadConfig({}).staleIfErrorSeconds, 300);
+    assert.equal(loadConfig({ STALE_IF_ERROR: '0' }).staleIfErrorSeconds, 0);
+    assert.equal(loadConfig({ STALE_IF_ERROR: '86400' }).staleIfErrorSeconds, 86_400);
+    for (const bad of ['-1', '1.5', '86401', 'soon']) {
+      assert.throws(() => loadConfig({ STALE_IF_ERROR: bad }), (err: unknown) => err instanceof ConfigError && err.message.includes('STALE_IF_ERROR'));
+    }
   });
 });
