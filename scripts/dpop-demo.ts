@@ -66,7 +66,14 @@ async function proof(dpop: Dpop, method: string, url: string, accessToken?: stri
 }
 
 /** Sends a request with a DPoP proof; a use_dpop_nonce answer is retried once with the nonce. */
-async function withDpop(dpop: Dpop, url: string, init: { method: string; headers?: Record<string, string>; body?: string }, label: string, accessToken?: string, build?: () => Promise<{ headers?: Record<string, string>; body?: string }>): Promise<Answer> {
+async function withDpop(
+  dpop: Dpop,
+  url: string,
+  init: { method: string; headers?: Record<string, string>; body?: string },
+  label: string,
+  accessToken?: string,
+  build?: () => Promise<{ headers?: Record<string, string>; body?: string }>,
+): Promise<Answer> {
   for (let attempt = 1; ; attempt++) {
     const fresh = build ? await build() : {};
     const headers = { ...init.headers, ...fresh.headers, DPoP: await proof(dpop, init.method, url, accessToken) };

@@ -43,13 +43,17 @@ type Extra = { oid: string; critical: boolean; value: Uint8Array };
 
 /** authorityInfoAccess with one id-ad-ocsp URI (RFC 5280 §4.2.2.1). */
 export function ocspAiaExtension(url: string): Extra {
-  const aia = new AuthorityInfoAccessSyntax([new AccessDescription({ accessMethod: id_ad_ocsp, accessLocation: new GeneralName({ uniformResourceIdentifier: url }) })]);
+  const aia = new AuthorityInfoAccessSyntax([
+    new AccessDescription({ accessMethod: id_ad_ocsp, accessLocation: new GeneralName({ uniformResourceIdentifier: url }) }),
+  ]);
   return { oid: id_pe_authorityInfoAccess, critical: false, value: new Uint8Array(AsnConvert.serialize(aia)) };
 }
 
 /** cRLDistributionPoints with one fullName URI (RFC 5280 §4.2.1.13). */
 function crlDpExtension(url: string): Extra {
-  const points = new CRLDistributionPoints([new DistributionPoint({ distributionPoint: new DistributionPointName({ fullName: [new GeneralName({ uniformResourceIdentifier: url })] }) })]);
+  const points = new CRLDistributionPoints([
+    new DistributionPoint({ distributionPoint: new DistributionPointName({ fullName: [new GeneralName({ uniformResourceIdentifier: url })] }) }),
+  ]);
   return { oid: id_ce_cRLDistributionPoints, critical: false, value: new Uint8Array(AsnConvert.serialize(points)) };
 }
 

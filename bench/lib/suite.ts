@@ -426,7 +426,10 @@ export async function runBench(opts: BenchOptions, print: (line: string) => void
       value: round2(newCertificate.softMs - newCertificate.offMs), unit: 'ms',
       display: `${newCertificate.softMs} / ${newCertificate.offMs} ms (median of ${newCertificate.certificates} certificates, ${newCertificate.fetches} OCSP fetches: one per certificate, then cached)`, pass: null,
     });
-    const revocationFacts = { fetchesBySoftServer, fetchesByOffServer, fetchesWhileMeasuring, softRequestsMeasured, firstRequestMs: { off: firstOff, soft: firstSoft }, newCertificate, responderDown };
+    const revocationFacts = {
+      fetchesBySoftServer, fetchesByOffServer, fetchesWhileMeasuring, softRequestsMeasured,
+      firstRequestMs: { off: firstOff, soft: firstSoft }, newCertificate, responderDown,
+    };
 
     // ---- metrics on / off (issue 12) ------------------------------------------------------------
     const metrics = await metricsOverhead(tls, pki, opts, log, (name, env) => certboundOn(name, { storage: primaryStorage, workers: 1, env }), where);

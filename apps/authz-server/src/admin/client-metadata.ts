@@ -157,7 +157,11 @@ function redirectUri(field: string, value: string): void {
 }
 
 /** jwks: public keys only; for self-signed clients each key carries its certificate. */
-function jwksOf(body: Record<string, unknown>, method: AuthMethod, minRsaBits: number | undefined): { keys: Record<string, unknown>[]; certificates: X509Certificate[] } | undefined {
+function jwksOf(
+  body: Record<string, unknown>,
+  method: AuthMethod,
+  minRsaBits: number | undefined,
+): { keys: Record<string, unknown>[]; certificates: X509Certificate[] } | undefined {
   const jwks = body.jwks;
   if (jwks === undefined) return undefined;
   if (method === 'tls_client_auth') throw fail('jwks', 'is not used with tls_client_auth; register certificates through /certificates');
@@ -212,7 +216,11 @@ const MAX_RESOURCES = 50;
  * form) it is held with whatever scopes `scope` maps to it, possibly none, as before.
  * ADMIN_RESOURCE is held only by ADMIN_CLIENT_IDS.
  */
-function resourcesOf(body: Record<string, unknown>, ctx: ClientValidationContext, clientId: string): { statics: string[]; resources: HeldResources; defaultResource: string | undefined } {
+function resourcesOf(
+  body: Record<string, unknown>,
+  ctx: ClientValidationContext,
+  clientId: string,
+): { statics: string[]; resources: HeldResources; defaultResource: string | undefined } {
   // Where each held resource came from, so a refusal names the field the caller wrote.
   const origin = new Map<string, string>();
   const resources: HeldResources = {};

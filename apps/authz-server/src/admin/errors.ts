@@ -22,7 +22,12 @@ export class AdminError extends Error {
   /** Extra response headers (Allow on 405). */
   readonly headers: Readonly<Record<string, string>>;
 
-  constructor(status: number, code: AdminErrorCode, description: string, options: { expose?: boolean; headers?: Record<string, string>; cause?: unknown } = {}) {
+  constructor(
+    status: number,
+    code: AdminErrorCode,
+    description: string,
+    options: { expose?: boolean; headers?: Record<string, string>; cause?: unknown } = {},
+  ) {
     super(description, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AdminError';
     this.status = status;

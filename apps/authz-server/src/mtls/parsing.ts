@@ -208,7 +208,8 @@ function parseFields(der: Uint8Array): CertificateFields {
     subjectAltName: decode(OID.subjectAltName, (e) => generalNames(e, 'subjectAltName')) ?? emptyNames(),
     nameConstraints: decode(OID.nameConstraints, nameConstraints),
     crlDistributionPoints: decode(OID.crlDistributionPoints, (e) =>
-      AsnParser.fromASN(e, CRLDistributionPoints).flatMap((point) => (point.distributionPoint?.fullName ?? []).flatMap((name) => (name.uniformResourceIdentifier ? [name.uniformResourceIdentifier] : []))),
+      AsnParser.fromASN(e, CRLDistributionPoints).flatMap((point) =>
+        (point.distributionPoint?.fullName ?? []).flatMap((name) => (name.uniformResourceIdentifier ? [name.uniformResourceIdentifier] : []))),
     ) ?? [],
     ocspUrls: decode(OID.authorityInfoAccess, (e) =>
       AsnParser.fromASN(e, AuthorityInfoAccessSyntax).flatMap((access) =>

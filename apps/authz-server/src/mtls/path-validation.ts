@@ -162,7 +162,8 @@ function buildAndCheck({ leaf, presented = [], trustStore, at = new Date(), minR
     }
     const fromStore = trustStore.findIssuers(current);
     // Prefer anchors (shortest path), then what the client sent, then store intermediates.
-    const issuers = verifiedIssuers(current, path, [...fromStore.filter((c) => trustStore.isRoot(c)), ...presentedIssuers(current), ...fromStore.filter((c) => !trustStore.isRoot(c))]);
+    const candidates = [...fromStore.filter((c) => trustStore.isRoot(c)), ...presentedIssuers(current), ...fromStore.filter((c) => !trustStore.isRoot(c))];
+    const issuers = verifiedIssuers(current, path, candidates);
     if (issuers === undefined) return undefined;
     for (const issuer of issuers) {
       const verdict = extend([...path, issuer]);

@@ -27,7 +27,11 @@ function answer(res: ServerResponse, err: VerifierError): void {
 }
 
 /** A request listener that runs `handler` only for a valid, correctly bound token. */
-export function nodeAuth(verifier: Verifier, handler: AuthHandler, options: NodeAuthOptions = {}): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+export function nodeAuth(
+  verifier: Verifier,
+  handler: AuthHandler,
+  options: NodeAuthOptions = {},
+): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async function cnfVerifier(req, res) {
     try {
       const auth = await verifier.verify(req, { url: options.url?.(req) });

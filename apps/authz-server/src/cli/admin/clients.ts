@@ -53,7 +53,9 @@ async function fieldsOf(flags: FieldFlags, io: CliIo): Promise<Record<string, un
   const fields: Record<string, unknown> = {};
   if (flags.name !== undefined) fields.client_name = flags.name;
   if (flags['auth-method'] !== undefined) fields.token_endpoint_auth_method = flags['auth-method'];
-  for (const [flag, field] of Object.entries(MATCHERS)) if (flags[flag as keyof typeof MATCHERS] !== undefined) fields[field] = flags[flag as keyof typeof MATCHERS];
+  for (const [flag, field] of Object.entries(MATCHERS)) {
+    if (flags[flag as keyof typeof MATCHERS] !== undefined) fields[field] = flags[flag as keyof typeof MATCHERS];
+  }
   if (flags.scope.length > 0) fields.scope = words(flags.scope).join(' ');
   if (flags.resource.length > 0) fields.resources = resourcesOf(flags.resource);
   if (flags['default-resource'] !== undefined) fields.default_resource = flags['default-resource'];

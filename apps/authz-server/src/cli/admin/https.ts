@@ -41,7 +41,8 @@ export function exchange(tls: TlsMaterial, ex: Exchange): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { accept: 'application/json', ...ex.headers };
     if (ex.body !== undefined) headers['content-length'] = String(Buffer.byteLength(ex.body));
-    const req = request(ex.origin, { path: ex.path, method: ex.method, headers, cert: tls.cert, key: tls.key, ca: tls.ca, agent: false, timeout: TIMEOUT_MS }, (res) => {
+    const options = { path: ex.path, method: ex.method, headers, cert: tls.cert, key: tls.key, ca: tls.ca, agent: false, timeout: TIMEOUT_MS };
+    const req = request(ex.origin, options, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {
