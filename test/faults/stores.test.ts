@@ -46,7 +46,13 @@ interface Identity {
   key?: string;
 }
 
-function post(url: string, identity: Identity, form: Record<string, string>, opts: { agent?: Agent; headers?: Record<string, string>; json?: unknown } = {}): Promise<Answer> {
+interface PostOptions {
+  agent?: Agent;
+  headers?: Record<string, string>;
+  json?: unknown;
+}
+
+function post(url: string, identity: Identity, form: Record<string, string>, opts: PostOptions = {}): Promise<Answer> {
   const body = opts.json === undefined ? new URLSearchParams(form).toString() : JSON.stringify(opts.json);
   return new Promise((resolve, reject) => {
     const req = request(url, {

@@ -62,7 +62,9 @@ export interface Change {
 /** Appends the audit row of `change` with the request's actor and id; call with the change's tx. */
 export async function recordChange(tx: SqlClient, ctx: AdminContext, change: Change): Promise<AuditRow> {
   if (change.clientId !== undefined) (ctx.state.changedClients ??= new Set()).add(change.clientId);
-  if (change.target.startsWith(RESOURCE_SERVER_TARGET)) (ctx.state.changedResourceServers ??= new Set()).add(change.target.slice(RESOURCE_SERVER_TARGET.length));
+  if (change.target.startsWith(RESOURCE_SERVER_TARGET)) {
+    (ctx.state.changedResourceServers ??= new Set()).add(change.target.slice(RESOURCE_SERVER_TARGET.length));
+  }
   const diff = changedFields(change.before, change.after);
   return appendAudit(tx, {
     requestId: ctx.state.requestId,
