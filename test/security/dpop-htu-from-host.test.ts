@@ -14,6 +14,7 @@ import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:tls';
 import { demoDpopToken, dpopProof, type TestKey } from '../support/dpop.ts';
 import { startDevPair, type DevPair, type RunningProcess } from '../support/processes.ts';
+import type { JsonAnswer } from '../support/json-answer.ts';
 
 const ATTACKER = 'attacker.example';
 const HTU_REFUSAL = 'DPoP proof htu does not match the request URL';
@@ -21,7 +22,7 @@ const HTU_REFUSAL = 'DPoP proof htu does not match the request URL';
 interface Answer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  json: any;
+  json: JsonAnswer;
 }
 
 describe('DPoP htu from a forged Host or an absolute-form target (demo resource server process)', () => {
@@ -40,7 +41,7 @@ describe('DPoP htu from a forged Host or an absolute-form target (demo resource 
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, json: text ? JSON.parse(text) : undefined }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, json: (text ? JSON.parse(text) : undefined) as JsonAnswer }));
       });
       req.on('error', reject);
       req.end();
@@ -59,7 +60,7 @@ describe('DPoP htu from a forged Host or an absolute-form target (demo resource 
         const [statusLine = '', ...lines] = top.split('\r\n');
         const headers: Record<string, string> = {};
         for (const line of lines) headers[line.slice(0, line.indexOf(':')).toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
-        resolve({ status: Number(statusLine.split(' ')[1]), headers, json: body ? JSON.parse(body) : undefined });
+        resolve({ status: Number(statusLine.split(' ')[1]), headers, json: (body ? JSON.parse(body) : undefined) as JsonAnswer });
       });
     });
 

@@ -117,7 +117,7 @@ describe('GET /mtls/check abuse', () => {
     const probe = await https(`${server.mtlsUrl}/mtls/check`, { ca: server.ca });
     assert.equal(probe.status, 429);
     const seconds = Number(probe.headers['retry-after']);
-    assert.ok(Number.isInteger(seconds) && seconds >= 1 && seconds <= 60, `Retry-After ${probe.headers['retry-after']}`);
+    assert.ok(Number.isInteger(seconds) && seconds >= 1 && seconds <= 60, `Retry-After ${String(probe.headers['retry-after'])}`);
     assert.equal(server.logs().filter((l) => l.event === 'mtls_check_refused' && l.status === 429).length >= 1, true);
     await expectStillServing(server, world.legit);
   });

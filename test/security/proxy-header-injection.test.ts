@@ -178,7 +178,7 @@ ${variants.map((v) => serverBlock(format, v, { port: ports[v], upstreamPort, dir
   } catch (err) {
     const stderr = String((err as { stderr?: Buffer }).stderr ?? '');
     await rm(dir, { recursive: true, force: true });
-    throw new Error(`nginx -t refused the configuration:\n${stderr}\n${conf}`);
+    throw new Error(`nginx -t refused the configuration:\n${stderr}\n${conf}`, { cause: err });
   }
   const child: ChildProcess = spawn(NGINX, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

@@ -59,7 +59,7 @@ describe('a full DPoP replay store refuses new proofs and forgets none (demo res
     assert.deepEqual(full.json, { error: 'temporarily_unavailable', error_description: 'DPoP replay store is full; retry later' });
     const retryAfter = Number(full.headers['retry-after']);
     // Proofs are remembered for iat window + future skew + 1 = 66 s; the first was recorded moments ago.
-    assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 66, `Retry-After ${full.headers['retry-after']}`);
+    assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 66, `Retry-After ${String(full.headers['retry-after'])}`);
     assert.equal(full.headers['cache-control'], 'no-store');
 
     // Still full: another fresh proof is refused the same way (the store did not evict to make room).

@@ -16,6 +16,7 @@ import {
   makeSecurityPki, type SecurityServer, type SecurityWorld,
 } from '../support/security-server.ts';
 import { identityOf } from '../support/revocation-identities.ts';
+import type { LogLine } from '../support/json-answer.ts';
 
 const TIMEOUT_MS = 500;
 /** how late past REVOCATION_TIMEOUT_MS an answer may come (process, TLS, a loaded 2-core machine) */
@@ -44,7 +45,7 @@ async function silentServer(): Promise<{ url: string; connections: () => number;
 }
 
 /** The revocation_unknown lines about `serial`, waiting up to 1 s for the first (stdout races the HTTP answer). */
-async function unknownLines(server: SecurityServer, serial: string): Promise<Array<Record<string, any>>> {
+async function unknownLines(server: SecurityServer, serial: string): Promise<LogLine[]> {
   const lines = () => server.logs().filter((l) => l.event === 'revocation_unknown' && l.serial === serial);
   const deadline = Date.now() + 1_000;
   while (Date.now() < deadline && lines().length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -106,7 +107,7 @@ describe('an OCSP responder that is down or silent (REVOCATION_CHECK soft and ha
       assert.equal(line.level, 40, 'logged at warn');
       assert.equal(line.subject, 'CN=refused responder partner');
       assert.equal(line.source, 'ocsp');
-      assert.ok(String(line.detail).startsWith(`OCSP responder ${refusedUrl} `), `detail names the responder: ${line.detail}`);
+      assert.ok(String(line.detail).startsWith(`OCSP responder ${refusedUrl} `), `detail names the responder: ${String(line.detail)}`);
       assert.match(String(line.detail), /refused/i);
       assert.deepEqual(soft.logs().filter((l) => l.msg === 'server error' || (typeof l.level === 'number' && l.level >= 50)), [], 'no server error line');
     });
@@ -124,7 +125,7 @@ describe('an OCSP responder that is down or silent (REVOCATION_CHECK soft and ha
       assert.equal(line.level, 40, 'logged at warn');
       assert.equal(line.subject, 'CN=silent responder partner');
       assert.equal(line.source, 'ocsp');
-      assert.ok(String(line.detail).startsWith(`OCSP responder ${silent.url} `), `detail names the responder: ${line.detail}`);
+      assert.ok(String(line.detail).startsWith(`OCSP responder ${silent.url} `), `detail names the responder: ${String(line.detail)}`);
       assert.match(String(line.detail), /timeout/i);
       await expectStillServing(soft, softWorld.legit);
     });

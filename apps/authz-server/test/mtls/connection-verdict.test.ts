@@ -48,7 +48,7 @@ describe('verdict cache: one path validation per connection', () => {
     const socket = {};
     const same = presented(leaf.cert);
     let keyBuilds = 0;
-    same.chain = new Proxy(same.chain, { get: (target, name) => (name === 'map' && keyBuilds++, Reflect.get(target, name)) });
+    same.chain = new Proxy(same.chain, { get: (target, name): unknown => (name === 'map' && keyBuilds++, Reflect.get(target, name)) });
     const first = await cache.verdict(socket, same);
     assert.equal(await cache.verdict(socket, same), first);
     assert.equal(await cache.verdict(socket, same), first);

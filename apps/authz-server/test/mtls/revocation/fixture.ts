@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,7 +104,7 @@ export async function createFixture(): Promise<Fixture> {
   const hits = new Map<string, number>();
   let sequence = 0;
   let self: Fixture;
-  const hanging = new Set<import('node:http').ServerResponse>();
+  const hanging = new Set<ServerResponse>();
 
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -124,7 +124,7 @@ export async function createFixture(): Promise<Fixture> {
     });
   });
 
-  const answerOcsp = async (request: Buffer, res: import('node:http').ServerResponse) => {
+  const answerOcsp = async (request: Buffer, res: ServerResponse) => {
     const behaviour = self.ocsp;
     if (behaviour === 'hang') return void hanging.add(res);
     if (behaviour === 'error500') return void res.writeHead(500).end();
