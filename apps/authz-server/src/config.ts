@@ -78,6 +78,14 @@ export interface Config {
   readonly issuedCertTtl: number;
   /** Wrong enrollment codes tried for a client before its live codes are invalidated. */
   readonly enrollmentCodeMaxFailures: number;
+  /** The Redis deployment: REDIS_URL, REDIS_SENTINELS + REDIS_SENTINEL_NAME, or REDIS_CLUSTER_NODES; undefined = in-process store. */
+  readonly redis: RedisTarget | undefined;
+  /** REDIS_TLS_*_FILE: mutual TLS to Redis (and its sentinels); undefined = none configured. */
+  readonly redisTls: StoreTlsFiles | undefined;
+  /** Replicas that must acknowledge a replay record (WAIT) before the proof or assertion is accepted. */
+  readonly redisWaitReplicas: number;
+  /** DATABASE_SSL_*_FILE: verify-full TLS (and a client certificate) to PostgreSQL; undefined = as DATABASE_URL says. */
+  readonly databaseTls: StoreTlsFiles | undefined;
 }
 
 export class ConfigError extends Error {
@@ -344,7 +352,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   // Workers share nothing but the stores: with an in-process store each would see its own state.
-  const sharedStores = databaseUrl !== undefined && optional(env, 'REDIS_URL') !== undefined;
+  const sharedStores = databaseUrl !== undefined && REDIS_MODES.some((name) => optional(env, name) !== undefined);
   const workers = positiveInt(env, 'WORKERS', sharedStores ? availableParallelism() : 1);
   if (workers > 1 && !sharedStores) {
     throw new ConfigError('WORKERS', `must be 1 with embedded storage (got ${workers}): workers share state only through PostgreSQL and Redis, so set DATABASE_URL and REDIS_URL`);
@@ -386,6 +394,7 @@ export function loadConfig(env: Env = process.env): Config {
     expiryWebhookCaFile: optional(env, 'EXPIRY_WEBHOOK_CA_FILE'),
     expiryCheckIntervalMs: expiryCheckIntervalMs(env),
     ...enrollmentSettings(env),
+    ...storeConnectionSettings(env, databaseUrl),
   });
 }
 
@@ -410,6 +419,98 @@ function enrollmentSettings(env: Env) {
   return { issuingCaCertFile, issuingCaKeyFile, issuedCertTtl, enrollmentCodeMaxFailures };
 }
 
+// --- Store connections (issue 14 items 3 and 4): Redis Sentinel or Cluster, and mutual TLS to
+// PostgreSQL and Redis. Types and their use live in storage/kv/redis-connection.ts and
+// storage/store-tls.ts; this block only reads and checks the variables.
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Exactly one Redis deployment (storage/kv/redis-connection.ts connects to it). */
+export type RedisTarget =
+  | { readonly mode: 'url'; readonly url: string }
+  | { readonly mode: 'sentinel'; readonly sentinels: readonly HostPort[]; readonly name: string }
+  | { readonly mode: 'cluster'; readonly nodes: readonly HostPort[] };
+
+/** One store's TLS files (storage/store-tls.ts reads them). */
+export interface StoreTlsFiles {
+  /** PEM bundle the store's certificate must chain to (instead of the system store). */
+  readonly caFile: string | undefined;
+  /** Client certificate (PEM, chain after the leaf) and its key; both or neither. */
+  readonly certFile: string | undefined;
+  readonly keyFile: string | undefined;
+}
+
+/** The three ways to name Redis; exactly one may be set. */
+const REDIS_MODES = ['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'] as const;
+
+/** REDIS_SENTINELS / REDIS_CLUSTER_NODES: `host:port` (IPv6 as `[addr]:port`), comma-separated, each once. */
+export function hostPortList(variable: string, raw: string): HostPort[] {
+  const entries = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (entries.length === 0) throw new ConfigError(variable, 'names no host:port');
+  const seen = new Set<string>();
+  return entries.map((entry) => {
+    const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]{1,253})):(\d{1,5})$/.exec(entry);
+    const portNumber = match ? Number(match[3]) : NaN;
+    if (!match || portNumber < 1 || portNumber > 65535) throw new ConfigError(variable, `"${entry}" is not host:port (port 1-65535; IPv6 as [addr]:port)`);
+    const node = { host: match[1] ?? match[2] ?? '', port: portNumber };
+    if (seen.has(`${node.host}:${node.port}`)) throw new ConfigError(variable, `names ${entry} twice`);
+    seen.add(`${node.host}:${node.port}`);
+    return node;
+  });
+}
+
+/** CA, certificate and key variables of one store: the certificate and key together; undefined when none is set. */
+function storeTlsFiles(env: Env, prefix: 'DATABASE_SSL' | 'REDIS_TLS'): StoreTlsFiles | undefined {
+  const caFile = optional(env, `${prefix}_CA_FILE`);
+  const certFile = optional(env, `${prefix}_CERT_FILE`);
+  const keyFile = optional(env, `${prefix}_KEY_FILE`);
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    const missing = certFile === undefined ? `${prefix}_CERT_FILE` : `${prefix}_KEY_FILE`;
+    throw new ConfigError(missing, `must be set together with ${certFile === undefined ? `${prefix}_KEY_FILE` : `${prefix}_CERT_FILE`}`);
+  }
+  if (caFile === undefined && certFile === undefined) return undefined;
+  const absolute = (file: string | undefined) => (file === undefined ? undefined : resolve(file));
+  return Object.freeze({ caFile: absolute(caFile), certFile: absolute(certFile), keyFile: absolute(keyFile) });
+}
+
+function storeConnectionSettings(env: Env, databaseUrl: string | undefined): Pick<Config, 'redis' | 'redisTls' | 'redisWaitReplicas' | 'databaseTls'> {
+  const named = REDIS_MODES.filter((name) => optional(env, name) !== undefined);
+  if (named.length > 1) throw new ConfigError(named[1] ?? 'REDIS_URL', `set only one of ${named.join(' and ')}: each names a whole Redis deployment`);
+  const sentinelName = optional(env, 'REDIS_SENTINEL_NAME');
+  const url = optional(env, 'REDIS_URL');
+  const sentinels = optional(env, 'REDIS_SENTINELS');
+  const clusterNodes = optional(env, 'REDIS_CLUSTER_NODES');
+  if (sentinels !== undefined && sentinelName === undefined) throw new ConfigError('REDIS_SENTINEL_NAME', 'must be set with REDIS_SENTINELS: the name the sentinels monitor the primary under');
+  if (sentinels === undefined && sentinelName !== undefined) throw new ConfigError('REDIS_SENTINEL_NAME', 'is set without REDIS_SENTINELS');
+  if (sentinelName !== undefined && !/^[A-Za-z0-9._-]{1,128}$/.test(sentinelName)) throw new ConfigError('REDIS_SENTINEL_NAME', `"${sentinelName}" is not a master name (letters, digits, . _ -)`);
+  let redis: RedisTarget | undefined;
+  if (url !== undefined) redis = { mode: 'url', url };
+  else if (sentinels !== undefined) redis = { mode: 'sentinel', sentinels: hostPortList('REDIS_SENTINELS', sentinels), name: sentinelName ?? '' };
+  else if (clusterNodes !== undefined) redis = { mode: 'cluster', nodes: hostPortList('REDIS_CLUSTER_NODES', clusterNodes) };
+
+  const redisTls = storeTlsFiles(env, 'REDIS_TLS');
+  if (redisTls !== undefined && redis === undefined) throw new ConfigError('REDIS_TLS_CA_FILE', 'REDIS_TLS_* is set without REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES');
+  if (redisTls !== undefined && url !== undefined && !url.startsWith('rediss:')) {
+    throw new ConfigError('REDIS_URL', 'must be a rediss:// URL when REDIS_TLS_* is set: the files are for a TLS connection');
+  }
+
+  const waitRaw = optional(env, 'REDIS_WAIT_REPLICAS');
+  if (waitRaw !== undefined && (!/^\d{1,2}$/.test(waitRaw) || Number(waitRaw) > 16)) throw new ConfigError('REDIS_WAIT_REPLICAS', `"${waitRaw}" is not a number of replicas from 0 to 16`);
+  const redisWaitReplicas = waitRaw === undefined ? (redis?.mode === 'sentinel' ? 1 : 0) : Number(waitRaw);
+  if (redisWaitReplicas > 0 && redis === undefined) throw new ConfigError('REDIS_WAIT_REPLICAS', 'is set without a Redis (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES)');
+
+  const databaseTls = storeTlsFiles(env, 'DATABASE_SSL');
+  if (databaseTls !== undefined) {
+    if (databaseUrl === undefined) throw new ConfigError('DATABASE_SSL_CA_FILE', 'DATABASE_SSL_* is set without DATABASE_URL');
+    const params = [...new URL(databaseUrl).searchParams.keys()].filter((k) => /^(ssl|sslmode|sslcert|sslkey|sslrootcert|sslnegotiation)$/.test(k));
+    if (params.length > 0) throw new ConfigError('DATABASE_URL', `carries ${params.join(', ')} while DATABASE_SSL_* is set: give TLS in one place (the DATABASE_SSL_* files, verify-full)`);
+  }
+  return { redis, redisTls, redisWaitReplicas, databaseTls };
+}
+
 /** The configuration reference: README's table and docker-compose.yml are checked against it. */
 export const CONFIG_REFERENCE: ReadonlyArray<{ name: string; default: string; description: string }> = [
   { name: 'ISSUER', default: 'https://localhost:8443', description: 'Issuer identifier and public origin (discovery, JWKS).' },
@@ -421,6 +522,16 @@ export const CONFIG_REFERENCE: ReadonlyArray<{ name: string; default: string; de
   { name: 'DATABASE_URL', default: 'unset: embedded PGlite', description: 'PostgreSQL for clients, grants, keys and audit.' },
   { name: 'DATABASE_SCHEMA', default: 'unset: search_path', description: 'PostgreSQL schema for certbound\'s tables.' },
   { name: 'REDIS_URL', default: 'unset: in-process store', description: 'Redis for short-lived state (codes, replay detection, revocation list).' },
+  { name: 'REDIS_SENTINELS', default: 'unset', description: 'Comma-separated `host:port` of Redis Sentinels, instead of REDIS_URL: certbound follows the primary they name through failovers.' },
+  { name: 'REDIS_SENTINEL_NAME', default: 'unset (required with REDIS_SENTINELS)', description: 'The master name the sentinels monitor.' },
+  { name: 'REDIS_CLUSTER_NODES', default: 'unset', description: 'Comma-separated `host:port` of some Redis Cluster nodes, instead of REDIS_URL (the rest are discovered).' },
+  { name: 'REDIS_WAIT_REPLICAS', default: '1 with REDIS_SENTINELS, else 0', description: 'Replicas that must acknowledge a DPoP proof or client assertion record (`WAIT`, 500 ms) before it is accepted, so a failover cannot forget it; unacknowledged, the request fails closed (503).' },
+  { name: 'REDIS_TLS_CA_FILE', default: 'unset: system CAs with rediss://', description: 'PEM bundle Redis\'s (and the sentinels\') certificate must chain to; the host name is checked.' },
+  { name: 'REDIS_TLS_CERT_FILE', default: 'unset', description: 'Client certificate (PEM) certbound presents to Redis (`tls-auth-clients yes`); with REDIS_TLS_KEY_FILE. New connections read changed files.' },
+  { name: 'REDIS_TLS_KEY_FILE', default: 'unset', description: 'Its private key (PEM).' },
+  { name: 'DATABASE_SSL_CA_FILE', default: 'unset: as DATABASE_URL says', description: 'PEM bundle PostgreSQL\'s certificate must chain to; verify-full (the host name is checked). Setting any DATABASE_SSL_* turns TLS on.' },
+  { name: 'DATABASE_SSL_CERT_FILE', default: 'unset', description: 'Client certificate (PEM) certbound presents to PostgreSQL (`hostssl ... cert`); with DATABASE_SSL_KEY_FILE. New connections read changed files.' },
+  { name: 'DATABASE_SSL_KEY_FILE', default: 'unset', description: 'Its private key (PEM).' },
   { name: 'TLS_CERT_FILE', default: 'unset: dev PKI', description: 'Server certificate (PEM, chain after the leaf).' },
   { name: 'TLS_KEY_FILE', default: 'unset: dev PKI', description: 'Server private key (PEM).' },
   { name: 'CLIENT_CA_FILE', default: 'unset: dev CA', description: 'PEM bundle of trusted client CAs: the only trust anchors for client certificates.' },

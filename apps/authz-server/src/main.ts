@@ -98,6 +98,7 @@ export async function startAuthzServer(
 
   const stores = await openStores({
     databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, dataDir: config.dataDir, schema: config.databaseSchema,
+    redis: config.redis, redisTls: config.redisTls, databaseTls: config.databaseTls, redisWaitReplicas: config.redisWaitReplicas,
     // Store outages: one error answered 503 temporarily_unavailable, logged at most once a second per cause, counted.
     outageLogger: logger, countStoreError: recordStoreError, staleIfErrorMs: config.staleIfErrorSeconds * 1000,
     unavailableError: (store, reason, cause) => new TemporarilyUnavailable(store, reason, cause),

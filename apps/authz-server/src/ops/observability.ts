@@ -29,7 +29,7 @@ export interface Observability {
 export function storesReadiness(config: Config, stores: Pick<Stores, 'sql' | 'kv'>, logger: Logger): Readiness {
   return createReadiness([
     { name: config.databaseUrl ? 'postgres' : 'pglite', ping: () => stores.sql.query('select 1') },
-    { name: config.redisUrl ? 'redis' : 'kv', ping: () => stores.kv.get('certbound:readyz') },
+    { name: config.redis ? 'redis' : 'kv', ping: () => stores.kv.get('certbound:readyz') },
   ], { logger });
 }
 
@@ -49,7 +49,7 @@ export async function startObservability(config: Config, deps: {
   mountBeforeEngine(deps.provider, createHealthRoutes(readiness, logger));
   if (config.metricsPort === undefined) return { metricsPort: undefined, readiness, async close() {} };
 
-  timeStores(stores, { sql: config.databaseUrl ? 'postgres' : 'pglite', kv: config.redisUrl ? 'redis' : 'memory' });
+  timeStores(stores, { sql: config.databaseUrl ? 'postgres' : 'pglite', kv: config.redis ? 'redis' : 'memory' });
   enableMetrics({
     maxClients: config.metricsMaxClients,
     registeredCertificates: () => listActiveCertificateExpiries(stores.sql),

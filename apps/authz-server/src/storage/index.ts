@@ -9,6 +9,8 @@ import type { KvStore } from './kv/kv.ts';
 import { openPostgres } from './postgres/pool.ts';
 import { openPglite } from './embedded/pglite.ts';
 import { openRedisKv } from './kv/redis.ts';
+import type { RedisTarget } from './kv/redis-connection.ts';
+import { loadStoreTls, storeTlsConfigured, type StoreTlsFiles } from './store-tls.ts';
 import { createMemoryKv } from './kv/memory.ts';
 import { migrate } from './migrate.ts';
 import { createAdapterFactory, type AdapterFactory } from './adapter-factory.ts';
@@ -48,6 +50,13 @@ export interface StoresOptions {
   databaseUrl?: string;
   /** REDIS_URL; unset = in-process TTL store. */
   redisUrl?: string;
+  /** REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES (config.redis); wins over redisUrl. */
+  redis?: RedisTarget;
+  /** REDIS_TLS_*_FILE and DATABASE_SSL_*_FILE (storage/store-tls.ts). */
+  redisTls?: StoreTlsFiles;
+  databaseTls?: StoreTlsFiles;
+  /** REDIS_WAIT_REPLICAS: replicas acknowledging each replay record (kv/redis.ts). */
+  redisWaitReplicas?: number;
   dataDir: string;
   /** PostgreSQL schema (tests); ignored for PGlite. */
   schema?: string;
@@ -105,10 +114,17 @@ export async function openStores(opts: StoresOptions): Promise<Stores> {
     outageLog.report(store, (store === 'postgres' ? postgresOutageCause(err) : redisOutageCause(err)) ?? 'connection', err);
     opts.onConnectionError?.(store, err);
   };
+  const redis: RedisTarget | undefined = opts.redis ?? (opts.redisUrl === undefined ? undefined : { mode: 'url', url: opts.redisUrl });
+  const databaseTls = storeTlsConfigured(opts.databaseTls) ? loadStoreTls('DATABASE_SSL', opts.databaseTls, (err) => report?.('postgres', err)) : undefined;
+  const redisTls = storeTlsConfigured(opts.redisTls) ? loadStoreTls('REDIS_TLS', opts.redisTls, (err) => report?.('redis', err)) : undefined;
   const rawSql = opts.databaseUrl
     ? await openPostgres(opts.databaseUrl, {
+      ...(databaseTls === undefined ? {} : { ssl: databaseTls.options }),
       ...(opts.schema === undefined ? {} : { schema: opts.schema }),
       onError: (err: Error) => report('postgres', err),
+    }).catch((err: unknown) => {
+      // A handshake refused over the DATABASE_SSL_* files is a configuration error naming the file.
+      throw databaseTls?.explain(err) ?? err;
     })
     : await openPglite(join(opts.dataDir, 'pglite'));
   const sql = opts.databaseUrl ? guardSql(rawSql, guard('postgres', postgresOutageCause)) : rawSql;
@@ -119,20 +135,23 @@ export async function openStores(opts: StoresOptions): Promise<Stores> {
   let resourceServers: ResourceServerCache;
   let unsubscribe: () => Promise<void>;
   try {
-    kv = opts.redisUrl
-      ? await openRedisKv(opts.redisUrl, {
+    kv = redis
+      ? await openRedisKv(redis, {
+        ...(redisTls === undefined ? {} : { tls: redisTls }),
+        ...(opts.redisWaitReplicas === undefined ? {} : { waitReplicas: opts.redisWaitReplicas }),
         ...(opts.redisKeyPrefix === undefined ? {} : { keyPrefix: opts.redisKeyPrefix }),
         onError: (err: Error) => report('redis', err),
       })
       : createMemoryKv();
-    if (opts.redisUrl) kv = guardKv(kv, guard('redis', redisOutageCause));
-    rateLimits = opts.redisUrl
-      ? await openRedisRateLimits(opts.redisUrl, {
+    if (redis) kv = guardKv(kv, guard('redis', redisOutageCause));
+    rateLimits = redis
+      ? await openRedisRateLimits(redis, {
+        ...(redisTls === undefined ? {} : { tls: redisTls }),
         ...(opts.redisKeyPrefix === undefined ? {} : { keyPrefix: opts.redisKeyPrefix }),
         onError: (err: Error) => report('redis', err),
       })
       : createMemoryRateLimits();
-    if (opts.redisUrl) rateLimits = guardRateLimits(rateLimits, guard('redis', redisOutageCause));
+    if (redis) rateLimits = guardRateLimits(rateLimits, guard('redis', redisOutageCause));
     await migrate(sql);
     const staleMs = opts.staleIfErrorMs ?? STALE_IF_ERROR_MS;
     clientCache = createClientCache({ kv, staleMs });
@@ -160,7 +179,7 @@ export async function openStores(opts: StoresOptions): Promise<Stores> {
     clientCache,
     resourceServers,
     rateLimits,
-    embedded: !opts.databaseUrl || !opts.redisUrl,
+    embedded: !opts.databaseUrl || !redis,
     async close() {
       await sweeper?.stop();
       await unsubscribe().catch(() => undefined);

@@ -1,7 +1,8 @@
 // Counters for rate limits (login throttling): atomic increments that expire with a window, in
 // Redis when REDIS_URL is set (shared by every instance) or in process when embedded, both through
 // rate-limiter-flexible. Policy (how many, how long) belongs to the caller; this only counts.
-import { Redis } from 'ioredis';
+import { connectRedis, createRedisClient, type RedisTarget } from './redis-connection.ts';
+import type { StoreTls } from '../store-tls.ts';
 import { FAIL_FAST } from './redis-outage.ts';
 import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
 
@@ -37,6 +38,8 @@ export interface RedisRateLimitsOptions {
   keyPrefix?: string;
   /** Connection-level errors, for the log (see kv/redis.ts). */
   onError?: (err: Error) => void;
+  /** REDIS_TLS_* (kv/redis-connection.ts). */
+  tls?: StoreTls;
 }
 
 /** Never reached: these limiters count, they do not refuse (the caller's policy does). */
@@ -84,15 +87,11 @@ export function createMemoryRateLimits(): RateLimits {
  * Counters in Redis over a connection of their own, which refuses commands while disconnected
  * (no offline queue): a login must not wait for a Redis that is down, it gets 503 instead.
  */
-export async function openRedisRateLimits(url: string, opts: RedisRateLimitsOptions = {}): Promise<RateLimits> {
-  const redis = new Redis(url, { lazyConnect: true, keyPrefix: opts.keyPrefix ?? '', ...FAIL_FAST });
+export async function openRedisRateLimits(where: string | RedisTarget, opts: RedisRateLimitsOptions = {}): Promise<RateLimits> {
+  const target: RedisTarget = typeof where === 'string' ? { mode: 'url', url: where } : where;
+  const redis = createRedisClient(target, opts.tls, { keyPrefix: opts.keyPrefix ?? '', ...FAIL_FAST });
   redis.on('error', opts.onError ?? (() => undefined));
-  try {
-    await redis.connect();
-  } catch (err) {
-    redis.disconnect();
-    throw new Error(`cannot connect to Redis for rate limits: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-  }
+  await connectRedis(redis, target, opts.tls, 'Redis for rate limits');
   return rateLimits(
     (name) => new RateLimiterRedis({ storeClient: redis, keyPrefix: `rl:${name}`, points: UNLIMITED, duration: 60, rejectIfRedisNotReady: true }),
     true,

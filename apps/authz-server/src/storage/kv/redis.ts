@@ -1,8 +1,9 @@
 // KvStore over Redis (ioredis), shared by every instance. Every write sets an expiry in the same
 // command (SET ... PX, or a script for sets), so no key can be left without a TTL.
-import { Redis } from 'ioredis';
 import { ttlToMs, type KvStore } from './kv.ts';
 import { FAIL_FAST } from './redis-outage.ts';
+import { connectRedis, createRedisClient, duplicateRedisClient, type RedisClient, type RedisTarget } from './redis-connection.ts';
+import type { StoreTls } from '../store-tls.ts';
 
 export interface RedisKvOptions {
   /** Prepended to every key and channel (ioredis keyPrefix); tests use one per suite. */
@@ -12,7 +13,18 @@ export interface RedisKvOptions {
    * their caller; without a handler ioredis would print every reconnect attempt.
    */
   onError?: (err: Error) => void;
+  /** REDIS_TLS_*: the files each new connection (and the sentinels') uses. */
+  tls?: StoreTls;
+  /**
+   * Replicas that must acknowledge a setIfAbsent (the replay records) before it reports success
+   * (WAIT, REPLICA_WAIT_MS); fewer throws, so the request fails closed rather than accepting a
+   * proof that a failover could forget. 0: no wait.
+   */
+  waitReplicas?: number;
 }
+
+/** How long a replay record waits for its replicas' acknowledgement. */
+export const REPLICA_WAIT_MS = 500;
 
 // SADD, then raise the set's expiry to at least ARGV[2] ms. PTTL is -1 for a new key, so the
 // first member always sets it; later members never shorten it.
@@ -23,27 +35,22 @@ if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
 end
 return 1`;
 
-export async function openRedisKv(url: string, opts: RedisKvOptions = {}): Promise<KvStore> {
+export async function openRedisKv(where: string | RedisTarget, opts: RedisKvOptions = {}): Promise<KvStore> {
   const keyPrefix = opts.keyPrefix ?? '';
   const onError = opts.onError ?? (() => undefined);
-  const redis = new Redis(url, { lazyConnect: true, keyPrefix, ...FAIL_FAST });
+  const target: RedisTarget = typeof where === 'string' ? { mode: 'url', url: where } : where;
+  const redis = createRedisClient(target, opts.tls, { keyPrefix, ...FAIL_FAST });
   redis.on('error', onError);
-  try {
-    await redis.connect();
-  } catch (err) {
-    redis.disconnect();
-    throw new Error(`cannot connect to Redis at ${redactUrl(url)}: ${err instanceof Error ? err.message : String(err)}`, {
-      cause: err,
-    });
-  }
+  await connectRedis(redis, target, opts.tls);
+  const waitReplicas = opts.waitReplicas ?? 0;
 
   // A connection in subscriber mode cannot run other commands: a second one, opened on demand.
-  let subscriber: Redis | undefined;
+  let subscriber: RedisClient | undefined;
   const channels = new Map<string, { handlers: Set<(message: string) => void>; ready: Promise<unknown> }>();
 
-  async function subscriberConnection(): Promise<Redis> {
+  async function subscriberConnection(): Promise<RedisClient> {
     if (subscriber) return subscriber;
-    const sub = redis.duplicate({ lazyConnect: true, keyPrefix: '' });
+    const sub = duplicateRedisClient(redis);
     sub.on('error', onError);
     sub.on('message', (channel: string, message: string) => {
       for (const handler of channels.get(channel)?.handlers ?? []) handler(message);
@@ -65,7 +72,18 @@ export async function openRedisKv(url: string, opts: RedisKvOptions = {}): Promi
       return (await redis.set(key, value, 'KEEPTTL', 'XX')) === 'OK';
     },
     async setIfAbsent(key, value, ttlMs) {
-      return (await redis.set(key, value, 'PX', ttlToMs(ttlMs, 'ms'), 'NX')) === 'OK';
+      if (waitReplicas === 0) return (await redis.set(key, value, 'PX', ttlToMs(ttlMs, 'ms'), 'NX')) === 'OK';
+      // One pipeline: in Cluster mode the WAIT goes to the node that took the SET.
+      const results = await redis.pipeline().set(key, value, 'PX', ttlToMs(ttlMs, 'ms'), 'NX').wait(waitReplicas, REPLICA_WAIT_MS).exec();
+      const [setResult, waitResult] = results ?? [];
+      if (setResult?.[0]) throw setResult[0];
+      if (setResult?.[1] !== 'OK') return false;
+      if (waitResult?.[0]) throw waitResult[0];
+      const acknowledged = Number(waitResult?.[1]);
+      if (!(acknowledged >= waitReplicas)) {
+        throw new Error(`Redis: ${acknowledged} of ${waitReplicas} replicas acknowledged the record within ${REPLICA_WAIT_MS} ms (REDIS_WAIT_REPLICAS); refused rather than risk a failover forgetting it`);
+      }
+      return true;
     },
     async del(...keys) {
       if (keys.length === 0) return;
@@ -105,15 +123,4 @@ export async function openRedisKv(url: string, opts: RedisKvOptions = {}): Promi
       await Promise.all([redis.quit(), subscriber?.quit()]);
     },
   };
-}
-
-/** The URL without its password, for error messages. */
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable REDIS_URL)';
-  }
 }

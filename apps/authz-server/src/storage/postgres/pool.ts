@@ -4,6 +4,7 @@ import type { PoolClient } from 'pg';
 import { assertSqlIdentifier, connectionClient, type Connection, type SqlClient, type SqlResult } from '../sql.ts';
 import { LOCK_CLASS } from './locks.ts';
 import { CONNECT_TIMEOUT_MS } from './pg-outage.ts';
+import type { StoreTlsOptions } from '../store-tls.ts';
 
 export interface PostgresOptions {
   /**
@@ -15,6 +16,8 @@ export interface PostgresOptions {
   max?: number;
   /** Errors of idle pooled connections (server restart, network); default: process warning. */
   onError?: (err: Error) => void;
+  /** DATABASE_SSL_*: tls.connect options whose files are read per new connection (storage/store-tls.ts). */
+  ssl?: StoreTlsOptions;
 }
 
 export async function openPostgres(url: string, opts: PostgresOptions = {}): Promise<SqlClient> {
@@ -24,6 +27,7 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
   const pool = new pg.Pool({
     connectionString: url,
     application_name: 'certbound',
+    ...(opts.ssl === undefined ? {} : { ssl: opts.ssl }),
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     ...(opts.max === undefined ? {} : { max: opts.max }),
     // Set at connection start-up, so it holds for every connection the pool ever opens.
