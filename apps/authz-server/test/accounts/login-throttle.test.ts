@@ -46,7 +46,7 @@ interface Clock {
   advance(seconds: number): Promise<void>;
 }
 
-function throttleRules(engine: string, skip: string | false, open: () => Promise<{ limits: RateLimits; clock: Clock; close(): Promise<void> }>) {
+function throttleRules(engine: string, skip: string | false, open: () => Promise<{ limits: RateLimits; clock: Clock; close: () => Promise<void> }>) {
   describe(`login throttle rules: ${engine}`, { skip }, () => {
     let limits: RateLimits;
     let clock: Clock;
