@@ -6,6 +6,7 @@
 // name: verify-full); no path turns that off.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
+import { connect as tlsConnect } from 'node:tls';
 import { ConfigError, type StoreTlsFiles } from '../config.ts';
 
 export type { StoreTlsFiles } from '../config.ts';
@@ -126,9 +127,10 @@ export function loadStoreTls(prefix: StoreTlsPrefix, files: StoreTlsFiles, onPro
 
   const base: StoreTlsOptions = { rejectUnauthorized: true };
   const options = Object.defineProperties(base, {
-    ca: { enumerable: files.caFile !== undefined, get: () => current().ca },
-    cert: { enumerable: files.certFile !== undefined, get: () => current().cert },
-    key: { enumerable: files.keyFile !== undefined, get: () => current().key },
+    // configurable: pg redefines `key` as non-enumerable (so it stays out of logs); the getter stays.
+    ca: { enumerable: files.caFile !== undefined, configurable: true, get: () => current().ca },
+    cert: { enumerable: files.certFile !== undefined, configurable: true, get: () => current().cert },
+    key: { enumerable: files.keyFile !== undefined, configurable: true, get: () => current().key },
   });
 
   return {
@@ -160,6 +162,27 @@ const SERVER_CERT_UNTRUSTED = new Set([
   'CERT_HAS_EXPIRED',
   'CERT_NOT_YET_VALID',
 ]);
+
+/**
+ * Why a TLS connection to host:port with `options` is refused, as the server says it: a handshake
+ * that writes nothing and waits up to `waitMs` for the server's alert. Under TLS 1.3 the server
+ * checks the client certificate after the client's handshake has finished, so a client that
+ * writes at once (ioredis) often sees only a reset; this probe sees the alert itself. Resolves
+ * undefined when the server kept the connection open.
+ */
+export async function probeTlsRefusal(host: string, port: number, options: StoreTlsOptions, waitMs = 1_000): Promise<Error | undefined> {
+  return new Promise((resolve) => {
+    const socket = tlsConnect({ ...options, host, port, ...(/^[\d.]+$|:/.test(host) ? {} : { servername: host }) });
+    const done = (err: Error | undefined) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(err);
+    };
+    const timer = setTimeout(() => done(undefined), waitMs);
+    socket.once('error', (err: Error) => done(err));
+    socket.once('close', () => done(undefined));
+  });
+}
 
 /** Walks an error, its causes and an AggregateError's members (ioredis and pg wrap them). */
 function* errorsIn(err: unknown, depth = 0): Generator<Error & { code?: unknown }> {

@@ -4,7 +4,7 @@
 // storage/store-tls.ts). kv/redis.ts and kv/rate-limits.ts open their connections here, so the
 // three modes behave the same for the KV store, pub/sub and the rate-limit counters.
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import type { StoreTls } from '../store-tls.ts';
+import { probeTlsRefusal, type StoreTls } from '../store-tls.ts';
 import type { HostPort, RedisTarget } from '../../config.ts';
 
 export type { HostPort, RedisTarget } from '../../config.ts';
@@ -100,13 +100,27 @@ export async function connectRedis(client: RedisClient, target: RedisTarget, tls
     await client.connect();
   } catch (err) {
     client.disconnect();
-    const explained = tls?.explain(last) ?? tls?.explain(err);
+    // The alert itself, when ioredis saw only the reset that followed it (TLS 1.3).
+    const probed = async (files: StoreTls) => files.explain(await probeTlsRefusal(...firstAddress(target), files.options));
+    const explained = tls?.explain(last) ?? tls?.explain(err) ?? (tls === undefined ? undefined : await probed(tls));
     if (explained !== undefined) throw explained;
     const why = [err, last].filter((e): e is Error => e instanceof Error).map((e) => e.message).filter((m, i, all) => all.indexOf(m) === i).join(': ');
     throw new Error(`cannot connect to ${purpose} at ${describeRedisTarget(target)}: ${why || String(err)}`, { cause: err });
   } finally {
     client.off('error', remember);
     client.off('node error', remember);
+  }
+}
+
+/** Where a TLS probe goes: the URL's server, the first sentinel (same files), the first cluster node. */
+function firstAddress(target: RedisTarget): [string, number] {
+  if (target.mode === 'sentinel') return [target.sentinels[0]?.host ?? '127.0.0.1', target.sentinels[0]?.port ?? 26379];
+  if (target.mode === 'cluster') return [target.nodes[0]?.host ?? '127.0.0.1', target.nodes[0]?.port ?? 6379];
+  try {
+    const url = new URL(target.url);
+    return [url.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1', Number(url.port || 6379)];
+  } catch {
+    return ['127.0.0.1', 6379];
   }
 }
 
