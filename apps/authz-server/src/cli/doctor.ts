@@ -122,17 +122,20 @@ async function online(values: { key?: string | undefined; url?: string | undefin
     // The client's own TLS stack refused to load the pair (a key that is not the certificate's).
     throw new CommandError(`cannot present ${certFile} with ${keyFile}: ${(error as Error).message}`, EXIT.failed, { cause: error });
   }
-  let body: any;
+  // A diagnosis, or an OAuth-style error body; anything that is not a JSON object counts as no body.
+  let body: { ok?: unknown; steps?: unknown; error?: unknown; error_description?: unknown } | undefined;
   try {
-    body = JSON.parse(answer.text.slice(0, MAX_ANSWER_CHARS));
+    const parsed: unknown = JSON.parse(answer.text.slice(0, MAX_ANSWER_CHARS));
+    body = parsed !== null && typeof parsed === 'object' ? parsed : undefined;
   } catch {
     body = undefined;
   }
   if (answer.status === 200 && body && typeof body.ok === 'boolean' && Array.isArray(body.steps)) return body as Diagnosis;
   const retry = answer.headers['retry-after'];
-  const why = body?.error_description ?? answer.text.slice(0, 200);
+  const why = typeof body?.error_description === 'string' ? body.error_description : answer.text.slice(0, 200);
   if (answer.status === 404) throw new CommandError(`${base.origin} has no /mtls/check (${why}): --url must name the mutual-TLS listener of a certbound server`);
-  throw new CommandError(`${base.origin}/mtls/check answered ${answer.status}${body?.error ? ` ${body.error}` : ''}: ${why}${retry ? ` (retry after ${retry} s)` : ''}`);
+  const error = typeof body?.error === 'string' && body.error ? ` ${body.error}` : '';
+  throw new CommandError(`${base.origin}/mtls/check answered ${answer.status}${error}: ${why}${retry ? ` (retry after ${String(retry)} s)` : ''}`);
 }
 
 /** A clear message here rather than an OpenSSL error from the middle of the handshake. */

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { main, type CliIo } from '../../src/cli/main.ts';
 import { issueCertificate, type IssuedCertificate } from '../../src/pki/issue.ts';
+import type { Diagnosis } from '../../src/mtls/diagnosis.ts';
 import { makeTestPki, startTestAuthz, type TestAuthz, type TestPki } from '../../../../test/support/authz.ts';
 
 const DAY = 86_400_000;
@@ -69,9 +70,9 @@ describe('certbound doctor', () => {
       const leaf = await issueCertificate({ subject: 'CN=forgetful', issuer: intermediate, days: 20 });
       const run = await doctor(['--cert', await pair('forgetful', leaf), '--offline', '--trust', join(work, 'trust.pem'), '--json']);
       assert.equal(run.code, 1);
-      const diagnosis = JSON.parse(run.stdout);
-      assert.equal(diagnosis.first_failure.check, 'chain');
-      assert.match(diagnosis.first_failure.detail, /the missing intermediate is "CN=doctor issuing CA"$/);
+      const diagnosis = JSON.parse(run.stdout) as Diagnosis;
+      assert.equal(diagnosis.first_failure?.check, 'chain');
+      assert.match(diagnosis.first_failure?.detail ?? '', /the missing intermediate is "CN=doctor issuing CA"$/);
     });
 
     it('usage errors: --offline without --trust, --client-id offline (exit 2)', async () => {
