@@ -112,10 +112,13 @@ describe('authorization code + PAR + PKCE through the login and consent pages (o
       const DPoP = oauth.DPoP(client, await oauth.generateKeyPair('ES256'));
       const verifier = oauth.generateRandomCodeVerifier();
       const state = oauth.generateRandomState();
-      const par = await retryOnNonce(async () => oauth.processPushedAuthorizationResponse(server, client, await oauth.pushedAuthorizationRequest(server, client, auth(), {
-        response_type: 'code', redirect_uri: DPOP_CALLBACK, scope: 'settlements:read settlements:write', state,
-        code_challenge: await oauth.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
-      }, { ...fetch, DPoP })));
+      const par = await retryOnNonce(async () => {
+        const pushed = await oauth.pushedAuthorizationRequest(server, client, auth(), {
+          response_type: 'code', redirect_uri: DPOP_CALLBACK, scope: 'settlements:read settlements:write', state,
+          code_challenge: await oauth.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+        }, { ...fetch, DPoP });
+        return oauth.processPushedAuthorizationResponse(server, client, pushed);
+      });
       const authorize = new URL(server.authorization_endpoint!);
       authorize.search = new URLSearchParams({ client_id: 'dpop-web', request_uri: par.request_uri }).toString();
       const params = oauth.validateAuthResponse(server, client, await signInAndConsent(new HeadlessBrowser(as.ca), authorize, DPOP_CALLBACK), state);

@@ -22,7 +22,9 @@ describe('RFC 9449 DPoP at the token endpoint', () => {
   let tokenUrl: string;
 
   /** A token request as demo-dpop-like clients send it; `nonce: true` fetches one first. */
-  async function tokenRequest(opts: { url?: string; clientId?: string; aud?: string | string[]; proof?: string | null; nonce?: boolean | string; extra?: Record<string, string>; host?: string } = {}): Promise<HttpsAnswer> {
+  async function tokenRequest(opts: {
+    url?: string; clientId?: string; aud?: string | string[]; proof?: string | null; nonce?: boolean | string; extra?: Record<string, string>; host?: string;
+  } = {}): Promise<HttpsAnswer> {
     const url = opts.url ?? tokenUrl;
     const nonce = opts.nonce === true ? await freshNonce(url) : opts.nonce || undefined;
     const proof = opts.proof === undefined ? await dpopProof(proofKey, { htu: url, ...(nonce ? { nonce } : {}) }) : opts.proof;

@@ -644,14 +644,17 @@ interface Outcome {
 }
 
 async function certboundVerdict(chains: OpensslChains, c: Case): Promise<CertboundVerdict> {
-  const [leafPem, presentedPems, trustPems] = await Promise.all([chains.pem(c.leaf), Promise.all(c.presented.map((s) => chains.pem(s))), Promise.all(c.trust.map((s) => chains.pem(s)))]);
+  const [leafPem, presentedPems, trustPems] = await Promise.all([
+    chains.pem(c.leaf), Promise.all(c.presented.map((s) => chains.pem(s))), Promise.all(c.trust.map((s) => chains.pem(s))),
+  ]);
   let trustStore;
   try {
     trustStore = loadTrustStore(trustPems.join(''), 'differential');
   } catch (error) {
     return { verdict: 'refuse', code: 'trust-store-refused', reason: (error as Error).message };
   }
-  const verdict = await validatePath({ leaf: new X509Certificate(leafPem), presented: presentedPems.map((pem) => new X509Certificate(pem)), trustStore, at: new Date(AT * 1000) });
+  const presented = presentedPems.map((pem) => new X509Certificate(pem));
+  const verdict = await validatePath({ leaf: new X509Certificate(leafPem), presented, trustStore, at: new Date(AT * 1000) });
   return verdict.ok ? { verdict: 'accept' } : { verdict: 'refuse', code: verdict.code, reason: verdict.reason };
 }
 
@@ -679,10 +682,14 @@ describe('certbound path validation agrees with openssl verify -x509_strict -pur
       const disagreements = await Promise.all(
         outcomes.filter((o) => o.openssl.verdict !== o.certbound.verdict).map(async (o) => ({
           ...o,
-          certificates: await Promise.all([o.case.leaf, ...o.case.presented, ...o.case.trust].map(async (s) => ({ text: await chains.text(s), pem: await chains.pem(s) }))),
+          certificates: await Promise.all([o.case.leaf, ...o.case.presented, ...o.case.trust]
+            .map(async (s) => ({ text: await chains.text(s), pem: await chains.pem(s) }))),
         })),
       );
-      await writeFile(process.env.CERTBOUND_DIFFERENTIAL_REPORT, JSON.stringify({ outcomes: outcomes.map((o) => ({ id: o.case.id, rule: o.case.rule, expect: o.case.expect, code: o.case.code, openssl: o.openssl, certbound: o.certbound })), disagreements }, null, 2));
+      const rows = outcomes.map((o) => ({
+        id: o.case.id, rule: o.case.rule, expect: o.case.expect, code: o.case.code, openssl: o.openssl, certbound: o.certbound,
+      }));
+      await writeFile(process.env.CERTBOUND_DIFFERENTIAL_REPORT, JSON.stringify({ outcomes: rows, disagreements }, null, 2));
     }
   }, { timeout: 300_000 });
 

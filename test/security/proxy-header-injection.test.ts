@@ -209,7 +209,9 @@ ${variants.map((v) => serverBlock(format, v, { port: ports[v], upstreamPort, dir
 }
 
 /** A token request through nginx, and the log lines it caused (as security-server.ts attempt()). */
-async function through(server: SecurityServer, url: string, clientId: string, identity: TlsClientIdentity | undefined, headers: Record<string, string> = {}): Promise<Attempt> {
+async function through(
+  server: SecurityServer, url: string, clientId: string, identity: TlsClientIdentity | undefined, headers: Record<string, string> = {},
+): Promise<Attempt> {
   const mark = server.logs().length;
   const res = await timedRequest(`${url}/token`, {
     ca: server.ca,

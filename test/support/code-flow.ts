@@ -16,7 +16,9 @@ export async function retryOnNonce<T>(attempt: () => Promise<T>): Promise<T> {
 }
 
 /** Follows the authorization URL through login and consent; returns the redirect to `callback`. */
-export async function signInAndConsent(browser: HeadlessBrowser, authorizationUrl: URL, callback: string, credentials: { username: string; password: string }): Promise<URL> {
+export async function signInAndConsent(
+  browser: HeadlessBrowser, authorizationUrl: URL, callback: string, credentials: { username: string; password: string },
+): Promise<URL> {
   const login = await browser.navigate(authorizationUrl.href);
   assert.equal(login.status, 200, login.text);
   let page = await browser.submit(login, /\/login$/, credentials, (l) => l.href.startsWith(callback));
@@ -34,7 +36,9 @@ export interface CodeFlowClient {
   ca: string;
 }
 
-export async function runCodeFlow(c: CodeFlowClient, params: Record<string, string>, credentials: { username: string; password: string }): Promise<oauth.TokenEndpointResponse> {
+export async function runCodeFlow(
+  c: CodeFlowClient, params: Record<string, string>, credentials: { username: string; password: string },
+): Promise<oauth.TokenEndpointResponse> {
   const verifier = oauth.generateRandomCodeVerifier();
   const state = oauth.generateRandomState();
   const par = await retryOnNonce(async () => oauth.processPushedAuthorizationResponse(c.server, c.client,

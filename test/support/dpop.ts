@@ -19,7 +19,9 @@ export async function testKey(): Promise<TestKey> {
   return { privateKey, publicJwk, jkt: await calculateJwkThumbprint(publicJwk) };
 }
 
-export async function dpopProof(key: TestKey, claims: { htm?: string; htu: string; nonce?: string; ath?: string; accessToken?: string; jti?: string; iat?: number }): Promise<string> {
+export async function dpopProof(
+  key: TestKey, claims: { htm?: string; htu: string; nonce?: string; ath?: string; accessToken?: string; jti?: string; iat?: number },
+): Promise<string> {
   const { accessToken, htm = 'POST', jti = randomUUID(), iat = Math.floor(Date.now() / 1000), ...rest } = claims;
   return new SignJWT({
     htm, ...rest,

@@ -180,7 +180,10 @@ export async function createOpensslChains({ concurrency = 4 } = {}): Promise<Ope
     let id = identities.get(spec);
     if (id === undefined) {
       const { issuer, ...own } = spec;
-      id = JSON.stringify([own.subject, own.key, own.extensions, own.notBefore, own.notAfter, own.corruptSignature === true, own.derTamper ?? null, own.padTo ?? null, issuer ? identity(issuer) : null]);
+      id = JSON.stringify([
+        own.subject, own.key, own.extensions, own.notBefore, own.notAfter, own.corruptSignature === true, own.derTamper ?? null, own.padTo ?? null,
+        issuer ? identity(issuer) : null,
+      ]);
       identities.set(spec, id);
     }
     return id;

@@ -22,7 +22,9 @@ export interface RunningProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startProcess(entry: string, env: Record<string, string>, options: { ready: RegExp; timeoutMs?: number; cwd?: string }): Promise<RunningProcess> {
+export async function startProcess(
+  entry: string, env: Record<string, string>, options: { ready: RegExp; timeoutMs?: number; cwd?: string },
+): Promise<RunningProcess> {
   const child = spawn(process.execPath, ['--conditions=certbound-source', resolve(repoRoot, entry)], {
     cwd: options.cwd ?? repoRoot,
     // Ephemeral metrics ports unless a test chooses: several servers run side by side.

@@ -20,7 +20,8 @@ describe('RFC 9449 DPoP-bound access tokens', () => {
     served = await serve((origin) => createVerifier({ issuer: ISSUER, audience: AUDIENCE, origin, jwks: { keys: [key.publicJwk] }, ...extra }));
   };
   const htu = (path = '/settlements') => `${served.origin}${path}`;
-  const send = async (input: Partial<ProofInput> & { path?: string; method?: string; proofs?: string[]; scheme?: string; as?: ProofKey; at?: string } = {}): Promise<Reply> => {
+  type SendInput = Partial<ProofInput> & { path?: string; method?: string; proofs?: string[]; scheme?: string; as?: ProofKey; at?: string };
+  const send = async (input: SendInput = {}): Promise<Reply> => {
     const at = input.at ?? token;
     const proofs = input.proofs ?? [await dpopProof(input.as ?? client, { htu: htu('/settlements'), accessToken: at, ...input })];
     return call(htu(input.path ?? '/settlements'), {
@@ -352,7 +353,8 @@ describe('RFC 9449 §11.1 replay detection across replicas with Redis', { skip: 
       const token = await accessToken(key, { cnf: { jkt: await jwkThumbprint(client.jwk) } });
       // Both instances are configured with the one external origin the load balancer serves.
       const options = { issuer: ISSUER, audience: AUDIENCE, origin: AUDIENCE, jwks: { keys: [key.publicJwk] }, trustedProxies: ['127.0.0.1'], proxyHeader: 'nginx' as const, dpop: { replayStore: store } };
-      await expectCrossInstanceReplay(createVerifier(options), createVerifier({ ...options, dpop: { replayStore: createRedisReplayStore(redis, { prefix }) } }), client, token);
+      const second = createVerifier({ ...options, dpop: { replayStore: createRedisReplayStore(redis, { prefix }) } });
+      await expectCrossInstanceReplay(createVerifier(options), second, client, token);
       const keys = await redis.keys(`${prefix}*`);
       assert.equal(keys.length, 1);
       const ttl = await redis.pttl(keys[0]);

@@ -183,7 +183,8 @@ describe('client_match', () => {
   it('certificate pinning: the subject matches but the certificate is not registered', async () => {
     const d = await run(leafOf(leaf, [intermediate]), client({ tls_client_auth_subject_dn: leaf.subject, certificate_pinning: true, certificate_thumbprints: ['x'] }));
     failsAt(d, 'client_match', 'certificate_pinning');
-    const pinned = await run(leafOf(leaf, [intermediate]), client({ tls_client_auth_subject_dn: leaf.subject, certificate_pinning: true, certificate_thumbprints: [x5tS256(leaf.cert)] }));
+    const pinning = { tls_client_auth_subject_dn: leaf.subject, certificate_pinning: true, certificate_thumbprints: [x5tS256(leaf.cert)] };
+    const pinned = await run(leafOf(leaf, [intermediate]), client(pinning));
     assert.equal(pinned.ok, true);
   });
 
@@ -242,7 +243,8 @@ describe('hostile input (property): mutated DER never makes diagnose throw or an
         return out;
       }),
       fc.nat(der.length - 1).map((at) => der.subarray(0, at)),
-      fc.record({ at: fc.nat(der.length - 1), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }).map(({ at, bytes }) => Uint8Array.from([...der.subarray(0, at), ...bytes, ...der.subarray(at)])),
+      fc.record({ at: fc.nat(der.length - 1), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) })
+        .map(({ at, bytes }) => Uint8Array.from([...der.subarray(0, at), ...bytes, ...der.subarray(at)])),
     );
     let parsed = 0;
     await fc.assert(fc.asyncProperty(mutated, fc.boolean(), async (bytes, asIntermediate) => {

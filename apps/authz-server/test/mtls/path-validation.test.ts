@@ -397,7 +397,8 @@ function nameConstraintsDer(spec: NameConstraintSpec): Uint8Array {
     if (s.ip) return implicit(7, Uint8Array.from([...s.ip[0], ...s.ip[1]]));
     return new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 4 }, value: [asn1js.fromBER(encodeName(parseDn(s.dn!))).result] });
   };
-  const subtrees = (tag: number, list: SubtreeSpec[]) => new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: tag }, value: list.map((s) => new asn1js.Sequence({ value: [base(s)] })) });
+  const subtrees = (tag: number, list: SubtreeSpec[]) =>
+    new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: tag }, value: list.map((s) => new asn1js.Sequence({ value: [base(s)] })) });
   const parts = [...(spec.permitted ? [subtrees(0, spec.permitted)] : []), ...(spec.excluded ? [subtrees(1, spec.excluded)] : [])];
   return new Uint8Array(new asn1js.Sequence({ value: parts }).toBER());
 }
