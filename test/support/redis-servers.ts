@@ -249,3 +249,44 @@ export async function startTlsRedis(files: { certFile: string; keyFile: string; 
     '--tls-cert-file', files.certFile, '--tls-key-file', files.keyFile, '--tls-ca-cert-file', files.caFile, '--tls-auth-clients', 'yes',
   ], port, /Ready to accept connections/);
 }
+
+/**
+ * The storage tests' time machine (apps/authz-server/test/storage/helpers.ts redisTimeMachine) on
+ * a cluster: every key under `prefix` on every master loses `seconds` of TTL, and a key whose TTL
+ * runs out is deleted, as expiry would; keys without a TTL keep living and are reported.
+ */
+export function clusterTimeMachine(cluster: ClusterDeployment, prefix: string) {
+  const masters = cluster.ports.map((port) => new Redis({ host: '127.0.0.1', port }));
+  async function keys(): Promise<Array<[Redis, string]>> {
+    const found: Array<[Redis, string]> = [];
+    for (const node of masters) {
+      let cursor = '0';
+      do {
+        const [next, batch] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+        cursor = next;
+        for (const key of batch) found.push([node, key]);
+      } while (cursor !== '0');
+    }
+    return found;
+  }
+  return {
+    async advance(seconds: number): Promise<void> {
+      const ms = Math.round(seconds * 1000);
+      for (const [node, key] of await keys()) {
+        const pttl = await node.pttl(key);
+        if (pttl < 0) continue;
+        if (pttl <= ms) await node.del(key);
+        else await node.pexpire(key, pttl - ms);
+      }
+    },
+    async keysWithoutTtl(): Promise<string[]> {
+      const missing: string[] = [];
+      for (const [node, key] of await keys()) if ((await node.pttl(key)) === -1) missing.push(key.slice(prefix.length));
+      return missing;
+    },
+    async close(): Promise<void> {
+      for (const [node, key] of await keys()) await node.del(key);
+      await Promise.all(masters.map((node) => node.quit()));
+    },
+  };
+}

@@ -1,5 +1,6 @@
 // Runs the one adapter contract against every store: always the embedded ones, and PostgreSQL +
-// Redis when TEST_DATABASE_URL / TEST_REDIS_URL are set.
+// Redis when TEST_DATABASE_URL / TEST_REDIS_URL are set, and a private Redis Cluster when
+// redis-server is installed.
 import { after } from 'node:test';
 import { adapterContract } from './adapter-contract.ts';
 import {
@@ -21,6 +22,7 @@ import { migrate } from '../../src/storage/migrate.ts';
 import { PostgresOidcAdapter } from '../../src/storage/postgres/oidc-adapter.ts';
 import { KvOidcAdapter } from '../../src/storage/kv/oidc-adapter.ts';
 import { createAdapterFactory } from '../../src/storage/adapter-factory.ts';
+import { clusterTimeMachine, redisServersUnavailable, startRedisCluster } from '../../../../test/support/redis-servers.ts';
 
 // One PGlite for the embedded stacks of this file (it takes seconds to start); ids never collide.
 let pglite: Promise<SqlClient> | undefined;
@@ -96,6 +98,25 @@ adapterContract('Redis, kv/oidc-adapter.ts', SKIP_REDIS, async () => {
     close: async () => {
       await kv.close();
       await time.close();
+    },
+  };
+});
+
+// Redis Cluster (issue 14 item 3): three private redis-server masters, never the shared Redis.
+adapterContract('Redis Cluster, kv/oidc-adapter.ts', redisServersUnavailable() ?? false, async () => {
+  const cluster = await startRedisCluster(3);
+  const prefix = randomKeyPrefix();
+  const kv = await openRedisKv({ mode: 'cluster', nodes: cluster.ports.map((port) => ({ host: '127.0.0.1', port })) }, { keyPrefix: prefix });
+  const time = clusterTimeMachine(cluster, prefix);
+  return {
+    adapter: (model) => new KvOidcAdapter(model, kv),
+    advance: (seconds) => time.advance(seconds),
+    kv,
+    keysWithoutTtl: () => time.keysWithoutTtl(),
+    close: async () => {
+      await kv.close();
+      await time.close();
+      await cluster.stop();
     },
   };
 });

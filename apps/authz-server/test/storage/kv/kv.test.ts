@@ -1,4 +1,5 @@
-// KvStore contract: the embedded TTL store always, Redis when TEST_REDIS_URL is set.
+// KvStore contract: the embedded TTL store always, Redis when TEST_REDIS_URL is set, and a private
+// Redis Cluster when redis-server is installed.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -6,6 +7,7 @@ import type { KvStore } from '../../../src/storage/kv/kv.ts';
 import { createMemoryKv } from '../../../src/storage/kv/memory.ts';
 import { openRedisKv } from '../../../src/storage/kv/redis.ts';
 import { REDIS_URL, SKIP_REDIS, randomKeyPrefix, redisTimeMachine } from '../helpers.ts';
+import { clusterTimeMachine, redisServersUnavailable, startRedisCluster } from '../../../../../test/support/redis-servers.ts';
 
 interface KvStack {
   kv: KvStore;
@@ -145,6 +147,23 @@ kvContract('Redis', SKIP_REDIS, async () => {
     async close() {
       await kv.close();
       await time.close();
+    },
+  };
+});
+
+// Redis Cluster (issue 14 item 3): three private redis-server masters, never the shared Redis.
+kvContract('Redis Cluster', redisServersUnavailable() ?? false, async () => {
+  const cluster = await startRedisCluster(3);
+  const prefix = randomKeyPrefix();
+  const kv = await openRedisKv({ mode: 'cluster', nodes: cluster.ports.map((port) => ({ host: '127.0.0.1', port })) }, { keyPrefix: prefix });
+  const time = clusterTimeMachine(cluster, prefix);
+  return {
+    kv,
+    advance: (s) => time.advance(s),
+    async close() {
+      await kv.close();
+      await time.close();
+      await cluster.stop();
     },
   };
 });
