@@ -38,6 +38,8 @@ describe('certbound on Redis Sentinel: failover keeps replay detection', { skip 
   let mtlsIdentity: TlsIdentity;
   let tokenUrl: string;
   let nonce = '';
+  /** Messages on a channel subscribed before the failover (client-cache invalidation rides pub/sub). */
+  const heard: string[] = [];
 
   async function send(request: Omit<SentRequest, 'answer'>): Promise<SentRequest> {
     try {
@@ -126,6 +128,10 @@ describe('certbound on Redis Sentinel: failover keeps replay detection', { skip 
     assert.equal(proofReplay.answer.status, 400, JSON.stringify(proofReplay.answer));
     assert.match(JSON.stringify(proofReplay.answer), /invalid_dpop_proof.*already been used/);
     assert.equal(await mtlsToken(), 200);
+    const { kv } = authz.server.stores;
+    await kv.subscribe!('sentinel-test', (message) => heard.push(message));
+    await kv.publish!('sentinel-test', 'before');
+    await waitFor('a published message', async () => heard.includes('before'));
   });
 
   it('kills the primary under load: no proof accepted before or during the failover is accepted again after it', async () => {
@@ -186,6 +192,12 @@ describe('certbound on Redis Sentinel: failover keeps replay detection', { skip 
       assert.ok(replay.answer.status === 400 || replay.answer.status === 503, `a replay of a proof accepted around the failover got ${JSON.stringify(replay.answer).slice(0, 300)}`);
       if (replay.answer.status === 400) assert.match(JSON.stringify(replay.answer), /invalid_dpop_proof.*already been used/);
     }
+    // Pub/sub follows the primary: the subscription made before the failover hears a message now.
+    let n = 0;
+    await waitFor('a message published after the failover', async () => {
+      await authz.server.stores.kv.publish!('sentinel-test', `after-${n++}`).catch(() => undefined);
+      return heard.some((m) => m.startsWith('after-'));
+    }, 30_000);
     const mtlsAfter = mtls.slice(mtlsPromotedAt);
     assert.ok(mtlsAfter.includes(200), `mTLS client_credentials after the failover: ${mtlsAfter.join(',')}`);
   });
