@@ -10,6 +10,7 @@
 // (verifier.replayStoreFullRefusals) is asserted in packages/cnf-verifier/test (dpop, adapters).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
 import { demoDpopToken, dpopProof, type TestKey } from '../support/dpop.ts';
 import { https, type HttpsAnswer } from '../support/https.ts';
 import { startDevPair, type DevPair, type RunningProcess } from '../support/processes.ts';
@@ -73,8 +74,11 @@ describe('a full DPoP replay store refuses new proofs and forgets none (demo res
       assert.match(String(replay.headers['www-authenticate']), /^DPoP error="invalid_dpop_proof"/);
     }
 
-    // One refusal log line each, with the status and code; the process is still serving.
-    const lines = demo.logs().filter((l) => l.event === 'refusal');
+    // One refusal log line each, with the status and code; the process is still serving. The lines come through a pipe and
+    // may arrive after the last answer: wait for the eighth (or the deadline), then compare them all.
+    const refusals = () => demo.logs().filter((l) => l.event === 'refusal');
+    for (const deadline = Date.now() + 10_000; refusals().length < 8 && Date.now() < deadline;) await delay(20);
+    const lines = refusals();
     assert.deepEqual(lines.map((l) => [l.status, l.error]), [
       [404, 'not_found'], [404, 'not_found'], [404, 'not_found'],
       [503, 'temporarily_unavailable'], [503, 'temporarily_unavailable'],
