@@ -270,7 +270,10 @@ describe('the dev setup reloads its dev PKI files', () => {
     await writeFile(join(pki, 'server.pem'), next.certPem);
     dev.proc.child.kill('SIGHUP');
     await eventually(async () => (await certificateShown(dev.mtlsPort, caPem)) === next.cert.fingerprint256, 'the new dev server certificate');
-    const reloaded = dev.proc.logs().slice(mark).filter((line) => line.event === 'tls_reloaded' && line.changed.length > 0);
+    // The log line comes through a pipe and may arrive after the new certificate is served: wait for it too.
+    const reloadLines = () => dev.proc.logs().slice(mark).filter((line) => line.event === 'tls_reloaded' && line.changed.length > 0);
+    await eventually(() => reloadLines().length > 0, 'the tls_reloaded line');
+    const reloaded = reloadLines();
     assert.equal(reloaded.length, 1, JSON.stringify(reloaded));
     assert.deepEqual([...reloaded[0].changed].sort(), ['TLS_CERT_FILE', 'TLS_KEY_FILE']);
   });
