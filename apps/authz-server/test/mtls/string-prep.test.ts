@@ -199,11 +199,12 @@ describe('string preparation of random Unicode (property tests)', () => {
     }), { numRuns: 500 });
   });
 
+  // "Never hangs", not a speed: the bounds are far above a normal run (~1 ms) and far below a hang.
   it('finishes within a time bound, even on long values that expand', () => {
     fc.assert(fc.property(fc.string({ unit: unicodeUnit, minLength: 1000, maxLength: 4000 }), (value) => {
       const started = performance.now();
       prepareCaseIgnore(value);
-      assert.ok(performance.now() - started < 250, `took ${performance.now() - started} ms for ${value.length} UTF-16 units`);
+      assert.ok(performance.now() - started < 2_000, `took ${performance.now() - started} ms for ${value.length} UTF-16 units`);
     }), { numRuns: 100 });
     // NFKC takes U+FDFA to 18 characters: 64 Ki of them (larger than any certificate subject).
     const started = performance.now();
