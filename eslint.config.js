@@ -1,6 +1,6 @@
 // The one lint configuration (issue 11 item 4): typescript-eslint's type-checked rules over every TypeScript source the root
 // tsconfig.json type-checks, so a floating promise, an unchecked `any` or a switch that forgets a case fails `npm test`.
-// Formatting is Prettier's job (.prettierrc.json); nothing here is about layout.
+// Formatting is ESLint Stylistic's job (eslint.format.config.js, `npm run format`); nothing here is about layout.
 import comments from '@eslint-community/eslint-plugin-eslint-comments/configs';
 import js from '@eslint/js';
 import { defineConfig, globalIgnores } from 'eslint/config';
@@ -66,4 +66,22 @@ export function typeCheckedRules(files) {
 
 export const ignored = ['**/dist/', '**/node_modules/', '**/.data/'];
 
-export default defineConfig(globalIgnores(ignored), typeCheckedRules(sources));
+/**
+ * The peer certificate is read in ONE place, the verifier's certificate source (its cache per socket): getPeerCertificate()
+ * crashes Node 24 (SIGSEGV) on a brainpool or secp256k1 client key, and a second getPeerX509Certificate() on a socket no longer
+ * links the intermediates the client sent (both happened; test/security/weak-keys caught them).
+ */
+const peerCertificateReads = [
+  { selector: "MemberExpression[property.name='getPeerCertificate']", message: 'getPeerCertificate() crashes Node 24 on some client keys: use the certificate source (@certbound/cnf-verifier).' },
+  { selector: "MemberExpression[property.name='getPeerX509Certificate']", message: 'read the peer certificate through the certificate source (@certbound/cnf-verifier createCertificateSource), which reads it once per socket.' },
+];
+
+export default defineConfig(
+  globalIgnores(ignored),
+  typeCheckedRules(sources),
+  {
+    files: ['apps/*/src/**/*.ts', 'packages/*/src/**/*.ts'],
+    ignores: ['packages/cnf-verifier/src/certificate.ts'],
+    rules: { 'no-restricted-syntax': ['error', ...peerCertificateReads] },
+  },
+);
