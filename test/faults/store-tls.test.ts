@@ -9,6 +9,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -194,7 +195,7 @@ describe('mutual TLS to PostgreSQL and Redis', { skip }, () => {
     });
   });
 
-  it('new connections read rotated files: the next PostgreSQL connection presents the new certificate', async () => {
+  it('new connections read rotated files: the next PostgreSQL connection presents the new certificate; a half-done rotation keeps the old', async () => {
     const rotating = await writeIdentity(join(dir), 'rotating', storeCa, await issueCertificate({ subject: 'CN=postgres', issuer: storeCa, days: 2 }));
     const tls = loadStoreTls('DATABASE_SSL', { caFile: rotating.ca, certFile: rotating.cert, keyFile: rotating.key });
     const serialOf = async () => {
@@ -213,6 +214,24 @@ describe('mutual TLS to PostgreSQL and Redis', { skip }, () => {
     const afterRotation = await serialOf();
     assert.ok(before && afterRotation, 'serials read');
     assert.notEqual(afterRotation, before, 'the new connection presented the renewed certificate');
-    assert.equal(BigInt(afterRotation), BigInt(`0x${new (await import('node:crypto')).X509Certificate(renewed.certPem).serialNumber}`));
+    assert.equal(BigInt(afterRotation), BigInt(`0x${new X509Certificate(renewed.certPem).serialNumber}`));
+
+    // A rotation caught half-way (the new key beside the old certificate) is refused once, naming
+    // the file, and connections go on with the material in force.
+    const problems: Error[] = [];
+    const watched = loadStoreTls('DATABASE_SSL', { caFile: rotating.ca, certFile: rotating.cert, keyFile: rotating.key }, (err) => problems.push(err));
+    const inForce = new X509Certificate(renewed.certPem).serialNumber;
+    await writeFile(rotating.key, (await issueCertificate({ subject: 'CN=postgres', issuer: storeCa, days: 2 })).keyPem);
+    watched.refresh();
+    watched.refresh();
+    assert.equal(problems.length, 1, problems.map((p) => p.message).join('; '));
+    assert.ok(problems[0] instanceof ConfigError && problems[0].variable === 'DATABASE_SSL_KEY_FILE', problems[0]?.message);
+    const sql = await openPostgres(databaseUrl, { ssl: watched.options });
+    try {
+      const { rows } = await sql.query<{ client_serial: string }>('select client_serial::text from pg_stat_ssl where pid = pg_backend_pid()');
+      assert.equal(BigInt(rows[0]?.client_serial ?? '0'), BigInt(`0x${inForce}`));
+    } finally {
+      await sql.close();
+    }
   });
 });

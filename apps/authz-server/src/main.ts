@@ -23,7 +23,7 @@ import { announceReady, inWorker, runPrimary, withWorkerHeader, workerLogger } f
 import { sessionTicketsFromKek, TICKET_WINDOW_SECONDS } from './http/session-tickets.ts';
 import { rememberResumedChains } from './mtls/resumed-chains.ts';
 import { createRevocationChecker } from './mtls/revocation/index.ts';
-import { bootstrapDevRegistrations, quickStart } from './dev/registrations.ts';
+import { bootstrapDevRegistrations, metricsUrl, quickStart } from './dev/registrations.ts';
 import { bootstrapAdmin, createAdminApi, type Route as AdminRoute } from './admin/index.ts';
 import type { AdminMatcher } from './admin/bootstrap.ts';
 import { createClientRevocations } from './storage/kv/client-revocations.ts';
@@ -218,7 +218,7 @@ export async function startAuthzServer(
     }, 'certbound authorization server listening');
     expiryNotices.start();
     // With WORKERS > 1 the primary prints it once (cluster.ts).
-    if (devPki && !inWorker()) process.stdout.write(`\n${quickStart(devPki, mtlsEndpointAliases(config).token_endpoint, generatedKekFile({ value: config.keyEncryptionKey, dataDir: config.dataDir }))}\n\n`);
+    if (devPki && !inWorker()) process.stdout.write(`\n${quickStart(devPki, mtlsEndpointAliases(config).token_endpoint, generatedKekFile({ value: config.keyEncryptionKey, dataDir: config.dataDir }), undefined, undefined, metricsUrl(config.metricsHost, ops.metricsPort))}\n\n`);
 
     let closing: Promise<void> | undefined;
     return {
@@ -230,7 +230,10 @@ export async function startAuthzServer(
       adminRoutes: adminApi.routes,
       metricsPort: ops.metricsPort,
       tls: tlsReload,
-      reloadTls: () => tlsReload.reload('SIGHUP'),
+      reloadTls: () => {
+        stores.refreshStoreTls(); // DATABASE_SSL_* / REDIS_TLS_*: for the stores' next connections
+        return tlsReload.reload('SIGHUP');
+      },
       close() {
         closing ??= (async () => {
           tlsReload.close();

@@ -100,6 +100,8 @@ export interface Stores {
   rateLimits: RateLimits;
   /** True when either store is in-process: state is not shared, so run one instance only. */
   embedded: boolean;
+  /** Re-reads DATABASE_SSL_* and REDIS_TLS_* now (SIGHUP); new connections use what checks out (each also looks itself). */
+  refreshStoreTls(): void;
   close(): Promise<void>;
 }
 
@@ -180,6 +182,10 @@ export async function openStores(opts: StoresOptions): Promise<Stores> {
     resourceServers,
     rateLimits,
     embedded: !opts.databaseUrl || !redis,
+    refreshStoreTls() {
+      databaseTls?.refresh();
+      redisTls?.refresh();
+    },
     async close() {
       await sweeper?.stop();
       await unsubscribe().catch(() => undefined);
