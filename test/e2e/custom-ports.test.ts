@@ -137,12 +137,34 @@ describe('quick start on configured ports: PUBLIC_PORT, MTLS_PORT, DEMO_PORT', (
     assert.match(out, new RegExp(`demo-dpop-client +enabled +private_key_jwt .* https://localhost:${ports.demo} `));
   });
 
+  it('the printed /mtls/check curl answers the steps, and shows admin.pem is not demo-client', async () => {
+    const check = commands.find((c) => c.startsWith('curl') && c.includes('/mtls/check?client_id=demo-client'))!;
+    assert.ok(check.includes(`https://localhost:${ports.mtls}/mtls/check`), check);
+    const answer = JSON.parse(await sh(check)) as { ok: boolean; steps: Array<{ check: string; ok: boolean | null }>; first_failure: { check: string } | null };
+    assert.equal(answer.ok, false);
+    assert.equal(answer.first_failure?.check, 'client_match');
+    assert.deepEqual(answer.steps.filter((s) => s.ok === true).map((s) => s.check), ['presented', 'chain', 'dates', 'key_usage', 'revocation']);
+  });
+
+  it('the printed `npx certbound doctor` passes for demo-client on MTLS_PORT', async () => {
+    const doctor = commands.find((c) => c.includes('npx certbound doctor'))!;
+    assert.match(doctor, new RegExp(`MTLS_PORT=${ports.mtls} npx certbound doctor --cert \\S+demo-client\\.pem --client-id demo-client$`));
+    const out = await sh(doctor);
+    assert.match(out, /client_match/);
+  });
+
+  it('the printed metrics curl shows demo-client\'s certificate expiry', async () => {
+    const metrics = commands.find((c) => c.includes('/metrics | grep certbound_client_certificate_expiry'))!;
+    const out = await sh(metrics);
+    assert.match(out, /certbound_client_certificate_expiry_timestamp_seconds\{client_id="demo-client"/);
+  });
+
   it('runs nothing it did not check: every printed command was run above', () => {
     const checked = commands.filter((c) =>
       c.startsWith('curl') || c.startsWith('TOKEN=$(curl') || c.startsWith('openssl x509')
-      || /npm run demo:dpop( -- login)?$/.test(c) || c.endsWith('npx certbound clients list'));
+      || /npm run demo:dpop( -- login)?$/.test(c) || c.endsWith('npx certbound clients list') || c.includes('npx certbound doctor'));
     assert.deepEqual(commands.filter((c) => !checked.includes(c)), []);
-    assert.equal(commands.length, 8, commands.join('\n'));
+    assert.equal(commands.length, 11, commands.join('\n'));
   });
 
   it('stops both servers on SIGTERM with exit code 0', async () => {

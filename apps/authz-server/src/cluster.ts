@@ -15,7 +15,7 @@ import { createServer } from 'node:net';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import { ensureDevPki } from './dev/pki.ts';
-import { quickStart } from './dev/registrations.ts';
+import { metricsUrl, quickStart } from './dev/registrations.ts';
 import { generatedKekFile } from './keys/kek.ts';
 import { mtlsEndpointAliases } from './oidc/configuration.ts';
 import { startPrimaryMetrics } from './ops/cluster-metrics.ts';
@@ -140,7 +140,7 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
     void (async () => {
       if (config.devBootstrap) {
         const devPki = await ensureDevPki(config.dataDir);
-        process.stdout.write(`\n${quickStart(devPki, mtlsEndpointAliases(config).token_endpoint, generatedKekFile({ value: config.keyEncryptionKey, dataDir: config.dataDir }))}\n\n`);
+        process.stdout.write(`\n${quickStart(devPki, mtlsEndpointAliases(config).token_endpoint, generatedKekFile({ value: config.keyEncryptionKey, dataDir: config.dataDir }), undefined, undefined, metricsUrl(config.metricsHost, config.metricsPort))}\n\n`);
       }
     })().catch((err: unknown) => logger.error({ err }, 'could not print the quick start'));
   });

@@ -112,9 +112,16 @@ async function followDemoResource(sql: SqlClient, clientId: string, resource: st
  * actually configured. A command meant for another shell names every setting that differs from
  * the defaults (DATA_DIR, ISSUER, DEMO_URL, CERTBOUND_URL), since that shell has none of them.
  * `devKekFile`: the generated key-encryption key, when KEY_ENCRYPTION_KEY is unset (keys/kek.ts
- * generatedKekFile).
+ * generatedKekFile). `metricsUrl`: where /metrics answers (undefined when METRICS_PORT=off).
  */
-export function quickStart(pki: DevPki, tokenEndpoint: string, devKekFile: string | undefined, cwd = process.cwd(), env: Env = process.env): string {
+export function quickStart(
+  pki: DevPki,
+  tokenEndpoint: string,
+  devKekFile: string | undefined,
+  cwd = process.cwd(),
+  env: Env = process.env,
+  metricsUrl?: string,
+): string {
   const rel = (file: string) => relative(cwd, file) || file;
   const tls = `--cacert ${rel(pki.caFile)} --cert ${rel(pki.demoClientCertFile)} --key ${rel(pki.demoClientKeyFile)}`;
   const demo = devDemoEndpoints(env);
@@ -167,6 +174,18 @@ export function quickStart(pki: DevPki, tokenEndpoint: string, devKekFile: strin
     '',
     `  ${cliEnv}npx certbound clients list`,
     '',
+    'Why would a certificate be refused? Ask the server, which walks the token endpoint\'s checks and issues nothing',
+    `(admin.pem for demo-client shows the subject mismatch; doctor prints each step and the fix):`,
+    '',
+    `  curl --cacert ${rel(pki.caFile)} --cert ${rel(join(pki.dir, 'admin.pem'))} --key ${rel(join(pki.dir, 'admin-key.pem'))} '${mtlsOrigin}/mtls/check?client_id=${DEMO_CLIENT_ID}'`,
+    `  ${cliEnv}npx certbound doctor --cert ${rel(pki.demoClientCertFile)} --client-id ${DEMO_CLIENT_ID}`,
+    ...(metricsUrl === undefined ? [] : [
+      '',
+      'Prometheus metrics (certificate expiry, token requests and refusals by reason):',
+      '',
+      `  curl -s ${metricsUrl}/metrics | grep certbound_client_certificate_expiry`,
+    ]),
+    '',
     `The token's cnf.x5t#S256 is the SHA-256 thumbprint of ${rel(pki.demoClientCertFile)}:`,
     `  openssl x509 -in ${rel(pki.demoClientCertFile)} -outform DER | openssl dgst -sha256 -binary | basenc --base64url | tr -d '='`,
     ...(devKekFile === undefined ? [] : [
@@ -176,4 +195,10 @@ export function quickStart(pki: DevPki, tokenEndpoint: string, devKekFile: strin
       'requires once TLS_CERT_FILE or DATABASE_URL is set.',
     ]),
   ].join('\n');
+}
+
+/** The metrics URL for the banner: undefined when metrics are off or the port is not known (0 = ephemeral, seen by the primary). */
+export function metricsUrl(host: string, port: number | undefined): string | undefined {
+  if (port === undefined || port === 0) return undefined;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
