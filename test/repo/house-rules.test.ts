@@ -29,7 +29,7 @@ const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s*'(\.{1,2}\/[^']+)'|im
 function importsOf(file: string): string[] {
   const found: string[] = [];
   for (const match of text.get(file)!.matchAll(IMPORT)) {
-    const target = resolve(dirname(file), match[1] ?? match[2]!);
+    const target = resolve(dirname(file), match[1] ?? match[2]);
     if (text.has(target)) found.push(target);
   }
   return found;

@@ -41,7 +41,7 @@ export interface LogLine extends JsonObject {
   readonly msg: string;
   readonly event?: string;
   /** pino's err serializer: the error's type, message, stack, code and cause chain */
-  readonly err?: { readonly type: string; readonly message: string; readonly code?: string; readonly cause?: JsonObject };
+  readonly err?: { readonly type: string; readonly message: string; readonly stack: string; readonly code?: string; readonly cause?: JsonObject };
   // Fields of certain events, declared as those events write them (a test reads them after selecting the event).
   readonly status: number;
   readonly reason: string;

@@ -126,11 +126,11 @@ function describe(p: Record<string, unknown>): string {
   const what = p['kind'] === 'client' ? `client certificate of ${String(p['client_id'])}`
     : p['kind'] === 'server' ? 'server certificate' : 'trust anchor';
   const when = p['expired'] === true ? `expired at ${String(p['not_after'])}` : `expires at ${String(p['not_after'])} (${String(p['days_left'])} day(s) left, threshold ${String(p['threshold'])} days)`;
-  return `${what} ${String(p['subject'] ?? '')} (x5t#S256 ${String(p['x5t'])}) ${when}`;
+  return `${what} ${typeof p['subject'] === 'string' ? p['subject'] : ''} (x5t#S256 ${String(p['x5t'])}) ${when}`;
 }
 
 function fromLocal(kind: NoticeKind, cert: X509Certificate): Candidate {
-  let subject: string | null = null;
+  let subject: string;
   let issuer: string | null = null;
   try {
     subject = subjectDnOf(cert);
@@ -251,7 +251,7 @@ export function createExpiryNotices(opts: ExpiryNoticesOptions): ExpiryNotices {
         await releaseNotices(sql, pending.slice(i), now());
         break;
       }
-      const retryAt = await deliver(pending[i]!);
+      const retryAt = await deliver(pending[i]);
       if (retryAt === undefined) {
         result.delivered += 1;
         continue;

@@ -126,7 +126,10 @@ export function createMtlsCheck(deps: MtlsCheckDeps): Middleware {
   }
 
   return async function mtlsCheck(ctx, next) {
-    if (ctx.path !== MTLS_CHECK_PATH) return next();
+    if (ctx.path !== MTLS_CHECK_PATH) {
+      await next();
+      return;
+    }
     try {
       await check(ctx);
     } catch (refusal) {

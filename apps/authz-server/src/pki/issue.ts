@@ -1,5 +1,5 @@
 // Issues X.509 certificates (RFC 5280 profile) for the dev PKI, the CLI and tests.
-import { KeyObject, X509Certificate, webcrypto } from 'node:crypto';
+import { KeyObject, X509Certificate, type webcrypto } from 'node:crypto';
 import { OID, type KeyUsageName } from '../mtls/parsing.ts';
 import { encodeName } from '../mtls/names.ts';
 import { parseIp } from '../mtls/ip-address.ts';
@@ -149,7 +149,7 @@ function ipForEncoder(text: string): string {
   if (!octets) throw new Error(`sanIp: not an IP address: ${text}`);
   if (octets.length === 4) return octets.join('.');
   const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((octets[i]! << 8) | octets[i + 1]!).toString(16));
+  for (let i = 0; i < 16; i += 2) groups.push(((octets[i] << 8) | octets[i + 1]).toString(16));
   return groups.join(':');
 }
 

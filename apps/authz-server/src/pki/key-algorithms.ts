@@ -1,5 +1,5 @@
 // WebCrypto parameters for the key types certbound issues, and recognition of a PKCS#8 key's type.
-import { createPrivateKey, createPublicKey, webcrypto } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type webcrypto } from 'node:crypto';
 
 export type KeyAlgorithm = 'ES256' | 'RS256' | 'Ed25519';
 
@@ -13,12 +13,12 @@ const PARAMS: Record<KeyAlgorithm, Params> = {
   ES256: {
     generate: { name: 'ECDSA', namedCurve: 'P-256' },
     import: { name: 'ECDSA', namedCurve: 'P-256' },
-    sign: { name: 'ECDSA', hash: 'SHA-256' } as webcrypto.EcdsaParams,
+    sign: { name: 'ECDSA', hash: 'SHA-256' },
   },
   RS256: {
     generate: { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
     import: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
-    sign: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as webcrypto.Algorithm,
+    sign: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
   },
   Ed25519: { generate: { name: 'Ed25519' }, import: { name: 'Ed25519' }, sign: { name: 'Ed25519' } },
 };

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
+import { request, type IncomingMessage } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import Koa from 'koa';
 import { createLogger } from '../../src/log.ts';
 import { logAppErrors } from '../../src/http/app-errors.ts';
+import type { LogLine } from '../../../../test/support/json-answer.ts';
 
 function capture() {
   const lines: string[] = [];
@@ -18,7 +19,7 @@ async function get(app: Koa, path: string): Promise<number> {
   const server = app.listen(0, '127.0.0.1');
   await once(server, 'listening');
   try {
-    const res = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
       request({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, path }, resolve).on('error', reject).end();
     });
     res.resume();
@@ -36,7 +37,7 @@ describe("Koa's error event", () => {
     logAppErrors(app, logger);
     app.use(function broken() { throw new Error('store answered nonsense', { cause: new Error('ECONNRESET from upstream') }); });
     const stderr: string[] = [];
-    const write = process.stderr.write;
+    const write = process.stderr.write.bind(process.stderr);
     process.stderr.write = ((chunk: string) => { stderr.push(String(chunk)); return true; });
     let status: number;
     try {
@@ -46,13 +47,13 @@ describe("Koa's error event", () => {
     }
     assert.equal(status, 500);
     assert.equal(lines.length, 1, lines.join('\n'));
-    const line = JSON.parse(lines[0]);
+    const line = JSON.parse(lines[0]) as LogLine;
     assert.equal(line.level, 50);
     assert.equal(line.event, 'app_error');
     assert.equal(line.path, '/x');
     assert.equal(line.status, 500);
-    assert.match(line.err.message, /store answered nonsense: ECONNRESET from upstream/);
-    assert.match(line.err.stack, /broken/, 'the stack rides in the one line');
+    assert.match(line.err!.message, /store answered nonsense: ECONNRESET from upstream/);
+    assert.match(line.err!.stack, /broken/, 'the stack rides in the one line');
     assert.deepEqual(stderr, [], "Koa's default listener (a multi-line stack on stderr) is replaced");
   });
 
@@ -63,7 +64,7 @@ describe("Koa's error event", () => {
     app.use(function refuses(ctx) { ctx.throw(413, 'body too large'); });
     assert.equal(await get(app, '/y'), 413);
     assert.equal(lines.length, 1);
-    const line = JSON.parse(lines[0]);
+    const line = JSON.parse(lines[0]) as LogLine;
     assert.equal(line.level, 40);
     assert.equal(line.status, 413);
   });

@@ -25,7 +25,7 @@ import { createWebhookSender, SIGNATURE_HEADER, verifySignature, webhookSigningK
 import { SKIP_POSTGRES, openTestPostgres } from '../storage/helpers.ts';
 import { makeTestPki, startTestAuthz, type TestAuthz } from '../../../../test/support/authz.ts';
 import { https } from '../../../../test/support/https.ts';
-import { recordingLogger, startWebhookReceiver, type WebhookReceiver } from './expiry-notices-support.ts';
+import { recordingLogger, startWebhookReceiver, type NoticeBody, type WebhookReceiver } from './expiry-notices-support.ts';
 
 async function certificate(subject: string, start: number, days: number): Promise<X509Certificate> {
   return (await issueCertificate({ subject, notBefore: new Date(start - DAY_MS), notAfter: new Date(start + days * DAY_MS) })).cert;
@@ -63,25 +63,25 @@ describe('two instances on one PostgreSQL', { skip: SKIP_POSTGRES }, () => {
       const key = randomBytes(32);
       const logs = [recordingLogger(), recordingLogger()];
       const [a, b] = ([pg.sql, other] as SqlClient[]).map((sql, i) => createExpiryNotices({
-        sql, logger: logs[i]!, now: () => new Date(clock), intervalMs: 1000,
+        sql, logger: logs[i], now: () => new Date(clock), intervalMs: 1000,
         webhook: createWebhookSender({ url: receiver.url, key, ca: receiver.ca, attempts: 2, backoffMs: 1 }),
       }));
       const start = receiver.requests.length;
       receiver.failNext(3); // the first deliveries fail: retried by whichever instance comes next
       for (let round = 0; round < 4; round++) {
-        await Promise.all([a!.runOnce(), b!.runOnce()]);
+        await Promise.all([a.runOnce(), b.runOnce()]);
         clock += 2 * 60_000; // past any retry time
       }
       clock += 10 * DAY_MS; // every certificate is now closer: more thresholds crossed
       for (let round = 0; round < 4; round++) {
-        await Promise.all([a!.runOnce(), b!.runOnce()]);
+        await Promise.all([a.runOnce(), b.runOnce()]);
         clock += 2 * 60_000;
       }
 
-      const notices = [...logs[0]!.notices(), ...logs[1]!.notices()];
+      const notices = [...logs[0].notices(), ...logs[1].notices()];
       const ids = notices.map((l) => String(l.obj['notice_id']));
       assert.equal(new Set(ids).size, ids.length, 'no notice logged twice');
-      const delivered = receiver.requests.slice(start).filter((r) => r.status < 300).map((r) => JSON.parse(r.body).notice_id as string);
+      const delivered = receiver.requests.slice(start).filter((r) => r.status < 300).map((r) => (JSON.parse(r.body) as NoticeBody).notice_id);
       assert.deepEqual([...delivered].sort(), [...ids].sort(), 'each logged notice delivered exactly once');
       assert.equal(receiver.requests.slice(start).filter((r) => r.status >= 300).length, 3);
 
@@ -98,8 +98,8 @@ describe('two instances on one PostgreSQL', { skip: SKIP_POSTGRES }, () => {
         return [...new Set([first, later].filter((t) => t !== undefined))].map((t) => `${x5tS256(cert)} ${t}`);
       });
       assert.deepEqual(rows.map((r) => `${r.x5t_s256} ${r.threshold}`).sort(), expected.sort());
-      await a!.stop();
-      await b!.stop();
+      await a.stop();
+      await b.stop();
     } finally {
       await pg.drop();
     }
@@ -145,16 +145,16 @@ describe('a running server', () => {
       client_id: 'ledger', tls_client_auth_subject_dn: 'CN=ledger,O=Example Bank', default_resource: 'https://ledger-api.test', scope: 'ledger:read',
     } });
     assert.equal(created.status, 201, created.text);
-    const x5t = x5tS256(issued.soon!.cert);
-    const added = await as.admin.request('POST', '/clients/ledger/certificates', { json: { pem: issued.soon!.certPem } });
+    const x5t = x5tS256(issued.soon.cert);
+    const added = await as.admin.request('POST', '/clients/ledger/certificates', { json: { pem: issued.soon.certPem } });
     assert.equal(added.status, 201, added.text);
 
     const line = await until('the notice log line', () => as.logs.find((l) => l.event === 'certificate_expiry_notice' && l.x5t === x5t), 10_000);
     assert.equal(line.client_id, 'ledger');
     assert.equal(line.threshold, 7);
     assert.equal(line.days_left, 4);
-    assert.equal(line.not_after, issued.soon!.cert.validToDate.toISOString());
-    const post = await until('the webhook POST', () => receiver.delivered().find((r) => JSON.parse(r.body).x5t === x5t), 10_000);
+    assert.equal(line.not_after, issued.soon.cert.validToDate.toISOString());
+    const post = await until('the webhook POST', () => receiver.delivered().find((r) => (JSON.parse(r.body) as NoticeBody).x5t === x5t), 10_000);
     const kek = await resolveKeyEncryptionKey({ value: as.env['KEY_ENCRYPTION_KEY'], dataDir: dir });
     assert.ok(verifySignature(webhookSigningKey(kek), post.body, String(post.headers[SIGNATURE_HEADER.toLowerCase()]), Math.floor(Date.now() / 1000)));
     const { service: _service, level: _level, time: _time, pid: _pid, hostname: _hostname, msg: _msg, ...logged } = line;
@@ -163,15 +163,15 @@ describe('a running server', () => {
 
   it('records the certificate a client authenticated with, so an unregistered certificate is watched too', async () => {
     const res = await https(`${as.mtlsUrl}/token`, {
-      ca: as.ca, identity: { cert: issued.seen!.certPem, key: issued.seen!.keyPem }, form: { grant_type: 'client_credentials', client_id: 'ledger' },
+      ca: as.ca, identity: { cert: issued.seen.certPem, key: issued.seen.keyPem }, form: { grant_type: 'client_credentials', client_id: 'ledger' },
     });
     assert.equal(res.status, 200, res.text);
-    const x5t = x5tS256(issued.seen!.cert);
+    const x5t = x5tS256(issued.seen.cert);
     const row = await until('the seen_certificates row', async () => {
       const { rows } = await as.server.stores.sql.query<{ client_id: string; subject: string; not_after: Date }>(
         'select client_id, subject, not_after from seen_certificates where x5t_s256 = $1', [x5t]);
       return rows[0];
     });
-    assert.deepEqual(row, { client_id: 'ledger', subject: 'CN=ledger,O=Example Bank', not_after: issued.seen!.cert.validToDate });
+    assert.deepEqual(row, { client_id: 'ledger', subject: 'CN=ledger,O=Example Bank', not_after: issued.seen.cert.validToDate });
   });
 });

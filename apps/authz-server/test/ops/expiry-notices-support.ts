@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { issueCertificate } from '../../src/pki/issue.ts';
 import type { NoticeLogger } from '../../src/ops/expiry-notices.ts';
+import type { JsonObject } from '../../../../test/support/json-answer.ts';
 
 export interface ReceivedRequest {
   status: number;
@@ -59,15 +60,30 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
   };
 }
 
+/** The JSON body of a webhook delivery: the notice's payload as src/ops/expiry-notices.ts writes it (and logs it). */
+export interface NoticeBody extends JsonObject {
+  readonly event: 'certificate_expiry_notice';
+  readonly notice_id: string;
+  readonly kind: 'client' | 'server' | 'trust_anchor';
+  readonly client_id: string | null;
+  readonly x5t: string;
+  readonly subject: string | null;
+  readonly issuer: string | null;
+  readonly not_after: string;
+  readonly days_left: number;
+  readonly threshold: number;
+  readonly expired: boolean;
+}
+
 export interface LogLine {
   level: 'info' | 'warn' | 'error';
-  obj: Record<string, any>;
+  obj: Record<string, unknown>;
   msg: string;
 }
 
 export function recordingLogger(): NoticeLogger & { lines: LogLine[]; notices(): LogLine[] } {
   const lines: LogLine[] = [];
-  const push = (level: LogLine['level']) => (obj: object, msg: string) => void lines.push({ level, obj: obj as Record<string, any>, msg });
+  const push = (level: LogLine['level']) => (obj: object, msg: string) => void lines.push({ level, obj: obj as Record<string, unknown>, msg });
   return {
     lines,
     info: push('info'),

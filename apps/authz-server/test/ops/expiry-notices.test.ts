@@ -19,7 +19,7 @@ import { createExpiryNotices, crossedThreshold, DAY_MS, type LocalCertificates }
 import { createWebhookSender, NOTICE_ID_HEADER, SIGNATURE_HEADER, verifySignature, webhookSigningKey } from '../../src/ops/expiry-webhook.ts';
 import { createSeenCertificateRecorder } from '../../src/ops/seen-certificates.ts';
 import { sharedPgliteSchemas } from '../storage/helpers.ts';
-import { recordingLogger, startWebhookReceiver, type WebhookReceiver } from './expiry-notices-support.ts';
+import { recordingLogger, startWebhookReceiver, type NoticeBody, type WebhookReceiver } from './expiry-notices-support.ts';
 
 const pgliteSchema = sharedPgliteSchemas();
 
@@ -36,7 +36,7 @@ async function freshDb(): Promise<SqlClient> {
 }
 
 /** `sql` with its query() replaced (the modules under test only query). */
-function withQuery(sql: SqlClient, query: (text: string, params?: unknown[]) => Promise<any>): SqlClient {
+function withQuery(sql: SqlClient, query: SqlClient['query']): SqlClient {
   return {
     query,
     exec: (script) => sql.exec(script),
@@ -82,7 +82,7 @@ describe('expiry notices on embedded PGlite', () => {
     assert.deepEqual(await notices.runOnce(), { claimed: 1, delivered: 0, failed: 0 });
     assert.deepEqual(await notices.runOnce(), { claimed: 0, delivered: 0, failed: 0 });
     assert.equal(logger.notices().length, 1);
-    const first = logger.notices()[0]!;
+    const first = logger.notices()[0];
     assert.equal(first.level, 'warn');
     assert.deepEqual({ ...first.obj, notice_id: undefined }, {
       event: 'certificate_expiry_notice', notice_id: undefined, kind: 'client', client_id: 'ledger', x5t: x5tS256(cert),
@@ -160,7 +160,7 @@ describe('expiry notices on embedded PGlite', () => {
       certs[`${client}-old`] = await certificate(`CN=${client}`, clock, 5);
       certs[`${client}-new`] = await certificate(`CN=${client}`, clock, 90);
     }
-    const seen = (name: string) => recorder.record(name.replace(/-(old|new)$/, ''), certs[name]!, x5tS256(certs[name]!));
+    const seen = (name: string) => recorder.record(name.replace(/-(old|new)$/, ''), certs[name], x5tS256(certs[name]));
     seen('rotated-old');
     seen('alternating-old');
     await recorder.settled();
@@ -172,7 +172,7 @@ describe('expiry notices on embedded PGlite', () => {
     seen('alternating-old'); // still used after the new one appeared
     await recorder.settled();
     await createExpiryNotices({ sql, logger, now: () => new Date(clock) }).runOnce();
-    assert.deepEqual(logger.notices().map((l) => [l.obj['client_id'], l.obj['x5t']]), [['alternating', x5tS256(certs['alternating-old']!)]]);
+    assert.deepEqual(logger.notices().map((l) => [l.obj['client_id'], l.obj['x5t']]), [['alternating', x5tS256(certs['alternating-old'])]]);
   });
 
   it('writes a seen certificate at most once per hour per process', async () => {
@@ -213,10 +213,10 @@ describe('expiry notices on embedded PGlite', () => {
     assert.deepEqual(await createExpiryNotices({ sql, logger, webhook, now: () => new Date(clock) }).runOnce(), { claimed: 1, delivered: 1, failed: 0 });
     const got = receiver.requests.slice(before);
     assert.equal(got.length, 1);
-    const req = got[0]!;
+    const req = got[0];
     assert.equal(req.headers['content-type'], 'application/json');
-    assert.deepEqual(JSON.parse(req.body), logger.notices()[0]!.obj);
-    assert.equal(req.headers[NOTICE_ID_HEADER.toLowerCase()], logger.notices()[0]!.obj['notice_id']);
+    assert.deepEqual(JSON.parse(req.body), logger.notices()[0].obj);
+    assert.equal(req.headers[NOTICE_ID_HEADER.toLowerCase()], logger.notices()[0].obj['notice_id']);
     const signature = String(req.headers[SIGNATURE_HEADER.toLowerCase()]);
     assert.match(signature, /^t=\d+,v1=[0-9a-f]{64}$/);
     const nowSeconds = Math.floor(Date.now() / 1000);
@@ -244,8 +244,8 @@ describe('expiry notices on embedded PGlite', () => {
     assert.deepEqual(await notices.runOnce(), { claimed: 1, delivered: 0, failed: 1 });
     const failed = logger.lines.filter((l) => l.obj['event'] === 'certificate_expiry_webhook_failed');
     assert.equal(failed.length, 1);
-    assert.equal(failed[0]!.obj['error'], 'answered HTTP 503');
-    assert.equal(failed[0]!.obj['webhook'], new URL(receiver.url).origin);
+    assert.equal(failed[0].obj['error'], 'answered HTTP 503');
+    assert.equal(failed[0].obj['webhook'], new URL(receiver.url).origin);
     assert.ok(!JSON.stringify(logger.lines).includes('s3cr3t-path'), 'the webhook path (which may hold a secret) is never logged');
     let [row] = await listNotices(sql);
     assert.equal(row?.delivered_at, null);
@@ -289,7 +289,7 @@ describe('expiry notices on embedded PGlite', () => {
     assert.deepEqual(await notices.runOnce(), { claimed: 0, delivered: 0, failed: 0 });
     const got = receiver.requests.slice(before);
     assert.deepEqual(got.map((r) => r.status), [503, 204, 204, 204]);
-    assert.equal(new Set(got.filter((r) => r.status < 300).map((r) => JSON.parse(r.body).notice_id)).size, 3);
+    assert.equal(new Set(got.filter((r) => r.status < 300).map((r) => (JSON.parse(r.body) as NoticeBody).notice_id)).size, 3);
     assert.equal(logger.notices().length, 3);
   });
 
@@ -301,10 +301,10 @@ describe('expiry notices on embedded PGlite', () => {
     const notices = createExpiryNotices({ sql, logger: recordingLogger(), webhook, intervalMs: 60_000, now: () => new Date(clock) });
     receiver.failNext(4);
     await notices.runOnce();
-    assert.equal((await listNotices(sql))[0]!.lease_until.getTime(), clock + 60_000);
+    assert.equal((await listNotices(sql))[0].lease_until.getTime(), clock + 60_000);
     clock += 60_000;
     assert.equal((await notices.runOnce()).failed, 1);
-    assert.equal((await listNotices(sql))[0]!.lease_until.getTime(), clock + 120_000);
+    assert.equal((await listNotices(sql))[0].lease_until.getTime(), clock + 120_000);
   });
 
   it('verifies the receiver\'s certificate: one the trusted CAs did not issue gets nothing', async () => {
@@ -322,7 +322,7 @@ describe('expiry notices on embedded PGlite', () => {
     const errors = logger.lines.filter((l) => l.obj['event'] === 'certificate_expiry_webhook_failed').map((l) => l.obj['error']);
     assert.equal(errors.length, 2);
     for (const e of errors) assert.match(String(e), /CERT|SIGNATURE|ISSUER|VERIFY/);
-    assert.equal((await listNotices(sql))[0]!.delivered_at, null);
+    assert.equal((await listNotices(sql))[0].delivered_at, null);
   });
 
   it('a store that is down: the round fails, the scheduled check logs it once and its recovery once', async () => {

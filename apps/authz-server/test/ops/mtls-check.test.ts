@@ -28,7 +28,7 @@ async function startPrivateRedis(): Promise<{ url: string; child: ChildProcess }
   let out = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       if (out.includes('Ready to accept connections')) {
         clearTimeout(timer);
@@ -37,7 +37,7 @@ async function startPrivateRedis(): Promise<{ url: string; child: ChildProcess }
     });
     child.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
   });
-  child.stdout!.resume();
+  child.stdout.resume();
   return { url: `redis://127.0.0.1:${port}/0`, child };
 }
 
@@ -67,10 +67,11 @@ describe('ops/mtls-check.ts: stores down and the rate limit', { skip: existsSync
       logger: logger as never,
       ...(limit ? { limit } : {}),
     }));
+    const handle = app.callback(); // Koa answers its own errors: the promise does not reject
     const listeners = await startListeners({
       host: '127.0.0.1', publicPort: 0, mtlsPort: 0,
       tls: { cert: pki.server.certPem, key: pki.server.keyPem, clientCa: pki.clientRoot.certPem },
-      handler: app.callback(),
+      handler: (req, res) => void handle(req, res),
     });
     servers.push(listeners);
     return `https://localhost:${listeners.mtlsPort}`;
@@ -102,7 +103,7 @@ describe('ops/mtls-check.ts: stores down and the rate limit', { skip: existsSync
     const refused = await https(`${url}/mtls/check`, { ca: pki.serverCa.certPem, identity: leaf });
     assert.equal(refused.status, 429);
     const retry = Number(refused.headers['retry-after']);
-    assert.ok(retry >= 1 && retry <= 60, `Retry-After ${refused.headers['retry-after']}`);
+    assert.ok(retry >= 1 && retry <= 60, `Retry-After ${String(refused.headers['retry-after'])}`);
     assert.deepEqual(refused.json, { error: 'too_many_requests', error_description: refused.json.error_description });
   });
 

@@ -25,7 +25,7 @@ function presented(leaf: X509Certificate, chain: X509Certificate[] = []): Presen
   return { leaf, chain, source: 'tls', thumbprint: x5tS256(leaf) };
 }
 
-type Line = Record<string, any> & { level: 'info' | 'error' | 'debug'; msg: string };
+type Line = Record<string, unknown> & { level: 'info' | 'error' | 'debug'; msg: string };
 
 function recordingLogger() {
   const lines: Line[] = [];
@@ -149,11 +149,11 @@ describe('reload', () => {
     assert.deepEqual(seen, [reloader.current()]);
     const logged = lines.slice(mark);
     assert.equal(logged.length, 1, JSON.stringify(logged));
-    assert.equal(logged[0]!.event, 'tls_reloaded');
-    assert.equal(logged[0]!.level, 'info');
-    assert.deepEqual(logged[0]!.changed, ['TLS_CERT_FILE', 'TLS_KEY_FILE']);
-    assert.equal(logged[0]!.server_certificate_not_after, serverB.cert.validToDate.toISOString());
-    assert.equal(logged[0]!.client_cas, 1);
+    assert.equal(logged[0].event, 'tls_reloaded');
+    assert.equal(logged[0].level, 'info');
+    assert.deepEqual(logged[0].changed, ['TLS_CERT_FILE', 'TLS_KEY_FILE']);
+    assert.equal(logged[0].server_certificate_not_after, serverB.cert.validToDate.toISOString());
+    assert.equal(logged[0].client_cas, 1);
     assert.equal(JSON.stringify(logged).includes('PRIVATE KEY'), false, 'the key never reaches the log');
     reloader.close();
   });
@@ -172,8 +172,8 @@ describe('reload', () => {
     assert.equal(reloader.current(), initial);
     const logged = lines.slice(mark);
     assert.equal(failures(logged).length, 1, JSON.stringify(logged));
-    assert.equal(failures(logged)[0]!.variable, 'TLS_CERT_FILE');
-    assert.equal(failures(logged)[0]!.level, 'error');
+    assert.equal(failures(logged)[0].variable, 'TLS_CERT_FILE');
+    assert.equal(failures(logged)[0].level, 'error');
     assert.equal(logged.filter((l) => l.event === 'tls_reloaded').length, 0);
     // An operator's SIGHUP is answered again: the problem is still there.
     await reloader.reload('SIGHUP');
@@ -234,7 +234,7 @@ describe('reload', () => {
     reloader.onReloaded((material) => seen.push(material));
     await writeFile(files.clientCa, oldRoot.certPem + newRoot.certPem);
     await eventually(() => seen.length > 0, 'the watcher to apply the new CA bundle');
-    assert.equal(seen[0]!.trustStore.size, 2);
+    assert.equal(seen[0].trustStore.size, 2);
     const reloaded = lines.filter((l) => l.event === 'tls_reloaded' && l.level === 'info');
     assert.deepEqual(reloaded.map((l) => [l.trigger, l.changed]), [['file', ['CLIENT_CA_FILE']]]);
     reloader.close();
