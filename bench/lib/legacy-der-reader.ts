@@ -49,7 +49,7 @@ function readTlv(bytes: Uint8Array, offset = 0): Tlv {
 function children(parent: Tlv | Uint8Array): Tlv[] {
   const bytes = parent instanceof Uint8Array ? parent : parent.value;
   const out: Tlv[] = [];
-  for (let offset = 0; offset < bytes.length; ) {
+  for (let offset = 0; offset < bytes.length;) {
     const tlv = readTlv(bytes, offset);
     out.push(tlv);
     offset += tlv.der.length;

@@ -141,12 +141,12 @@ async function drive(mode: LoadMode, opts: LoadOptions, once: (caller: number) =
     rps: durationMs > 0 ? Math.round((requests / durationMs) * 1000 * 10) / 10 : 0,
     latencyMs: requests > 0
       ? {
-          p50: ms(histogram.percentile(50)),
-          p99: ms(histogram.percentile(99)),
-          p999: ms(histogram.percentile(99.9)),
-          mean: ms(histogram.mean),
-          max: ms(histogram.max),
-        }
+        p50: ms(histogram.percentile(50)),
+        p99: ms(histogram.percentile(99)),
+        p999: ms(histogram.percentile(99.9)),
+        mean: ms(histogram.mean),
+        max: ms(histogram.max),
+      }
       : { p50: 0, p99: 0, p999: 0, mean: 0, max: 0 },
     clientCpuUsPerRequest: requests > 0 ? Math.round(clientCpuUs / requests) : 0,
   };
@@ -205,9 +205,9 @@ export function requestOnNewConnection(target: LoadTarget, session?: Buffer): Pr
     secureContext: secureContextOf(target.tls),
     ...(session ? { session } : {}),
   };
-  const request = `POST ${target.path} HTTP/1.1\r\nHost: ${url.host}\r\nAccept: application/json\r\n`
-    + `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(target.body)}\r\n`
-    + `Connection: close\r\n\r\n${target.body}`;
+  const request = `POST ${target.path} HTTP/1.1\r\nHost: ${url.host}\r\nAccept: application/json\r\n` +
+    `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(target.body)}\r\n` +
+    `Connection: close\r\n\r\n${target.body}`;
   return new Promise((resolve, reject) => {
     const socket = connect(options);
     // Without it Nagle holds the request behind the unacknowledged handshake flight until the

@@ -385,7 +385,6 @@ export async function runBench(opts: BenchOptions, print: (line: string) => void
       figures.push({ id: 'token.resumed.pg2.fraction', label: 'PostgreSQL + Redis, 2 workers: connections that resumed a session issued by either worker', value: fraction, unit: 'fraction', display: `${round2(fraction * 100)}% · ${describeLoad(s('resumed.pg2'))}`, target: { op: '>=', value: 0.99, display: '≥ 99%' }, pass: check(fraction, '>=', 0.99) });
     }
 
-
     const softRequestsMeasured = s('revocation.keepalive.soft').requests + s('revocation.full.soft').requests;
     const cpuOf = (id: string) => s(id).serverCpuUsPerRequest;
     const fetchNote = `${fetchesBySoftServer} OCSP fetch${fetchesBySoftServer === 1 ? '' : 'es'} by the soft server (its first request), ${fetchesWhileMeasuring} during ${softRequestsMeasured} measured requests`;

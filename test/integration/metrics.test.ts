@@ -49,7 +49,8 @@ describe('metrics port', () => {
     await as.register({ ...base, client_id: 'ledger', token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_subject_dn: 'CN=ledger,O=certbound tests' });
     await addClientCertificate(as.server.stores.sql, {
       client_id: 'registered', x5t_s256: x5t(registered), pem: registered.certPem, subject: 'CN=registered,O=certbound tests', issuer: null,
-      sans: { dns: [], ip: [], uri: [], email: [] }, serial: registered.cert.serialNumber, not_before: registered.cert.validFromDate, not_after: registered.cert.validToDate,
+      sans: { dns: [], ip: [], uri: [], email: [] }, serial: registered.cert.serialNumber,
+      not_before: registered.cert.validFromDate, not_after: registered.cert.validToDate,
     });
   });
 

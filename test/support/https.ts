@@ -25,7 +25,7 @@ export async function https(url: string, options: {
   json?: unknown;
   body?: string | Buffer;
   headers?: Record<string, string>;
-} ): Promise<HttpsAnswer> {
+}): Promise<HttpsAnswer> {
   let body: string | Buffer | undefined = options.body;
   const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
   if (options.form) {

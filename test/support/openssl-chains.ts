@@ -385,7 +385,7 @@ function header(der: Buffer, offset: number): { headerLength: number; length: nu
 function children(der: Buffer): Buffer[] {
   const outer = header(der, 0);
   const out: Buffer[] = [];
-  for (let offset = outer.headerLength; offset < outer.headerLength + outer.length; ) {
+  for (let offset = outer.headerLength; offset < outer.headerLength + outer.length;) {
     const { headerLength, length } = header(der, offset);
     out.push(der.subarray(offset, offset + headerLength + length));
     offset += headerLength + length;

@@ -171,7 +171,8 @@ export async function startAuthzServer(
       revocations: stores.revocations,
       clientRevocations,
       revokeGrant: (grantId) => stores.adapterFactory('RefreshToken').revokeByGrantId(grantId),
-      validateWithProvider: async (metadata) => provider.Client.validate(applyClientDefaults(metadata, STATIC_SCOPES) as Parameters<typeof provider.Client.validate>[0]),
+      validateWithProvider: async (metadata) =>
+        provider.Client.validate(applyClientDefaults(metadata, STATIC_SCOPES) as Parameters<typeof provider.Client.validate>[0]),
       staticScopes: STATIC_SCOPES,
       adminClientIds: config.adminClientIds,
       signingAlgs: SIGNING_ALGS,
@@ -190,19 +191,25 @@ export async function startAuthzServer(
       verdicts.invalidate();
       enrollment.issuer?.forgetCrl();
     });
-    const ops = await startObservability(config, { stores, logger, provider, serverCertPem: () => tls.cert, trustAnchors: () => [...trustStore.anchors, ...trustStore.intermediates], certificateSource });
+    const ops = await startObservability(config, {
+      stores, logger, provider, certificateSource,
+      serverCertPem: () => tls.cert, trustAnchors: () => [...trustStore.anchors, ...trustStore.intermediates],
+    });
     mountBeforeEngine(provider, createMtlsCheck({ source: certificateSource, trustStore: () => trustStore, revocation: enrollment.revocation, minRsaBits: config.clientCertMinRsaBits, rateLimits: stores.rateLimits, findClient: (id) => stores.adapterFactory('Client').find(id), logger }));
 
+    const koaHandler = provider.callback();
     const listeners = await startListeners({
       host: config.host,
       publicPort: config.publicPort,
       mtlsPort: config.mtlsPort,
       tls,
-      handler: withWorkerHeader(provider.callback(), config.logLevel),
+      // Koa's handler settles its own errors (its error event): nothing to await here.
+      handler: withWorkerHeader((req, res) => void koaHandler(req, res), config.logLevel),
       sessionTickets: sessionTicketsFromKek(kek),
     });
     const tlsReload = watchTlsMaterial({
-      files, initial: tls, logger, intervalMs: config.tlsReloadIntervalMs ?? null, targets: { listeners, trustStore: enrollment.reloadTarget, verdicts, crl: crlFile },
+      files, initial: tls, logger, intervalMs: config.tlsReloadIntervalMs ?? null,
+      targets: { listeners, trustStore: enrollment.reloadTarget, verdicts, crl: crlFile },
     });
     tlsReload.onReloaded((material) => {
       tls = material;

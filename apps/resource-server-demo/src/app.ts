@@ -93,23 +93,27 @@ export function createDemoApp(deps: {
       return;
     }
     if (ctx.path === '/api/v1/settlements' && ctx.method === 'POST') {
-      await auth(ctx, async () => { await canWrite(ctx, async () => {
-        const input = parseSettlement(await readJson(ctx));
-        const who = ctx.state.auth as VerifiedRequest; // set by koaAuth
-        const settlement = store.create(input, who.clientId);
-        ctx.status = 201;
-        ctx.set('Location', `/api/v1/settlements/${settlement.id}`);
-        ctx.body = { settlement, caller: caller(who) };
-      }); });
+      await auth(ctx, async () => {
+        await canWrite(ctx, async () => {
+          const input = parseSettlement(await readJson(ctx));
+          const who = ctx.state.auth as VerifiedRequest; // set by koaAuth
+          const settlement = store.create(input, who.clientId);
+          ctx.status = 201;
+          ctx.set('Location', `/api/v1/settlements/${settlement.id}`);
+          ctx.body = { settlement, caller: caller(who) };
+        });
+      });
       return;
     }
     const match = /^\/api\/v1\/settlements\/([0-9a-f-]{36})$/.exec(ctx.path);
     if (match && ctx.method === 'GET') {
-      await auth(ctx, async () => { await canRead(ctx, async () => {
-        const settlement = store.get(match[1]);
-        if (!settlement) throw new HttpError(404, 'not_found', `settlement ${match[1]} does not exist`);
-        ctx.body = { settlement, caller: caller(ctx.state.auth as VerifiedRequest) };
-      }); });
+      await auth(ctx, async () => {
+        await canRead(ctx, async () => {
+          const settlement = store.get(match[1]);
+          if (!settlement) throw new HttpError(404, 'not_found', `settlement ${match[1]} does not exist`);
+          ctx.body = { settlement, caller: caller(ctx.state.auth as VerifiedRequest) };
+        });
+      });
       return;
     }
     await next();

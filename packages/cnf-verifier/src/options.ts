@@ -87,7 +87,6 @@ export interface VerifierConfig {
   onOutcome: ((outcome: VerificationOutcome) => void) | undefined;
 }
 
-
 function algorithms(value: unknown, name: string): readonly string[] {
   if (!Array.isArray(value) || value.length === 0) throw new TypeError(`${name}: must be a non-empty array of JWS algorithms`);
   value.forEach((alg: unknown, i) => {

@@ -59,7 +59,7 @@ describe('RFC 9068 §4 JWT access token validation', () => {
   it('refuses alg none', async () => {
     const token = unsignedJwt({ alg: 'none', typ: 'at+jwt' }, { iss: ISSUER, aud: AUDIENCE, exp: nowSeconds() + 60, client_id: 'client-1' });
     const reply = await get(token);
-    expectOAuthError(reply, 401, 'invalid_token', "access token alg none is not allowed", CHALLENGE("access token alg none is not allowed"));
+    expectOAuthError(reply, 401, 'invalid_token', 'access token alg none is not allowed', CHALLENGE('access token alg none is not allowed'));
   });
 
   it('refuses HS256 signed with the public key’s bytes (key confusion)', async () => {
@@ -68,7 +68,7 @@ describe('RFC 9068 §4 JWT access token validation', () => {
       const signingInput = unsignedJwt({ alg: 'HS256', typ: 'at+jwt', kid: key.kid }, claims).slice(0, -1);
       const token = `${signingInput}.${createHmac('sha256', secret).update(signingInput).digest('base64url')}`;
       const reply = await get(token);
-      expectOAuthError(reply, 401, 'invalid_token', "access token alg HS256 is not allowed", CHALLENGE("access token alg HS256 is not allowed"));
+      expectOAuthError(reply, 401, 'invalid_token', 'access token alg HS256 is not allowed', CHALLENGE('access token alg HS256 is not allowed'));
     }
   });
 

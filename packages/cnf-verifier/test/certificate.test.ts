@@ -182,7 +182,6 @@ describe('which certificate did this request present', () => {
       assert.equal(createCertificateSource({ trustedProxies: ['2001:db8::/32'], proxyHeader }).fromRequest(fakeRequest(header, '2001:db8:1::9'))?.source, 'client-cert');
       assert.equal(createCertificateSource({ trustedProxies: ['2001:db8::/32'], proxyHeader }).fromRequest(fakeRequest(header, '2001:db9::1')), undefined);
     });
-
   });
 
   describe('one configured format: the other two header families are refused, never read', () => {

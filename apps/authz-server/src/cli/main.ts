@@ -15,7 +15,6 @@ import type { CliIo, Command, CommandGroup, FlagSpec, FlagValues } from './comma
 
 export type { CliIo } from './command.ts';
 
-
 const GROUPS: Record<string, { summary: string; commands: CommandGroup }> = {
   pki: { summary: 'development CA and client certificates', commands: pkiCommands },
   clients: { summary: 'OAuth clients (/admin/v1/clients)', commands: clientCommands },

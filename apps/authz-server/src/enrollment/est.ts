@@ -207,7 +207,7 @@ export function createEstEndpoints(deps: EstDeps): Middleware {
     } catch (err) {
       const refusal = err instanceof EstError ? err
         : err instanceof EnrollmentRefusal ? new EstError(err.status, err.error, err.message)
-          : new EstError(400, 'invalid_request', 'the request could not be processed');
+        : new EstError(400, 'invalid_request', 'the request could not be processed');
       if (!(err instanceof EstError) && !(err instanceof EnrollmentRefusal)) logger.error({ event: 'est_unexpected', err }, 'enrollment: unexpected error');
       ctx.status = refusal.status;
       for (const [name, value] of Object.entries(refusal.headers)) ctx.set(name, value);

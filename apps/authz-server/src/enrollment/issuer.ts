@@ -77,7 +77,12 @@ export interface Issuer {
   }): Promise<Issued>;
   findIssued(x5t: string): Promise<IssuedCertificateRow | undefined>;
   /** undefined when the certificate is not one certbound issued to this client */
-  revoke(clientId: string, x5t: string, reason: string, audit: { actorClientId: string; actorX5t: string | null; requestId: string }): Promise<IssuedCertificateRow | undefined>;
+  revoke(
+    clientId: string,
+    x5t: string,
+    reason: string,
+    audit: { actorClientId: string; actorX5t: string | null; requestId: string },
+  ): Promise<IssuedCertificateRow | undefined>;
   /** The current CRL, DER. */
   crl(): Promise<Buffer>;
   /** drop the cached CRL (a revocation on any instance) */
@@ -122,7 +127,8 @@ export function createIssuer(deps: IssuerDeps): Issuer {
     });
     // After commit: every instance refuses it now (marks + pub/sub), the CRL is signed again,
     // and its refresh tokens go. Access tokens already issued live until exp (introspection: inactive).
-    await deps.marks.revoke({ serial: revoked.serial, x5t: revoked.x5t_s256 }, revoked.revocation_reason ?? reason, new Date(revoked.revoked_at!), new Date(revoked.not_after));
+    const marked = { serial: revoked.serial, x5t: revoked.x5t_s256 };
+    await deps.marks.revoke(marked, revoked.revocation_reason ?? reason, new Date(revoked.revoked_at!), new Date(revoked.not_after));
     cached = undefined;
     generation++;
     await revokeBoundRefreshTokens(clientId, x5t);
@@ -154,7 +160,10 @@ export function createIssuer(deps: IssuerDeps): Issuer {
           requestId: request.requestId, actorClientId: request.clientId, actorX5t: request.actorX5t,
           action: `client.certificate.${request.by}`, target: `clients/${request.clientId}/certificates/${x5t}`,
           before: null,
-          after: { serial: recorded.serial, not_before: cert.validFromDate.toISOString(), not_after: cert.validToDate.toISOString(), subject, previous_x5t_s256: recorded.previous_x5t_s256 },
+          after: {
+            serial: recorded.serial, not_before: cert.validFromDate.toISOString(), not_after: cert.validToDate.toISOString(), subject,
+            previous_x5t_s256: recorded.previous_x5t_s256,
+          },
         });
         return recorded;
       });

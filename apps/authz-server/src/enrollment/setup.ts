@@ -22,7 +22,7 @@ export interface EnrollmentSetup {
   /** what ops/reload.ts replaces: the trust store, with the issuing CA added to every new bundle */
   reloadTarget: LiveTrustStore;
   /** introspection: is this certificate (x5t#S256), one certbound issued, revoked? */
-  certificateRevoked(x5t: string): Promise<boolean>;
+  certificateRevoked: (x5t: string) => Promise<boolean>;
   /** runs `onRevoked` on every revocation of an issued certificate, on any instance */
   subscribe(onRevoked: () => void): Promise<() => Promise<void>>;
 }
@@ -52,7 +52,10 @@ export async function setUpEnrollment(config: Config, deps: EnrollmentDeps): Pro
   const marks = createRevocationMarks(deps.kv);
   if (files === undefined) {
     deps.logger.info({ event: 'enrollment_off' }, `enrollment is off: no issuing CA configured (ISSUING_CA_CERT_FILE / ISSUING_CA_KEY_FILE); ${EST_PREFIX}/* answers 404`);
-    return { issuer: undefined, revocation: deps.revocation, reloadTarget: deps.trustStore, certificateRevoked: async () => false, subscribe: (fn) => marks.subscribe(fn) };
+    return {
+      issuer: undefined, revocation: deps.revocation, reloadTarget: deps.trustStore,
+      certificateRevoked: async () => false, subscribe: (fn) => marks.subscribe(fn),
+    };
   }
   let ca: IssuingCa;
   try {

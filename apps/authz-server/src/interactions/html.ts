@@ -8,6 +8,7 @@ export class SafeHtml {
   constructor(value: string) {
     this.value = value;
   }
+
   toString(): string {
     return this.value;
   }

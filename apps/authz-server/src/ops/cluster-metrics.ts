@@ -89,7 +89,9 @@ const workersReadiness: Readiness = {
 export async function startPrimaryMetrics(config: Config, logger: Logger): Promise<void> {
   if (config.metricsPort === undefined) return;
   try {
-    const listener = await startMetricsListener({ host: config.metricsHost, port: config.metricsPort, metrics: workersMetrics, readiness: workersReadiness, logger });
+    const listener = await startMetricsListener({
+      host: config.metricsHost, port: config.metricsPort, metrics: workersMetrics, readiness: workersReadiness, logger,
+    });
     logger.info({ event: 'metrics_listening', metrics: `http://${config.metricsHost}:${listener.port}/metrics`, workers: config.workers }, 'metrics (every worker, aggregated), /healthz and /readyz listening');
   } catch (err) {
     logger.fatal({ event: 'metrics_listen_failed', err }, `the metrics port ${config.metricsHost}:${config.metricsPort} cannot be opened (METRICS_PORT=off turns it off)`);

@@ -44,7 +44,10 @@ export interface LocalCertificates {
 }
 
 /** The server certificate (first PEM block of TLS_CERT_FILE) and every certificate of the client CA bundle. */
-export function localCertificates(serverCertPem: string, trustStore: { anchors: readonly X509Certificate[]; intermediates: readonly X509Certificate[] }): LocalCertificates {
+export function localCertificates(
+  serverCertPem: string,
+  trustStore: { anchors: readonly X509Certificate[]; intermediates: readonly X509Certificate[] },
+): LocalCertificates {
   return { server: [new X509Certificate(serverCertPem)], trustAnchors: [...trustStore.anchors, ...trustStore.intermediates] };
 }
 

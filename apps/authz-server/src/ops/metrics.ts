@@ -361,7 +361,9 @@ export function recordOAuthAnswer(ctx: AnsweredRequest, err: { error: string; ch
   tokenTally.add(client, grant, outcome, reason);
   if (succeeded && clientId !== undefined && CERTIFICATE_AUTH_METHODS.has(oidc?.client?.clientAuthMethod ?? '')) {
     const presented = (ctx.state.clientCertificate as { presented?: { thumbprint: string; leaf: X509Certificate } } | undefined)?.presented;
-    if (presented !== undefined) lastAuthenticated.set(client, { x5t: client === OTHER_CLIENTS ? OTHER_CLIENTS : presented.thumbprint, notAfter: presented.leaf.validToDate.getTime() });
+    if (presented !== undefined) {
+      lastAuthenticated.set(client, { x5t: client === OTHER_CLIENTS ? OTHER_CLIENTS : presented.thumbprint, notAfter: presented.leaf.validToDate.getTime() });
+    }
   }
 }
 

@@ -15,7 +15,10 @@ import { createMemoryKv } from '../../src/storage/kv/memory.ts';
 import { x509 } from '../../src/mtls/x509.ts';
 import type { RevocationChecker } from '../../src/mtls/revocation/index.ts';
 
-async function csrFor(generate: webcrypto.Algorithm | webcrypto.EcKeyGenParams | webcrypto.RsaHashedKeyGenParams, sign: webcrypto.Algorithm | webcrypto.EcdsaParams): Promise<string> {
+async function csrFor(
+  generate: webcrypto.Algorithm | webcrypto.EcKeyGenParams | webcrypto.RsaHashedKeyGenParams,
+  sign: webcrypto.Algorithm | webcrypto.EcdsaParams,
+): Promise<string> {
   const keys = (await crypto.subtle.generateKey(generate, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: 'CN=u', keys, signingAlgorithm: sign });
   return Buffer.from(csr.rawData).toString('base64');

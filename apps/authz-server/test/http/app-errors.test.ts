@@ -38,7 +38,7 @@ describe("Koa's error event", () => {
     app.use(function broken() { throw new Error('store answered nonsense', { cause: new Error('ECONNRESET from upstream') }); });
     const stderr: string[] = [];
     const write = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((chunk: string) => { stderr.push(String(chunk)); return true; });
+    process.stderr.write = (chunk: string) => { stderr.push(String(chunk)); return true; };
     let status: number;
     try {
       status = await get(app, '/x');

@@ -23,9 +23,9 @@ export function requestOverTls(url: string, options: {
 }): Promise<TlsAnswer> {
   const target = new URL(url);
   const body = options.form ? new URLSearchParams(options.form).toString() : '';
-  const request = `${options.form ? 'POST' : 'GET'} ${target.pathname} HTTP/1.1\r\nHost: ${target.host}\r\nAccept: application/json\r\n`
-    + (options.form ? `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` : '')
-    + `Connection: close\r\n\r\n${body}`;
+  const request = `${options.form ? 'POST' : 'GET'} ${target.pathname} HTTP/1.1\r\nHost: ${target.host}\r\nAccept: application/json\r\n` +
+    (options.form ? `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` : '') +
+    `Connection: close\r\n\r\n${body}`;
   return new Promise((resolve, reject) => {
     const socket = connect({
       host: target.hostname === 'localhost' ? '127.0.0.1' : target.hostname,

@@ -162,8 +162,8 @@ describe('client_match', () => {
     const d = await run(leafOf(leaf, [intermediate]), client({ tls_client_auth_subject_dn: 'CN=ledger,OU=treasury,O=partner' }));
     failsAt(d, 'client_match', 'subject_mismatch');
     assert.equal(detail(d, 'client_match'),
-      'client "ledger": certificate subject "CN=ledger,OU=payments,O=partner" does not match the registered tls_client_auth_subject_dn "CN=ledger,OU=treasury,O=partner": '
-      + 'first difference at RDN 2 (from the left, RFC 4514 order): expected "OU=treasury", presented "OU=payments"');
+      'client "ledger": certificate subject "CN=ledger,OU=payments,O=partner" does not match the registered tls_client_auth_subject_dn "CN=ledger,OU=treasury,O=partner": ' +
+      'first difference at RDN 2 (from the left, RFC 4514 order): expected "OU=treasury", presented "OU=payments"');
   });
 
   it('SAN mismatch lists the SANs of that type the certificate carries', async () => {

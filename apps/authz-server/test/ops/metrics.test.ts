@@ -17,7 +17,10 @@ async function samples(): Promise<Sample[]> {
 }
 
 /** A token-endpoint request as oidc/errors.ts's reporter sees it once answered. */
-function tokenRequest(clientId: string | undefined, options: { grantType?: unknown; status?: number; dpop?: string; authMethod?: string; state?: Record<string, unknown> } = {}) {
+function tokenRequest(
+  clientId: string | undefined,
+  options: { grantType?: unknown; status?: number; dpop?: string; authMethod?: string; state?: Record<string, unknown> } = {},
+) {
   return {
     path: '/token',
     status: options.status ?? 200,

@@ -29,7 +29,10 @@ const iso = (d: Date | null) => (d === null ? null : new Date(d).toISOString());
 function codeView(row: EnrollmentCodeRow) {
   const state = row.used_at !== null ? 'used' : row.invalidated_at !== null ? 'invalidated' : new Date(row.expires_at).getTime() <= Date.now() ? 'expired' : 'active';
   // The hash identifies the code in the list and the audit log; it cannot be turned back into the code.
-  return { id: row.code_hash.slice(0, 16), client_id: row.client_id, state, created_at: iso(row.created_at), expires_at: iso(row.expires_at), used_at: iso(row.used_at), failures: row.failures };
+  return {
+    id: row.code_hash.slice(0, 16), client_id: row.client_id, state,
+    created_at: iso(row.created_at), expires_at: iso(row.expires_at), used_at: iso(row.used_at), failures: row.failures,
+  };
 }
 
 export function issuedView(row: IssuedCertificateRow) {

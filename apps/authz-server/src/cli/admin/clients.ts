@@ -15,7 +15,6 @@ import { printJson, quoted, show, summary, table } from './output.ts';
 import { connectionFlags } from './settings.ts';
 import { AUTH_METHODS, type SubjectMatcher } from '../../oidc/vocabulary.ts';
 
-
 /** RFC 8705 §2.1.2 subject matchers: flag -> metadata field. A tls_client_auth client has exactly one. */
 const MATCHERS = {
   'subject-dn': 'tls_client_auth_subject_dn',
