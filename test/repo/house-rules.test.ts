@@ -4,25 +4,11 @@
 // types instead).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readSources, repoRoot as root } from '../support/sources.ts';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const SOURCE_ROOTS = ['apps/authz-server/src', 'apps/resource-server-demo/src', 'packages/cnf-verifier/src'];
-
-async function sources(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...await sources(path));
-    else if (entry.name.endsWith('.ts')) out.push(path);
-  }
-  return out;
-}
-
-const files = (await Promise.all(SOURCE_ROOTS.map((r) => sources(join(root, r))))).flat();
-const text = new Map(await Promise.all(files.map(async (f) => [f, await readFile(f, 'utf8')] as const)));
+const text = await readSources();
+const files = [...text.keys()];
 const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s*'(\.{1,2}\/[^']+)'|import\(\s*'(\.{1,2}\/[^']+)'\s*\)/g;
 
 /** Relative imports, type-only ones included: a cycle of types is still a knot for the reader. */

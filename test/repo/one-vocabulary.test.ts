@@ -4,25 +4,10 @@
 // is the one LRU), and request bodies are read only through http/body.ts (raw-body in the demo).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { relative } from 'node:path';
+import { readSources, repoRoot as root } from '../support/sources.ts';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const SOURCE_ROOTS = ['apps/authz-server/src', 'apps/resource-server-demo/src', 'packages/cnf-verifier/src'];
-
-async function sources(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...await sources(path));
-    else if (entry.name.endsWith('.ts')) out.push(path);
-  }
-  return out;
-}
-
-const files = (await Promise.all(SOURCE_ROOTS.map((r) => sources(join(root, r))))).flat();
-const text = new Map(await Promise.all(files.map(async (f) => [relative(root, f), await readFile(f, 'utf8')] as const)));
+const text = new Map([...await readSources()].map(([file, source]) => [relative(root, file), source] as const));
 
 /** The source files (repository paths) in which `pattern` occurs. */
 function filesWith(pattern: RegExp): string[] {
