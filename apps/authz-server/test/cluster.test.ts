@@ -3,21 +3,12 @@ import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, it } from 'node:test';
-import { ConfigError, CONFIG_REFERENCE, loadConfig } from '../src/config.ts';
+import { CONFIG_REFERENCE, loadConfig } from '../src/config.ts';
 import { withWorkerHeader } from '../src/cluster.ts';
+import { configError } from './config-error.ts';
 
 const KEY_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');
 const external = { DATABASE_URL: 'postgres://u:p@db.internal/certbound', REDIS_URL: 'redis://cache.internal:6379/0', KEY_ENCRYPTION_KEY };
-
-function configError(env: Record<string, string>): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err;
-  }
-  assert.fail('expected a ConfigError');
-}
 
 describe('WORKERS', () => {
   it('defaults to one process on embedded storage', () => {

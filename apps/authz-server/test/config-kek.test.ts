@@ -4,44 +4,35 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig } from '../src/config.ts';
+import { loadConfig } from '../src/config.ts';
 import { generatedKekFile } from '../src/keys/kek.ts';
 import { quickStart } from '../src/dev/registrations.ts';
 import type { DevPki } from '../src/dev/pki.ts';
+import { configError } from './config-error.ts';
 
 const TLS = { TLS_CERT_FILE: '/etc/certbound/server.pem', TLS_KEY_FILE: '/etc/certbound/server-key.pem', CLIENT_CA_FILE: '/etc/certbound/clients.pem' };
 const DATABASE = { DATABASE_URL: 'postgres://certbound@db.internal/certbound' };
 const KEY = { KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') };
 
-function refusal(env: Record<string, string>): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err;
-  }
-  assert.fail('expected a ConfigError');
-}
-
 describe('KEY_ENCRYPTION_KEY is required whenever the dev bootstrap is off', () => {
   it('is required with TLS_CERT_FILE (no dev bootstrap), even on embedded storage', () => {
-    const err = refusal(TLS);
+    const err = configError(TLS);
     assert.equal(err.variable, 'KEY_ENCRYPTION_KEY');
     assert.equal(err.message, 'KEY_ENCRYPTION_KEY: must be set when TLS_CERT_FILE is set (no dev bootstrap): a key generated into DATA_DIR would sit next to the signing keys it encrypts; make one with `openssl rand -base64 32` (32 random bytes, base64)');
   });
 
   it('is required with DATABASE_URL, even with the dev PKI', () => {
-    const err = refusal(DATABASE);
+    const err = configError(DATABASE);
     assert.equal(err.variable, 'KEY_ENCRYPTION_KEY');
     assert.equal(err.message, 'KEY_ENCRYPTION_KEY: must be set when DATABASE_URL is set: a key generated into one instance\'s DATA_DIR would sit next to the keys and be unknown to the other instances; make one with `openssl rand -base64 32` (32 random bytes, base64)');
   });
 
   it('is required with both, naming TLS_CERT_FILE', () => {
-    assert.match(refusal({ ...TLS, ...DATABASE }).message, /^KEY_ENCRYPTION_KEY: must be set when TLS_CERT_FILE is set/);
+    assert.match(configError({ ...TLS, ...DATABASE }).message, /^KEY_ENCRYPTION_KEY: must be set when TLS_CERT_FILE is set/);
   });
 
   it('counts a blank value as unset', () => {
-    assert.equal(refusal({ ...TLS, KEY_ENCRYPTION_KEY: '  ' }).variable, 'KEY_ENCRYPTION_KEY');
+    assert.equal(configError({ ...TLS, KEY_ENCRYPTION_KEY: '  ' }).variable, 'KEY_ENCRYPTION_KEY');
   });
 
   it('loads every production shape that sets it', () => {
