@@ -51,7 +51,7 @@ class EstError extends Error {
 const hashCode = (code: string) => createHash('sha256').update(code, 'utf8').digest('base64url');
 
 /** RFC 7617 Basic credentials, or undefined when absent or malformed. */
-function basicCredentials(header: string | undefined): { user: string; password: string } | undefined {
+export function basicCredentials(header: string | undefined): { user: string; password: string } | undefined {
   const match = /^Basic[ ]+([A-Za-z0-9+/]+={0,2})[ ]*$/i.exec(header ?? '');
   if (!match) return undefined;
   const decoded = Buffer.from(match[1], 'base64').toString('utf8');
