@@ -98,7 +98,10 @@ describe('GET /mtls/check (issue 12 item 5)', () => {
     assert.equal(answer.json.first_failure.check, 'dates');
     assert.match(answer.json.first_failure.detail, /expired 3 days ago by the server's clock/);
     assert.equal(answer.json.first_failure.fix, 'the certificate expired 3 days ago: issue a new one and add it with `certbound certs add`');
-    assert.equal((await token('settlement', certs.expired)).status, 401);
+    const refused = await token('settlement', certs.expired);
+    assert.equal(refused.status, 401);
+    assert.equal(refused.json.error, 'invalid_client');
+    assert.match(refused.json.error_description, /expired/);
   });
 
   it('a subject mismatch names the first differing RDN', async () => {
@@ -106,7 +109,10 @@ describe('GET /mtls/check (issue 12 item 5)', () => {
     assert.equal(answer.json.first_failure.check, 'client_match');
     assert.equal(answer.json.first_failure.code, 'subject_mismatch');
     assert.match(answer.json.first_failure.detail, /first difference at RDN 2 \(from the left, RFC 4514 order\): expected "OU=payments", presented "OU=treasury"$/);
-    assert.equal((await token('settlement', certs.otherUnit)).status, 401);
+    const refused = await token('settlement', certs.otherUnit);
+    assert.equal(refused.status, 401);
+    assert.equal(refused.json.error, 'invalid_client');
+    assert.match(refused.json.error_description, /does not match the registered tls_client_auth_subject_dn/);
   });
 
   it('an unknown client_id fails client_match naming it', async () => {
