@@ -21,14 +21,15 @@
 // has one (a map turns $ssl_client_raw_cert into `:base64 DER:`, $ssl_client_escaped_cert into
 // `Cert="…"`), so the variants differ from the example only in the certificate lines.
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../support/https.ts';
+import { NGINX, writeNginxConf } from '../support/nginx.ts';
 import { repoRoot, startProcess } from '../support/processes.ts';
 import {
   expectRefusal, expectStillServing, expectToken, registerWorld, startSecurityServer, thumbprintOfPem, timedRequest,
@@ -40,7 +41,6 @@ type Variant = 'documented' | 'lax' | 'append';
 
 const PROXY_ADDRESS = '127.0.0.2';
 const TEMPLATE = readFileSync(join(repoRoot, 'deploy/nginx/certbound.conf'), 'utf8');
-const NGINX = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'].find((p) => existsSync(p));
 
 // The certificate lines of the example, exactly as documented (README "Behind a TLS-terminating proxy").
 const SET_LINE = '        proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;\n';
@@ -152,34 +152,15 @@ async function startNginx(server: SecurityServer, format: Format): Promise<Nginx
   const variants: Variant[] = format === 'xfcc' ? ['documented', 'lax', 'append'] : ['documented', 'lax'];
   const ports = {} as Record<Variant, number>;
   for (const v of variants) ports[v] = await freePort();
-  const conf = `
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path ${dir}/client_body;
-    proxy_temp_path ${dir}/proxy;
-    fastcgi_temp_path ${dir}/fastcgi;
-    uwsgi_temp_path ${dir}/uwsgi;
-    scgi_temp_path ${dir}/scgi;
-    # Test only: connect upstream from the one TRUSTED_PROXIES address.
+  const args = await writeNginxConf(dir, {
+    workerConnections: 64,
+    what: 'the test configuration',
+    http: `    # Test only: connect upstream from the one TRUSTED_PROXIES address.
     proxy_bind ${PROXY_ADDRESS};
 ${format === 'client-cert' ? clientCertMaps() : ''}
 ${format === 'xfcc' ? XFCC_MAPS : ''}
-${variants.map((v) => serverBlock(format, v, { port: ports[v], upstreamPort, dir })).join('\n')}
-}
-`;
-  await writeFile(join(dir, 'nginx.conf'), conf);
-  const args = ['-e', join(dir, 'error.log'), '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'];
-  try {
-    execFileSync(NGINX, [...args, '-t'], { stdio: 'pipe' });
-  } catch (err) {
-    const stderr = String((err as { stderr?: Buffer }).stderr ?? '');
-    await rm(dir, { recursive: true, force: true });
-    throw new Error(`nginx -t refused the configuration:\n${stderr}\n${conf}`, { cause: err });
-  }
+${variants.map((v) => serverBlock(format, v, { port: ports[v], upstreamPort, dir })).join('\n')}`,
+  });
   const child: ChildProcess = spawn(NGINX, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });

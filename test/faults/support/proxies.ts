@@ -12,8 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { repoRoot } from '../../support/processes.ts';
+import { NGINX, writeNginxConf } from '../../support/nginx.ts';
 
-export const NGINX = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'].find((p) => existsSync(p));
+export { NGINX };
+
 export const HAPROXY = ['/usr/sbin/haproxy', '/usr/local/sbin/haproxy'].find((p) => existsSync(p));
 export const NGINX_CONF = join(repoRoot, 'deploy/nginx/certbound-replicas.conf');
 export const HAPROXY_CFG = join(repoRoot, 'deploy/haproxy/haproxy.cfg');
@@ -104,28 +106,7 @@ export async function startNginx(p: ProxyPlaceholders): Promise<RunningProxy> {
   const dir = await mkdtemp(join(tmpdir(), 'certbound-nginx-'));
   const site = substitute(readFileSync(NGINX_CONF, 'utf8'), environment({ SERVER_NAME: 'localhost', ...p }));
   await writeFile(join(dir, 'certbound.conf'), site);
-  await writeFile(join(dir, 'nginx.conf'), `
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 512; }
-http {
-    access_log off;
-    client_body_temp_path ${dir}/client_body;
-    proxy_temp_path ${dir}/proxy;
-    fastcgi_temp_path ${dir}/fastcgi;
-    uwsgi_temp_path ${dir}/uwsgi;
-    scgi_temp_path ${dir}/scgi;
-    include ${dir}/certbound.conf;
-}
-`);
-  const args = ['-e', join(dir, 'error.log'), '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'];
-  try {
-    execFileSync(NGINX, [...args, '-t'], { stdio: 'pipe' });
-  } catch (err) {
-    await rm(dir, { recursive: true, force: true });
-    throw new Error(`nginx -t refused deploy/nginx/certbound-replicas.conf:\n${String((err as { stderr?: Buffer }).stderr ?? '')}`, { cause: err });
-  }
+  const args = await writeNginxConf(dir, { workerConnections: 512, what: 'deploy/nginx/certbound-replicas.conf', http: `    include ${dir}/certbound.conf;` });
   const child = spawn(NGINX, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
