@@ -150,6 +150,9 @@ async function rotate({ server, world, addedRoot, added }: Rotation, trigger: ()
     assert.equal(refused.status, 401, JSON.stringify(refused.json));
     assert.equal(refused.json.error, 'invalid_client');
     assert.match(refused.json.error_description, UNTRUSTED);
+    // Its log line comes through a pipe and may arrive after the answer: wait for it, so the next
+    // attempt counts only its own refusal line.
+    await eventually(() => server.logs().slice(mark).some((line) => line.event === 'oauth_refusal' && line.client_id === 'legit'), 'the kept-alive refusal\'s log line');
 
     // New connections: the removed CA's client is refused naming the chain, the added CA's gets a token.
     expectRefusal(await attempt(server, 'legit', world.legit.identity), 401, 'invalid_client', UNTRUSTED);
