@@ -91,7 +91,23 @@ export async function startTestAuthz(options: {
   await writeFile(join(dir, 'server.pem'), pki.server.certPem);
   await writeFile(join(dir, 'server-key.pem'), pki.server.keyPem, { mode: 0o600 });
   await writeFile(join(dir, 'client-ca.pem'), options.clientCaPem ?? pki.clientRoot.certPem);
-  const [publicPort, mtlsPort] = [await freePort(), await freePort()];
+  // freePort() closes the port it found before the server binds it: another test process can take
+  // it in between (EADDRINUSE seen in CI), so a start that finds its port taken tries new ones.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOn(dir, options, await freePort(), await freePort());
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt === 5) {
+        await rm(dir, { recursive: true, force: true });
+        throw err;
+      }
+      await rm(join(dir, 'data'), { recursive: true, force: true });
+    }
+  }
+}
+
+async function startOn(dir: string, options: Parameters<typeof startTestAuthz>[0], publicPort: number, mtlsPort: number): Promise<TestAuthz> {
+  const { pki } = options;
   const real = (options.storage ?? (realStores.database ? 'real' : 'embedded')) === 'real';
   const env: Record<string, string> = {
     PUBLIC_PORT: String(publicPort),

@@ -206,6 +206,12 @@ export async function startAuthzServer(
       // Koa's handler settles its own errors (its error event): nothing to await here.
       handler: withWorkerHeader((req, res) => void koaHandler(req, res), config.logLevel),
       sessionTickets: sessionTicketsFromKek(kek),
+    }).catch(async (err: unknown) => {
+      // A port already taken: stop what started before the listeners, then the stores (below).
+      revocation.close();
+      await unsubscribeRevocations();
+      await ops.close();
+      throw err;
     });
     const tlsReload = watchTlsMaterial({
       files, initial: tls, logger, intervalMs: config.tlsReloadIntervalMs ?? null,

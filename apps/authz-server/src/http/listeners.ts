@@ -73,8 +73,16 @@ export async function startListeners(options: {
     server.keepAliveTimeout = 5_000;
     if (options.sessionTickets) stopRotation.set(server, options.sessionTickets.install(server));
   }
-  const publicPort = await listen(publicServer, options.publicPort, options.host);
-  const mtlsPort = await listen(mtlsServer, options.mtlsPort, options.host);
+  let publicPort: number, mtlsPort: number;
+  try {
+    publicPort = await listen(publicServer, options.publicPort, options.host);
+    mtlsPort = await listen(mtlsServer, options.mtlsPort, options.host);
+  } catch (err) {
+    // A port taken (EADDRINUSE) must not leave the other listener or the ticket rotation running.
+    for (const stop of stopRotation.values()) stop();
+    for (const server of [publicServer, mtlsServer]) if (server.listening) server.close();
+    throw err;
+  }
   return {
     publicPort,
     mtlsPort,

@@ -3,6 +3,7 @@
 // new context), and material OpenSSL refuses changes neither listener.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { connect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { startListeners, type Listeners } from '../../src/http/listeners.ts';
@@ -69,6 +70,37 @@ describe('listeners reload', () => {
     assert.throws(() => listeners.reload({ cert: first.certPem, key: second.keyPem, clientCa: '' }));
     for (const port of [listeners.publicPort, listeners.mtlsPort]) {
       assert.equal((await handshake(port, serverCa.certPem)).fingerprint, current);
+    }
+  });
+});
+
+describe('listeners start', () => {
+  it('a port already taken rejects with EADDRINUSE and leaves the other listener closed', async () => {
+    const ca = await issueCertificate({ subject: 'CN=listeners start CA', ca: true, days: 2 });
+    const leaf = await issueCertificate({ subject: 'CN=localhost', issuer: ca, sanDns: ['localhost'], extKeyUsage: ['serverAuth'], days: 2 });
+    const taken = createNetServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const takenPort = (taken.address() as AddressInfo).port;
+    const free = createNetServer();
+    await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
+    const publicPort = (free.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => free.close(() => resolve()));
+    try {
+      await assert.rejects(startListeners({
+        host: '127.0.0.1', publicPort, mtlsPort: takenPort,
+        tls: { cert: leaf.certPem, key: leaf.keyPem, clientCa: '' },
+        handler: (_req, res) => res.end('ok'),
+        sessionTickets: createSessionTickets(randomBytes(32)),
+      }), { code: 'EADDRINUSE' });
+      // The public listener that did bind was closed again: its port can be bound once more.
+      const again = createNetServer();
+      await new Promise<void>((resolve, reject) => {
+        again.once('error', reject);
+        again.listen(publicPort, '127.0.0.1', resolve);
+      });
+      await new Promise<void>((resolve) => again.close(() => resolve()));
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
     }
   });
 });
