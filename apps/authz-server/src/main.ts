@@ -22,7 +22,8 @@ import { startListeners } from './http/listeners.ts';
 import { announceReady, inWorker, runPrimary, withWorkerHeader, workerLogger } from './cluster.ts';
 import { sessionTicketsFromKek, TICKET_WINDOW_SECONDS } from './http/session-tickets.ts';
 import { rememberResumedChains } from './mtls/resumed-chains.ts';
-import { createRevocationChecker } from './mtls/revocation/index.ts';
+import { createRevocationChecker, createRevocationHealth } from './mtls/revocation/index.ts';
+import { createRecentRefusals } from './storage/kv/recent-refusals.ts';
 import { bootstrapDevRegistrations, metricsUrl, quickStart } from './dev/registrations.ts';
 import { bootstrapAdmin, createAdminApi, type Route as AdminRoute } from './admin/index.ts';
 import type { AdminMatcher } from './admin/bootstrap.ts';
@@ -123,8 +124,11 @@ export async function startAuthzServer(
     // CLIENT_CRL_FILE: the source re-reads a changed file at its next lookup (within a second); the
     // reloader (ops/reload.ts) also hands it each new version and drops the verdicts that rested on the old one.
     const crlFile = config.clientCrlFile === undefined ? undefined : createCrlFileSource(config.clientCrlFile, { now: Date.now });
+    // The console's overview: how the OCSP / CRL fetches went, and the refusals of the last day (fire-and-forget writes).
+    const revocationHealth = createRevocationHealth();
+    const recentRefusals = createRecentRefusals(stores.kv, { logger });
     const revocation = createRevocationChecker({
-      mode: config.revocationCheck, kv: stores.kv, crlFile, timeoutMs: config.revocationTimeoutMs, logger,
+      mode: config.revocationCheck, kv: stores.kv, crlFile, timeoutMs: config.revocationTimeoutMs, logger, health: revocationHealth,
     });
     if (config.revocationCheck === 'off') logger.warn({ event: 'revocation_off' }, 'REVOCATION_CHECK=off: revoked client certificates are accepted');
     // Enrollment (EST): the issuing CA is trusted, and its leaves' revocation is answered from shared marks.
@@ -152,6 +156,7 @@ export async function startAuthzServer(
       certificateRevoked: enrollment.certificateRevoked,
       dpopNonceSecret: dpopNonceSecret(kek),
       kv: stores.kv,
+      recentRefusals,
       // The extension point for a real account source (accounts/account-source.ts), behind the
       // login throttle whichever it is (accounts/login-throttle.ts, counters in Redis when shared).
       accounts: withLoginThrottle(extensions.accounts ?? createLocalAccountSource(stores.sql), createLoginThrottle(stores.rateLimits)),
@@ -180,6 +185,7 @@ export async function startAuthzServer(
       invalidateClient: (clientId) => stores.clientCache.invalidate(clientId).finally(() => expiryNotices.checkSoon()),
       invalidateResourceServer: (identifier) => stores.resourceServers.invalidate(identifier),
       enrollmentIssuer: enrollment.issuer,
+      recentRefusals, revocationHealth, revocation: enrollment.revocation, findClientRegistration: (id) => stores.adapterFactory('Client').find(id),
     });
     mountBeforeEngine(provider, adminApi.middleware);
     mountBeforeEngine(provider, createEstEndpoints({

@@ -24,6 +24,9 @@ import { resourceServerRoutes } from './routes/resource-servers.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { metaRoutes } from './routes/meta.ts';
 import { enrollmentRoutes } from './routes/enrollment.ts';
+import { refusalRoutes } from './routes/refusals.ts';
+import { statusRoutes } from './routes/status.ts';
+import type { ConsoleRouteDeps } from './deps.ts';
 import type { Issuer } from '../enrollment/issuer.ts';
 
 export { ADMIN_CLIENT_ID, ADMIN_RESOURCE, bootstrapAdmin } from './bootstrap.ts';
@@ -32,7 +35,7 @@ export type { Route } from './router.ts';
 
 export const ADMIN_PREFIX = '/admin/v1';
 
-export interface AdminApiDeps {
+export interface AdminApiDeps extends ConsoleRouteDeps {
   issuer: string;
   trustedProxies: readonly string[];
   /** TRUSTED_PROXY_HEADER: required when trustedProxies is non-empty */
@@ -95,6 +98,8 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
     ...resourceServerRoutes(deps),
     ...auditRoutes(deps),
     ...enrollmentRoutes(deps),
+    ...refusalRoutes(deps),
+    ...statusRoutes(deps),
   ]);
 
   /** After everything: a status the route does not declare means the OpenAPI document lies. */

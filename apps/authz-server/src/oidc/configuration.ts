@@ -14,6 +14,7 @@ import { logAppErrors } from '../http/app-errors.ts';
 import { createStructuredTokens, type ClientRevocations, type RevocationList } from './structured-tokens.ts';
 import { certboundAdapter } from './adapter.ts';
 import type { KvStore } from '../storage/kv/kv.ts';
+import type { RecentRefusals } from '../storage/kv/recent-refusals.ts';
 import { oidcFindAccount, type AccountSource } from '../accounts/account-source.ts';
 import { dpopFeature, refuseReplayedProof } from './dpop.ts';
 import { authorizationCodeTtl, fapiFeature } from './fapi.ts';
@@ -44,6 +45,8 @@ export interface ProviderDeps {
   kv: KvStore;
   /** Where end-users are found and authenticated (accounts/account-source.ts). */
   accounts: AccountSource;
+  /** The console's recent refusals (storage/kv/recent-refusals.ts), recorded by the refusal reporter. */
+  recentRefusals?: RecentRefusals;
 }
 
 /** oidc-provider's default routes of the endpoints a client calls with its credentials. */
@@ -185,7 +188,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(config.issuer, configuration);
   // Everything below serves oidc-provider's routes; mountBeforeEngine puts /admin in front of it.
   // Outermost: one log line per refusal, once the answer is final.
-  const refusals = createRefusalReporter(provider, deps.logger);
+  const refusals = createRefusalReporter(provider, deps.logger, deps.recentRefusals);
   // A client assertion may name either published URL of the endpoint it authenticates at
   // (userinfo takes no client authentication).
   const { userinfo_endpoint: _public, ...publicEndpoints } = endpointsAt(config.issuer);

@@ -19,6 +19,7 @@ import { describeCert } from '../mtls/trust-store.ts';
 import { renderErrorPage } from '../interactions/error-page.ts';
 import { recordOAuthAnswer } from '../ops/metrics.ts';
 import { OUTAGE_RETRY_AFTER_SECONDS } from '../storage/outage.ts';
+import type { RecentRefusals } from '../storage/kv/recent-refusals.ts';
 
 /** An OAuth error as oidc-provider answers it (its own classes and ours). */
 export type OAuthError = errors.OIDCProviderError;
@@ -230,7 +231,7 @@ function asRefusal(err: Error): OAuthError {
   return err instanceof errors.OIDCProviderError ? err : new errors.OIDCProviderError(500, 'server_error', { cause: err });
 }
 
-export function createRefusalReporter(provider: Provider, logger: Logger) {
+export function createRefusalReporter(provider: Provider, logger: Logger, recent?: RecentRefusals) {
   for (const event of ERROR_EVENTS) {
     // Emitted by oidc-provider's error handler once it answered (lib/shared/error_handler.js): the
     // refusal is recorded for the one log line; its answer was decided before (describeEngineRefusal).
@@ -248,5 +249,14 @@ export function createRefusalReporter(provider: Provider, logger: Logger) {
     if (err instanceof TemporarilyUnavailable) ctx.set('Retry-After', String(OUTAGE_RETRY_AFTER_SECONDS));
     recordOAuthAnswer(ctx, err); // token requests and DPoP proofs, by outcome (ops/metrics.ts)
     if (err) logRefusal(logger, ctx, err);
+    // The console's recent refusals (storage/kv/recent-refusals.ts): fire-and-forget, never fails this answer.
+    const oidc: KoaContextWithOIDC['oidc'] | undefined = ctx.oidc;
+    const clientId: unknown = oidc?.client?.clientId ?? oidc?.params?.['client_id'];
+    if (err && recent && typeof clientId === 'string' && clientId !== '') {
+      recent.record({
+        clientId, registered: oidc?.client !== undefined, error: err.error, reason: checkOf(err) ?? err.error,
+        description: (err.expose ? err.error_description : undefined) ?? err.error, listener: listenerOf(ctx.req),
+      });
+    }
   };
 }

@@ -7,7 +7,7 @@ import type { KvStore } from '../storage/kv/kv.ts';
 import { recordStoreLatency } from './metrics.ts';
 
 const SQL_OPERATIONS = ['query', 'exec', 'transaction', 'session'] as const;
-const KV_OPERATIONS = ['get', 'set', 'setKeepTtl', 'setIfAbsent', 'del', 'sadd', 'smembers', 'publish'] as const;
+const KV_OPERATIONS = ['get', 'set', 'setKeepTtl', 'setIfAbsent', 'del', 'sadd', 'smembers', 'pushCapped', 'listHead', 'publish'] as const;
 
 function timeMethods<T extends object>(target: T, store: string, operations: readonly string[]): void {
   const methods = target as unknown as Record<string, unknown>;

@@ -81,6 +81,8 @@ export function guardKv(kv: KvStore, guard: Guard): KvStore {
     del: (...keys) => guarded(guard, kv.del(...keys)),
     sadd: (key, member, ttlSeconds) => guarded(guard, kv.sadd(key, member, ttlSeconds)),
     smembers: (key) => guarded(guard, kv.smembers(key)),
+    pushCapped: (key, value, maxLength, ttlSeconds) => guarded(guard, kv.pushCapped(key, value, maxLength, ttlSeconds)),
+    listHead: (key, count) => guarded(guard, kv.listHead(key, count)),
     ...(publish === undefined ? {} : { publish: (channel: string, message: string) => guarded(guard, publish(channel, message)) }),
     ...(subscribe === undefined ? {} : {
       subscribe: (channel: string, handler: (message: string) => void) => guarded(guard, subscribe(channel, handler)),

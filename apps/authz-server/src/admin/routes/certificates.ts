@@ -1,9 +1,10 @@
-// /admin/v1/clients/:client_id/certificates and /admin/v1/certificates/expiring. A client holds
-// several certificates at once so that rotations overlap. For a self-signed client they are its
-// jwks (RFC 8705 §2.2); for a tls_client_auth client they are recorded for expiry tracking and,
-// with certificate_pinning, are the only ones its token requests may present.
+// /admin/v1/clients/:client_id/certificates, /admin/v1/certificates (every certificate, for the
+// console's timeline), /certificates/expiring and /certificates/check. A client holds several
+// certificates at once so that rotations overlap. For a self-signed client they are its jwks
+// (RFC 8705 §2.2); for a tls_client_auth client they are recorded for expiry tracking and, with
+// certificate_pinning, are the only ones its token requests may present.
 import type { X509Certificate } from 'node:crypto';
-import { lockClient, updateClientIfVersion, type ClientMetadata } from '../../storage/postgres/clients.ts';
+import { findClient, lockClient, updateClientIfVersion, type ClientMetadata } from '../../storage/postgres/clients.ts';
 import {
   addClientCertificate,
   findClientCertificate,
@@ -26,8 +27,33 @@ import { decodeCursor, limitOf, page, queryOf } from '../query.ts';
 import { recordChange, targets } from '../audit.ts';
 import { existingClient, isSelfSigned } from './clients.ts';
 import { AUTH, BODY, statuses } from './statuses.ts';
+import { diagnose, type ClientRegistration } from '../../mtls/diagnosis.ts';
+import { certificateTimeline, CERTIFICATE_STATES, type CertificateState } from '../certificate-timeline.ts';
 
 const WITHIN = /^(\d{1,5})([dh])$/;
+/** GET /certificates: the timeline is read whole by the console, so its bound is larger than a page's. */
+export const TIMELINE_DEFAULT_LIMIT = 500;
+export const TIMELINE_MAX_LIMIT = 2_000;
+/** A client_id as clients.ts accepts one: printable ASCII, 1 to 255 characters. */
+const CLIENT_ID = /^[\x21-\x7e]{1,255}$/;
+
+function clientIdOf(field: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !CLIENT_ID.test(value)) throw invalidRequest(field, 'must be a client_id: 1 to 255 printable ASCII characters');
+  return value;
+}
+
+/** The body of POST /certificates/check: `{"pem": "...", "client_id"?: "..."}`, or the PEM itself (client_id then in the query). */
+async function checkInputOf(ctx: AdminContext): Promise<{ pem: string; clientId: string | undefined }> {
+  const query = queryOf(ctx, ['client_id']);
+  const { type, text } = await readText(ctx, [JSON_TYPE, ...PEM_TYPES]);
+  if (type !== JSON_TYPE) return { pem: text, clientId: clientIdOf('client_id', query.client_id) };
+  const body = parseJsonObject(text);
+  refuseUnknownFields(body, new Set(['pem', 'client_id']));
+  if (typeof body.pem !== 'string') throw invalidRequest('pem', 'required: the certificate in PEM, optionally followed by its intermediates');
+  if (query.client_id !== undefined && body.client_id !== undefined) throw invalidRequest('client_id', 'given in both the query and the body');
+  return { pem: body.pem, clientId: clientIdOf('client_id', body.client_id ?? query.client_id) };
+}
 
 /** The PEM of a POST: `{"pem": "..."}` or the PEM itself (application/x-pem-file). */
 async function pemOf(ctx: AdminContext): Promise<string> {
@@ -162,7 +188,55 @@ export function certificateRoutes(deps: RouteDeps): Route[] {
     ctx.body = { items: result.rows.map(certificateView), next_cursor: result.nextCursor };
   }
 
+  async function certificateList(ctx: AdminContext): Promise<void> {
+    const query = queryOf(ctx, ['client_id', 'status', 'limit']);
+    const clientId = clientIdOf('client_id', query.client_id);
+    const state = query.status;
+    if (state !== undefined && !(CERTIFICATE_STATES as readonly string[]).includes(state)) {
+      throw invalidRequest('status', `must be one of ${CERTIFICATE_STATES.join(', ')}`);
+    }
+    let limit = TIMELINE_DEFAULT_LIMIT;
+    if (query.limit !== undefined) {
+      if (!/^\d{1,4}$/.test(query.limit) || Number(query.limit) < 1 || Number(query.limit) > TIMELINE_MAX_LIMIT) {
+        throw invalidRequest('limit', `must be an integer from 1 to ${TIMELINE_MAX_LIMIT}`);
+      }
+      limit = Number(query.limit);
+    }
+    const now = new Date();
+    const { items, truncated } = await certificateTimeline(deps.sql, { clientId, state: state as CertificateState | undefined, limit, now });
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { now: now.toISOString(), items, truncated };
+  }
+
+  async function checkCertificate(ctx: AdminContext): Promise<void> {
+    const { pem, clientId } = await checkInputOf(ctx);
+    const parsed = parseCertificatePem(pem);
+    let registration: ClientRegistration | undefined;
+    if (clientId !== undefined) {
+      if (deps.findClientRegistration) {
+        registration = (await deps.findClientRegistration(clientId)) ?? undefined;
+      } else {
+        const row = await findClient(deps.sql, clientId);
+        registration = row && !row.disabled ? row.metadata : undefined;
+      }
+    }
+    // The same steps, in the same functions, as GET /mtls/check and `certbound doctor` (mtls/diagnosis.ts),
+    // against the client CAs in force and the token endpoint's revocation checker.
+    const diagnosis = await diagnose({
+      presented: { leaf: parsed.leaf, chain: parsed.intermediates },
+      trustStore: deps.trustStore,
+      now: new Date(),
+      ...(deps.revocation ? { revocation: deps.revocation } : {}),
+      ...(deps.minRsaBits === undefined ? {} : { minRsaBits: deps.minRsaBits }),
+      ...(clientId === undefined ? {} : { client: { id: clientId, registration } }),
+    });
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = diagnosis;
+  }
+
   return [
+    { method: 'GET', path: '/certificates', name: 'listCertificates', auth: true, statuses: statuses(200, 400, AUTH), handler: certificateList },
+    { method: 'POST', path: '/certificates/check', name: 'checkCertificate', auth: true, statuses: statuses(200, BODY, AUTH), handler: checkCertificate },
     { method: 'GET', path: '/clients/:client_id/certificates', name: 'listClientCertificates', auth: true, statuses: statuses(200, AUTH, 404), handler: listCertificates },
     { method: 'POST', path: '/clients/:client_id/certificates', name: 'addClientCertificate', auth: true, statuses: statuses(201, BODY, AUTH, 404, 409), handler: addCertificate },
     { method: 'DELETE', path: '/clients/:client_id/certificates/:x5t', name: 'retireClientCertificate', auth: true, statuses: statuses(200, AUTH, 404), handler: retireCertificate },

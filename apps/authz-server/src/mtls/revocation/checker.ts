@@ -21,6 +21,7 @@ import {
 } from './fetch.ts';
 import { buildOcspRequest, DEFAULT_SKEW_MS, verifyOcspResponse } from './ocsp.ts';
 import { revocationUrls } from './urls.ts';
+import type { RevocationHealth } from './health.ts';
 import { recordRevocationEvent } from '../../ops/metrics.ts';
 
 export interface RevocationChecker {
@@ -57,6 +58,8 @@ export interface RevocationCheckerOptions {
   readonly skewMs?: number;
   /** how often CLIENT_CRL_FILE's mtime is looked at; default 1 s */
   readonly crlFileRecheckMs?: number;
+  /** where each completed OCSP / CRL fetch is recorded (health.ts: GET /admin/v1/status) */
+  readonly health?: RevocationHealth;
 }
 
 type About = Pick<RevocationAnswer, 'serial' | 'subject'>;
@@ -66,7 +69,7 @@ const sha256 = (text: string | Uint8Array) => createHash('sha256').update(text).
 
 export function createRevocationChecker(options: RevocationCheckerOptions): RevocationChecker {
   const {
-    mode, kv, crlFile, logger, now = Date.now, timeoutMs = DEFAULT_TIMEOUT_MS, retryMs = 30_000,
+    mode, kv, crlFile, logger, health, now = Date.now, timeoutMs = DEFAULT_TIMEOUT_MS, retryMs = 30_000,
     maxAgeMs = 3_600_000, skewMs = DEFAULT_SKEW_MS, crlFileRecheckMs = 1000,
   } = options;
   const maxOcspBytes = options.maxResponseBytes ?? DEFAULT_MAX_OCSP_BYTES;
@@ -135,8 +138,13 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
       bump('ocsp:store-hit');
     } else {
       fetched = await fetch({ url, method: 'POST', body, contentType: 'application/ocsp-request', accept: 'application/ocsp-response', timeoutMs, maxBytes: maxOcspBytes });
-      if (!fetched.ok) return [unknown(about, 'ocsp', `OCSP responder ${url} ${fetched.detail}`), 'error'];
+      if (!fetched.ok) {
+        health?.failed('ocsp', url, fetched.detail);
+        return [unknown(about, 'ocsp', `OCSP responder ${url} ${fetched.detail}`), 'error'];
+      }
       verdict = verifyOcspResponse(fetched.body, { ...context, now: now() });
+      if (verdict.ok) health?.succeeded('ocsp', url);
+      else health?.failed('ocsp', url, `response refused: it ${verdict.detail}`);
     }
     if (!verdict.ok) return [unknown(about, 'ocsp', `OCSP response from ${url} refused: it ${verdict.detail}`), 'invalid'];
     if (verdict.status === 'unknown') {
@@ -188,13 +196,20 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
       return { crl: stored, until: bounded(stored.nextUpdate) };
     }
     const fetched = await fetch({ url, method: 'GET', accept: 'application/pkix-crl', timeoutMs, maxBytes: maxCrlBytes });
-    if (!fetched.ok) return { detail: `CRL distribution point ${url} ${fetched.detail}`, until: now() + retryMs };
+    if (!fetched.ok) {
+      health?.failed('crl', url, fetched.detail);
+      return { detail: `CRL distribution point ${url} ${fetched.detail}`, until: now() + retryMs };
+    }
     // RFC 5280 §4.2.1.13: one DER CRL; PEM is tolerated because servers do publish it.
     const [der] = crlDerBlocks(fetched.body);
     const verdict = der === undefined ? { ok: false as const, detail: 'holds no CRL' } : verifyCrl(der, issuer);
-    if (!verdict.ok) return { detail: `CRL from ${url} refused: it ${verdict.detail}`, until: now() + retryMs };
-    const stale = crlFreshness(verdict.crl, now(), skewMs);
-    if (stale !== undefined) return { detail: `CRL from ${url} refused: it ${stale}`, until: now() + retryMs };
+    const stale = verdict.ok ? crlFreshness(verdict.crl, now(), skewMs) : undefined;
+    if (!verdict.ok || stale !== undefined) {
+      const why = `refused: it ${verdict.ok ? stale : verdict.detail}`;
+      health?.failed('crl', url, why);
+      return { detail: `CRL from ${url} ${why}`, until: now() + retryMs };
+    }
+    health?.succeeded('crl', url);
     const until = bounded(verdict.crl.nextUpdate);
     await store?.save(key, der, until);
     return { crl: verdict.crl, until };

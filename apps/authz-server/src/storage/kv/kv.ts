@@ -16,6 +16,13 @@ export interface KvStore {
   /** Adds to a set and extends the set's TTL to at least `ttlSeconds` (never shortens it). */
   sadd(key: string, member: string, ttlSeconds: number): Promise<void>;
   smembers(key: string): Promise<string[]>;
+  /**
+   * Puts `value` at the head of the list `key`, keeps only its `maxLength` newest items, and sets
+   * the list's TTL to `ttlSeconds` (from this push): one atomic step, so a list is always capped.
+   */
+  pushCapped(key: string, value: string, maxLength: number, ttlSeconds: number): Promise<void>;
+  /** The first `count` items of the list `key`, newest first ([] when absent). */
+  listHead(key: string, count: number): Promise<string[]>;
   /** Cross-instance notification, e.g. cache invalidation. */
   publish?(channel: string, message: string): Promise<void>;
   /** Resolves once subscribed; the returned function unsubscribes `handler`. */

@@ -16,7 +16,7 @@ export interface MemoryKvStore extends KvStore {
 }
 
 interface Entry {
-  value: string | Set<string>;
+  value: string | Set<string> | string[];
   expiresAt: number;
 }
 
@@ -69,7 +69,7 @@ export function createMemoryKv(opts: MemoryKvOptions = {}): MemoryKvStore {
     async get(key) {
       const entry = live(key);
       if (entry === undefined) return undefined;
-      if (typeof entry.value !== 'string') throw new TypeError(`${key} holds a set, not a string`);
+      if (typeof entry.value !== 'string') throw new TypeError(`${key} holds a set or list, not a string`);
       return entry.value;
     },
     async set(key, value, ttlSeconds) {
@@ -97,15 +97,30 @@ export function createMemoryKv(opts: MemoryKvOptions = {}): MemoryKvStore {
         write(key, { value: new Set([member]), expiresAt });
         return;
       }
-      if (typeof entry.value === 'string') throw new TypeError(`${key} holds a string, not a set`);
+      if (!(entry.value instanceof Set)) throw new TypeError(`${key} holds a string or list, not a set`);
       entry.value.add(member);
       write(key, { value: entry.value, expiresAt: Math.max(entry.expiresAt, expiresAt) });
     },
     async smembers(key) {
       const entry = live(key);
       if (entry === undefined) return [];
-      if (typeof entry.value === 'string') throw new TypeError(`${key} holds a string, not a set`);
+      if (!(entry.value instanceof Set)) throw new TypeError(`${key} holds a string or list, not a set`);
       return [...entry.value];
+    },
+    async pushCapped(key, value, maxLength, ttlSeconds) {
+      const expiresAt = now() + ttlToMs(ttlSeconds, 'seconds');
+      const entry = live(key);
+      if (entry !== undefined && !Array.isArray(entry.value)) throw new TypeError(`${key} holds a string or set, not a list`);
+      const list = entry === undefined ? [] : entry.value as string[];
+      list.unshift(value);
+      list.length = Math.min(list.length, Math.max(1, Math.floor(maxLength)));
+      write(key, { value: list, expiresAt });
+    },
+    async listHead(key, count) {
+      const entry = live(key);
+      if (entry === undefined) return [];
+      if (!Array.isArray(entry.value)) throw new TypeError(`${key} holds a string or set, not a list`);
+      return entry.value.slice(0, Math.max(0, Math.floor(count)));
     },
     async publish(channel, message) {
       assertOpen();

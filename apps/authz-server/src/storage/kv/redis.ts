@@ -35,6 +35,14 @@ if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
 end
 return 1`;
 
+// LPUSH, LTRIM to the newest ARGV[2] items and PEXPIRE in one step: a list is never left
+// uncapped or without a TTL, whatever fails in between.
+const PUSH_CAPPED = `
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1`;
+
 export async function openRedisKv(where: string | RedisTarget, opts: RedisKvOptions = {}): Promise<KvStore> {
   const keyPrefix = opts.keyPrefix ?? '';
   const onError = opts.onError ?? (() => undefined);
@@ -95,6 +103,13 @@ export async function openRedisKv(where: string | RedisTarget, opts: RedisKvOpti
     },
     async smembers(key) {
       return redis.smembers(key);
+    },
+    async pushCapped(key, value, maxLength, ttlSeconds) {
+      await redis.eval(PUSH_CAPPED, 1, key, value, Math.max(1, Math.floor(maxLength)), ttlToMs(ttlSeconds, 'seconds'));
+    },
+    async listHead(key, count) {
+      const n = Math.floor(count);
+      return n <= 0 ? [] : redis.lrange(key, 0, n - 1);
     },
     async publish(channel, message) {
       await redis.publish(keyPrefix + channel, message);

@@ -113,3 +113,71 @@ export async function listActiveCertificateExpiries(sql: SqlClient): Promise<Arr
   );
   return rows;
 }
+
+/** A position in the certificate timeline: (not_after, client_id, x5t_s256), byte order. */
+export interface TimelineCursor {
+  notAfter: Date;
+  clientId: string;
+  x5t: string;
+}
+
+/**
+ * Registered certificates with a notAfter (active and retired), soonest expiry first, after
+ * `after`, at most `limit`: one of the sources of the console's certificate timeline.
+ */
+export async function listRegisteredOnTimeline(
+  sql: SqlClient,
+  query: { clientId: string | undefined; after: TimelineCursor | undefined; limit: number },
+): Promise<CertificateRow[]> {
+  const after = query.after;
+  const { rows } = await sql.query<CertificateRow>(
+    `select ${COLUMNS} from client_certificates
+     where not_after is not null
+       and ($1::text is null or client_id = $1::text)
+       and ($2::timestamptz is null
+            or (not_after, client_id collate "C", x5t_s256 collate "C") > ($2::timestamptz, $3::text collate "C", $4::text collate "C"))
+     order by not_after, client_id collate "C", x5t_s256 collate "C"
+     limit $5`,
+    [query.clientId ?? null, after?.notAfter ?? null, after?.clientId ?? null, after?.x5t ?? null, query.limit],
+  );
+  return rows;
+}
+
+export interface CertificateCounts {
+  /** distinct certificates in use: registered and active, or seen at authentication and not retired; not revoked, not expired */
+  active: number;
+  /** of those, expiring within 7 and 30 days */
+  within7: number;
+  within30: number;
+  /** registered active or seen, not revoked, already expired */
+  expired: number;
+}
+
+/**
+ * The overview's certificate counts. A certificate is counted once across client_certificates
+ * and seen_certificates (the same client and thumbprint), so this one query reads both, and
+ * issued_certificates for revocation (an enrolled certificate is also a registered one).
+ */
+export async function countCertificates(sql: SqlClient, now: Date): Promise<CertificateCounts> {
+  const { rows } = await sql.query<Record<'active' | 'within7' | 'within30' | 'expired', string | number>>(
+    `with certificates as (
+       select client_id, x5t_s256, not_after from client_certificates where status = 'active' and not_after is not null
+       union
+       select s.client_id, s.x5t_s256, s.not_after from seen_certificates s
+       where not exists (select 1 from client_certificates c
+                         where c.client_id = s.client_id and c.x5t_s256 = s.x5t_s256 and c.status = 'retired')
+     ), live as (
+       select c.* from certificates c
+       where not exists (select 1 from issued_certificates i
+                         where i.client_id = c.client_id and i.x5t_s256 = c.x5t_s256 and i.revoked_at is not null)
+     )
+     select count(*) filter (where not_after > $1) as active,
+            count(*) filter (where not_after > $1 and not_after <= $2) as within7,
+            count(*) filter (where not_after > $1 and not_after <= $3) as within30,
+            count(*) filter (where not_after <= $1) as expired
+     from live`,
+    [now, new Date(now.getTime() + 7 * 86_400_000), new Date(now.getTime() + 30 * 86_400_000)],
+  );
+  const row = rows[0];
+  return { active: Number(row?.active ?? 0), within7: Number(row?.within7 ?? 0), within30: Number(row?.within30 ?? 0), expired: Number(row?.expired ?? 0) };
+}

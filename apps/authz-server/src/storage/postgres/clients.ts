@@ -139,3 +139,11 @@ export async function clientsHoldingResource(
   );
   return rows.map((r) => r.client_id);
 }
+
+/** How many clients are registered, and how many of them are disabled (the console's overview). */
+export async function countClients(sql: SqlClient): Promise<{ total: number; disabled: number }> {
+  const { rows } = await sql.query<{ total: string | number; disabled: string | number }>(
+    `select count(*) as total, count(*) filter (where disabled) as disabled from clients`,
+  );
+  return { total: Number(rows[0]?.total ?? 0), disabled: Number(rows[0]?.disabled ?? 0) };
+}

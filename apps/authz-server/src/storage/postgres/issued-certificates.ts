@@ -66,3 +66,24 @@ export async function listRevokedUnexpired(sql: SqlClient, issuerX5t: string): P
   );
   return rows;
 }
+
+/**
+ * Issued certificates, soonest expiry first, after the position (not_after, client_id,
+ * x5t_s256), at most `limit`: one of the sources of the console's certificate timeline.
+ */
+export async function listIssuedOnTimeline(
+  sql: SqlClient,
+  query: { clientId: string | undefined; after: { notAfter: Date; clientId: string; x5t: string } | undefined; limit: number },
+): Promise<IssuedCertificateRow[]> {
+  const after = query.after;
+  const { rows } = await sql.query<IssuedCertificateRow>(
+    `select ${COLUMNS} from issued_certificates
+     where ($1::text is null or client_id = $1::text)
+       and ($2::timestamptz is null
+            or (not_after, client_id collate "C", x5t_s256 collate "C") > ($2::timestamptz, $3::text collate "C", $4::text collate "C"))
+     order by not_after, client_id collate "C", x5t_s256 collate "C"
+     limit $5`,
+    [query.clientId ?? null, after?.notAfter ?? null, after?.clientId ?? null, after?.x5t ?? null, query.limit],
+  );
+  return rows;
+}

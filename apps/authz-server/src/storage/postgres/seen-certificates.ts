@@ -55,3 +55,25 @@ export async function deleteSeenCertificatesExpiredBefore(sql: SqlClient, before
   const { rowCount } = await sql.query('delete from seen_certificates where not_after < $1', [before]);
   return rowCount;
 }
+
+/**
+ * Every seen certificate (including those a client has moved on from), soonest expiry first,
+ * after the position (not_after, client_id, x5t_s256), at most `limit`: one of the sources of the
+ * console's certificate timeline.
+ */
+export async function listSeenOnTimeline(
+  sql: SqlClient,
+  query: { clientId: string | undefined; after: { notAfter: Date; clientId: string; x5t: string } | undefined; limit: number },
+): Promise<SeenCertificateRow[]> {
+  const after = query.after;
+  const { rows } = await sql.query<SeenCertificateRow>(
+    `select client_id, x5t_s256, subject, issuer, not_after, first_seen, last_seen from seen_certificates
+     where ($1::text is null or client_id = $1::text)
+       and ($2::timestamptz is null
+            or (not_after, client_id collate "C", x5t_s256 collate "C") > ($2::timestamptz, $3::text collate "C", $4::text collate "C"))
+     order by not_after, client_id collate "C", x5t_s256 collate "C"
+     limit $5`,
+    [query.clientId ?? null, after?.notAfter ?? null, after?.clientId ?? null, after?.x5t ?? null, query.limit],
+  );
+  return rows;
+}
