@@ -110,6 +110,23 @@ function kvContract(name: string, skip: string | false, open: () => Promise<KvSt
       assert.deepEqual(await kv.smembers(k), []);
     });
 
+    it('pushCapped keeps the newest maxLength items, newest first, and the list expires ttlSeconds after the last push', async () => {
+      const k = key();
+      assert.deepEqual(await kv.listHead(k, 10), []);
+      for (let i = 1; i <= 5; i++) await kv.pushCapped(k, `item${i}`, 3, 60);
+      assert.deepEqual(await kv.listHead(k, 10), ['item5', 'item4', 'item3']);
+      assert.deepEqual(await kv.listHead(k, 2), ['item5', 'item4']);
+      assert.deepEqual(await kv.listHead(k, 0), []);
+      await stack.advance(50);
+      await kv.pushCapped(k, 'item6', 3, 60);
+      await stack.advance(50);
+      assert.deepEqual(await kv.listHead(k, 10), ['item6', 'item5', 'item4'], 'a push renews the TTL');
+      await stack.advance(11);
+      assert.deepEqual(await kv.listHead(k, 10), []);
+      await assert.rejects(kv.pushCapped(k, 'v', 3, 0), RangeError);
+      assert.deepEqual(await kv.listHead(k, 10), [], 'a refused push writes nothing');
+    });
+
     it('publish reaches subscribers until they unsubscribe', async () => {
       assert.ok(typeof kv.publish === 'function' && typeof kv.subscribe === 'function');
       const channel = `ch:${randomUUID()}`;
