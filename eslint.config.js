@@ -84,4 +84,17 @@ export default defineConfig(
     ignores: ['packages/cnf-verifier/src/certificate.ts'],
     rules: { 'no-restricted-syntax': ['error', ...peerCertificateReads] },
   },
+  // The console's browser modules (plain JavaScript, type-checked by apps/authz-server/console/tsconfig.json, which also checks
+  // every name, hence no no-undef): nothing parses HTML, so a client name or certificate subject is always rendered as text.
+  {
+    files: ['apps/authz-server/console/**/*.js'],
+    extends: [js.configs.recommended],
+    rules: {
+      'no-undef': 'off',
+      'no-restricted-properties': ['error', ...['innerHTML', 'outerHTML', 'insertAdjacentHTML', 'createContextualFragment', 'write', 'writeln']
+        .map((property) => ({ property, message: 'build nodes with dom.js h() / s(): data is never parsed as HTML in the console' }))],
+      'no-restricted-globals': ['error', { name: 'DOMParser', message: 'data is never parsed as HTML in the console' }],
+      'no-restricted-syntax': ['error', { selector: "CallExpression[callee.property.name='setAttribute'][arguments.0.value=/^(style|on)/i]", message: 'no inline style or handler: the CSP blocks them' }],
+    },
+  },
 );
