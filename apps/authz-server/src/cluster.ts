@@ -18,6 +18,7 @@ import { ensureDevPki } from './dev/pki.ts';
 import { metricsUrl, quickStart } from './dev/registrations.ts';
 import { generatedKekFile } from './keys/kek.ts';
 import { mtlsEndpointAliases } from './oidc/configuration.ts';
+import { consoleUrls } from './console/registration.ts';
 import { startPrimaryMetrics } from './ops/cluster-metrics.ts';
 
 /** A worker that dies this soon after it started counts as dying young. */
@@ -140,7 +141,7 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
     void (async () => {
       if (config.devBootstrap) {
         const devPki = await ensureDevPki(config.dataDir);
-        process.stdout.write(`\n${quickStart(devPki, mtlsEndpointAliases(config).token_endpoint, generatedKekFile({ value: config.keyEncryptionKey, dataDir: config.dataDir }), undefined, undefined, metricsUrl(config.metricsHost, config.metricsPort))}\n\n`);
+        process.stdout.write(`\n${quickStart(devPki, mtlsEndpointAliases(config).token_endpoint, generatedKekFile({ value: config.keyEncryptionKey, dataDir: config.dataDir }), undefined, undefined, metricsUrl(config.metricsHost, config.metricsPort), config.consoleEnabled ? consoleUrls(config.issuer).home : undefined)}\n\n`);
       }
     })().catch((err: unknown) => logger.error({ err }, 'could not print the quick start'));
   });

@@ -78,6 +78,10 @@ export interface Config {
   readonly issuedCertTtl: number;
   /** Wrong enrollment codes tried for a client before its live codes are invalidated. */
   readonly enrollmentCodeMaxFailures: number;
+  /** CONSOLE: the admin console at /console and its client certbound-console (on by default). */
+  readonly consoleEnabled: boolean;
+  /** CONSOLE_IDLE_TIMEOUT: seconds without use after which a console session ends (its refresh token expires). */
+  readonly consoleIdleTimeout: number;
   /** The Redis deployment: REDIS_URL, REDIS_SENTINELS + REDIS_SENTINEL_NAME, or REDIS_CLUSTER_NODES; undefined = in-process store. */
   readonly redis: RedisTarget | undefined;
   /** REDIS_TLS_*_FILE: mutual TLS to Redis (and its sentinels); undefined = none configured. */
@@ -394,6 +398,7 @@ export function loadConfig(env: Env = process.env): Config {
     expiryWebhookCaFile: optional(env, 'EXPIRY_WEBHOOK_CA_FILE'),
     expiryCheckIntervalMs: expiryCheckIntervalMs(env),
     ...enrollmentSettings(env),
+    ...consoleSettings(env),
     ...storeConnectionSettings(env, databaseUrl),
   });
 }
@@ -403,6 +408,15 @@ function staleIfError(raw: string | undefined): number {
   if (raw === undefined) return 300;
   if (!/^\d{1,5}$/.test(raw) || Number(raw) > 86_400) throw new ConfigError('STALE_IF_ERROR', `"${raw}" is not a number of seconds from 0 to 86400`);
   return Number(raw);
+}
+
+/** The admin console (issue 15): on or off, and its idle timeout, 60 seconds to 8 hours (a session's absolute limit). */
+function consoleSettings(env: Env) {
+  const raw = optional(env, 'CONSOLE') ?? 'on';
+  if (raw !== 'on' && raw !== 'off') throw new ConfigError('CONSOLE', `"${raw}" is not on or off`);
+  const consoleIdleTimeout = positiveInt(env, 'CONSOLE_IDLE_TIMEOUT', 900);
+  if (consoleIdleTimeout < 60 || consoleIdleTimeout > 8 * 3600) throw new ConfigError('CONSOLE_IDLE_TIMEOUT', `${consoleIdleTimeout} is outside 60 to ${8 * 3600} seconds`);
+  return { consoleEnabled: raw === 'on', consoleIdleTimeout };
 }
 
 /** Enrollment (EST): both issuing CA files or neither; a lifetime between 5 minutes and 397 days. */
@@ -561,5 +575,7 @@ export const CONFIG_REFERENCE: ReadonlyArray<{ name: string; default: string; de
   { name: 'ISSUING_CA_KEY_FILE', default: 'unset: dev PKI issuing-ca-key.pem', description: 'Its private key: a PEM file the operator protects (mode 0600), or the PEM sealed under KEY_ENCRYPTION_KEY (a `CERTBOUND SEALED PRIVATE KEY` block made by `KEY_ENCRYPTION_KEY=... node_modules/.bin/node apps/authz-server/src/enrollment/seal-key.ts < key.pem > key.sealed`; the sealed key opens only with that KEY_ENCRYPTION_KEY).' },
   { name: 'ISSUED_CERT_TTL', default: '86400', description: 'Lifetime in seconds (300 to 397 days) of an enrolled client certificate; a client\'s `issued_cert_ttl` metadata overrides it.' },
   { name: 'ENROLLMENT_CODE_MAX_FAILURES', default: '5', description: 'Wrong enrollment codes tried for a client at `simpleenroll` before all its unused codes are invalidated.' },
+  { name: 'CONSOLE', default: 'on', description: '`on`: the admin console at `/console` on the public listener, for people with the `admin` role, and its public client `certbound-console` (registered at start); `off`: neither; the client is disabled, and `/admin/v1` answers only on the mutual-TLS listener.' },
+  { name: 'CONSOLE_IDLE_TIMEOUT', default: '900', description: 'Seconds (60 to 28800) without use after which a console session ends: its DPoP-bound refresh token expires, and the page signs out by itself. A session lasts 8 hours at most.' },
   { name: 'EXPIRY_CHECK_INTERVAL_MS', default: '60000', description: 'Time between two expiry checks (1000 to 3600000); a certificate added through /admin/v1 is checked at once.' },
 ];

@@ -11,7 +11,10 @@ import { loadOrCreateSigningKeys } from './keys/signing-keys.ts';
 import { ensureDevPki, type DevPki } from './dev/pki.ts';
 import { createLiveTrustStore } from './mtls/trust-store.ts';
 import { createVerdictCache } from './mtls/connection-verdict.ts';
-import { createProvider, mountBeforeEngine, mtlsEndpointAliases, publicJwks } from './oidc/configuration.ts';
+import { consoleEndpoints, createProvider, mountBeforeEngine, mtlsEndpointAliases, publicJwks } from './oidc/configuration.ts';
+import { createConsole } from './console/serve.ts';
+import { CONSOLE_CLIENT_ID, consoleUrls, registerConsole } from './console/registration.ts';
+import { ADMIN_ROLE } from './accounts/account-source.ts';
 import { SIGNING_ALGS, STATIC_SCOPES } from './oidc/vocabulary.ts';
 import { dpopNonceSecret } from './oidc/dpop.ts';
 import { createLocalAccountSource } from './accounts/local-accounts.ts';
@@ -139,6 +142,12 @@ export async function startAuthzServer(
     });
     const verdicts = createVerdictCache(trustStore, { revocation: enrollment.revocation, minRsaBits: config.clientCertMinRsaBits });
 
+    // The extension point for a real account source (accounts/account-source.ts), behind the
+    // login throttle whichever it is (accounts/login-throttle.ts, counters in Redis when shared).
+    const accounts = withLoginThrottle(extensions.accounts ?? createLocalAccountSource(stores.sql), createLoginThrottle(stores.rateLimits));
+    const isAdminPerson = async (accountId: string) => (await accounts.findAccount(accountId))?.roles?.includes(ADMIN_ROLE) === true;
+    const consoleChange = await registerConsole(stores.sql, config.issuer, config.consoleEnabled);
+    if (consoleChange) logger.info({ event: 'bootstrap' }, `${consoleChange} client ${CONSOLE_CLIENT_ID} (the admin console)`);
     const certificateSource = createCertificateSource({ trustedProxies: [...config.trustedProxies], proxyHeader: config.trustedProxyHeader });
     const provider = createProvider({
       config,
@@ -157,9 +166,7 @@ export async function startAuthzServer(
       dpopNonceSecret: dpopNonceSecret(kek),
       kv: stores.kv,
       recentRefusals,
-      // The extension point for a real account source (accounts/account-source.ts), behind the
-      // login throttle whichever it is (accounts/login-throttle.ts, counters in Redis when shared).
-      accounts: withLoginThrottle(extensions.accounts ?? createLocalAccountSource(stores.sql), createLoginThrottle(stores.rateLimits)),
+      accounts,
     });
     const expiryNotices = await setUpExpiryNotices(config, { sql: stores.sql, logger, kek, provider, serverCertPem: () => tls.cert, trustStore });
     // The management API answers everything under /admin before oidc-provider's routes.
@@ -186,8 +193,12 @@ export async function startAuthzServer(
       invalidateResourceServer: (identifier) => stores.resourceServers.invalidate(identifier),
       enrollmentIssuer: enrollment.issuer,
       recentRefusals, revocationHealth, revocation: enrollment.revocation, findClientRegistration: (id) => stores.adapterFactory('Client').find(id),
+      console: config.consoleEnabled ? { isAdminPerson, replay: stores.kv } : undefined,
     });
     mountBeforeEngine(provider, adminApi.middleware);
+    if (config.consoleEnabled) {
+      mountBeforeEngine(provider, await createConsole({ endpoints: consoleEndpoints(config.issuer), idleTimeoutSeconds: config.consoleIdleTimeout }));
+    }
     mountBeforeEngine(provider, createEstEndpoints({
       issuer: enrollment.issuer, sql: stores.sql, logger, source: certificateSource, verdicts,
       minRsaBits: config.clientCertMinRsaBits, maxFailures: config.enrollmentCodeMaxFailures,
@@ -237,7 +248,7 @@ export async function startAuthzServer(
     }, 'certbound authorization server listening');
     expiryNotices.start();
     // With WORKERS > 1 the primary prints it once (cluster.ts).
-    if (devPki && !inWorker()) process.stdout.write(`\n${quickStart(devPki, mtlsEndpointAliases(config).token_endpoint, generatedKekFile({ value: config.keyEncryptionKey, dataDir: config.dataDir }), undefined, undefined, metricsUrl(config.metricsHost, ops.metricsPort))}\n\n`);
+    if (devPki && !inWorker()) process.stdout.write(`\n${quickStart(devPki, mtlsEndpointAliases(config).token_endpoint, generatedKekFile({ value: config.keyEncryptionKey, dataDir: config.dataDir }), undefined, undefined, metricsUrl(config.metricsHost, ops.metricsPort), config.consoleEnabled ? consoleUrls(config.issuer).home : undefined)}\n\n`);
 
     let closing: Promise<void> | undefined;
     return {

@@ -13,7 +13,13 @@ export interface Account {
   readonly accountId: string;
   /** OpenID Connect standard claims (`name`, `email`, ...); oidc-provider filters them by scope. */
   readonly claims: Readonly<Record<string, unknown>>;
+  /** What the person may do in certbound itself: `admin` signs in to the console (ACCOUNT_ROLES). */
+  readonly roles?: readonly string[];
 }
+
+/** The roles an account can hold. `admin`: the console's admin resource (/admin/v1), as ADMIN_CLIENT_IDS is for clients. */
+export const ACCOUNT_ROLES: readonly string[] = ['admin'];
+export const ADMIN_ROLE = 'admin';
 
 export interface AccountSource {
   /**

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SqlClient } from '../storage/sql.ts';
 import { findAccountByUsername, findEnabledAccount, insertAccount, replacePasswordHash, type AccountRow } from '../storage/postgres/accounts.ts';
-import type { Account, AccountSource } from './account-source.ts';
+import { ACCOUNT_ROLES, type Account, type AccountSource } from './account-source.ts';
 import { hashPassword, passwords as processHasher, HashingBusyError, MAX_PASSWORD_LENGTH, type PasswordHasher } from './passwords.ts';
 
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/;
@@ -27,14 +27,18 @@ export async function createLocalAccount(sql: SqlClient, input: {
   password: string;
   claims?: Record<string, unknown>;
   accountId?: string;
+  /** ACCOUNT_ROLES members, e.g. ['admin'] for a person who may use the console */
+  roles?: readonly string[];
 }): Promise<string> {
   if (!isValidUsername(input.username)) throw new AccountInputError(`username "${input.username.slice(0, 64)}" must be 1-64 letters, digits or ._@+-`);
   if (input.password.length < 8 || input.password.length > MAX_PASSWORD_LENGTH) {
     throw new AccountInputError(`password must be 8 to ${MAX_PASSWORD_LENGTH} characters`);
   }
+  const unknownRole = input.roles?.find((role) => !ACCOUNT_ROLES.includes(role));
+  if (unknownRole !== undefined) throw new AccountInputError(`role "${unknownRole.slice(0, 64)}" is not one of: ${ACCOUNT_ROLES.join(', ')}`);
   const accountId = input.accountId ?? randomUUID();
   const inserted = await insertAccount(sql, {
-    accountId, username: input.username, passwordHash: await hashPassword(input.password), claims: input.claims ?? {},
+    accountId, username: input.username, passwordHash: await hashPassword(input.password), claims: input.claims ?? {}, roles: input.roles ?? [],
   });
   if (!inserted) throw new AccountInputError(`username "${input.username}" or account id is already taken`);
   return accountId;
@@ -63,7 +67,7 @@ export function createLocalAccountSource(sql: SqlClient, opts: LocalAccountSourc
   return {
     async findAccount(accountId: string): Promise<Account | undefined> {
       const row = await findEnabledAccount(sql, accountId);
-      return row ? { accountId: row.account_id, claims: row.claims } : undefined;
+      return row ? { accountId: row.account_id, claims: row.claims, roles: row.roles } : undefined;
     },
     async authenticate(username: string, password: string): Promise<string | undefined> {
       const row = await findLocalAccountByUsername(sql, username);

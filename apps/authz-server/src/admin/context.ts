@@ -20,8 +20,10 @@ export interface Route {
 /** The authenticated admin: who made the change, for the audit log. */
 export interface AdminActor {
   clientId: string;
-  /** x5t#S256 of the certificate the request presented (the token is bound to it). */
-  thumbprint: string;
+  /** x5t#S256 of the certificate the request presented (the token is bound to it); undefined for a console person. */
+  thumbprint?: string | undefined;
+  /** The person (the token's sub) for a change made through the console; undefined for a client. */
+  sub?: string | undefined;
 }
 
 export interface AdminState {

@@ -66,6 +66,11 @@ export interface AdminApiDeps extends ConsoleRouteDeps {
   invalidateClient?(clientId: string): Promise<void>;
   /** The same for a resource server (storage/resource-server-cache.ts). */
   invalidateResourceServer?(identifier: string): Promise<void>;
+  /** The console (CONSOLE=on): who has the admin role, and the shared store remembering DPoP proofs. */
+  console?: {
+    isAdminPerson(accountId: string): Promise<boolean>;
+    replay: { setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> };
+  } | undefined;
   /** enrollment's issuer (enrollment/issuer.ts); undefined = enrollment off */
   enrollmentIssuer?: Issuer | undefined;
 }
@@ -88,8 +93,19 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
     trustedProxies: [...deps.trustedProxies],
     proxyHeader: deps.trustedProxyHeader,
   });
+  // The console's people (public listener): DPoP-bound tokens only, proofs for the issuer's
+  // origin, each proof accepted once across every instance (the shared store remembers its jti).
+  const consoleVerifier = deps.console ? createVerifier({
+    issuer: deps.issuer,
+    audience: ADMIN_RESOURCE,
+    jwks: deps.publicJwks,
+    mode: 'strict',
+    origin: new URL(deps.issuer).origin,
+    dpop: { replayStore: { add: (key, ttlMs) => deps.console!.replay.setIfAbsent(`admin-dpop:${key}`, '1', ttlMs) } },
+  }) : undefined;
   const authenticate = createAdminAuthentication({
-    verifier, revocations: deps.revocations, clientRevocations: deps.clientRevocations, adminClientIds: deps.adminClientIds,
+    verifier, consoleVerifier, ...(deps.console ? { isAdminPerson: (accountId: string) => deps.console!.isAdminPerson(accountId) } : {}),
+    revocations: deps.revocations, clientRevocations: deps.clientRevocations, adminClientIds: deps.adminClientIds,
   });
   const router = createRouter([
     ...metaRoutes(),
@@ -111,9 +127,10 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
     }
   };
 
-  // The public listener does not request client certificates: the admin API is not there.
-  const mutualTlsOnly: AdminMiddleware = async function mutualTlsOnly(ctx, next) {
-    if (listenerOf(ctx.req) !== 'mtls') throw notFound(`the management API is served on the mutual-TLS listener only`);
+  // The public listener does not request client certificates: the admin API is there only for
+  // the console's people (DPoP-bound tokens), and not at all with CONSOLE=off.
+  const listenerAllowed: AdminMiddleware = async function listenerAllowed(ctx, next) {
+    if (listenerOf(ctx.req) !== 'mtls' && !deps.console) throw notFound(`the management API is served on the mutual-TLS listener only`);
     await next();
   };
 
@@ -140,7 +157,10 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
       await invalidateChangedClients(ctx);
     }
     if (current.method !== 'GET') {
-      logger.info({ event: 'admin_change', request_id: ctx.state.requestId, route: current.name, status: ctx.status, actor: ctx.state.admin?.clientId, path: ctx.path }, `admin ${current.name}`);
+      logger.info({
+        event: 'admin_change', request_id: ctx.state.requestId, route: current.name, status: ctx.status,
+        actor: ctx.state.admin?.clientId, ...(ctx.state.admin?.sub ? { sub: ctx.state.admin.sub } : {}), path: ctx.path,
+      }, `admin ${current.name}`);
     }
   };
 
@@ -161,7 +181,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
     }
   }
 
-  const handle = compose([requestId, declaredStatus, createErrorHandler(logger), mutualTlsOnly, route, authenticateRoute, dispatch]);
+  const handle = compose([requestId, declaredStatus, createErrorHandler(logger), listenerAllowed, route, authenticateRoute, dispatch]);
 
   return {
     routes: router.routes,

@@ -1,5 +1,5 @@
-// The dev user for the login page, created with the dev PKI on a machine with no configuration:
-// `alice`, with a random password kept in DATA_DIR/dev-user.json (mode 0600) and printed with the
+// The dev user for the login page and the admin console (she has the admin role), created with the
+// dev PKI on a machine with no configuration: `alice`, with a random password kept in DATA_DIR/dev-user.json (mode 0600) and printed with the
 // quick start. The file is written first and is the source of truth, so a fresh database next
 // to an existing DATA_DIR gets the same password back.
 import { randomBytes } from 'node:crypto';
@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import type { SqlClient } from '../storage/sql.ts';
 import { readIfExists, writeFileOnce, KEY_MODE } from '../pki/files.ts';
 import { createLocalAccount, findLocalAccountByUsername } from '../accounts/local-accounts.ts';
+import { ADMIN_ROLE } from '../accounts/account-source.ts';
+import { setAccountRoles } from '../storage/postgres/accounts.ts';
 
 export const DEV_USERNAME = 'alice';
 
@@ -37,13 +39,18 @@ export async function ensureDevUser(sql: SqlClient, dataDir: string): Promise<De
     user = (await readDevUser(file))!; // another process may have won the race: use its file
   }
   let created = false;
-  if (!await findLocalAccountByUsername(sql, user.username)) {
+  const existing = await findLocalAccountByUsername(sql, user.username);
+  if (!existing) {
     await createLocalAccount(sql, {
       username: user.username,
       password: user.password,
       claims: { name: 'Alice Example', email: 'alice@example.com', email_verified: true },
+      roles: [ADMIN_ROLE],
     });
     created = true;
+  } else if (!existing.roles.includes(ADMIN_ROLE)) {
+    // A DATA_DIR from before the console: the dev person becomes its admin.
+    await setAccountRoles(sql, existing.account_id, [...existing.roles, ADMIN_ROLE]);
   }
   return { ...user, file, created };
 }

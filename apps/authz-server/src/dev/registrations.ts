@@ -8,7 +8,7 @@ import { findClient, upsertClient } from '../storage/postgres/clients.ts';
 import { findResourceServer, upsertResourceServer } from '../storage/postgres/resource-servers.ts';
 import type { DevPki } from './pki.ts';
 import { DEMO_DPOP_CLIENT_ID, ensureDemoDpopClient } from './dpop-demo-client.ts';
-import { ensureDevUser } from './account.ts';
+import { DEV_USERNAME, ensureDevUser } from './account.ts';
 
 export const DEMO_CLIENT_ID = 'demo-client';
 /** The demo resource server's identifier with the default DEMO_PORT (9443). */
@@ -121,6 +121,8 @@ export function quickStart(
   cwd = process.cwd(),
   env: Env = process.env,
   metricsUrl?: string,
+  /** the admin console's page (CONSOLE=on) */
+  consoleUrl?: string,
 ): string {
   const rel = (file: string) => relative(cwd, file) || file;
   const tls = `--cacert ${rel(pki.caFile)} --cert ${rel(pki.demoClientCertFile)} --key ${rel(pki.demoClientKeyFile)}`;
@@ -147,6 +149,11 @@ export function quickStart(
     `    ${settlements}`,
   ];
   return [
+    ...(consoleUrl === undefined ? [] : [
+      `The admin console, in your browser: ${consoleUrl}`,
+      `Sign in as ${DEV_USERNAME} (who has the admin role); her password is in ${rel(dataDir)}/dev-user.json.`,
+      '',
+    ]),
     'Get a certificate-bound access token as demo-client:',
     '',
     `  curl --cacert ${rel(pki.caFile)} \\`,

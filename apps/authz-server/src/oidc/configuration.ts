@@ -21,7 +21,9 @@ import { authorizationCodeTtl, fapiFeature } from './fapi.ts';
 import { extraClientMetadata } from './client-metadata.ts';
 import { GRANT_TTL, issueRefreshToken, refreshTokenTtl, rotateRefreshToken } from './refresh-tokens.ts';
 import { installEnginePatches } from './engine-patches.ts';
-import { AUTH_METHODS, SIGNING_ALGS, STATIC_SCOPES, publicJwkMembers } from './vocabulary.ts';
+import { AUTH_METHODS, CONSOLE_CLIENT_ID, SIGNING_ALGS, STATIC_SCOPES, publicJwkMembers } from './vocabulary.ts';
+import { CONSOLE_SESSION_MAX_AGE, loadConsoleGrant } from './console-grant.ts';
+import { ADMIN_ROLE } from '../accounts/account-source.ts';
 import { createInteractionRoutes, INTERACTION_TTL, SESSION_TTL } from '../interactions/routes.ts';
 
 export interface ProviderDeps {
@@ -69,6 +71,17 @@ function endpointsAt(origin: string): Record<keyof typeof CLIENT_ENDPOINTS, stri
   };
 }
 
+/** The endpoints the console's page calls, all on the public listener (oidc-provider's default routes). */
+export function consoleEndpoints(issuer: string) {
+  return {
+    issuer,
+    authorization_endpoint: `${issuer}/auth`,
+    token_endpoint: `${issuer}${CLIENT_ENDPOINTS.token_endpoint}`,
+    revocation_endpoint: `${issuer}${CLIENT_ENDPOINTS.revocation_endpoint}`,
+    end_session_endpoint: `${issuer}/session/end`,
+  };
+}
+
 export function mtlsEndpointAliases(config: Config) {
   return endpointsAt(config.mtlsBaseUrl);
 }
@@ -94,6 +107,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     logger: deps.logger,
   });
   const certificates = createClientCertificateChecks({ source: deps.certificateSource, verdicts: deps.verdicts, mtlsTokenEndpoint: aliases.token_endpoint });
+
+  const isAdminPerson = async (accountId: string) => (await deps.accounts.findAccount(accountId))?.roles?.includes(ADMIN_ROLE) === true;
 
   const configuration: Configuration = {
     // Client defaults, and certbound's refusals as the engine reads a client or refresh token (oidc/adapter.ts).
@@ -130,6 +145,9 @@ export function createProvider(deps: ProviderDeps): Provider {
     interactions: { url: async (_ctx, interaction) => `${config.issuer}/interaction/${interaction.uid}` },
     issueRefreshToken,
     rotateRefreshToken,
+    // The console is certbound's own page: no consent screen; it holds the admin scope only for
+    // a person with the admin role (also checked as each token is minted: resource-indicators.ts).
+    loadExistingGrant: async (ctx) => loadConsoleGrant(ctx, isAdminPerson),
     // Delegated access outlives the browser session that granted it (revoked with the grant).
     expiresWithSession: async () => false,
     discovery: {
@@ -169,15 +187,20 @@ export function createProvider(deps: ProviderDeps): Provider {
         defaultTtl: config.accessTokenTtl,
         signingAlg: 'ES256',
         adminClientIds: config.adminClientIds,
+        isAdminPerson,
       }),
     },
     ttl: {
       ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl,
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl,
       AuthorizationCode: (ctx) => authorizationCodeTtl(ctx),
-      // Also binds the new refresh token to the request's DPoP key (oidc/refresh-tokens.ts).
-      RefreshToken: (ctx, token) => refreshTokenTtl(ctx, token),
-      Grant: GRANT_TTL,
+      // Also binds the new refresh token to the request's DPoP key (oidc/refresh-tokens.ts). The
+      // console's expires after CONSOLE_IDLE_TIMEOUT unused (rotation renews it): its idle limit.
+      RefreshToken: (ctx, token, client) => (client.clientId === CONSOLE_CLIENT_ID
+        ? Math.min(refreshTokenTtl(ctx, token), config.consoleIdleTimeout)
+        : refreshTokenTtl(ctx, token)),
+      // A console session's absolute limit: its grant, and with it every token, ends after 8 hours.
+      Grant: (_ctx, grant) => (grant.clientId === CONSOLE_CLIENT_ID ? CONSOLE_SESSION_MAX_AGE : GRANT_TTL),
       Interaction: INTERACTION_TTL,
       Session: SESSION_TTL,
     },

@@ -17,6 +17,8 @@
 //
 // A short in-process cache keeps the token endpoint off the database for every request while an
 // admin change still lands within seconds.
+import { ADMIN_ROLE } from '../accounts/account-source.ts';
+import { CONSOLE_CLIENT_ID } from './vocabulary.ts';
 import { errors, type KoaContextWithOIDC, type Client, type ResourceServer, type AsymmetricSigningAlgorithm } from 'oidc-provider';
 
 /** The management API's resource indicator (RFC 8707): the audience of admin tokens. */
@@ -82,6 +84,8 @@ export function createResourceIndicators(deps: {
   signingAlg: AsymmetricSigningAlgorithm;
   /** ADMIN_CLIENT_IDS: the only clients that may hold ADMIN_RESOURCE */
   adminClientIds: readonly string[];
+  /** Has this account (enabled) the admin role? The console holds ADMIN_RESOURCE only for such people. */
+  isAdminPerson(accountId: string): Promise<boolean>;
 }) {
   const cache = new Map<string, { at: number; value: ResourceServerRecord | undefined }>();
 
@@ -92,6 +96,22 @@ export function createResourceIndicators(deps: {
     if (cache.size > 1_000) cache.clear();
     cache.set(identifier, { at: Date.now(), value });
     return value;
+  }
+
+  /**
+   * The console holds the admin resource for people with the admin role only. The account is
+   * known once the person signed in (the code, refresh token or session names it); the
+   * authorization request comes before that, and its token is refused at the token endpoint.
+   */
+  async function refuseUnlessAdminPerson(ctx: KoaContextWithOIDC, indicator: string): Promise<void> {
+    const accountId = accountOf(ctx);
+    if (accountId === undefined) {
+      if (ctx.oidc.route === 'token') throw new errors.InvalidTarget(`resource "${indicator}" is granted to the console only for a signed-in person with the admin role`);
+      return;
+    }
+    if (!await deps.isAdminPerson(accountId)) {
+      throw new errors.InvalidTarget(`resource "${indicator}" is granted to the console only for people with the ${ADMIN_ROLE} role, and account "${accountId}" does not have it`);
+    }
   }
 
   return {
@@ -109,7 +129,9 @@ export function createResourceIndicators(deps: {
     async getResourceServerInfo(ctx: KoaContextWithOIDC, indicator: string, client: Client): Promise<ResourceServer> {
       const rs = await lookup(indicator);
       if (!rs) throw new errors.InvalidTarget(`resource "${indicator}" is not a registered resource server`);
-      if (!mayHoldResource(rs.identifier, client.clientId, deps.adminClientIds)) {
+      if (client.clientId === CONSOLE_CLIENT_ID && rs.identifier === ADMIN_RESOURCE) {
+        await refuseUnlessAdminPerson(ctx, indicator);
+      } else if (!mayHoldResource(rs.identifier, client.clientId, deps.adminClientIds)) {
         throw new errors.InvalidTarget(`resource "${indicator}" is granted only to the admin clients (ADMIN_CLIENT_IDS), and client "${client.clientId}" is not one`);
       }
       const held = heldResources({ resources: client.resources })[rs.identifier];
@@ -155,4 +177,12 @@ export function createResourceIndicators(deps: {
       return true;
     },
   };
+}
+
+/** The signed-in person of this request: the code's or refresh token's account, else the session's. */
+function accountOf(ctx: KoaContextWithOIDC): string | undefined {
+  const oidc = ctx.oidc as KoaContextWithOIDC['oidc'] | undefined;
+  if (!oidc) return undefined;
+  const { entities } = oidc;
+  return entities.AuthorizationCode?.accountId ?? entities.RefreshToken?.accountId ?? oidc.account?.accountId ?? oidc.session?.accountId;
 }

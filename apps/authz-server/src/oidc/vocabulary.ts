@@ -38,3 +38,10 @@ export type SigningAlg = (typeof SIGNING_ALGS)[number];
 export function publicJwkMembers<T extends object>(jwk: T): Partial<T> {
   return Object.fromEntries(Object.entries(jwk).filter(([name]) => !PRIVATE_JWK_MEMBERS.includes(name))) as Partial<T>;
 }
+
+/**
+ * The admin console's public client (console/registration.ts): people sign in to it, and with the
+ * admin role (accounts/account-source.ts ADMIN_ROLE) it holds the admin resource as the clients
+ * of ADMIN_CLIENT_IDS do.
+ */
+export const CONSOLE_CLIENT_ID = 'certbound-console';

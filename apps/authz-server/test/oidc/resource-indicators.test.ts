@@ -16,7 +16,9 @@ const SERVERS: Record<string, ResourceServerRecord> = {
   [ADMIN_RESOURCE]: { identifier: ADMIN_RESOURCE, scopes: ['admin'], token_format: 'jwt', access_token_ttl: null, sender_constraint_required: true },
 };
 
-const indicators = createResourceIndicators({ find: async (id) => SERVERS[id], defaultTtl: 600, signingAlg: 'ES256', adminClientIds: ['admin'] });
+const indicators = createResourceIndicators({
+  find: async (id) => SERVERS[id], defaultTtl: 600, signingAlg: 'ES256', adminClientIds: ['admin'], isAdminPerson: async (accountId) => accountId === 'root',
+});
 
 function client(clientId: string, metadata: Record<string, unknown>): Client {
   return { clientId, tlsClientCertificateBoundAccessTokens: true, ...metadata } as unknown as Client;

@@ -1,5 +1,5 @@
 // GET /admin/v1/audit: the audit trail, newest first, filtered by target (and what lies under
-// it), actor (client_id or certificate thumbprint) and time.
+// it), actor (client_id, certificate thumbprint or a console person's sub) and time.
 import { listAudit } from '../../storage/postgres/audit-log.ts';
 import type { AdminContext } from '../context.ts';
 import type { RouteDeps } from '../deps.ts';
