@@ -4,6 +4,9 @@
 import { BODY_LIMIT_BYTES } from './body.ts';
 import { MAX_LIMIT, DEFAULT_LIMIT } from './query.ts';
 import { AUTH_METHODS, SIGNING_ALGS } from '../oidc/vocabulary.ts';
+import { CHECKS } from '../mtls/diagnosis.ts';
+import { CERTIFICATE_STATES } from './certificate-timeline.ts';
+import { GLOBAL, PER_CLIENT } from '../storage/kv/recent-refusals.ts';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const response = (name: string) => ({ $ref: `#/components/responses/${name}` });
@@ -50,6 +53,7 @@ export const openApiDocument = {
     { name: 'resource-servers', description: 'RFC 8707 resource indicators: audiences and their scopes.' },
     { name: 'audit', description: 'Who changed what, and when.' },
     { name: 'enrollment', description: 'Certificates certbound issues (EST, RFC 7030): one-time enrollment codes, revocation.' },
+    { name: 'overview', description: 'What the console\'s overview shows: counts, recent refusals, revocation responder health.' },
     { name: 'meta', description: 'This document.' },
   ],
   paths: {
@@ -173,6 +177,84 @@ export const openApiDocument = {
           param('Limit'), param('Cursor'),
         ],
         responses: { 200: json(pageOf('Certificate'), 'One page of certificates.'), 400: response('BadRequest'), ...AUTH_ERRORS },
+      },
+    },
+    '/certificates': {
+      get: {
+        operationId: 'listCertificates', tags: ['certificates'],
+        summary: 'Every client certificate certbound knows of — registered, issued by enrollment, or last seen at authentication — merged by client and x5t#S256, soonest expiry first',
+        parameters: [
+          { name: 'client_id', in: 'query', schema: { type: 'string' }, description: 'Only this client\'s certificates.' },
+          { name: 'status', in: 'query', schema: { enum: [...CERTIFICATE_STATES] }, description: 'Only certificates in this state.' },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 2000, default: 500 } },
+        ],
+        responses: {
+          200: json({
+            type: 'object', required: ['now', 'items', 'truncated'],
+            properties: {
+              now: { type: 'string', format: 'date-time', description: 'The server\'s clock: where the timeline marks today.' },
+              items: { type: 'array', items: ref('TimelineCertificate') },
+              truncated: { type: 'boolean', description: 'More certificates match than `limit`: narrow by client_id or status.' },
+            },
+          }, 'The certificates, sorted by not_after ascending.'),
+          400: response('BadRequest'), ...AUTH_ERRORS,
+        },
+      },
+    },
+    '/certificates/check': {
+      post: {
+        operationId: 'checkCertificate', tags: ['certificates'],
+        summary: 'Walk a pasted certificate through the checks the token endpoint makes (the steps of GET /mtls/check and `certbound doctor`), against the client CAs in force, revocation and, with client_id, the client\'s registration. Nothing is stored.',
+        parameters: [{ name: 'client_id', in: 'query', schema: { type: 'string' }, description: 'With a PEM body: the client to match.' }],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object', required: ['pem'], additionalProperties: false,
+                properties: {
+                  pem: { type: 'string', description: 'The certificate, optionally followed by its intermediates; never a private key.' },
+                  client_id: { type: 'string', description: 'The client to match the certificate against.' },
+                },
+              },
+            },
+            'application/x-pem-file': { schema: { type: 'string' } },
+            'application/pem-certificate-chain': { schema: { type: 'string' } },
+          },
+        },
+        responses: {
+          200: json(ref('Diagnosis'), 'The diagnosis: 200 whether or not the certificate would be accepted (`ok`). A PEM that is not a certificate is a 400 naming it.'),
+          ...BODY_ERRORS, ...AUTH_ERRORS,
+        },
+      },
+    },
+    '/refusals': {
+      get: {
+        operationId: 'listRefusals', tags: ['overview'],
+        summary: `Recent OAuth refusals that named a client, newest first: a registered client's ${PER_CLIENT} newest, or every client's ${GLOBAL} newest; each is kept 24 hours`,
+        parameters: [
+          { name: 'client_id', in: 'query', schema: { type: 'string' }, description: 'Only this (registered) client\'s refusals.' },
+          { name: 'since', in: 'query', schema: { type: 'string', format: 'date-time' }, description: 'At or after (RFC 3339); default one hour ago.' },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: GLOBAL, default: 100 }, description: `At most ${PER_CLIENT} with client_id.` },
+        ],
+        responses: {
+          200: json({
+            type: 'object', required: ['since', 'items', 'by_reason'],
+            properties: {
+              since: { type: 'string', format: 'date-time' },
+              kept_seconds: { type: 'integer' },
+              items: { type: 'array', items: ref('Refusal') },
+              by_reason: { type: 'object', additionalProperties: { type: 'integer' }, description: 'Refusals per reason among `items`.' },
+            },
+          }, 'The refusals.'),
+          400: response('BadRequest'), ...AUTH_ERRORS,
+        },
+      },
+    },
+    '/status': {
+      get: {
+        operationId: 'getStatus', tags: ['overview'], summary: 'The overview: clients, certificates and their expiry, refusals of the last hour, revocation responders',
+        responses: { 200: json(ref('Status'), 'The overview.'), 400: response('BadRequest'), ...AUTH_ERRORS },
       },
     },
     '/resource-servers': {
@@ -351,6 +433,105 @@ export const openApiDocument = {
           expires_at: { type: 'string', format: 'date-time' },
           used_at: { type: ['string', 'null'], format: 'date-time' },
           failures: { type: 'integer', description: 'Wrong codes tried for the client while this one was live.' },
+        },
+      },
+      TimelineCertificate: {
+        type: 'object',
+        required: ['client_id', 'x5t#S256', 'subject', 'issuer', 'not_before', 'not_after', 'sources', 'state', 'last_seen_at'],
+        properties: {
+          client_id: { type: 'string' },
+          'x5t#S256': { type: 'string' },
+          subject: { type: ['string', 'null'], description: 'RFC 4514; null for an issued certificate recorded without it.' },
+          issuer: { type: ['string', 'null'] },
+          serial: { type: ['string', 'null'] },
+          not_before: { type: ['string', 'null'], format: 'date-time', description: 'null when only its authentication was recorded.' },
+          not_after: { type: 'string', format: 'date-time' },
+          sources: { type: 'array', items: { enum: ['registered', 'issued', 'seen'] }, description: 'Registered through /clients, issued by enrollment (EST), seen at authentication.' },
+          state: { enum: [...CERTIFICATE_STATES], description: 'revoked (by certbound\'s CA), else retired, else expired, else active.' },
+          retired_at: { type: ['string', 'null'], format: 'date-time' },
+          revoked_at: { type: ['string', 'null'], format: 'date-time' },
+          revocation_reason: { type: ['string', 'null'] },
+          first_seen_at: { type: ['string', 'null'], format: 'date-time' },
+          last_seen_at: { type: ['string', 'null'], format: 'date-time', description: 'The last token request made with it (seen certificates).' },
+        },
+      },
+      Refusal: {
+        type: 'object', required: ['at', 'client_id', 'error', 'reason', 'description', 'listener'],
+        properties: {
+          at: { type: 'string', format: 'date-time' },
+          client_id: { type: 'string' },
+          error: { type: 'string', description: 'The OAuth error code the client got.' },
+          reason: { type: 'string', examples: ['certificate_subject', 'certificate_expired', 'certificate_chain', 'client_unknown', 'invalid_grant'], description: 'The failed check\'s stable code (the metrics\' `reason` label), else the OAuth error.' },
+          description: { type: 'string', description: 'The error_description the client read.' },
+          listener: { type: ['string', 'null'], enum: ['public', 'mtls', null] },
+        },
+      },
+      Status: {
+        type: 'object', required: ['clients', 'certificates', 'expiring', 'refusals_last_hour', 'revocation'],
+        properties: {
+          now: { type: 'string', format: 'date-time' },
+          clients: { type: 'integer' },
+          disabled_clients: { type: 'integer' },
+          certificates: { type: 'integer', description: 'Certificates in use (registered and active, or seen at authentication and not retired), neither revoked nor expired.' },
+          expiring: {
+            type: 'object', required: ['7', '30'],
+            properties: { 7: { type: 'integer', description: 'Of those, expiring within 7 days.' }, 30: { type: 'integer', description: 'Within 30 days.' } },
+          },
+          expired: { type: 'integer', description: 'Registered active or seen certificates already expired.' },
+          refusals_last_hour: {
+            type: 'object', required: ['total', 'by_reason'],
+            properties: {
+              total: { type: 'integer' },
+              by_reason: { type: 'object', additionalProperties: { type: 'integer' } },
+              capped: { type: 'boolean', description: `The hour held at least ${GLOBAL} refusals (the global list's size): the counts are a lower bound.` },
+            },
+          },
+          revocation: {
+            type: 'object', required: ['mode', 'responders'],
+            properties: {
+              mode: { enum: ['off', 'soft', 'hard'] },
+              responders: {
+                type: 'array', description: 'The OCSP responders and CRL distribution points this instance fetched from since it started (at most 200), unhealthy first.',
+                items: {
+                  type: 'object', required: ['source', 'url', 'last_success_at', 'last_failure_at', 'last_error', 'healthy'],
+                  properties: {
+                    source: { enum: ['ocsp', 'crl'] },
+                    url: { type: 'string' },
+                    last_success_at: { type: ['string', 'null'], format: 'date-time' },
+                    last_failure_at: { type: ['string', 'null'], format: 'date-time' },
+                    last_error: { type: ['string', 'null'] },
+                    healthy: { type: 'boolean', description: 'Its last fetch succeeded.' },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+      Diagnosis: {
+        type: 'object', required: ['ok', 'certificate', 'steps', 'first_failure'],
+        description: 'The same document GET /mtls/check answers (mtls/diagnosis.ts).',
+        properties: {
+          ok: { type: 'boolean', description: 'No step failed and every step but client_match ran.' },
+          certificate: {
+            type: ['object', 'null'],
+            properties: {
+              subject: { type: 'string' }, issuer: { type: 'string' }, serial: { type: 'string' },
+              not_before: { type: 'string', format: 'date-time' }, not_after: { type: 'string', format: 'date-time' },
+              'x5t#S256': { type: 'string' }, san: { type: ['object', 'null'] },
+            },
+          },
+          steps: {
+            type: 'array',
+            items: {
+              type: 'object', required: ['check', 'ok', 'detail'],
+              properties: { check: { enum: [...CHECKS] }, ok: { type: ['boolean', 'null'], description: 'null: not run (detail says why).' }, detail: { type: 'string' } },
+            },
+          },
+          first_failure: {
+            type: ['object', 'null'],
+            properties: { check: { enum: [...CHECKS] }, code: { type: 'string' }, detail: { type: 'string' }, fix: { type: 'string' } },
+          },
         },
       },
       Revocation: {
