@@ -2,7 +2,9 @@
 // distribution point, when a fetch last succeeded, when one last failed and why. Fed by the
 // checker (checker.ts) where a fetch completes, read by GET /admin/v1/status. The URLs come from
 // validated chains only (the checker asks nothing else), and at most `maxUrls` are remembered:
-// the least recently updated one is forgotten first. One process's view; nothing is shared.
+// the least recently updated one is forgotten first (lru-cache, the one LRU). One process's view;
+// nothing is shared.
+import { LRUCache } from 'lru-cache';
 
 export type ResponderSource = 'ocsp' | 'crl';
 
@@ -43,16 +45,14 @@ interface Entry {
 export function createRevocationHealth(opts: { maxUrls?: number; now?: () => number } = {}): RevocationHealth {
   const maxUrls = opts.maxUrls ?? DEFAULT_MAX_URLS;
   const now = opts.now ?? Date.now;
-  // Map order is insertion order: re-inserting on each update keeps the oldest update first.
-  const entries = new Map<string, Entry>();
+  // Each update sets the entry again: it becomes the most recent, the least recent one goes first.
+  const entries = new LRUCache<string, Entry>({ max: maxUrls });
 
   function touch(source: ResponderSource, url: string): Entry {
     const shown = url.length <= MAX_URL_LENGTH ? url : `${url.slice(0, MAX_URL_LENGTH - 1)}…`;
     const key = `${source} ${shown}`;
     const entry = entries.get(key) ?? { source, url: shown, success: undefined, failure: undefined, error: undefined, lastOk: false };
-    entries.delete(key);
     entries.set(key, entry);
-    while (entries.size > maxUrls) entries.delete(entries.keys().next().value!);
     return entry;
   }
 
