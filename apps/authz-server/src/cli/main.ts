@@ -8,6 +8,7 @@ import { clientCommands } from './admin/clients.ts';
 import { certificateCommands } from './admin/certificates.ts';
 import { resourceServerCommands } from './admin/resource-servers.ts';
 import { doctorCommand } from './doctor.ts';
+import { accountCommands } from './accounts.ts';
 import { enrollCommand } from './enroll.ts';
 import { renewCommand } from './renew.ts';
 
@@ -20,6 +21,7 @@ const GROUPS: Record<string, { summary: string; commands: CommandGroup }> = {
   clients: { summary: 'OAuth clients (/admin/v1/clients)', commands: clientCommands },
   certs: { summary: 'client certificates: add, list, retire, expiring', commands: certificateCommands },
   'resource-servers': { summary: 'resource servers: RFC 8707 audiences and their scopes', commands: resourceServerCommands },
+  accounts: { summary: 'people who sign in (local accounts) and their roles: admin uses the console', commands: accountCommands },
 };
 
 /** Commands of their own, without a group: `certbound doctor --cert FILE`. */
