@@ -37,6 +37,8 @@ export interface TimelineQuery {
   now: Date;
 }
 
+/** Rows read per source per round, at least. */
+const BATCH = 200;
 /** Rounds of reading when a state filter leaves most rows out; beyond them the answer says it is truncated. */
 const MAX_ROUNDS = 10;
 
@@ -95,7 +97,8 @@ export async function certificateTimeline(sql: SqlClient, query: TimelineQuery):
   const items: TimelineCertificate[] = [];
   let after: TimelineCursor | undefined;
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const n = query.limit - items.length + 1; // one more than still wanted: is there a next one?
+    // One more than still wanted (is there a next one?), and at least a batch: a filter may leave most out.
+    const n = Math.max(query.limit - items.length + 1, BATCH);
     const page = { clientId: query.clientId, after, limit: n };
     const [registered, issued, seen] = await Promise.all([
       listRegisteredOnTimeline(sql, page), listIssuedOnTimeline(sql, page), listSeenOnTimeline(sql, page),
