@@ -60,8 +60,16 @@ function accountSuite(engine: string, skip: string | false, open: () => Promise<
       assert.equal(await accounts.authenticate('bob.builder', 'yes we can'), undefined);
       assert.equal(await accounts.authenticate('nobody', 'can we fix it'), undefined);
       assert.equal(await accounts.authenticate("bob' or '1'='1", 'x'), undefined);
-      assert.deepEqual(await accounts.findAccount(id), { accountId: id, claims: { name: 'Bob' } });
+      assert.deepEqual(await accounts.findAccount(id), { accountId: id, claims: { name: 'Bob' }, roles: [] });
       assert.equal(await accounts.findAccount('no-such-id'), undefined);
+    });
+
+    it('keeps an account\'s roles: admin for a console person, refuses an unknown role', async () => {
+      const accounts = createLocalAccountSource(sql);
+      const id = await createLocalAccount(sql, { username: 'ops.lead', password: 'correct horse', roles: ['admin'] });
+      assert.deepEqual((await accounts.findAccount(id))?.roles, ['admin']);
+      await assert.rejects(createLocalAccount(sql, { username: 'root.person', password: 'correct horse', roles: ['root'] }), /role "root" is not one of: admin/);
+      assert.equal(await accounts.authenticate('root.person', 'correct horse'), undefined, 'nothing was written for the refused account');
     });
 
     it('neither signs in nor finds a disabled account', async () => {

@@ -121,17 +121,18 @@ describe('certbound admin commands against /admin/v1', () => {
       ].join('\n'));
     });
 
-    it('clients list shows it next to the admin client', async () => {
+    it('clients list shows it next to the admin client (and the console, registered at start)', async () => {
       const out = await ok(['clients', 'list']);
       const width = `subject dn: ${pki.admin.subject}`.length + 2;
       assert.equal(out, [
-        `CLIENT_ID  STATUS   AUTH_METHOD      ${'SUBJECT'.padEnd(width)}RESOURCES`,
-        `admin      enabled  tls_client_auth  ${`subject dn: ${pki.admin.subject}`.padEnd(width)}urn:certbound:admin-api (admin)`,
-        `ledger     enabled  tls_client_auth  ${`subject dn: ${LEDGER_DN}`.padEnd(width)}${API} (ledger:read)`,
+        `CLIENT_ID          STATUS   AUTH_METHOD      ${'SUBJECT'.padEnd(width)}RESOURCES`,
+        `admin              enabled  tls_client_auth  ${`subject dn: ${pki.admin.subject}`.padEnd(width)}urn:certbound:admin-api (admin)`,
+        `certbound-console  enabled  none             ${'-'.padEnd(width)}urn:certbound:admin-api (admin)`,
+        `ledger             enabled  tls_client_auth  ${`subject dn: ${LEDGER_DN}`.padEnd(width)}${API} (ledger:read)`,
         '',
       ].join('\n'));
       const json = readJson(await ok(['clients', 'list', '--json']));
-      assert.deepEqual(json.items.map((c) => c.client_id), ['admin', 'ledger']);
+      assert.deepEqual(json.items.map((c) => c.client_id), ['admin', 'certbound-console', 'ledger']);
       assert.equal(json.next_cursor, null);
     });
 
