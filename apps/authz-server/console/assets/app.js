@@ -36,7 +36,7 @@
 import { h, replace } from './dom.js';
 import { beginSignIn, completeSignIn, loadConfig, readTokens, signedInAs, signOut, SignInError, takeNotice, watchIdle } from './auth.js';
 import { configureApi } from './api.js';
-import { announce, messageOf } from './ui.js';
+import { announce, clearStaleStatus, messageOf } from './ui.js';
 import { renderOverview } from './page-overview.js';
 import { renderCertificates } from './page-certificates.js';
 import { renderClients } from './page-clients.js';
@@ -99,6 +99,7 @@ async function show(config) {
     else a.removeAttribute('aria-current');
   }
   closeMenu();
+  clearStaleStatus();
   document.title = `${route.title} · certbound console`;
   replace(main, h('p', { class: 'loading' }, 'Loading…'));
   try {

@@ -400,13 +400,15 @@ export function refresh(config) {
  */
 async function revoke(config, token, hint) {
   try {
-    await fetch(config.revocation_endpoint, {
+    const res = await fetch(config.revocation_endpoint, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ client_id: config.client_id, token, token_type_hint: hint }),
       credentials: 'omit',
       cache: 'no-store',
     });
+    // Read to the end, so that the navigation to end_session that follows does not cut the answer off.
+    await res.arrayBuffer();
   } catch {
     // The server is unreachable: the local state is still cleared and the session ends at end_session.
   }

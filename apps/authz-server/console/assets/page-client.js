@@ -347,7 +347,7 @@ export async function renderClient(view) {
     h('section', { 'aria-labelledby': 'reg-title' }, h('h2', { id: 'reg-title' }, 'Registration'), registration),
     h('section', { 'aria-labelledby': 'cert-title' }, h('h2', { id: 'cert-title' }, 'Certificates'), certError, certificates, addForm),
     h('section', { 'aria-labelledby': 'codes-title' }, h('h2', { id: 'codes-title' }, 'Enrollment codes'),
-      h('p', {}, 'A one-time code lets the partner get its first certificate over EST (RFC 7030) with `certbound enroll`.'),
+      h('p', {}, 'A one-time code lets the partner get its first certificate over EST (RFC 7030) with ', h('code', {}, 'certbound enroll'), '.'),
       codeError, h('div', { class: 'actions' }, createCode), shownCode, codes),
     h('section', { 'aria-labelledby': 'refusals-title' }, h('h2', { id: 'refusals-title' }, 'Recent refusals'), refusals),
     h('section', { 'aria-labelledby': 'danger-title', class: 'danger-zone' }, h('h2', { id: 'danger-title' }, 'Tokens and removal'), danger));

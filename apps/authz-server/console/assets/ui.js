@@ -14,8 +14,17 @@ export function announce(message) {
   const status = document.getElementById('status');
   if (!status) return;
   status.textContent = '';
+  announcedAt = Date.now();
   // A new text node after a tick so that the same message twice is read twice.
   setTimeout(() => { status.textContent = message; }, 30);
+}
+
+let announcedAt = 0;
+
+/** On moving to another page: forgets the status line, unless it was just said (e.g. "Client created" before showing it). */
+export function clearStaleStatus() {
+  const status = document.getElementById('status');
+  if (status && Date.now() - announcedAt > 2000) status.textContent = '';
 }
 
 /** @param {unknown} err */
