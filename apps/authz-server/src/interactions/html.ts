@@ -55,7 +55,9 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'Content-Security-Policy': `default-src 'none'; style-src 'sha256-${STYLE_HASH}'; base-uri 'none'; frame-ancestors 'none'`,
   'X-Frame-Options': 'DENY',
   'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'no-referrer',
+  // same-origin, not no-referrer: under no-referrer a browser posts the form with `Origin: null`,
+  // which the CSRF guard (csrf.ts) refuses; same-origin sends the real Origin to this server only.
+  'Referrer-Policy': 'same-origin',
 });
 
 export function page(title: string, body: SafeHtml): string {
