@@ -130,17 +130,21 @@ function showSignIn(config, notice) {
   button.addEventListener('click', () => {
     if (!config) return;
     button.disabled = true;
-    beginSignIn(config).catch((/** @type {unknown} */ err) => {
+    beginSignIn(config, { fresh: notice !== undefined }).catch((/** @type {unknown} */ err) => {
       button.disabled = false;
       error.textContent = messageOf(err);
       error.hidden = false;
     });
   });
+  // After a refused sign-in certbound may still hold that person's session: ending it lets another account sign in.
+  const other = notice && config
+    ? h('button', { type: 'button', 'data-testid': 'signin-switch', onclick: () => void signOut(config) }, 'Use another account')
+    : null;
   replace(main, h('section', { class: 'signin', 'aria-labelledby': 'signin-title' },
     h('h1', { id: 'signin-title' }, 'certbound console'),
     h('p', {}, 'See every client certificate\'s life at a glance, and onboard, rotate and retire partners. Sign in with your certbound account; only accounts with the admin role get in.'),
     error,
-    button));
+    h('div', { class: 'actions' }, button, other)));
 }
 
 async function start() {

@@ -306,10 +306,12 @@ async function tokenRequest(config, keys, params) {
 
 /**
  * Sends the browser to the authorization endpoint: PKCE S256, state, and dpop_jkt binding the
- * code to this console's key.
+ * code to this console's key. `fresh` asks for the login page even when certbound still has a
+ * session (prompt=login): after a refused sign-in the person may want to use another account.
  * @param {ConsoleConfig} config
+ * @param {{ fresh?: boolean }} [options]
  */
-export async function beginSignIn(config) {
+export async function beginSignIn(config, options = {}) {
   const keys = await dpopKey(true);
   if (!keys) throw new SignInError('This browser could not create a signing key (WebCrypto and IndexedDB are needed)');
   const verifier = randomToken(32);
@@ -326,6 +328,7 @@ export async function beginSignIn(config) {
     code_challenge_method: 'S256',
     state,
     dpop_jkt: await thumbprint(keys.publicKey),
+    ...(options.fresh ? { prompt: 'login' } : {}),
   }).toString();
   location.assign(url.href);
 }

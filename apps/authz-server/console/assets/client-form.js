@@ -88,8 +88,10 @@ export function clientForm(resourceServers, existing) {
   const grantTypes = Array.isArray(c.grant_types) ? c.grant_types : ['client_credentials'];
 
   const clientId = h('input', { id: uid('client_id'), name: 'client_id', value: str(c, 'client_id'), readonly: existing !== undefined, autocomplete: 'off', spellcheck: 'false' });
+  // A method the form does not offer (certbound-console's "none") is still shown as it is, never silently replaced.
+  const methods = AUTH_METHODS.some(([value]) => value === method) ? AUTH_METHODS : [...AUTH_METHODS, [method, method]];
   const methodSelect = h('select', { id: uid('method'), name: 'token_endpoint_auth_method' },
-    AUTH_METHODS.map(([value, label]) => h('option', { value, selected: value === method }, label)));
+    methods.map(([value, label]) => h('option', { value, selected: value === method }, label)));
   const matcherKind = h('select', { id: uid('matcher'), 'data-testid': 'matcher-kind' },
     MATCHERS.map((m) => h('option', { value: m, selected: m === matcherNow }, m)));
   const matcherFields = MATCHERS.map((m) => {
