@@ -11,6 +11,7 @@
 // TEST_DATABASE_URL / TEST_REDIS_URL are set), the real login page, the real token endpoint.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { createLocalAccount } from '../../apps/authz-server/src/accounts/local-accounts.ts';
 import { setAccountDisabled, setAccountRoles } from '../../apps/authz-server/src/storage/postgres/accounts.ts';
 import { makeTestPki, startTestAuthz, type TestAuthz } from '../support/authz.ts';
@@ -22,6 +23,10 @@ import {
 } from '../support/console-session.ts';
 
 const PASSWORD = 'correct horse battery staple';
+// Usernames of this run: with TEST_REDIS_URL the login throttle's counters (dave's refused sign-in)
+// outlive the server, so another run's must not be found.
+const RUN = randomBytes(4).toString('hex');
+const who = (name: string) => `${name}-${RUN}`;
 const BACKDOOR = { client_id: 'backdoor', token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_subject_dn: 'CN=backdoor' };
 
 describe('a person without the admin role at the console', () => {
@@ -31,7 +36,7 @@ describe('a person without the admin role at the console', () => {
   before(async () => {
     as = await startTestAuthz({ pki: await makeTestPki() });
     for (const [username, roles] of [['alice', ['admin']], ['bob', []], ['carol', ['admin']], ['dave', ['admin']]] as const) {
-      ids[username] = await createLocalAccount(as.server.stores.sql, { username, password: PASSWORD, roles });
+      ids[username] = await createLocalAccount(as.server.stores.sql, { username: who(username), password: PASSWORD, roles });
     }
   });
 
@@ -47,7 +52,7 @@ describe('a person without the admin role at the console', () => {
   }, session.dpopKey, session);
 
   it('the admin person gets a DPoP-bound admin token that works at /admin/v1 (the baseline the refusals are measured against)', async () => {
-    const session = await signInToConsole(server(), { username: 'alice', password: PASSWORD });
+    const session = await signInToConsole(server(), { username: who('alice'), password: PASSWORD });
     const { payload } = decodeJwt(session.accessToken);
     assert.deepEqual([payload.client_id, payload.sub, payload.aud, payload.scope, payload.cnf.jkt], ['certbound-console', ids.alice, ADMIN_API, 'admin', session.dpopKey.jkt]);
     const res = await consoleApi(server(), session, 'GET', '/clients');
@@ -58,7 +63,7 @@ describe('a person without the admin role at the console', () => {
   async function expectNoAdminResource(ask: { scope: string; resource: string }): Promise<void> {
     const config = { ...await consoleConfig(server()), ...ask };
     const key = await testKey();
-    const auth = await authorize(server(), config, { username: 'bob', password: PASSWORD }, key);
+    const auth = await authorize(server(), config, { username: who('bob'), password: PASSWORD }, key);
     const error = auth.callback.searchParams.get('error');
     if (error !== null) {
       // Refused at the authorization endpoint: the error redirect the console shows on its sign-in screen.
@@ -82,7 +87,7 @@ describe('a person without the admin role at the console', () => {
   });
 
   it('refuses the token of a person whose role was taken away after it was issued: at /admin/v1, at refresh; nothing changes', async () => {
-    const session = await signInToConsole(server(), { username: 'carol', password: PASSWORD });
+    const session = await signInToConsole(server(), { username: who('carol'), password: PASSWORD });
     assert.equal((await consoleApi(server(), session, 'GET', '/clients')).status, 200, 'while she has the role, her token works');
     assert.equal(await setAccountRoles(as.server.stores.sql, ids.carol, []), true);
     const world = await adminWorld(as);
@@ -102,7 +107,7 @@ describe('a person without the admin role at the console', () => {
   });
 
   it('refuses the token of a disabled account: at /admin/v1, at refresh, and the person cannot sign in again; nothing changes', async () => {
-    const session = await signInToConsole(server(), { username: 'dave', password: PASSWORD });
+    const session = await signInToConsole(server(), { username: who('dave'), password: PASSWORD });
     assert.equal((await consoleApi(server(), session, 'GET', '/clients')).status, 200, 'while the account is enabled, its token works');
     assert.equal(await setAccountDisabled(as.server.stores.sql, ids.dave, true), true);
     const world = await adminWorld(as);
@@ -115,7 +120,7 @@ describe('a person without the admin role at the console', () => {
     assert.equal(refreshed.json.access_token, undefined);
 
     const config = await consoleConfig(server());
-    const login = await submitLogin(server(), config, { username: 'dave', password: PASSWORD }, await testKey());
+    const login = await submitLogin(server(), config, { username: who('dave'), password: PASSWORD }, await testKey());
     assert.equal(login.status, 401, 'the login page does not let a disabled account through');
     assert.match(login.text, /Wrong username or password\./);
 
