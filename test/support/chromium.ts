@@ -68,6 +68,8 @@ export interface ConsolePage {
 /** A fresh context (its own storage) and page at 1280×800 that records what the page says. */
 export async function newConsolePage(browser: Browser): Promise<ConsolePage> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-GB', timezoneId: 'UTC' });
+  // Every wait is bounded (liveness, not speed): a console that never shows a hook fails in 20 s, not Playwright's 30 s per step.
+  context.setDefaultTimeout(20_000);
   const page = await context.newPage();
   const recorded: ConsolePage = { context, page, messages: [], errors: [], dialogs: [], acceptDialogs: false };
   page.on('console', (m: ConsoleMessage) => recorded.messages.push({ type: m.type(), text: m.text() }));
