@@ -193,7 +193,16 @@ export async function startAuthzServer(
       invalidateResourceServer: (identifier) => stores.resourceServers.invalidate(identifier),
       enrollmentIssuer: enrollment.issuer,
       recentRefusals, revocationHealth, revocation: enrollment.revocation, findClientRegistration: (id) => stores.adapterFactory('Client').find(id),
-      console: config.consoleEnabled ? { isAdminPerson, replay: stores.kv } : undefined,
+      console: config.consoleEnabled ? {
+        isAdminPerson,
+        replay: stores.kv,
+        describePerson: async (accountId) => {
+          const account = await accounts.findAccount(accountId);
+          if (!account) return undefined;
+          const { preferred_username: username, name } = account.claims;
+          return { ...(typeof username === 'string' ? { username } : {}), ...(typeof name === 'string' ? { name } : {}), roles: account.roles ?? [] };
+        },
+      } : undefined,
     });
     mountBeforeEngine(provider, adminApi.middleware);
     if (config.consoleEnabled) {

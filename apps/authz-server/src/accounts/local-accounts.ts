@@ -67,7 +67,7 @@ export function createLocalAccountSource(sql: SqlClient, opts: LocalAccountSourc
   return {
     async findAccount(accountId: string): Promise<Account | undefined> {
       const row = await findEnabledAccount(sql, accountId);
-      return row ? { accountId: row.account_id, claims: row.claims, roles: row.roles } : undefined;
+      return row ? { accountId: row.account_id, claims: { preferred_username: row.username, ...row.claims }, roles: row.roles } : undefined;
     },
     async authenticate(username: string, password: string): Promise<string | undefined> {
       const row = await findLocalAccountByUsername(sql, username);

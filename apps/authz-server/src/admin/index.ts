@@ -22,7 +22,7 @@ import { clientRoutes } from './routes/clients.ts';
 import { certificateRoutes } from './routes/certificates.ts';
 import { resourceServerRoutes } from './routes/resource-servers.ts';
 import { auditRoutes } from './routes/audit.ts';
-import { metaRoutes } from './routes/meta.ts';
+import { metaRoutes, type DescribePerson } from './routes/meta.ts';
 import { enrollmentRoutes } from './routes/enrollment.ts';
 import { refusalRoutes } from './routes/refusals.ts';
 import { statusRoutes } from './routes/status.ts';
@@ -69,6 +69,8 @@ export interface AdminApiDeps extends ConsoleRouteDeps {
   /** The console (CONSOLE=on): who has the admin role, and the shared store remembering DPoP proofs. */
   console?: {
     isAdminPerson(accountId: string): Promise<boolean>;
+    /** GET /me: the person's username, name and roles */
+    describePerson?: DescribePerson;
     replay: { setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> };
   } | undefined;
   /** enrollment's issuer (enrollment/issuer.ts); undefined = enrollment off */
@@ -108,7 +110,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
     revocations: deps.revocations, clientRevocations: deps.clientRevocations, adminClientIds: deps.adminClientIds,
   });
   const router = createRouter([
-    ...metaRoutes(),
+    ...metaRoutes(deps.console?.describePerson),
     ...clientRoutes(deps),
     ...certificateRoutes(deps),
     ...resourceServerRoutes(deps),

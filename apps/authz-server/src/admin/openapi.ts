@@ -63,6 +63,21 @@ export const openApiDocument = {
         responses: { 200: json({ type: 'object' }, 'The OpenAPI 3.1 document.') },
       },
     },
+    '/me': {
+      get: {
+        operationId: 'getMe', tags: ['meta'], summary: 'Who this token speaks for: the admin client, or the console\'s person with their name and roles',
+        responses: {
+          200: json({
+            type: 'object', required: ['client_id'],
+            properties: {
+              client_id: { type: 'string' }, 'x5t#S256': { type: 'string' }, sub: { type: 'string' },
+              username: { type: 'string' }, name: { type: 'string' }, roles: { type: 'array', items: { type: 'string' } },
+            },
+          }, 'The caller.'),
+          ...AUTH_ERRORS,
+        },
+      },
+    },
     '/clients': {
       get: {
         operationId: 'listClients', tags: ['clients'], summary: 'List clients in client_id order',

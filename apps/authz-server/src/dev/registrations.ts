@@ -1,10 +1,14 @@
 // First-start bootstrap for the dev setup (no TLS material configured): the dev PKI exists
 // (dev/pki.ts); register the demo client and the demo resource server once, and tell the
 // newcomer the exact curl that gets a certificate-bound token.
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import type { SqlClient } from '../storage/sql.ts';
 import type { ClientInvalidator } from '../storage/client-cache.ts';
 import { findClient, upsertClient } from '../storage/postgres/clients.ts';
+import { addClientCertificate, listClientCertificates } from '../storage/postgres/client-certificates.ts';
+import { certificateRow } from '../admin/certificates.ts';
 import { findResourceServer, upsertResourceServer } from '../storage/postgres/resource-servers.ts';
 import type { DevPki } from './pki.ts';
 import { DEMO_DPOP_CLIENT_ID, ensureDemoDpopClient } from './dpop-demo-client.ts';
@@ -73,6 +77,15 @@ export async function bootstrapDevRegistrations(
     });
     await invalidateClient(DEMO_CLIENT_ID);
     created.push(`client ${DEMO_CLIENT_ID}`);
+  }
+  // Its certificate, registered (not pinned: the subject DN still decides), so the console's
+  // timeline and the expiry notices show it from the first start. Once only: a retired one stays retired.
+  if ((await listClientCertificates(sql, DEMO_CLIENT_ID)).length === 0) {
+    const pem = await readFile(pki.demoClientCertFile, 'utf8');
+    if (await addClientCertificate(sql, certificateRow(DEMO_CLIENT_ID, new X509Certificate(pem)))) {
+      await invalidateClient(DEMO_CLIENT_ID);
+      created.push(`certificate of ${DEMO_CLIENT_ID} (${relative(process.cwd(), pki.demoClientCertFile) || pki.demoClientCertFile})`);
+    }
   }
   // DPoP with private_key_jwt and no certificate (scripts/dpop-demo.ts), and a person to sign in.
   const dpopClient = await ensureDemoDpopClient(sql, pki.dir, demoResource, DEMO_SCOPES);

@@ -252,7 +252,8 @@ export function createRefusalReporter(provider: Provider, logger: Logger, recent
     // The console's recent refusals (storage/kv/recent-refusals.ts): fire-and-forget, never fails this answer.
     const oidc: KoaContextWithOIDC['oidc'] | undefined = ctx.oidc;
     const clientId: unknown = oidc?.client?.clientId ?? oidc?.params?.['client_id'];
-    if (err && recent && typeof clientId === 'string' && clientId !== '') {
+    // use_dpop_nonce is the nonce handshake of RFC 9449 §8 (the client retries at once), not a refusal to show.
+    if (err && err.error !== 'use_dpop_nonce' && recent && typeof clientId === 'string' && clientId !== '') {
       recent.record({
         clientId, registered: oidc?.client !== undefined, error: err.error, reason: checkOf(err) ?? err.error,
         description: (err.expose ? err.error_description : undefined) ?? err.error, listener: listenerOf(ctx.req),

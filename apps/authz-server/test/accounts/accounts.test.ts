@@ -60,7 +60,7 @@ function accountSuite(engine: string, skip: string | false, open: () => Promise<
       assert.equal(await accounts.authenticate('bob.builder', 'yes we can'), undefined);
       assert.equal(await accounts.authenticate('nobody', 'can we fix it'), undefined);
       assert.equal(await accounts.authenticate("bob' or '1'='1", 'x'), undefined);
-      assert.deepEqual(await accounts.findAccount(id), { accountId: id, claims: { name: 'Bob' }, roles: [] });
+      assert.deepEqual(await accounts.findAccount(id), { accountId: id, claims: { preferred_username: 'Bob.Builder', name: 'Bob' }, roles: [] });
       assert.equal(await accounts.findAccount('no-such-id'), undefined);
     });
 
@@ -91,7 +91,7 @@ function accountSuite(engine: string, skip: string | false, open: () => Promise<
       const id = await createLocalAccount(sql, { username: 'frank', password: 'frank password', claims: { email: 'f@example.com', sub: 'spoofed' } });
       const account = await oidcFindAccount(createLocalAccountSource(sql))(undefined, id);
       assert.equal(account?.accountId, id);
-      assert.deepEqual(await account?.claims(), { email: 'f@example.com', sub: id });
+      assert.deepEqual(await account?.claims(), { email: 'f@example.com', preferred_username: 'frank', sub: id });
     });
 
     it('seeds the dev user once, with its password in DATA_DIR/dev-user.json (0600)', async () => {

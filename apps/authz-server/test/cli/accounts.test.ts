@@ -15,10 +15,8 @@ import { createLocalAccountSource } from '../../src/accounts/local-accounts.ts';
 async function run(argv: string[], dataDir: string, stdin?: string) {
   let stdout = '';
   let stderr = '';
-  const io: CliIo = {
-    stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: { DATA_DIR: dataDir }, cwd: dataDir,
-    ...(stdin === undefined ? {} : { stdin: [stdin] }),
-  };
+  const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: { DATA_DIR: dataDir }, cwd: dataDir };
+  if (stdin !== undefined) io.stdin = (async function* () { yield stdin; })();
   const code = await main(argv, io);
   return { code, stdout, stderr };
 }

@@ -22,9 +22,9 @@ export async function findAccountByUsername(sql: SqlClient, username: string): P
 }
 
 /** The account's id and claims; undefined when it does not exist or is disabled. */
-export async function findEnabledAccount(sql: SqlClient, accountId: string): Promise<Pick<AccountRow, 'account_id' | 'claims' | 'roles'> | undefined> {
-  const { rows } = await sql.query<Pick<AccountRow, 'account_id' | 'claims' | 'roles'>>(
-    'select account_id, claims, roles from accounts where account_id = $1 and not disabled',
+export async function findEnabledAccount(sql: SqlClient, accountId: string): Promise<Pick<AccountRow, 'account_id' | 'username' | 'claims' | 'roles'> | undefined> {
+  const { rows } = await sql.query<Pick<AccountRow, 'account_id' | 'username' | 'claims' | 'roles'>>(
+    'select account_id, username, claims, roles from accounts where account_id = $1 and not disabled',
     [accountId],
   );
   return rows[0];
