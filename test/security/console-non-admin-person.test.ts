@@ -35,7 +35,7 @@ describe('a person without the admin role at the console', () => {
 
   before(async () => {
     as = await startTestAuthz({ pki: await makeTestPki() });
-    for (const [username, roles] of [['alice', ['admin']], ['bob', []], ['carol', ['admin']], ['dave', ['admin']]] as const) {
+    for (const [username, roles] of [['alice', ['admin']], ['bob', []], ['carol', ['admin']], ['dave', ['admin']], ['erin', ['admin']], ['frank', ['admin']]] as const) {
       ids[username] = await createLocalAccount(as.server.stores.sql, { username: who(username), password: PASSWORD, roles });
     }
   });
@@ -106,6 +106,23 @@ describe('a person without the admin role at the console', () => {
     assert.equal(lines().length, 2);
   });
 
+  it('refuses the code of a person whose role was taken away, or whose account was disabled, between sign-in and the code exchange', async () => {
+    for (const [name, change] of [
+      ['erin', () => setAccountRoles(as.server.stores.sql, ids.erin, [])],
+      ['frank', () => setAccountDisabled(as.server.stores.sql, ids.frank, true)],
+    ] as const) {
+      const config = await consoleConfig(server());
+      const key = await testKey();
+      const auth = await authorize(server(), config, { username: who(name), password: PASSWORD }, key);
+      assert.ok(auth.callback.searchParams.get('code'), `${name} got a code while an admin: ${auth.callback.href}`);
+      assert.equal(await change(), true);
+      const res = await exchangeCode(server(), config, auth, key);
+      if (name === 'erin') expectOAuthError(res, 400, 'invalid_target', noRole(ids.erin));
+      else expectOAuthError(res, 400, 'invalid_grant', 'authorization code invalid (referenced account not found)');
+      assert.equal(res.json.access_token, undefined);
+    }
+  });
+
   it('refuses the token of a disabled account: at /admin/v1, at refresh, and the person cannot sign in again; nothing changes', async () => {
     const session = await signInToConsole(server(), { username: who('dave'), password: PASSWORD });
     assert.equal((await consoleApi(server(), session, 'GET', '/clients')).status, 200, 'while the account is enabled, its token works');
@@ -115,8 +132,7 @@ describe('a person without the admin role at the console', () => {
     expectOAuthError(await consoleApi(server(), session, 'GET', '/clients'), 403, 'insufficient_scope', lostRole(ids.dave));
     expectOAuthError(await consoleApi(server(), session, 'POST', '/clients', { json: BACKDOOR }), 403, 'insufficient_scope', lostRole(ids.dave));
     const refreshed = await refresh(session);
-    assert.equal(refreshed.status, 400, refreshed.text);
-    assert.ok(['invalid_grant', 'invalid_target'].includes(refreshed.json.error), refreshed.text);
+    expectOAuthError(refreshed, 400, 'invalid_grant', 'refresh token invalid (referenced account not found)');
     assert.equal(refreshed.json.access_token, undefined);
 
     const config = await consoleConfig(server());
