@@ -22,7 +22,9 @@ export function metaRoutes(describePerson?: DescribePerson): Route[] {
         client_id: admin.clientId,
         ...(admin.thumbprint === undefined ? {} : { 'x5t#S256': admin.thumbprint }),
         ...(admin.sub === undefined ? {} : { sub: admin.sub }),
-        ...(person ? { ...(person.username ? { username: person.username } : {}), ...(person.name ? { name: person.name } : {}), roles: [...person.roles] } : {}),
+        ...(person?.username ? { username: person.username } : {}),
+        ...(person?.name ? { name: person.name } : {}),
+        ...(person ? { roles: [...person.roles] } : {}),
       };
     },
   }, {
