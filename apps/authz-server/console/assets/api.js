@@ -55,11 +55,17 @@ export function configureApi(consoleConfig, signedOut) {
 }
 
 /**
- * `WWW-Authenticate: DPoP error="invalid_token", ...` → "invalid_token".
- * @param {Headers} headers
+ * The error code of a challenge: `DPoP error="invalid_token", error_description="..."` → "invalid_token"
+ * (RFC 6750 §3, RFC 9449 §7.1); undefined when it names none. Never throws (property-tested).
+ * @param {string | null} challenge  the WWW-Authenticate header
  */
+export function challengeErrorOf(challenge) {
+  return /(?:^|[\s,])error="([^"\\]*)"/.exec(challenge ?? '')?.[1];
+}
+
+/** @param {Headers} headers */
 function challengeError(headers) {
-  return /error="([^"]*)"/.exec(headers.get('WWW-Authenticate') ?? '')?.[1];
+  return challengeErrorOf(headers.get('WWW-Authenticate'));
 }
 
 /**

@@ -8,16 +8,18 @@ import { h, s, table } from './dom.js';
 const DAY = 86_400_000;
 
 /**
- * Bars for counts by label (e.g. refusals by reason), with the same numbers as a table.
+ * Bars for counts by label (e.g. refusals by reason), with the same numbers as a table. `width`
+ * is the room on screen in CSS pixels, so that the labels keep their size on a phone.
  * @param {string} title
  * @param {[string, number][]} entries
  * @param {{ chartTestId: string, tableTestId: string }} ids
+ * @param {number} [width]
  */
-export function barChart(title, entries, ids) {
+export function barChart(title, entries, ids, width = 620) {
   const rows = [...entries].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   const max = Math.max(1, ...rows.map(([, n]) => n));
-  const labelWidth = 230;
-  const barSpace = 330;
+  const labelWidth = Math.round(Math.min(230, width * 0.42));
+  const barSpace = width - labelWidth - 60;
   const rowHeight = 28;
   const height = rows.length * rowHeight + 8;
   const titleId = `${ids.chartTestId}-title`;
@@ -30,7 +32,7 @@ export function barChart(title, entries, ids) {
     const y = 4 + i * rowHeight;
     const width = Math.max(2, (n / max) * barSpace);
     return s('g', { class: 'bar' },
-      s('text', { x: labelWidth - 8, y: y + 17, 'text-anchor': 'end', class: 'label' }, label.length > 32 ? `${label.slice(0, 31)}…` : label),
+      s('text', { x: labelWidth - 8, y: y + 17, 'text-anchor': 'end', class: 'label' }, label.length > labelWidth / 7.5 ? `${label.slice(0, Math.floor(labelWidth / 7.5) - 1)}…` : label),
       s('rect', { x: labelWidth, y: y + 3, width, height: rowHeight - 8, rx: 3 }),
       s('text', { x: labelWidth + width + 6, y: y + 17, class: 'value' }, String(n)));
   }));
@@ -94,23 +96,24 @@ export function validityBar(cert, domain, now) {
 }
 
 /**
- * The axis above the bars: month or year ticks, and "today".
+ * The axis above the bars: a tick every 1, 2, 3, 6, 12, 24 or 60 months — the first step that
+ * leaves room for its label — and "today".
  * @param {{ start: number, end: number }} domain
  * @param {number} now
  */
 export function timelineAxis(domain, now) {
-  const span = domain.end - domain.start;
-  const yearly = span > 3 * 365 * DAY;
-  const ticks = [];
+  const monthWidth = (WIDTH * 30.44 * DAY) / (domain.end - domain.start);
+  const step = [1, 2, 3, 6, 12, 24, 60].find((months) => months * monthWidth >= 60) ?? 120;
   const first = new Date(domain.start);
-  let tick = yearly ? Date.UTC(first.getUTCFullYear() + 1, 0, 1) : Date.UTC(first.getUTCFullYear(), first.getUTCMonth() + 1, 1);
-  const step = span > 400 * DAY ? (yearly ? 12 : 3) : 1;
-  while (tick < domain.end) {
-    const d = new Date(tick);
+  let month = first.getUTCFullYear() * 12 + first.getUTCMonth() + 1;
+  month += (step - (month % step)) % step;
+  const ticks = [];
+  for (let tick = Date.UTC(Math.floor(month / 12), month % 12, 1); tick < domain.end; month += step, tick = Date.UTC(Math.floor(month / 12), month % 12, 1)) {
+    const x = xOf(tick, domain);
+    const label = step >= 12 || month % 12 === 0 ? String(Math.floor(month / 12)) : new Date(tick).toISOString().slice(0, 7);
     ticks.push(s('g', {},
-      s('line', { x1: xOf(tick, domain), x2: xOf(tick, domain), y1: 14, y2: 22, class: 'tick' }),
-      s('text', { x: xOf(tick, domain) + 2, y: 11, class: 'tick-label' }, yearly || d.getUTCMonth() === 0 ? String(d.getUTCFullYear()) : d.toISOString().slice(0, 7))));
-    tick = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + (yearly ? 12 : step), 1);
+      s('line', { x1: x, x2: x, y1: 14, y2: 22, class: 'tick' }),
+      x < WIDTH - 30 ? s('text', { x: x + 2, y: 11, class: 'tick-label' }, label) : null));
   }
   const today = xOf(now, domain);
   return s('svg', { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, width: WIDTH, height: HEIGHT, class: 'timeline-axis', 'aria-hidden': 'true' },

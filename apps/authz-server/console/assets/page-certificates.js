@@ -56,7 +56,7 @@ export function certificateRow(c, domain, now, showClient, actions) {
     h('td', {}, h('span', { class: `badge state-${c.state}` }, c.state)),
     h('td', {}, c.sources.join(', ') || '—', c.last_seen_at ? h('span', { class: 'relative' }, `seen ${dateTime(c.last_seen_at)}`) : null),
     h('td', { class: 'timeline-cell' }, validityBar(c, domain, now)),
-    actions ? h('td', { class: 'actions' }, actions) : null);
+    actions ? h('td', { class: 'action-cell' }, actions) : null);
 }
 
 /**

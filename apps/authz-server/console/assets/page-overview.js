@@ -39,7 +39,8 @@ export async function renderOverview(view) {
   const reasons = Object.entries(byReason).map(([reason, n]) => [reason, num(n)]);
   const chart = reasons.length === 0
     ? h('p', { class: 'empty' }, 'No refusals in the last hour.')
-    : barChart('Refusals in the last hour by reason', reasons, { chartTestId: 'refusal-chart', tableTestId: 'refusal-table' });
+    : barChart('Refusals in the last hour by reason', reasons, { chartTestId: 'refusal-chart', tableTestId: 'refusal-table' },
+        Math.max(280, Math.min(620, view.main.clientWidth - 60)));
 
   const responderRows = responders.map((r) => {
     const healthy = r.healthy === true;
