@@ -23,7 +23,7 @@ import { testKey, type TestKey } from '../support/dpop.ts';
 import { https, type HttpsAnswer } from '../support/https.ts';
 import { decodeJwt, expectOAuthError } from '../support/oauth.ts';
 import {
-  ADMIN_API, adminWorld, authorize, consoleApi, consoleConfig, exchangeCode, signInToConsole, type ConsoleConfig, type ConsoleSession,
+  ADMIN_API, adminWorld, authorize, consoleApi, consoleConfig, consoleTokenRequest, exchangeCode, signInToConsole, type ConsoleConfig, type ConsoleSession,
 } from '../support/console-session.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -156,6 +156,23 @@ describe('a token of another client, or the console\'s in the wrong place, at /a
         expectOAuthError(res, 401, 'invalid_token', 'DPoP-bound access token presented with the Bearer scheme');
       }
     }
+    await nothingChanged();
+  });
+
+  it('refuses the console\'s other tokens presented as its access token (ID, refresh token): 401 invalid_token; its refresh token redeemed by another client', async () => {
+    const session = await signInToConsole(server(), { username: 'alice', password: PASSWORD });
+    for (const [token, description] of [
+      [session.idToken, 'access token typ must be at+jwt'],
+      [session.refreshToken, 'access token is not a JWT'],
+    ]) {
+      expectOAuthError(await consoleApi(server(), session, 'POST', '/clients', { accessToken: token, json: BACKDOOR }), 401, 'invalid_token', description);
+    }
+    // Nor does another client get an admin token from the console's refresh token.
+    const asRogue = await consoleTokenRequest(server(), rogue.token_endpoint, {
+      grant_type: 'refresh_token', refresh_token: session.refreshToken, client_id: ROGUE, resource: ADMIN_API,
+    }, session.dpopKey, {});
+    expectOAuthError(asRogue, 400, 'invalid_grant', 'client mismatch');
+    assert.equal(asRogue.json.access_token, undefined);
     await nothingChanged();
   });
 
