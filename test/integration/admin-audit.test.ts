@@ -17,7 +17,7 @@ interface AuditRow {
   readonly request_id: string;
   readonly action: string;
   readonly target: string;
-  readonly actor: { readonly client_id: string | null; readonly 'x5t#S256': string | null };
+  readonly actor: { readonly client_id: string | null; readonly 'x5t#S256': string | null; readonly sub: string | null };
   readonly before: JsonObject;
   readonly after: JsonObject;
 }
@@ -55,15 +55,17 @@ describe('/admin/v1 audit log', () => {
 
   after(async () => { await as?.close(); });
 
-  it('the first start recorded the admin resource server and the admin client, by certbound', async () => {
+  it('the first start recorded the admin resource server, the admin client and the console\'s client, by certbound', async () => {
     const rows = await audit('actor=certbound');
     assert.deepEqual(rows.map((r) => [r.action, r.target]).reverse(), [
       ['resource_server.create', 'resource-servers/urn:certbound:admin-api'],
       ['client.create', 'clients/admin'],
+      ['client.create', 'clients/certbound-console'],
     ]);
     assert.ok(rows.every((r) => r.request_id === 'bootstrap' && r.actor['x5t#S256'] === null));
   });
 
+  // Ten rows and more: newest first by number, not by the id's text ("9" sorted above "10" once).
   it('every change left one row, newest first, with actor, thumbprint and request id', async () => {
     const rows = await audit(`actor=admin&since=${startedAt}`);
     assert.deepEqual(rows.map((r) => [r.action, r.target, r.request_id]), [
@@ -76,7 +78,7 @@ describe('/admin/v1 audit log', () => {
       ['resource_server.create', `resource-servers/${API}`, 'rs-1'],
     ]);
     for (const row of rows) {
-      assert.deepEqual(row.actor, { client_id: 'admin', 'x5t#S256': adminX5t });
+      assert.deepEqual(row.actor, { client_id: 'admin', 'x5t#S256': adminX5t, sub: null });
       assert.ok(Date.parse(row.at) >= Date.parse(startedAt) - 1000);
     }
   });

@@ -146,12 +146,12 @@ describe('/admin/v1 authentication (RFC 8705 certificate-bound admin tokens)', (
   });
 
   describe('where and what', () => {
-    it('answers 404 on the public listener, token or not', async () => {
+    it('refuses the admin client\'s certificate-bound token on the public listener (the console\'s door: DPoP-bound console tokens only)', async () => {
       const token = await as.admin.token();
       const res = await https(`${as.publicUrl}/admin/v1/clients`, { ca: as.ca, headers: { authorization: `Bearer ${token}` } });
-      expectOAuthError(res, 404, 'not_found', 'the management API is served on the mutual-TLS listener only');
+      expectOAuthError(res, 401, 'invalid_token', 'access token is bound to a certificate but none was presented');
       const doc = await https(`${as.publicUrl}/admin/v1/openapi.json`, { ca: as.ca });
-      expectOAuthError(doc, 404, 'not_found', 'the management API is served on the mutual-TLS listener only');
+      assert.equal(doc.status, 200, 'the OpenAPI document grants nothing: the console reads it too');
     });
 
     it('serves the OpenAPI document without a token on the mutual-TLS listener', async () => {

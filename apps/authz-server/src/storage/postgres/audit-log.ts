@@ -69,7 +69,7 @@ export async function listAudit(sql: SqlClient, filter: AuditFilter): Promise<Au
        and ($3::timestamptz is null or at >= $3)
        and ($4::timestamptz is null or at < $4)
        and ($5::bigint is null or id < $5::bigint)
-     order by id desc
+     order by audit_log.id desc
      limit $6`,
     [filter.target ?? null, filter.actor ?? null, filter.since ?? null, filter.until ?? null, filter.beforeId ?? null, filter.limit],
   );
