@@ -15,7 +15,7 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { browserSkip, cspViolations, launchChromium, newConsolePage, type ConsolePage } from '../support/chromium.ts';
+import { browserSkip, cspViolations, launchChromium, newConsolePage, signIn, type ConsolePage } from '../support/chromium.ts';
 import { freePort, https, type HttpsAnswer } from '../support/https.ts';
 import { ensureDevPki, issueCertificate, loadIssued, x5tS256, type DevPki } from '../support/pki.ts';
 import { repoRoot, startProcess, type RunningProcess } from '../support/processes.ts';
@@ -116,7 +116,9 @@ describe('the admin console in a real browser', { skip: browserSkip() }, () => {
   let partnerX5t: string;
   let aliceSub: string;
 
-  const shoot = async (target: Page, name: string) => {
+  /** A screenshot from the top of the page, or from the element with data-testid `from` (what the page is for, when it is below the fold). */
+  const shoot = async (target: Page, name: string, from?: string) => {
+    await target.evaluate(from ? `document.querySelector('[data-testid="${from}"]').scrollIntoView({ block: 'start' })` : 'window.scrollTo(0, 0)');
     await target.screenshot({ path: join(shotDir, `console-${name}.png`), animations: 'disabled', caret: 'hide' });
   };
   const go = async (testId: string, ready: string) => {
@@ -136,16 +138,6 @@ describe('the admin console in a real browser', { skip: browserSkip() }, () => {
       method, ca: server.ca, identity, ...(options.json === undefined ? {} : { json: options.json }),
       headers: { authorization: `Bearer ${token.json.access_token}`, ...options.headers },
     });
-  };
-
-  /** From the console's sign-in screen through certbound's login page; returns once back at the console. */
-  const signIn = async (target: Page, who: { username: string; password: string }) => {
-    await target.getByTestId('signin').click();
-    await target.waitForURL(/\/interaction\//);
-    await target.getByLabel('Username').fill(who.username);
-    await target.getByLabel('Password').fill(who.password);
-    await target.getByRole('button', { name: 'Sign in' }).click();
-    await target.waitForURL(/\/console\//);
   };
 
   before(async () => {
@@ -206,7 +198,6 @@ describe('the admin console in a real browser', { skip: browserSkip() }, () => {
     await row.waitFor();
     assert.equal(Date.parse(await row.getAttribute('data-not-after') ?? ''), demo.validToDate.getTime(), 'data-not-after is the certificate\'s notAfter');
     assert.match(await row.innerText(), /demo-client/);
-    await shoot(page, 'certificates');
   });
 
   it('shows the API\'s validation message next to the field, then creates the client', async () => {
@@ -252,6 +243,7 @@ describe('the admin console in a real browser', { skip: browserSkip() }, () => {
     await onTimeline.waitFor();
     assert.equal(Date.parse(await onTimeline.getAttribute('data-not-after') ?? ''), notAfter);
     assert.match(await onTimeline.innerText(), new RegExp(PARTNER));
+    await shoot(page, 'certificates');
   });
 
   it('retires it; the audit log shows the add and the retire under alice\'s sub', async () => {
@@ -306,7 +298,7 @@ describe('the admin console in a real browser', { skip: browserSkip() }, () => {
     assert.equal(await result.getAttribute('data-ok'), 'true', await result.innerText());
     assert.ok(await page.getByTestId('check-step').count() >= 2, 'the doctor\'s steps are listed');
     assert.equal(await page.locator('[data-testid="check-step"][data-ok="false"]').count(), 0);
-    await shoot(page, 'check');
+    await shoot(page, 'check', 'check-result');
   });
 
   it('sign-out revokes the session: the old access token gets 401 and /console/ shows the sign-in screen', async () => {

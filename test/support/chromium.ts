@@ -7,6 +7,7 @@
 //   const skip = browserSkip();                  // test('…', { skip }, async () => { … })
 //   const browser = await launchChromium({ trust: [serverCertPem] });
 //   const page = await newConsolePage(browser);  // 1280×800, every console message and page error kept
+//   await page.page.goto(`${publicUrl}/console/`); await signIn(page.page, { username, password });
 import { X509Certificate, createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core';
@@ -84,4 +85,18 @@ export async function newConsolePage(browser: Browser): Promise<ConsolePage> {
 /** Console messages that report a Content-Security-Policy violation. */
 export function cspViolations(page: ConsolePage): string[] {
   return page.messages.filter((m) => /Content Security Policy|Content-Security-Policy/i.test(m.text)).map((m) => m.text);
+}
+
+/**
+ * From the console's sign-in screen through certbound's own login page (labels Username and
+ * Password, the button "Sign in"), as a person does it; returns once the browser is back at the
+ * console (signed in, or on the sign-in screen with the reason it was refused).
+ */
+export async function signIn(page: Page, who: { username: string; password: string }): Promise<void> {
+  await page.getByTestId('signin').click();
+  await page.waitForURL(/\/interaction\//);
+  await page.getByLabel('Username').fill(who.username);
+  await page.getByLabel('Password').fill(who.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/console\//);
 }
