@@ -15,6 +15,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLocalAccount } from '../../apps/authz-server/src/accounts/local-accounts.ts';
 import { makeTestPki, startTestAuthz, type TestAuthz } from '../support/authz.ts';
+import { https } from '../support/https.ts';
 import { dpopProof, testKey } from '../support/dpop.ts';
 import { expectOAuthError } from '../support/oauth.ts';
 import { adminWorld, consoleApi, consoleTokenRequest, revokeSession, signInToConsole, type ConsoleSession } from '../support/console-session.ts';
@@ -72,6 +73,21 @@ describe('a console token with a proof the console did not make for this request
       const replay = await consoleApi(server(), session, 'POST', '/clients', { dpop: created.proof!, json: client('made-once') });
       expectOAuthError(replay, 401, 'invalid_dpop_proof', 'DPoP proof jti has already been used');
     });
+  });
+
+  it('refuses a token-endpoint proof replayed with the rotated refresh token: 400 invalid_dpop_proof, no new tokens', async () => {
+    const mine = await signInToConsole(server(), { username: 'alice', password: PASSWORD });
+    const url = mine.config.token_endpoint;
+    const refresh = async (refreshToken: string, proof: string) => https(url, {
+      ca: as.ca, form: { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: mine.config.client_id }, headers: { dpop: proof },
+    });
+    const proof = await dpopProof(mine.dpopKey, { htm: 'POST', htu: url, ...(mine.nonce ? { nonce: mine.nonce } : {}) });
+    const first = await refresh(mine.refreshToken, proof);
+    assert.equal(first.status, 200, first.text);
+    // Whoever saw that request (its proof) and later the new refresh token, without the key.
+    const replayed = await refresh(first.json.refresh_token, proof);
+    expectOAuthError(replayed, 400, 'invalid_dpop_proof', 'DPoP proof jti has already been used');
+    assert.equal(replayed.json.access_token, undefined);
   });
 
   it('refuses a proof made for another URL, another method or another time: 401 invalid_dpop_proof naming htu, htm or iat', async () => {
