@@ -4,11 +4,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../support/https.ts';
+import { freePort, https } from '../support/https.ts';
 import type { JsonAnswer, LogLine } from '../support/json-answer.ts';
 import { decodeJwt } from '../support/oauth.ts';
 import { repoRoot, startProcess, type RunningProcess } from '../support/processes.ts';
@@ -58,7 +58,7 @@ describe('quick start on configured ports: PUBLIC_PORT, MTLS_PORT, DEMO_PORT', (
       DATA_DIR: join(dir, '.data'), LOG_LEVEL: 'info',
     }, { ready: /requires once TLS_CERT_FILE or DATABASE_URL is set\.\n/ });
     const out = proc.stdout();
-    banner = out.slice(out.indexOf('Get a certificate-bound access token'));
+    banner = out.slice(out.indexOf('The admin console, in your browser:'));
     commands = printedCommands(banner);
   });
 
@@ -69,12 +69,22 @@ describe('quick start on configured ports: PUBLIC_PORT, MTLS_PORT, DEMO_PORT', (
 
   it('prints the banner after both servers listen, in one piece, with no log line inside it', () => {
     const lines = proc!.stdout().split('\n');
-    const first = lines.findIndex((l) => l.startsWith('Get a certificate-bound access token'));
+    const first = lines.findIndex((l) => l.startsWith('The admin console, in your browser:'));
     const before = lines.slice(0, first).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine);
     assert.deepEqual(before.filter((l) => l.event === 'listening').map((l) => l.service).sort(), ['certbound-authz', 'resource-server-demo']);
     const last = lines.findIndex((l) => l.includes('requires once TLS_CERT_FILE'));
     assert.deepEqual(lines.slice(first, last + 1).filter((l) => l.startsWith('{')), []);
     assert.doesNotMatch(banner, /:(8443|8444|9443)\b/, 'no default port anywhere in the banner');
+  });
+
+  it('prints the console on PUBLIC_PORT with where alice\'s password is, and the console answers there', async () => {
+    const url = `https://localhost:${ports.public}/console/`;
+    assert.match(banner, new RegExp(`^The admin console, in your browser: ${url.replaceAll('.', '\\.')}$`, 'm'));
+    assert.match(banner, /^Sign in as alice \(who has the admin role\); her password is in .*\.data\/dev-user\.json\.$/m);
+    const ca = await readFile(join(dir, '.data', 'pki', 'ca.pem'), 'utf8');
+    const page = await https(url, { ca });
+    assert.equal(page.status, 200);
+    assert.match(String(page.headers['content-security-policy']), /script-src 'self'/);
   });
 
   it('registers the demo resource server on DEMO_PORT and the demo server expects it', () => {
