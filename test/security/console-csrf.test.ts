@@ -5,8 +5,10 @@
 // credentials only from the Authorization and DPoP headers, which a cross-site form cannot set and
 // a cross-site script may not send without a CORS preflight certbound never grants; cookies
 // authorize nothing there; a token in the query string or a form body (RFC 6750 §2.2, §2.3) is not
-// read (nor written to a log). The console's pages forbid framing and inline script (CSP).
-// Every forged attempt is refused 401 and changes nothing.
+// read (nor written to a log). A forged sign-out confirmation lacks the page's xsrf token. The
+// console's pages, the login page it signs in on and the sign-out confirmation page it sends the
+// person to forbid framing (a framed "Sign in" or "Yes, sign me out" can be clickjacked), and the
+// console's pages forbid inline script (CSP). Every forged attempt is refused and changes nothing.
 //
 // A real server (test/support/authz.ts: real TLS, embedded storage or PostgreSQL + Redis when
 // TEST_DATABASE_URL / TEST_REDIS_URL are set), a real sign-in whose cookies the forgeries carry.
@@ -16,7 +18,10 @@ import { createLocalAccount } from '../../apps/authz-server/src/accounts/local-a
 import { makeTestPki, startTestAuthz, type TestAuthz, type TestPki } from '../support/authz.ts';
 import { https, type HttpsAnswer } from '../support/https.ts';
 import { expectOAuthError } from '../support/oauth.ts';
-import { adminWorld, apiProof, consoleApi, cookiesOf, signInToConsole, type ConsoleSession } from '../support/console-session.ts';
+import { HeadlessBrowser, formsOf } from '../support/browser.ts';
+import {
+  adminWorld, apiProof, consoleApi, consoleTokenRequest, cookiesOf, signInToConsole, type ConsoleSession,
+} from '../support/console-session.ts';
 
 const PASSWORD = 'correct horse battery staple';
 const EVIL = 'https://evil.example';
@@ -110,6 +115,51 @@ describe('forged cross-site requests and framing against the console', () => {
     await nothingChanged();
     const leaked = as.logs.filter((line) => JSON.stringify(line).includes(session.accessToken));
     assert.deepEqual(leaked, [], 'no log line holds the access token');
+  });
+
+  /** A second sign-in of alice (its own browser and cookies), and the sign-out URL the console navigates to. */
+  async function secondSession(): Promise<{ mine: ConsoleSession; cookies: string; endSession: string }> {
+    const mine = await signInToConsole({ publicUrl: as.publicUrl, ca: as.ca }, { username: 'alice', password: PASSWORD });
+    const url = new URL(mine.config.end_session_endpoint);
+    url.search = new URLSearchParams({
+      id_token_hint: mine.idToken, post_logout_redirect_uri: mine.config.post_logout_redirect_uri, client_id: mine.config.client_id,
+    }).toString();
+    return { mine, cookies: await cookiesOf(mine.browser, pki.server), endSession: url.href };
+  }
+
+  it('refuses a forged sign-out confirmation from another site (no xsrf token): 400, and the session goes on', async () => {
+    const { mine, cookies: theirs, endSession } = await secondSession();
+    const page = await https(endSession, { ca: as.ca, headers: { cookie: theirs, accept: 'text/html' } });
+    assert.equal(page.status, 200, 'a cross-site link to the sign-out URL only shows the confirmation page');
+    const confirm = formsOf(page.text).find((f) => f.action.endsWith('/session/end/confirm'));
+    assert.ok(confirm?.fields.xsrf, 'the confirmation form carries an xsrf token');
+    const forged = await https(confirm.action, { ca: as.ca, form: { logout: 'yes' }, headers: { cookie: theirs, origin: EVIL, referer: `${EVIL}/` } });
+    expectOAuthError(forged, 400, 'invalid_request', 'xsrf token invalid');
+    noCors(forged);
+    // Signed in still: the login session's cookie lets the console's refresh token go on working.
+    const refreshed = await consoleTokenRequest({ publicUrl: as.publicUrl, ca: as.ca }, mine.config.token_endpoint, {
+      grant_type: 'refresh_token', refresh_token: mine.refreshToken, client_id: mine.config.client_id,
+    }, mine.dpopKey, mine);
+    assert.equal(refreshed.status, 200, refreshed.text);
+  });
+
+  it('forbids framing the pages of the console\'s sign-in and sign-out (clickjacking the login form or "Yes, sign me out")', async () => {
+    const { cookies: theirs, endSession } = await secondSession();
+    const login = new HeadlessBrowser(as.ca);
+    const url = new URL(session.config.authorization_endpoint);
+    url.search = new URLSearchParams({
+      response_type: 'code', client_id: session.config.client_id, redirect_uri: session.config.redirect_uri, scope: session.config.scope,
+      resource: session.config.resource, code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256', state: 'framed',
+    }).toString();
+    const loginPage = await login.navigate(url.href);
+    assert.equal(loginPage.status, 200, loginPage.text.slice(0, 300));
+    const signOutPage = await https(endSession, { ca: as.ca, headers: { cookie: theirs, accept: 'text/html' } });
+    assert.equal(signOutPage.status, 200, signOutPage.text.slice(0, 300));
+    assert.match(signOutPage.text, /Yes, sign me out/);
+    for (const [name, headers] of [['login page', Object.fromEntries(loginPage.headers)], ['sign-out confirmation page', signOutPage.headers]] as const) {
+      assert.equal(headers['x-frame-options'], 'DENY', `${name}: X-Frame-Options`);
+      assert.match(String(headers['content-security-policy']), /frame-ancestors 'none'/, `${name}: Content-Security-Policy frame-ancestors`);
+    }
   });
 
   it('answers every console page with the CSP (no inline script, frame-ancestors \'none\'), X-Frame-Options DENY and the other headers', async () => {
