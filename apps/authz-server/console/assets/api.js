@@ -112,7 +112,7 @@ export async function api(method, path, options = {}) {
     /** @type {Response} */
     let res;
     try {
-      res = await fetch(url, { method, headers, body, credentials: 'omit', cache: 'no-store' });
+      res = await fetch(url, { method, headers, body, credentials: 'omit', cache: 'no-store', referrerPolicy: 'same-origin' });
     } catch (err) {
       throw new ApiError(0, 'network_error', `certbound did not answer (${err instanceof Error ? err.message : String(err)}); check the connection and retry`);
     }

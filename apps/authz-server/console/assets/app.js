@@ -34,9 +34,9 @@
 //   audit-filter (the form), audit-row (data-action), audit-more
 //   check-pem, check-file, check-client, check-submit, check-step (data-check, data-ok)
 import { h, replace } from './dom.js';
-import { beginSignIn, completeSignIn, loadConfig, readTokens, signedInAs, signOut, SignInError, takeNotice, watchIdle } from './auth.js';
-import { configureApi } from './api.js';
-import { announce, clearStaleStatus, messageOf } from './ui.js';
+import { beginSignIn, completeSignIn, isObject, loadConfig, readTokens, signedInAs, signOut, SignInError, takeNotice, watchIdle } from './auth.js';
+import { api, configureApi } from './api.js';
+import { announce, clearStaleStatus, messageOf, rememberMe, str } from './ui.js';
 import { renderOverview } from './page-overview.js';
 import { renderCertificates } from './page-certificates.js';
 import { renderClients } from './page-clients.js';
@@ -196,6 +196,17 @@ async function start() {
   stopIdle = watchIdle(config.idle_timeout_seconds, () => {
     void signOut(config, `You were signed out after ${minutes >= 1 ? `${minutes} minute${minutes === 1 ? '' : 's'}` : `${config.idle_timeout_seconds} seconds`} without activity.`);
   });
+  // Who is signed in, by name (the ID token carries only the account's sub).
+  try {
+    const { body } = await api('GET', '/me');
+    const me = isObject(body) ? body : {};
+    const label = str(me, 'name') || str(me, 'username') || str(me, 'sub');
+    if (person && label) person.textContent = `Signed in as ${label}`;
+    if (str(me, 'sub')) rememberMe(str(me, 'sub'), str(me, 'username') || label);
+  } catch {
+    // The header keeps what the ID token says; a session that ended shows the sign-in screen.
+  }
+  if (!readTokens()) return;
   addEventListener('hashchange', () => void show(config));
   await show(config);
 }

@@ -84,7 +84,7 @@ export async function jsonOf(res) {
 
 /** GET /console/config.json, checked member by member. */
 export async function loadConfig() {
-  const res = await fetch('/console/config.json', { credentials: 'omit', cache: 'no-store' });
+  const res = await fetch('/console/config.json', { credentials: 'omit', cache: 'no-store', referrerPolicy: 'same-origin' });
   const body = await jsonOf(res);
   if (!res.ok || !isObject(body)) throw new Error(`/console/config.json answered ${res.status}`);
   const names = ['issuer', 'client_id', 'redirect_uri', 'post_logout_redirect_uri', 'authorization_endpoint', 'token_endpoint',
@@ -279,6 +279,8 @@ async function tokenRequest(config, keys, params) {
       body: new URLSearchParams(params),
       credentials: 'omit',
       cache: 'no-store',
+      // The page's no-referrer policy would send `Origin: null`; the server may check that the call comes from its own origin.
+      referrerPolicy: 'same-origin',
     });
     rememberNonce('as', res);
     const body = await jsonOf(res);
@@ -409,6 +411,8 @@ async function revoke(config, token, hint) {
       body: new URLSearchParams({ client_id: config.client_id, token, token_type_hint: hint }),
       credentials: 'omit',
       cache: 'no-store',
+      // The page's no-referrer policy would send `Origin: null`; the server may check that the call comes from its own origin.
+      referrerPolicy: 'same-origin',
     });
     // Read to the end, so that the navigation to end_session that follows does not cut the answer off.
     await res.arrayBuffer();

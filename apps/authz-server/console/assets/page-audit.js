@@ -5,7 +5,7 @@
 import { h, field, replace, uid } from './dom.js';
 import { api } from './api.js';
 import { isObject } from './auth.js';
-import { announce, clientHash, dateTime, errorBox, itemsOf, link, showError, str } from './ui.js';
+import { announce, clientHash, dateTime, errorBox, itemsOf, link, personLabel, showError, str } from './ui.js';
 
 /**
  * The actor as shown: the person for changes made in the console, else the client (and its certificate).
@@ -14,7 +14,10 @@ import { announce, clientHash, dateTime, errorBox, itemsOf, link, showError, str
 function actorCell(actor) {
   const a = isObject(actor) ? actor : {};
   const sub = str(a, 'sub');
-  if (sub) return h('td', {}, h('span', { class: 'badge person' }, 'person'), ' ', sub);
+  if (sub) {
+    const name = personLabel(sub);
+    return h('td', {}, h('span', { class: 'badge person' }, 'person'), ' ', sub, name !== sub ? h('span', { class: 'relative' }, name) : null);
+  }
   const clientId = str(a, 'client_id');
   const x5t = str(a, 'x5t#S256');
   return h('td', {}, h('span', { class: 'badge' }, 'client'), ' ', clientId || '—', x5t ? h('span', { class: 'relative' }, `certificate ${x5t.slice(0, 12)}…`) : null);

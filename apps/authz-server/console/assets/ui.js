@@ -130,6 +130,28 @@ export function confirmStep(where, question, yesLabel, onYes, onCancel) {
   yes.focus();
 }
 
+// ---- The signed-in person ----
+
+/** @type {{ sub: string, label: string } | undefined} */
+let me;
+
+/**
+ * Remembers who is signed in (GET /admin/v1/me), so their own changes read "alice (you)".
+ * @param {string} sub
+ * @param {string} label
+ */
+export function rememberMe(sub, label) {
+  me = { sub, label };
+}
+
+/**
+ * A person as the audit log shows them: their name when it is the signed-in person, else their sub.
+ * @param {string} sub
+ */
+export function personLabel(sub) {
+  return me && me.sub === sub ? `${me.label} (you)` : sub;
+}
+
 // ---- Dates ----
 
 /** @param {unknown} value  ISO date-time */
