@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
+import { METRIC_NAMES } from '../../apps/authz-server/src/ops/metrics.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const PROMETHEUS_DIR = join(root, 'deploy/prometheus');
@@ -18,22 +19,10 @@ const DASHBOARD = join(root, 'deploy/grafana/certbound.json');
 const run = promisify(execFile);
 
 /**
- * The metrics certbound exposes, as issue 12 names them, plus the store latency histogram and the
- * prom-client process and event-loop metrics the dashboard reads. (To be taken from
- * apps/authz-server/src/ops/metrics.ts once it lists its names in one place.)
+ * The metrics certbound exposes: every name ops/metrics.ts defines (METRIC_NAMES), plus the
+ * prom-client process and event-loop metrics the dashboard reads.
  */
-const EXPOSED = new Set([
-  'certbound_client_certificate_expiry_timestamp_seconds',
-  'certbound_token_requests_total',
-  'certbound_tls_client_certificates_total',
-  'certbound_server_certificate_expiry_timestamp_seconds',
-  'certbound_trust_anchor_expiry_timestamp_seconds',
-  'certbound_revocation_checks_total',
-  'certbound_dpop_proofs_total',
-  'certbound_store_operation_duration_seconds',
-  'nodejs_eventloop_lag_p99_seconds',
-  'process_resident_memory_bytes',
-]);
+const EXPOSED = new Set<string>([...Object.values(METRIC_NAMES), 'nodejs_eventloop_lag_p99_seconds', 'process_resident_memory_bytes']);
 
 const HISTOGRAM_SERIES = /_(bucket|sum|count)$/;
 const KEYWORDS = new Set(['and', 'or', 'unless', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'offset', 'inf', 'nan',
@@ -106,6 +95,7 @@ describe('deploy/prometheus/alerts.yml', () => {
     expect('CertboundServerCertificateExpiringIn14Days', /certbound_server_certificate_expiry_timestamp_seconds - time\(\) < 14 \* 86400/);
     expect('CertboundTokenRefusalsHigh', /sum by \(reason\) \(rate\(certbound_token_requests_total\{outcome="refused"\}/);
     expect('CertboundRevocationSourceFailing', /certbound_revocation_checks_total\{outcome="error"\}/);
+    expect('CertboundStoreUnreachable', /sum by \(store, cause\) \(increase\(certbound_store_errors_total/);
   });
 
   it('queries only metrics certbound exposes', () => {
