@@ -355,6 +355,30 @@ describe('the admin console in a real browser', { skip: browserSkip() }, () => {
     assert.equal(await page.getByTestId('signout').isVisible(), false);
   });
 
+  it('signs out by itself after the idle timeout and says why on the sign-in screen', async () => {
+    const config = await https(`${server.publicUrl}/console/config.json`, { ca: server.ca });
+    const idleSeconds = Number(config.json.idle_timeout_seconds);
+    assert.ok(idleSeconds >= 60, `idle_timeout_seconds: ${config.text}`);
+    const idle = await newConsolePage(browser);
+    try {
+      // The page's clock (Date, timers) is Playwright's: it runs with real time until the test moves it past the timeout.
+      await idle.context.clock.install();
+      await idle.page.goto(`${server.publicUrl}/console/`);
+      await signIn(idle.page, server.alice);
+      await idle.page.getByTestId('overview-counts').waitFor();
+      await idle.page.clock.fastForward((idleSeconds + 10) * 1000);
+      await idle.page.getByRole('button', { name: 'Yes, sign me out' }).click();
+      await idle.page.waitForURL(/\/console\/(#.*)?$/);
+      const notice = idle.page.getByTestId('signin-error');
+      await notice.waitFor();
+      assert.match(await notice.innerText(), new RegExp(`signed out after ${Math.round(idleSeconds / 60)} minutes without activity`));
+      assert.equal(await storedTokens(idle.page), undefined, 'no tokens left');
+      assert.deepEqual(cspViolations(idle), []);
+    } finally {
+      await idle.context.close();
+    }
+  });
+
   it('refuses bob (no admin role) with the reason on the sign-in screen', async () => {
     const bob = await newConsolePage(browser);
     try {
@@ -367,6 +391,7 @@ describe('the admin console in a real browser', { skip: browserSkip() }, () => {
       assert.match(text, /invalid_target/, text);
       assert.equal(await storedTokens(bob.page), undefined, 'no tokens kept');
       assert.equal(await bob.page.getByTestId('signout').isVisible(), false);
+      assert.deepEqual(cspViolations(bob), [], 'the login page and the refusal break no CSP rule');
     } finally {
       await bob.context.close();
     }
