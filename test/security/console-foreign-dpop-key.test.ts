@@ -136,4 +136,24 @@ describe('a console token with a proof the console did not make for this request
     });
     assert.equal((await consoleApi(server(), session, 'GET', '/clients')).status, 200, 'another session of the same person is unaffected');
   });
+
+  it('ends the console\'s refresh token when the person confirms sign-out at certbound, even if the console\'s revocations never arrived', async () => {
+    // The console's sign-out revokes, then navigates to end_session; a lost revocation request (or
+    // a sign-out at certbound from another tab) must not leave the console's refresh token alive.
+    const mine = await signInToConsole(server(), { username: 'alice', password: PASSWORD });
+    const url = new URL(mine.config.end_session_endpoint);
+    url.search = new URLSearchParams({
+      id_token_hint: mine.idToken, post_logout_redirect_uri: mine.config.post_logout_redirect_uri, client_id: mine.config.client_id,
+    }).toString();
+    const page = await mine.browser.request(url.href);
+    assert.equal(page.status, 200, page.text.slice(0, 300));
+    const confirm = await mine.browser.submit(page, /\/session\/end\/confirm$/, { logout: 'yes' }, (location) => location.href === mine.config.post_logout_redirect_uri);
+    assert.equal(confirm.status, 303, confirm.text.slice(0, 300));
+    assert.equal(confirm.headers.get('location'), mine.config.post_logout_redirect_uri, 'signed out, back to the console');
+    const refreshed = await consoleTokenRequest(server(), mine.config.token_endpoint, {
+      grant_type: 'refresh_token', refresh_token: mine.refreshToken, client_id: mine.config.client_id,
+    }, mine.dpopKey, mine);
+    expectOAuthError(refreshed, 400, 'invalid_grant');
+    assert.equal(refreshed.json.access_token, undefined, 'no new access token after the person signed out');
+  });
 });
