@@ -5,9 +5,11 @@
 // counts. A client id is chosen by whoever sends the request: in a key it is only ever a hash, and
 // an id no registered client has goes to the global list only (no key per invented id).
 // Recording never slows or fails the refused request: it is fire-and-forget, a bounded number of
-// writes are in flight, and failures are counted and logged at most once a second.
+// writes are in flight, and failures are counted and logged at most once a second (a store outage
+// by the outage log, storage/outage-log.ts; anything else here).
 import { createHash } from 'node:crypto';
 import type { KvStore } from './kv.ts';
+import { isStoreUnavailable } from '../outage.ts';
 
 /** One refusal as stored and as GET /admin/v1/refusals answers it. */
 export interface RefusalRecord {
@@ -109,6 +111,8 @@ export function createRecentRefusals(kv: KvStore, opts: RecentRefusalsOptions = 
 
   function dropped(why: 'failed' | 'overloaded', err?: unknown): void {
     opts.onDropped?.(why);
+    // An outage of a guarded store is logged (once a second per cause) and counted by the outage log already.
+    if (isStoreUnavailable(err)) return;
     const at = now();
     if (at - lastLog < logIntervalMs) {
       suppressed++;
