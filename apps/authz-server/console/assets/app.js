@@ -89,8 +89,11 @@ const who = /** @type {HTMLElement} */ (document.getElementById('who'));
 
 let generation = 0;
 
-/** @param {ConsoleConfig} config */
-async function show(config) {
+/**
+ * @param {ConsoleConfig} config
+ * @param {boolean} [moved]  the person followed a link: focus goes to the new page (screen readers start there)
+ */
+async function show(config, moved = false) {
   generation += 1;
   const mine = generation;
   const { route, params } = routeOf(location.hash);
@@ -107,7 +110,13 @@ async function show(config) {
   } catch (err) {
     if (mine === generation) replace(main, h('h1', {}, route.title), h('p', { class: 'error', role: 'alert', 'data-testid': 'page-error' }, messageOf(err)));
   }
-  if (mine === generation && document.activeElement === document.body) main.focus({ preventScroll: true });
+  if (mine !== generation) return;
+  if (moved) {
+    scrollTo(0, 0);
+    main.focus({ preventScroll: true });
+  } else if (document.activeElement === document.body) {
+    main.focus({ preventScroll: true });
+  }
 }
 
 function closeMenu() {
@@ -207,7 +216,7 @@ async function start() {
     // The header keeps what the ID token says; a session that ended shows the sign-in screen.
   }
   if (!readTokens()) return;
-  addEventListener('hashchange', () => void show(config));
+  addEventListener('hashchange', () => void show(config, true));
   await show(config);
 }
 
