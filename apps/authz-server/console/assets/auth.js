@@ -85,6 +85,7 @@ export async function jsonOf(res) {
 /** GET /console/config.json, checked member by member. */
 export async function loadConfig() {
   const res = await fetch('/console/config.json', { credentials: 'omit', cache: 'no-store', referrerPolicy: 'same-origin' });
+  rememberClock(res);
   const body = await jsonOf(res);
   if (!res.ok || !isObject(body)) throw new Error(`/console/config.json answered ${res.status}`);
   const names = ['issuer', 'client_id', 'redirect_uri', 'post_logout_redirect_uri', 'authorization_endpoint', 'token_endpoint',
@@ -186,13 +187,28 @@ export async function thumbprint(publicKey) {
 /** @type {Map<'as' | 'rs', string>} */
 const nonces = new Map();
 
+/** How far the server's clock is ahead of this browser's, in ms: a proof's iat is the server's time (RFC 9449 §11.1). */
+let clockOffset = 0;
+
 /**
+ * Remembers what an answer says for the next proofs: the DPoP-Nonce it sent, and the server's
+ * clock (its Date header) when this browser's clock is more than 5 seconds off.
  * @param {'as' | 'rs'} server
  * @param {Response} res
  */
 export function rememberNonce(server, res) {
   const nonce = res.headers.get('DPoP-Nonce');
   if (nonce) nonces.set(server, nonce);
+  rememberClock(res);
+}
+
+/** @param {Response} res */
+function rememberClock(res) {
+  const date = Date.parse(res.headers.get('Date') ?? '');
+  if (Number.isFinite(date)) {
+    const offset = date - Date.now();
+    clockOffset = Math.abs(offset) > 5000 ? offset : 0;
+  }
 }
 
 /**
@@ -208,7 +224,7 @@ export async function dpopProof(keys, method, url, options) {
   htu.hash = '';
   const header = { typ: 'dpop+jwt', alg: 'ES256', jwk: await publicJwk(keys.publicKey) };
   /** @type {Record<string, string | number>} */
-  const payload = { jti: randomToken(16), htm: method, htu: htu.href, iat: Math.floor(Date.now() / 1000) };
+  const payload = { jti: randomToken(16), htm: method, htu: htu.href, iat: Math.floor((Date.now() + clockOffset) / 1000) };
   if (options.accessToken !== undefined) payload.ath = await sha256(options.accessToken);
   const nonce = nonces.get(options.server);
   if (nonce !== undefined) payload.nonce = nonce;
