@@ -197,6 +197,7 @@ describe('the admin console in a real browser', { skip: browserSkip() }, () => {
     const row = page.locator(`[data-testid="certificate-row"][data-x5t="${x5tS256(demo)}"]`);
     await row.waitFor();
     assert.equal(Date.parse(await row.getAttribute('data-not-after') ?? ''), demo.validToDate.getTime(), 'data-not-after is the certificate\'s notAfter');
+    assert.match(await row.innerText(), new RegExp(demo.validToDate.toISOString().slice(0, 10)), 'the expiry date is shown');
     assert.match(await row.innerText(), /demo-client/);
   });
 
@@ -242,6 +243,7 @@ describe('the admin console in a real browser', { skip: browserSkip() }, () => {
     const onTimeline = page.locator(`[data-testid="certificate-row"][data-x5t="${partnerX5t}"]`);
     await onTimeline.waitFor();
     assert.equal(Date.parse(await onTimeline.getAttribute('data-not-after') ?? ''), notAfter);
+    assert.match(await onTimeline.innerText(), new RegExp(`${new Date(notAfter).toISOString().slice(0, 10)}\\s+in 4[45] days`), 'the expiry is shown');
     assert.match(await onTimeline.innerText(), new RegExp(PARTNER));
     await shoot(page, 'certificates');
   });
