@@ -7,32 +7,39 @@
 // Stable hooks for the browser test (data-testid, unless said otherwise):
 //   signin                      the "Sign in" button of the sign-in screen
 //   signin-error                why the last sign-in or session ended (sign-in screen)
+//   signin-switch               "Use another account" after a refused sign-in (ends that certbound session)
 //   signout                     the "Sign out" button in the header
 //   nav-overview, nav-certificates, nav-clients, nav-resource-servers, nav-audit, nav-check
 //                               the nav links (the current one has aria-current="page")
-//   page-error                  the page's error message (role alert)
+//   page-error                  the page's error message (role alert; one per page); a section's own:
+//                               certificate-error, enrollment-error (client page)
 //   field-error-<field>         an API validation error next to its field (<field> is the JSON member)
-//   overview-counts, refusal-chart, refusal-table, responder-row
-//   certificate-timeline        the Certificates page's table
-//   certificate-row             a certificate row (Certificates page and client page), with
-//                               data-x5t (x5t#S256) and data-not-after (ISO 8601)
-//   certificate-filter-client, certificate-sort
-//   client-search               the clients list's search box;  client-row (data-client-id)
-//   client-new                  the "New client" link;  client-form (new and edit), whose fields
-//                               are named as the API's JSON members: client_id, client_name,
-//                               token_endpoint_auth_method, tls_client_auth_subject_dn (and the SAN
-//                               matchers), grant_types, redirect_uris, contacts, resources, ...
-//   client-save                 the submit button of the client form
+//   overview-counts, refusal-chart (SVG), refusal-table (its numbers), responder-row (data-healthy)
+//   certificate-timeline        the table of certificates and their validity bars (Certificates page, client page)
+//   certificate-row             a certificate row, with data-x5t (x5t#S256), data-not-after (ISO 8601)
+//                               and data-state (active, retired, revoked, expired)
+//   certificate-filter-client, certificate-filter-state, certificate-sort
+//   client-table, client-row (data-client-id), client-search, client-new ("New client" link)
+//   client-form                 new and edit; fields named as the API's JSON members: client_id,
+//                               client_name, token_endpoint_auth_method, tls_client_auth_subject_dn
+//                               (and the SAN matchers, chosen with matcher-kind), certificate_pinning,
+//                               jwks, grant_types, redirect_uris, resources (checkbox per resource
+//                               server, value = identifier) and resource_scopes (data-resource),
+//                               default_resource, contacts, issued_cert_ttl, disabled, ...
+//   client-save                 the form's submit button;  client-edit  "Edit registration"
 //   certificate-file            the PEM file input;  certificate-pem  the PEM textarea
 //   certificate-add             the button adding the certificate
 //   certificate-retire          a certificate row's "Retire" button
 //   certificate-revoke          a certificate row's "Revoke" button (certificates certbound issued)
-//   enrollment-create, enrollment-code (the code, shown once), enrollment-row
-//   refusal-row                 a recent refusal (client page)
-//   revoke-all                  "Revoke all tokens";  confirm-yes / confirm-cancel  a confirm step
-//   resource-server-row (data-identifier), resource-server-form, resource-server-save
-//   audit-filter (the form), audit-row (data-action), audit-more
-//   check-pem, check-file, check-client, check-submit, check-step (data-check, data-ok)
+//   enrollment-create, enrollment-code (the code, shown once), enrollment-row (data-state)
+//   refusal-row                 a recent refusal of the client (data-reason)
+//   revoke-all, revoke-result   "Revoke all tokens" and what it revoked;  client-delete  "Delete client"
+//   confirm-yes, confirm-cancel the buttons of a confirm step
+//   resource-server-row (data-identifier), resource-server-form, resource-server-save,
+//   resource-server-edit, resource-server-delete
+//   audit-filter (the form), audit-table, audit-row (data-action, data-target), audit-more
+//   check-pem, check-file, check-client, check-submit, check-result (data-ok), check-failure,
+//   check-step (data-check, data-ok: true, false or null), check-certificate
 import { h, replace } from './dom.js';
 import { beginSignIn, completeSignIn, isObject, loadConfig, readTokens, signedInAs, signOut, SignInError, takeNotice, watchIdle } from './auth.js';
 import { api, configureApi } from './api.js';
