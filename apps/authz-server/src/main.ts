@@ -277,7 +277,9 @@ export async function startAuthzServer(
         closing ??= (async () => {
           tlsReload.close();
           revocation.close();
-          await unsubscribeRevocations();
+          // A pub/sub connection still reconnecting (Redis restarted) cannot unsubscribe: the
+          // listeners and stores must close all the same, or the process hangs on SIGTERM.
+          await unsubscribeRevocations().catch((err: unknown) => logger.warn({ event: 'close_unsubscribe_failed', err }, 'could not unsubscribe from revocations while closing'));
           await ops.close();
           await expiryNotices.stop();
           await listeners.close();

@@ -1,6 +1,8 @@
-// The three pages a person sees during an authorization request: sign in, consent, and "this
-// request cannot continue". Every value is escaped by the `html` template.
-import { html, page } from './html.ts';
+// The pages a person sees during an authorization request — sign in, consent, and "this request
+// cannot continue" — and at sign-out (oidc-provider's rpInitiatedLogout: confirm, signed out),
+// all under the same headers (no framing, no inline code but our hashed style, nothing loaded
+// from elsewhere). Every value is escaped by the `html` template.
+import { html, page, type SafeHtml } from './html.ts';
 
 export interface LoginPage {
   uid: string;
@@ -61,4 +63,21 @@ export function problemPage(title: string, message: string): string {
   return page(title, html`<h1>${title}</h1>
 <p>${message}</p>
 <p class="muted">Go back to the application and start again.</p>`);
+}
+
+/**
+ * oidc-provider's logoutSource: "sign out?" with its form (`form`: the engine's own markup, an
+ * xsrf token in a hidden field, posting to /session/end/confirm), whose buttons submit it.
+ */
+export function logoutPage(host: string, form: SafeHtml): string {
+  return page('Sign out', html`<h1>Sign out from ${host}?</h1>
+${form}
+<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
+<button type="submit" form="op.logoutForm">No, stay signed in</button>`);
+}
+
+/** oidc-provider's postLogoutSuccessSource: shown when no post_logout_redirect_uri was given. */
+export function signedOutPage(clientName: string | undefined): string {
+  return page('Signed out', html`<h1>Signed out</h1>
+<p>You are signed out${clientName ? html` of ${clientName}` : ''}.</p>`);
 }

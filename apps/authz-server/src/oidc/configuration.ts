@@ -25,6 +25,8 @@ import { AUTH_METHODS, CONSOLE_CLIENT_ID, SIGNING_ALGS, STATIC_SCOPES, publicJwk
 import { CONSOLE_SESSION_MAX_AGE, loadConsoleGrant } from './console-grant.ts';
 import { ADMIN_ROLE } from '../accounts/account-source.ts';
 import { createInteractionRoutes, INTERACTION_TTL, SESSION_TTL } from '../interactions/routes.ts';
+import { logoutPage, signedOutPage } from '../interactions/pages.ts';
+import { PAGE_HEADERS, SafeHtml } from '../interactions/html.ts';
 
 export interface ProviderDeps {
   config: Config;
@@ -148,8 +150,10 @@ export function createProvider(deps: ProviderDeps): Provider {
     // The console is certbound's own page: no consent screen; it holds the admin scope only for
     // a person with the admin role (also checked as each token is minted: resource-indicators.ts).
     loadExistingGrant: async (ctx) => loadConsoleGrant(ctx, isAdminPerson),
-    // Delegated access outlives the browser session that granted it (revoked with the grant).
-    expiresWithSession: async () => false,
+    // Delegated access outlives the browser session that granted it (revoked with the grant) —
+    // except the console's: signing out at certbound (any tab) revokes its grant, and with it
+    // the refresh token (oidc-provider's end_session revokes the grants that do not persist logout).
+    expiresWithSession: async (_ctx, token) => token.clientId === CONSOLE_CLIENT_ID,
     discovery: {
       // RFC 8705 §5: certificate-authenticating clients use the mutual-TLS listener.
       mtls_endpoint_aliases: aliases,
@@ -175,6 +179,19 @@ export function createProvider(deps: ProviderDeps): Provider {
         allowUnregisteredRedirectUris: false,
       },
       fapi: fapiFeature(config.fapiProfile),
+      // Sign-out (the console's, and any client's): certbound's own pages, under the interaction
+      // pages' headers (no framing: a framed "Yes, sign me out" could be clickjacked; no web fonts).
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => {
+          ctx.set(PAGE_HEADERS);
+          ctx.body = logoutPage(ctx.host, new SafeHtml(form));
+        },
+        postLogoutSuccessSource: async (ctx) => {
+          ctx.set(PAGE_HEADERS);
+          ctx.body = signedOutPage(ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId);
+        },
+      },
       mTLS: {
         enabled: true,
         tlsClientAuth: true,
