@@ -39,7 +39,9 @@ describe('a person in the console', () => {
   });
 
   it('her refresh token expires after CONSOLE_IDLE_TIMEOUT and rotation gives a new one as long', async () => {
-    assert.equal(decodeJwt(session.accessToken).payload.client_id, 'certbound-console');
+    const claims = decodeJwt(session.accessToken).payload;
+    assert.equal(claims.client_id, 'certbound-console');
+    assert.equal(Number(claims.exp) - Number(claims.iat), 300, 'a console access token lives 5 minutes at most (ACCESS_TOKEN_TTL is 600)');
     const state: { nonce?: string } = { ...(session.nonce ? { nonce: session.nonce } : {}) };
     const refreshed = await consoleTokenRequest(as, session.config.token_endpoint, {
       grant_type: 'refresh_token', refresh_token: session.refreshToken, client_id: 'certbound-console',

@@ -22,7 +22,7 @@ import { extraClientMetadata } from './client-metadata.ts';
 import { GRANT_TTL, issueRefreshToken, refreshTokenTtl, rotateRefreshToken } from './refresh-tokens.ts';
 import { installEnginePatches } from './engine-patches.ts';
 import { AUTH_METHODS, CONSOLE_CLIENT_ID, SIGNING_ALGS, STATIC_SCOPES, publicJwkMembers } from './vocabulary.ts';
-import { CONSOLE_SESSION_MAX_AGE, loadConsoleGrant } from './console-grant.ts';
+import { CONSOLE_ACCESS_TOKEN_TTL, CONSOLE_SESSION_MAX_AGE, loadConsoleGrant } from './console-grant.ts';
 import { ADMIN_ROLE } from '../accounts/account-source.ts';
 import { createInteractionRoutes, INTERACTION_TTL, SESSION_TTL } from '../interactions/routes.ts';
 import { logoutPage, signedOutPage } from '../interactions/pages.ts';
@@ -209,7 +209,11 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     ttl: {
       ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl,
-      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl,
+      // A console token is a JWT that no sign-out can recall from another tab: 5 minutes at most.
+      AccessToken: (_ctx, token, client) => Math.min(
+        token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl,
+        client.clientId === CONSOLE_CLIENT_ID ? CONSOLE_ACCESS_TOKEN_TTL : Number.MAX_SAFE_INTEGER,
+      ),
       AuthorizationCode: (ctx) => authorizationCodeTtl(ctx),
       // Also binds the new refresh token to the request's DPoP key (oidc/refresh-tokens.ts). The
       // console's expires after CONSOLE_IDLE_TIMEOUT unused (rotation renews it): its idle limit.

@@ -10,6 +10,9 @@ import { CONSOLE_CLIENT_ID } from './vocabulary.ts';
 /** A console session's absolute limit in seconds: its grant expires, and every token with it. */
 export const CONSOLE_SESSION_MAX_AGE = 8 * 60 * 60;
 
+/** A console access token's longest life (seconds): a JWT outlives a sign-out made in another tab by at most this. */
+export const CONSOLE_ACCESS_TOKEN_TTL = 300;
+
 export async function loadConsoleGrant(ctx: KoaContextWithOIDC, isAdminPerson: (accountId: string) => Promise<boolean>) {
   const { oidc } = ctx;
   const clientId = oidc.client?.clientId;
