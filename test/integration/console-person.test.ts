@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { makeTestPki, startTestAuthz, type TestAuthz } from '../support/authz.ts';
 import { createLocalAccount } from '../../apps/authz-server/src/accounts/local-accounts.ts';
-import { consoleApi, consoleTokenRequest, signInToConsole, type ConsoleSession } from '../support/console-session.ts';
+import { authorize, consoleApi, consoleConfig, consoleTokenRequest, signInToConsole, type ConsoleSession } from '../support/console-session.ts';
+import { testKey } from '../support/dpop.ts';
+import { createHash, randomBytes } from 'node:crypto';
 import { decodeJwt } from '../support/oauth.ts';
 
 describe('a person in the console', () => {
@@ -56,6 +58,31 @@ describe('a person in the console', () => {
     }, session.dpopKey, state);
     assert.equal(reused.status, 400);
     assert.equal(reused.json.error, 'invalid_grant');
+  });
+
+  it('a person refused for lacking the role can sign in as another at once: prompt=login asks again instead of refusing the old session', async () => {
+    await createLocalAccount(as.server.stores.sql, { username: 'erin', password: 'erin password' });
+    const config = await consoleConfig(as);
+    const key = await testKey();
+    const refused = await authorize(as, config, { username: 'erin', password: 'erin password' }, key);
+    assert.equal(refused.callback.searchParams.get('error'), 'invalid_target');
+    // The same browser (erin's certbound session) starts again with prompt=login, as the console's sign-in does.
+    const verifier = randomBytes(32).toString('base64url');
+    const url = new URL(config.authorization_endpoint);
+    url.search = new URLSearchParams({
+      response_type: 'code', client_id: config.client_id, redirect_uri: config.redirect_uri, scope: config.scope, resource: config.resource, prompt: 'login',
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256', state: 's', dpop_jkt: key.jkt,
+    }).toString();
+    const atCallback = (location: URL) => location.href.startsWith(config.redirect_uri);
+    const login = await refused.browser.navigate(url.href, {}, atCallback);
+    assert.equal(login.status, 200, `the login page again, not the refusal: ${login.status} ${login.headers.get('location') ?? ''}`);
+    let done = await refused.browser.submit(login, /\/login$/, { username: 'dana', password: 'dana password' }, atCallback);
+    // Another person over an existing session: oidc-provider ends erin's session first (a form a
+    // browser submits by itself), then resumes for dana.
+    if (done.status === 200 && /session\/end\/confirm/.test(done.text)) done = await refused.browser.submit(done, /\/session\/end\/confirm$/, {}, atCallback);
+    const callback = new URL(done.headers.get('location')!, done.url);
+    assert.equal(callback.searchParams.get('error'), null, `${done.status} ${callback.href} ${done.text.slice(0, 300)}`);
+    assert.ok(callback.searchParams.get('code'), `dana, an admin, gets a code: ${done.status} ${done.url}`);
   });
 
   it('the mutual-TLS admin client\'s /me names the client and its certificate', async () => {

@@ -104,7 +104,11 @@ export function createResourceIndicators(deps: {
    * authorization request comes before that, and its token is refused at the token endpoint.
    */
   async function refuseUnlessAdminPerson(ctx: KoaContextWithOIDC, indicator: string): Promise<void> {
-    const accountId = accountOf(ctx);
+    // prompt=login: whoever is signed in now is about to be asked again (another person may
+    // sign in); the person who signs in is checked when the request resumes.
+    const prompt = ctx.oidc.params?.['prompt'];
+    const relogin = ctx.oidc.route === 'authorization' && typeof prompt === 'string' && prompt.split(' ').includes('login');
+    const accountId = relogin ? undefined : accountOf(ctx);
     if (accountId === undefined) {
       if (ctx.oidc.route === 'token') throw new errors.InvalidTarget(`resource "${indicator}" is granted to the console only for a signed-in person with the admin role`);
       return;
