@@ -4,7 +4,8 @@
 // writes nothing invalidates nothing. Embedded PGlite, a dev PKI made by openssl at test time.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SqlClient } from '../../src/storage/sql.ts';
@@ -15,6 +16,8 @@ import { ClientAdapter } from '../../src/storage/postgres/client-adapter.ts';
 import { ensureDevPki, type DevPki } from '../../src/dev/pki.ts';
 import { bootstrapDevRegistrations, DEMO_CLIENT_ID } from '../../src/dev/registrations.ts';
 import { DEMO_DPOP_CLIENT_ID } from '../../src/dev/dpop-demo-client.ts';
+import { listClientCertificates } from '../../src/storage/postgres/client-certificates.ts';
+import { x5tS256 } from '../../src/mtls/thumbprint.ts';
 
 describe('dev bootstrap registrations and the Client cache', () => {
   let dataDir: string;
@@ -45,10 +48,14 @@ describe('dev bootstrap registrations and the Client cache', () => {
     await bootstrapDevRegistrations(sql, pki, { demoResource: first, invalidateClient });
     assert.deepEqual(invalidated, [DEMO_CLIENT_ID, DEMO_DPOP_CLIENT_ID]);
     assert.equal((await adapter.find(DEMO_CLIENT_ID))?.default_resource, first, 'served at once, not after the cache TTL');
+    // demo-client's certificate is registered (for the console's timeline and expiry notices), once.
+    const registered = await listClientCertificates(sql, DEMO_CLIENT_ID);
+    assert.deepEqual(registered.map((c) => [c.x5t_s256, c.status]), [[x5tS256(new X509Certificate(await readFile(pki.demoClientCertFile))), 'active']]);
 
     invalidated.length = 0;
     await bootstrapDevRegistrations(sql, pki, { demoResource: first, invalidateClient });
     assert.deepEqual(invalidated, [], 'a restart on the same port writes no client');
+    assert.equal((await listClientCertificates(sql, DEMO_CLIENT_ID)).length, 1, 'and registers no second certificate');
 
     const moved = 'https://localhost:19443';
     await bootstrapDevRegistrations(sql, pki, { demoResource: moved, invalidateClient });
