@@ -12,6 +12,7 @@ import { changedFields, SYSTEM_ACTOR, targets } from './audit.ts';
 import { clientView } from './routes/clients.ts';
 import { resourceServerView } from './routes/resource-servers.ts';
 import { ADMIN_RESOURCE, ADMIN_SCOPE } from '../oidc/resource-indicators.ts';
+import { CONSOLE_CLIENT_ID } from '../oidc/vocabulary.ts';
 
 /** The default of ADMIN_CLIENT_IDS: the client registered on first start. */
 export const ADMIN_CLIENT_ID = 'admin';
@@ -44,7 +45,9 @@ export async function bootstrapAdmin(
 ): Promise<AdminBootstrap> {
   const created: string[] = [];
   const adminClientId = adminClientIds[0] ?? ADMIN_CLIENT_ID;
-  const strayAdminHolders = (await clientsHoldingResource(sql, ADMIN_RESOURCE, { limit: 100 })).filter((id) => !adminClientIds.includes(id));
+  // The console holds it for people with the admin role (oidc/resource-indicators.ts): not a stray.
+  const strayAdminHolders = (await clientsHoldingResource(sql, ADMIN_RESOURCE, { limit: 100 }))
+    .filter((id) => !adminClientIds.includes(id) && id !== CONSOLE_CLIENT_ID);
   await sql.transaction(async (tx) => {
     const rs = await insertResourceServer(tx, {
       identifier: ADMIN_RESOURCE,
