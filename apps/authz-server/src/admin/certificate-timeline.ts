@@ -4,7 +4,8 @@
 // (client_id, x5t#S256) — the same certificate has the same notAfter in every source — with
 // its state decided from all three, sorted by notAfter ascending, at most `limit`.
 import type { SqlClient } from '../storage/sql.ts';
-import { listRegisteredOnTimeline, type CertificateRow, type TimelineCursor } from '../storage/postgres/client-certificates.ts';
+import { listRegisteredOnTimeline, type CertificateRow } from '../storage/postgres/client-certificates.ts';
+import type { TimelineCursor } from '../storage/postgres/timeline-page.ts';
 import { listIssuedOnTimeline, type IssuedCertificateRow } from '../storage/postgres/issued-certificates.ts';
 import { listSeenOnTimeline, type SeenCertificateRow } from '../storage/postgres/seen-certificates.ts';
 

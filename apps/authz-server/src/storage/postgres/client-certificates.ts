@@ -1,6 +1,7 @@
 // SQL for client_certificates: the certificates a client holds (several at once, so rotations
 // overlap), their status, and the ones about to expire across all clients.
 import type { SqlClient } from '../sql.ts';
+import { timelinePage, type TimelineQuery } from './timeline-page.ts';
 
 export interface CertificateSans {
   dns: string[];
@@ -114,33 +115,12 @@ export async function listActiveCertificateExpiries(sql: SqlClient): Promise<Arr
   return rows;
 }
 
-/** A position in the certificate timeline: (not_after, client_id, x5t_s256), byte order. */
-export interface TimelineCursor {
-  notAfter: Date;
-  clientId: string;
-  x5t: string;
-}
-
 /**
  * Registered certificates with a notAfter (active and retired), soonest expiry first, after
  * `after`, at most `limit`: one of the sources of the console's certificate timeline.
  */
-export async function listRegisteredOnTimeline(
-  sql: SqlClient,
-  query: { clientId: string | undefined; after: TimelineCursor | undefined; limit: number },
-): Promise<CertificateRow[]> {
-  const after = query.after;
-  const { rows } = await sql.query<CertificateRow>(
-    `select ${COLUMNS} from client_certificates
-     where not_after is not null
-       and ($1::text is null or client_id = $1::text)
-       and ($2::timestamptz is null
-            or (not_after, client_id collate "C", x5t_s256 collate "C") > ($2::timestamptz, $3::text collate "C", $4::text collate "C"))
-     order by not_after, client_id collate "C", x5t_s256 collate "C"
-     limit $5`,
-    [query.clientId ?? null, after?.notAfter ?? null, after?.clientId ?? null, after?.x5t ?? null, query.limit],
-  );
-  return rows;
+export async function listRegisteredOnTimeline(sql: SqlClient, query: TimelineQuery): Promise<CertificateRow[]> {
+  return timelinePage<CertificateRow>(sql, { table: 'client_certificates', columns: COLUMNS }, query);
 }
 
 export interface CertificateCounts {

@@ -1,6 +1,7 @@
 // SQL for issued_certificates: the issuing CA's record of every certificate it signed (EST
 // enrollment and re-enrollment), their revocation, and the revoked ones the CRL lists.
 import type { SqlClient } from '../sql.ts';
+import { timelinePage, type TimelineQuery } from './timeline-page.ts';
 
 export interface IssuedCertificateRow {
   /** hex, upper case */
@@ -71,19 +72,6 @@ export async function listRevokedUnexpired(sql: SqlClient, issuerX5t: string): P
  * Issued certificates, soonest expiry first, after the position (not_after, client_id,
  * x5t_s256), at most `limit`: one of the sources of the console's certificate timeline.
  */
-export async function listIssuedOnTimeline(
-  sql: SqlClient,
-  query: { clientId: string | undefined; after: { notAfter: Date; clientId: string; x5t: string } | undefined; limit: number },
-): Promise<IssuedCertificateRow[]> {
-  const after = query.after;
-  const { rows } = await sql.query<IssuedCertificateRow>(
-    `select ${COLUMNS} from issued_certificates
-     where ($1::text is null or client_id = $1::text)
-       and ($2::timestamptz is null
-            or (not_after, client_id collate "C", x5t_s256 collate "C") > ($2::timestamptz, $3::text collate "C", $4::text collate "C"))
-     order by not_after, client_id collate "C", x5t_s256 collate "C"
-     limit $5`,
-    [query.clientId ?? null, after?.notAfter ?? null, after?.clientId ?? null, after?.x5t ?? null, query.limit],
-  );
-  return rows;
+export async function listIssuedOnTimeline(sql: SqlClient, query: TimelineQuery): Promise<IssuedCertificateRow[]> {
+  return timelinePage<IssuedCertificateRow>(sql, { table: 'issued_certificates', columns: COLUMNS }, query);
 }

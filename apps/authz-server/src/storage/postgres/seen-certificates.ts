@@ -1,6 +1,7 @@
 // SQL for seen_certificates: the certificates clients authenticated with, recorded so their
 // expiry is noticed even when the client never registered them (tls_client_auth by subject).
 import type { SqlClient } from '../sql.ts';
+import { timelinePage, type TimelineQuery } from './timeline-page.ts';
 
 export interface SeenCertificate {
   client_id: string;
@@ -61,19 +62,6 @@ export async function deleteSeenCertificatesExpiredBefore(sql: SqlClient, before
  * after the position (not_after, client_id, x5t_s256), at most `limit`: one of the sources of the
  * console's certificate timeline.
  */
-export async function listSeenOnTimeline(
-  sql: SqlClient,
-  query: { clientId: string | undefined; after: { notAfter: Date; clientId: string; x5t: string } | undefined; limit: number },
-): Promise<SeenCertificateRow[]> {
-  const after = query.after;
-  const { rows } = await sql.query<SeenCertificateRow>(
-    `select client_id, x5t_s256, subject, issuer, not_after, first_seen, last_seen from seen_certificates
-     where ($1::text is null or client_id = $1::text)
-       and ($2::timestamptz is null
-            or (not_after, client_id collate "C", x5t_s256 collate "C") > ($2::timestamptz, $3::text collate "C", $4::text collate "C"))
-     order by not_after, client_id collate "C", x5t_s256 collate "C"
-     limit $5`,
-    [query.clientId ?? null, after?.notAfter ?? null, after?.clientId ?? null, after?.x5t ?? null, query.limit],
-  );
-  return rows;
+export async function listSeenOnTimeline(sql: SqlClient, query: TimelineQuery): Promise<SeenCertificateRow[]> {
+  return timelinePage<SeenCertificateRow>(sql, { table: 'seen_certificates', columns: 'client_id, x5t_s256, subject, issuer, not_after, first_seen, last_seen' }, query);
 }
