@@ -14,7 +14,7 @@ import { createVerdictCache } from './mtls/connection-verdict.ts';
 import { consoleEndpoints, createProvider, mountBeforeEngine, mtlsEndpointAliases, publicJwks } from './oidc/configuration.ts';
 import { createConsole } from './console/serve.ts';
 import { CONSOLE_CLIENT_ID, consoleUrls, registerConsole } from './console/registration.ts';
-import { ADMIN_ROLE } from './accounts/account-source.ts';
+import { hasAdminRole } from './accounts/account-source.ts';
 import { SIGNING_ALGS, STATIC_SCOPES } from './oidc/vocabulary.ts';
 import { dpopNonceSecret } from './oidc/dpop.ts';
 import { createLocalAccountSource } from './accounts/local-accounts.ts';
@@ -145,7 +145,7 @@ export async function startAuthzServer(
     // The extension point for a real account source (accounts/account-source.ts), behind the
     // login throttle whichever it is (accounts/login-throttle.ts, counters in Redis when shared).
     const accounts = withLoginThrottle(extensions.accounts ?? createLocalAccountSource(stores.sql), createLoginThrottle(stores.rateLimits));
-    const isAdminPerson = async (accountId: string) => (await accounts.findAccount(accountId))?.roles?.includes(ADMIN_ROLE) === true;
+    const isAdminPerson = (accountId: string) => hasAdminRole(accounts, accountId);
     const consoleChange = await registerConsole(stores.sql, config.issuer, config.consoleEnabled);
     if (consoleChange) logger.info({ event: 'bootstrap' }, `${consoleChange} client ${CONSOLE_CLIENT_ID} (the admin console)`);
     const certificateSource = createCertificateSource({ trustedProxies: [...config.trustedProxies], proxyHeader: config.trustedProxyHeader });

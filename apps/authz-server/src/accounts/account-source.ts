@@ -21,6 +21,11 @@ export interface Account {
 export const ACCOUNT_ROLES: readonly string[] = ['admin'];
 export const ADMIN_ROLE = 'admin';
 
+/** Does this account exist, is it enabled, and has it the admin role — asked anew each time (a role taken away counts at once). */
+export async function hasAdminRole(source: AccountSource, accountId: string): Promise<boolean> {
+  return (await source.findAccount(accountId))?.roles?.includes(ADMIN_ROLE) === true;
+}
+
 export interface AccountSource {
   /**
    * The account with this id, or undefined when it no longer exists or is disabled: a refresh

@@ -23,7 +23,7 @@ import { GRANT_TTL, issueRefreshToken, refreshTokenTtl, rotateRefreshToken } fro
 import { installEnginePatches } from './engine-patches.ts';
 import { AUTH_METHODS, CONSOLE_CLIENT_ID, SIGNING_ALGS, STATIC_SCOPES, publicJwkMembers } from './vocabulary.ts';
 import { CONSOLE_ACCESS_TOKEN_TTL, CONSOLE_SESSION_MAX_AGE, loadConsoleGrant } from './console-grant.ts';
-import { ADMIN_ROLE } from '../accounts/account-source.ts';
+import { hasAdminRole } from '../accounts/account-source.ts';
 import { createInteractionRoutes, INTERACTION_TTL, SESSION_TTL } from '../interactions/routes.ts';
 import { logoutPage, signedOutPage } from '../interactions/pages.ts';
 import { PAGE_HEADERS, SafeHtml } from '../interactions/html.ts';
@@ -110,7 +110,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   });
   const certificates = createClientCertificateChecks({ source: deps.certificateSource, verdicts: deps.verdicts, mtlsTokenEndpoint: aliases.token_endpoint });
 
-  const isAdminPerson = async (accountId: string) => (await deps.accounts.findAccount(accountId))?.roles?.includes(ADMIN_ROLE) === true;
+  const isAdminPerson = (accountId: string) => hasAdminRole(deps.accounts, accountId);
 
   const configuration: Configuration = {
     // Client defaults, and certbound's refusals as the engine reads a client or refresh token (oidc/adapter.ts).
