@@ -18,6 +18,7 @@ import { etagOf, requiredIfMatch, optionalIfMatch, checkVersion, changedSinceEta
 import { recordChange, targets } from '../audit.ts';
 import { finishRevocation, revokeGrantsInTransaction } from '../revoke.ts';
 import { AUTH, BODY, statuses } from './statuses.ts';
+import { CONSOLE_CLIENT_ID } from '../../oidc/vocabulary.ts';
 
 /** The client as the API shows it: its metadata, client_id and disabled. PUT accepts it back. */
 export function clientView(row: ClientRow): Record<string, unknown> {
@@ -90,6 +91,17 @@ export function clientRoutes(deps: RouteDeps): Route[] {
     }
   }
 
+  /**
+   * certbound-console is certbound's own, registered at every start from the issuer (console/
+   * registration.ts): an admin client that could point its redirect URIs elsewhere or delete it
+   * would take the console from its people. "Revoke all tokens" stays open (it signs everyone out).
+   */
+  function refuseManaged(clientId: string, what: string): void {
+    if (clientId === CONSOLE_CLIENT_ID) {
+      throw conflict(`client_id: "${clientId}" is the admin console's client, managed by certbound at every start; it cannot ${what} through the API (CONSOLE=off disables it)`);
+    }
+  }
+
   async function listClients(ctx: AdminContext): Promise<void> {
     const query = queryOf(ctx, ['limit', 'cursor']);
     const limit = limitOf(query.limit);
@@ -132,6 +144,7 @@ export function clientRoutes(deps: RouteDeps): Route[] {
         ? current.metadata.jwks
         : { keys: (await listClientCertificates(deps.sql, clientId)).filter((c) => c.status === 'active').map((c) => certificateJwk(new X509Certificate(c.pem))) };
     }
+    refuseManaged(clientId, 'be replaced');
     const client = await validate(body, 'replace', clientId);
     if (client.disabled === true) refuseSelf(ctx, clientId, 'disable');
     const { before, after } = await deps.sql.transaction(async (tx) => {
@@ -155,6 +168,7 @@ export function clientRoutes(deps: RouteDeps): Route[] {
     const expected = optionalIfMatch(ctx);
     checkVersion(current.version, expected);
     refuseSelf(ctx, clientId, 'delete');
+    refuseManaged(clientId, 'be deleted');
     const revoked = await deps.sql.transaction(async (tx) => {
       const locked = await lockClient(tx, clientId);
       if (!locked) throw notFound(`client "${clientId}" is not registered`);
