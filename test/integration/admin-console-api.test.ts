@@ -197,6 +197,8 @@ describe('/admin/v1 for the console: refusals, status, certificates, check', () 
       ]);
       assert.equal(diagnosis.certificate?.['x5t#S256'], x5tS256(ledger.cert));
       assert.equal(diagnosis.first_failure, null);
+      // A check changes nothing: no admin_change log line for it (as every changing POST has).
+      assert.equal(as.logs.filter((l) => l.event === 'admin_change' && l.route === 'checkCertificate').length, 0);
     });
 
     it('names the failed step for another client\'s certificate, and skips client_match without a client', async () => {

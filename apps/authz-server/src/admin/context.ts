@@ -14,6 +14,8 @@ export interface Route {
   auth: boolean;
   /** Every status this route answers with; the OpenAPI document lists exactly these. */
   statuses: readonly number[];
+  /** true: a POST that changes nothing (a check), not logged as an admin change */
+  readOnly?: boolean;
   handler(ctx: AdminContext): Promise<void>;
 }
 

@@ -158,7 +158,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
       // no instance can reload the old client. Every audited client change passes here.
       await invalidateChangedClients(ctx);
     }
-    if (current.method !== 'GET') {
+    if (current.method !== 'GET' && current.readOnly !== true) {
       logger.info({
         event: 'admin_change', request_id: ctx.state.requestId, route: current.name, status: ctx.status,
         actor: ctx.state.admin?.clientId, ...(ctx.state.admin?.sub ? { sub: ctx.state.admin.sub } : {}), path: ctx.path,

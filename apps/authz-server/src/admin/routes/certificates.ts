@@ -236,7 +236,7 @@ export function certificateRoutes(deps: RouteDeps): Route[] {
 
   return [
     { method: 'GET', path: '/certificates', name: 'listCertificates', auth: true, statuses: statuses(200, 400, AUTH), handler: certificateList },
-    { method: 'POST', path: '/certificates/check', name: 'checkCertificate', auth: true, statuses: statuses(200, BODY, AUTH), handler: checkCertificate },
+    { method: 'POST', path: '/certificates/check', name: 'checkCertificate', auth: true, statuses: statuses(200, BODY, AUTH), readOnly: true, handler: checkCertificate },
     { method: 'GET', path: '/clients/:client_id/certificates', name: 'listClientCertificates', auth: true, statuses: statuses(200, AUTH, 404), handler: listCertificates },
     { method: 'POST', path: '/clients/:client_id/certificates', name: 'addClientCertificate', auth: true, statuses: statuses(201, BODY, AUTH, 404, 409), handler: addCertificate },
     { method: 'DELETE', path: '/clients/:client_id/certificates/:x5t', name: 'retireClientCertificate', auth: true, statuses: statuses(200, AUTH, 404), handler: retireCertificate },
