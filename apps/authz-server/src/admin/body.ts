@@ -81,6 +81,6 @@ export async function readJsonObject(ctx: AdminContext): Promise<Record<string, 
 export function refuseUnknownFields(body: Record<string, unknown>, allowed: ReadonlySet<string>, code: 'invalid_request' | 'invalid_client_metadata' = 'invalid_request'): void {
   const unknown = Object.keys(body).find((key) => !allowed.has(key));
   if (unknown !== undefined) {
-    throw new AdminError(400, code, `${unknown.slice(0, 100)}: unknown field`);
+    throw new AdminError(400, code, unknown === '' ? '"" (a field with an empty name): unknown field' : `${unknown.slice(0, 100)}: unknown field`);
   }
 }

@@ -39,6 +39,7 @@ describe('admin JSON bodies', () => {
   it('names the first unknown field', () => {
     refused(() => refuseUnknownFields({ a: 1, zz: 2, yy: 3 }, new Set(['a'])), 'invalid_request', 'zz: unknown field');
     refused(() => refuseUnknownFields({ __proto__x: 1 }, new Set(['a']), 'invalid_client_metadata'), 'invalid_client_metadata', '__proto__x: unknown field');
+    refused(() => refuseUnknownFields({ '': 1 }, new Set(['a'])), 'invalid_request', '"" (a field with an empty name): unknown field');
     refuseUnknownFields({ a: 1 }, new Set(['a']));
   });
 });
