@@ -50,6 +50,11 @@ export const CLIENT_FIELDS: ReadonlySet<string> = new Set([
 // RFC 6749 Appendix A.1 VSCHAR, without the space: a client_id is also a path segment.
 const CLIENT_ID = /^[\x21-\x7e]{1,255}$/;
 
+/** Could this be a client_id of this API (1 to 255 visible ASCII characters)? Query filters ask it too. */
+export function isClientId(value: string): boolean {
+  return CLIENT_ID.test(value);
+}
+
 export interface ClientValidationContext {
   /** 'create' generates a client_id when absent; 'replace' needs the path's. */
   mode: 'create' | 'replace';
@@ -292,7 +297,7 @@ export async function validateClientMetadata(body: Record<string, unknown>, ctx:
   refuseUnknownFields(body, CLIENT_FIELDS, 'invalid_client_metadata');
 
   let clientId = string(body, 'client_id', 255);
-  if (clientId !== undefined && !CLIENT_ID.test(clientId)) throw fail('client_id', 'must be 1 to 255 visible ASCII characters (no spaces)');
+  if (clientId !== undefined && !isClientId(clientId)) throw fail('client_id', 'must be 1 to 255 visible ASCII characters (no spaces)');
   if (ctx.mode === 'replace') {
     if (clientId !== undefined && clientId !== ctx.pathClientId) throw fail('client_id', 'differs from the client_id in the path; a client_id cannot change');
     clientId = ctx.pathClientId!;

@@ -19,10 +19,11 @@ export function queryOf(ctx: AdminContext, allowed: readonly string[]): Record<s
   return out;
 }
 
-export function limitOf(raw: string | undefined): number {
-  if (raw === undefined) return DEFAULT_LIMIT;
-  if (!/^\d{1,4}$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_LIMIT) {
-    throw invalidRequest('limit', `must be an integer from 1 to ${MAX_LIMIT}`);
+/** `limit`: an integer from 1 to `bounds.max` (default MAX_LIMIT), `bounds.fallback` when absent (default DEFAULT_LIMIT). */
+export function limitOf(raw: string | undefined, bounds: { fallback: number; max: number } = { fallback: DEFAULT_LIMIT, max: MAX_LIMIT }): number {
+  if (raw === undefined) return bounds.fallback;
+  if (!/^\d{1,4}$/.test(raw) || Number(raw) < 1 || Number(raw) > bounds.max) {
+    throw invalidRequest('limit', `must be an integer from 1 to ${bounds.max}`);
   }
   return Number(raw);
 }

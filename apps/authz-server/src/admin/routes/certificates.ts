@@ -28,18 +28,17 @@ import { recordChange, targets } from '../audit.ts';
 import { existingClient, isSelfSigned } from './clients.ts';
 import { AUTH, BODY, statuses } from './statuses.ts';
 import { diagnose, type ClientRegistration } from '../../mtls/diagnosis.ts';
+import { isClientId } from '../client-metadata.ts';
 import { certificateTimeline, CERTIFICATE_STATES, type CertificateState } from '../certificate-timeline.ts';
 
 const WITHIN = /^(\d{1,5})([dh])$/;
 /** GET /certificates: the timeline is read whole by the console, so its bound is larger than a page's. */
 export const TIMELINE_DEFAULT_LIMIT = 500;
 export const TIMELINE_MAX_LIMIT = 2_000;
-/** A client_id as clients.ts accepts one: printable ASCII, 1 to 255 characters. */
-const CLIENT_ID = /^[\x21-\x7e]{1,255}$/;
 
 function clientIdOf(field: string, value: unknown): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !CLIENT_ID.test(value)) throw invalidRequest(field, 'must be a client_id: 1 to 255 printable ASCII characters');
+  if (typeof value !== 'string' || !isClientId(value)) throw invalidRequest(field, 'must be a client_id: 1 to 255 printable ASCII characters');
   return value;
 }
 
@@ -195,13 +194,7 @@ export function certificateRoutes(deps: RouteDeps): Route[] {
     if (state !== undefined && !(CERTIFICATE_STATES as readonly string[]).includes(state)) {
       throw invalidRequest('status', `must be one of ${CERTIFICATE_STATES.join(', ')}`);
     }
-    let limit = TIMELINE_DEFAULT_LIMIT;
-    if (query.limit !== undefined) {
-      if (!/^\d{1,4}$/.test(query.limit) || Number(query.limit) < 1 || Number(query.limit) > TIMELINE_MAX_LIMIT) {
-        throw invalidRequest('limit', `must be an integer from 1 to ${TIMELINE_MAX_LIMIT}`);
-      }
-      limit = Number(query.limit);
-    }
+    const limit = limitOf(query.limit, { fallback: TIMELINE_DEFAULT_LIMIT, max: TIMELINE_MAX_LIMIT });
     const now = new Date();
     const { items, truncated } = await certificateTimeline(deps.sql, { clientId, state: state as CertificateState | undefined, limit, now });
     ctx.set('Cache-Control', 'no-store');

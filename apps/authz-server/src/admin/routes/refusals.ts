@@ -6,14 +6,14 @@ import type { AdminContext } from '../context.ts';
 import type { RouteDeps } from '../deps.ts';
 import type { Route } from '../router.ts';
 import { invalidRequest } from '../errors.ts';
-import { queryOf, timeOf } from '../query.ts';
+import { limitOf, queryOf, timeOf } from '../query.ts';
+import { isClientId } from '../client-metadata.ts';
 import { GLOBAL, KEEP_SECONDS, PER_CLIENT, type RefusalRecord } from '../../storage/kv/recent-refusals.ts';
 import { AUTH, statuses } from './statuses.ts';
 
 export const REFUSALS_DEFAULT_LIMIT = 100;
 /** The window `since` defaults to. */
 export const DEFAULT_WINDOW_MS = 3_600_000;
-const CLIENT_ID = /^[\x21-\x7e]{1,255}$/;
 
 /** How many refusals of each reason `items` holds. */
 export function countByReason(items: readonly Pick<RefusalRecord, 'reason'>[]): Record<string, number> {
@@ -26,17 +26,11 @@ export function refusalRoutes(deps: RouteDeps): Route[] {
   async function listRefusals(ctx: AdminContext): Promise<void> {
     const query = queryOf(ctx, ['client_id', 'since', 'limit']);
     const clientId = query.client_id;
-    if (clientId !== undefined && !CLIENT_ID.test(clientId)) throw invalidRequest('client_id', 'must be a client_id: 1 to 255 printable ASCII characters');
+    if (clientId !== undefined && !isClientId(clientId)) throw invalidRequest('client_id', 'must be a client_id: 1 to 255 printable ASCII characters');
     const now = Date.now();
     const since = timeOf('since', query.since) ?? new Date(now - DEFAULT_WINDOW_MS);
-    const max = clientId === undefined ? GLOBAL : PER_CLIENT;
-    let limit = REFUSALS_DEFAULT_LIMIT;
-    if (query.limit !== undefined) {
-      if (!/^\d{1,4}$/.test(query.limit) || Number(query.limit) < 1 || Number(query.limit) > GLOBAL) {
-        throw invalidRequest('limit', `must be an integer from 1 to ${GLOBAL}`);
-      }
-      limit = Math.min(Number(query.limit), max); // a client's list holds at most PER_CLIENT
-    }
+    // A client's list holds at most PER_CLIENT: a larger limit is cut to it.
+    const limit = Math.min(limitOf(query.limit, { fallback: REFUSALS_DEFAULT_LIMIT, max: GLOBAL }), clientId === undefined ? GLOBAL : PER_CLIENT);
     const recent = deps.recentRefusals;
     const items = recent === undefined ? []
       : clientId === undefined ? await recent.recent({ since, limit }) : await recent.forClient(clientId, { since, limit });

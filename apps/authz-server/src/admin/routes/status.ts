@@ -9,7 +9,7 @@ import type { AdminContext } from '../context.ts';
 import type { RouteDeps } from '../deps.ts';
 import type { Route } from '../router.ts';
 import { queryOf } from '../query.ts';
-import { countByReason } from './refusals.ts';
+import { countByReason, DEFAULT_WINDOW_MS } from './refusals.ts';
 import { AUTH, statuses } from './statuses.ts';
 
 export function statusRoutes(deps: RouteDeps): Route[] {
@@ -19,7 +19,7 @@ export function statusRoutes(deps: RouteDeps): Route[] {
     const [clients, certificates, refusals] = await Promise.all([
       countClients(deps.sql),
       countCertificates(deps.sql, now),
-      deps.recentRefusals?.recent({ since: new Date(now.getTime() - 3_600_000), limit: GLOBAL }) ?? Promise.resolve([]),
+      deps.recentRefusals?.recent({ since: new Date(now.getTime() - DEFAULT_WINDOW_MS), limit: GLOBAL }) ?? Promise.resolve([]),
     ]);
     ctx.set('Cache-Control', 'no-store');
     ctx.body = {
