@@ -78,6 +78,14 @@ export async function recordChange(tx: SqlClient, ctx: AdminContext, change: Cha
   });
 }
 
+/** Appends the audit row of a change certbound made itself at start (request id `bootstrap`, actor SYSTEM_ACTOR). */
+export async function recordSystemChange(tx: SqlClient, change: Omit<Change, 'clientId'>): Promise<void> {
+  const diff = changedFields(change.before, change.after);
+  await appendAudit(tx, {
+    requestId: 'bootstrap', actorClientId: SYSTEM_ACTOR, actorX5t: null, action: change.action, target: change.target, before: diff.before, after: diff.after,
+  });
+}
+
 export const targets = {
   client: (clientId: string) => `clients/${clientId}`,
   certificate: (clientId: string, x5t: string) => `clients/${clientId}/certificates/${x5t}`,

@@ -7,8 +7,7 @@
 import type { SqlClient } from '../storage/sql.ts';
 import { clientsHoldingResource, findClient, insertClient, type ClientMetadata } from '../storage/postgres/clients.ts';
 import { insertResourceServer } from '../storage/postgres/resource-servers.ts';
-import { appendAudit } from '../storage/postgres/audit-log.ts';
-import { changedFields, SYSTEM_ACTOR, targets } from './audit.ts';
+import { recordSystemChange, targets } from './audit.ts';
 import { clientView } from './routes/clients.ts';
 import { resourceServerView } from './routes/resource-servers.ts';
 import { ADMIN_RESOURCE, ADMIN_SCOPE } from '../oidc/resource-indicators.ts';
@@ -33,11 +32,6 @@ export interface AdminBootstrap {
   strayAdminHolders: string[];
 }
 
-async function audited(tx: SqlClient, action: string, target: string, after: Record<string, unknown>): Promise<void> {
-  const diff = changedFields(null, after);
-  await appendAudit(tx, { requestId: 'bootstrap', actorClientId: SYSTEM_ACTOR, actorX5t: null, action, target, before: null, after: diff.after });
-}
-
 export async function bootstrapAdmin(
   sql: SqlClient,
   matcher: AdminMatcher | undefined,
@@ -58,7 +52,7 @@ export async function bootstrapAdmin(
       sender_constraint_required: true,
     });
     if (rs) {
-      await audited(tx, 'resource_server.create', targets.resourceServer(ADMIN_RESOURCE), resourceServerView(rs));
+      await recordSystemChange(tx, { action: 'resource_server.create', target: targets.resourceServer(ADMIN_RESOURCE), before: null, after: resourceServerView(rs) });
       created.push(`resource server ${ADMIN_RESOURCE}`);
     }
   });
@@ -80,7 +74,7 @@ export async function bootstrapAdmin(
   await sql.transaction(async (tx) => {
     const client = await insertClient(tx, metadata, false);
     if (client) {
-      await audited(tx, 'client.create', targets.client(adminClientId), clientView(client));
+      await recordSystemChange(tx, { action: 'client.create', target: targets.client(adminClientId), before: null, after: clientView(client) });
       created.push(`client ${adminClientId} (${Object.entries(matcher).map(([k, v]) => `${k} "${v}"`).join('')})`);
     }
   });

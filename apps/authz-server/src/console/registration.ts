@@ -7,8 +7,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { SqlClient } from '../storage/sql.ts';
 import { findClient, insertClient, updateClientIfVersion, type ClientMetadata } from '../storage/postgres/clients.ts';
-import { appendAudit } from '../storage/postgres/audit-log.ts';
-import { changedFields, SYSTEM_ACTOR, targets } from '../admin/audit.ts';
+import { recordSystemChange, targets } from '../admin/audit.ts';
 import { clientView } from '../admin/routes/clients.ts';
 import { ADMIN_RESOURCE, ADMIN_SCOPE } from '../oidc/resource-indicators.ts';
 import { CONSOLE_CLIENT_ID } from '../oidc/vocabulary.ts';
@@ -52,7 +51,7 @@ export async function registerConsole(sql: SqlClient, issuer: string, enabled: b
       if (!enabled) return undefined;
       const row = await insertClient(tx, wanted, false);
       if (!row) return undefined; // another instance registered it meanwhile
-      await audit(tx, 'client.create', null, clientView(row));
+      await recordSystemChange(tx, { action: 'client.create', target: targets.client(CONSOLE_CLIENT_ID), before: null, after: clientView(row) });
       return 'registered';
     }
     // jsonb keeps its own key order: compare as values.
@@ -60,14 +59,7 @@ export async function registerConsole(sql: SqlClient, issuer: string, enabled: b
     if (same) return undefined;
     const row = await updateClientIfVersion(tx, { metadata: wanted, disabled: !enabled, version: existing.version });
     if (!row) return undefined; // another instance updated it meanwhile
-    await audit(tx, 'client.replace', clientView(existing), clientView(row));
+    await recordSystemChange(tx, { action: 'client.replace', target: targets.client(CONSOLE_CLIENT_ID), before: clientView(existing), after: clientView(row) });
     return enabled ? 'updated' : 'disabled';
-  });
-}
-
-async function audit(tx: SqlClient, action: string, before: Record<string, unknown> | null, after: Record<string, unknown>): Promise<void> {
-  const diff = changedFields(before, after);
-  await appendAudit(tx, {
-    requestId: 'bootstrap', actorClientId: SYSTEM_ACTOR, actorX5t: null, action, target: targets.client(CONSOLE_CLIENT_ID), before: diff.before, after: diff.after,
   });
 }
